@@ -1,0 +1,2 @@
+// lmkernel public API.
+export * from './errors.js';

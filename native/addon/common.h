@@ -1,0 +1,85 @@
+// Shared N-API glue: option readers with precise errors, a progress/cancel-aware AsyncWorker base, and
+// the registry through which each binding file adds its exports. No model logic lives here.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+
+namespace lmk::addon {
+
+// --- registry: each binding file registers an init function with a static Registrar ---------------
+using InitFn = void (*)(Napi::Env, Napi::Object);
+std::vector<InitFn>& Registry();
+struct Registrar {
+  explicit Registrar(InitFn fn) { Registry().push_back(fn); }
+};
+
+// --- option readers: the JS layer validates; these guard the boundary all the same -----------------
+Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const char* what);
+bool Has(const Napi::Object& o, const char* key);
+std::string GetString(const Napi::Object& o, const char* key, const std::string& def = "", bool required = false);
+int64_t GetInt(const Napi::Object& o, const char* key, int64_t def, bool required = false);
+double GetNumber(const Napi::Object& o, const char* key, double def, bool required = false);
+bool GetBool(const Napi::Object& o, const char* key, bool def);
+std::vector<int64_t> GetIntArray(const Napi::Object& o, const char* key, bool required = false);
+std::vector<std::vector<int64_t>> GetIntMatrix(const Napi::Object& o, const char* key, bool required = false);
+std::vector<double> GetDoubleArray(const Napi::Object& o, const char* key, bool required = false);
+// A Float64Array view copied out (kernels and matrices cross as flat Float64Arrays).
+std::vector<double> GetFloat64Array(const Napi::Object& o, const char* key, bool required = false);
+Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v);
+
+// --- cancellation tokens: JS creates one per call and cancels it from an AbortSignal -----------------
+class CancelToken : public Napi::ObjectWrap<CancelToken> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit CancelToken(const Napi::CallbackInfo& info);
+  std::shared_ptr<std::atomic<bool>> flag() const { return flag_; }
+  static std::shared_ptr<std::atomic<bool>> FromValue(Napi::Value v);
+
+ private:
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Cancelled(const Napi::CallbackInfo& info);
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+struct ProgressMsg {
+  char phase[48];
+  int64_t done;
+  int64_t total;
+};
+
+// One AsyncWorker per long job. Execute() runs `work` on the pool thread (no N-API there); progress is
+// delivered to an optional JS callback (phase, done, total); the result is built on the main thread by
+// `finish`; any exception rejects the promise with the native message.
+class Job : public Napi::AsyncProgressWorker<ProgressMsg> {
+ public:
+  using Work = std::function<void(const lmk::Progress&)>;
+  using Finish = std::function<Napi::Value(Napi::Env)>;
+  Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  // Queue a job and return its promise. `info[progressIdx]` may be undefined or a function,
+  // `info[cancelIdx]` undefined or a CancelToken.
+  static Napi::Value Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish);
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const ProgressMsg* data, size_t count) override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference progressCb_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  Work work_;
+  Finish finish_;
+  bool aborted_ = false;
+};
+
+}  // namespace lmk::addon
