@@ -1,0 +1,71 @@
+// Empirical NTK kernels by per-block streaming (DESIGN.md): one forward and one backward to the
+// activations per output, per-example gradient blocks formed from (a, δ), accumulated block by block
+// into float64 kernels. The train side is stored, the test side streamed: no full per-example gradient
+// of a test row is ever materialised.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/forward.h"
+#include "core/model.h"
+#include "core/progress.h"
+
+namespace lmk {
+
+enum class Subset { All, ExcludeEmbeddings, ExcludeHead, OnlyBiases, Lora };
+Subset parseSubset(const std::string& s);
+
+struct OutputSpec {
+  OutputMode mode = OutputMode::Prompt;
+  bool binary = false;                // one output: logit1 − logit0
+  std::vector<int64_t> labelWordIds;  // prompt mode: the label words in label order
+};
+
+struct KernelOptions {
+  OutputSpec output;
+  bool sgd = true, signgd = false, asym = false;
+  Subset subset = Subset::All;
+  int64_t batchSize = 8;
+};
+
+struct KernelResult {
+  int64_t gradDim = 0;
+  int64_t numOutputs = 0;
+  int64_t nTrain = 0, nTest = 0;
+  std::vector<std::string> paramNames;
+  at::Tensor f0Train, f0Test;  // float64 [N, C]
+  // "sgd/train_train", "sgd/train_test", "signgd/...", "asymmetric_signgd/train_test_flipped": float64 [Na, C, Nb, C]
+  std::map<std::string, at::Tensor> kernels;
+};
+
+// Which parameters a subset differentiates (the reference's name predicates, REFERENCE.md §5.2).
+std::vector<bool> subsetMask(const Model& m, Subset s);
+
+// The model outputs f [N, C] (float64) for a set of examples, in batches, without gradients.
+at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize);
+
+KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
+                            const KernelOptions& opts, const Progress& progress);
+
+// Per-example gradient blocks of one batch: each [B·C, P_j] in the model's dtype (rows = example·C + output).
+struct BlockContext;  // the row spaces shared by both sides (word-embedding union, label rows)
+struct BatchBlocks {
+  at::Tensor f;  // [B, C]
+  std::vector<at::Tensor> blocks;
+};
+class GradientBlocks {
+ public:
+  GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train);
+  ~GradientBlocks();
+  BatchBlocks compute(const Batch& b, const Progress& progress) const;
+  int64_t numOutputs() const;
+  const std::vector<bool>& wanted() const;
+
+ private:
+  std::unique_ptr<BlockContext> ctx_;
+};
+
+}  // namespace lmk

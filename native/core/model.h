@@ -1,0 +1,95 @@
+// RoBERTa / BERT masked LM with the reference's heads (REFERENCE.md §3.4): encoder, MLM head
+// (dense, GELU, LayerNorm, decoder + bias) read at the mask position, and a linear `classifier` on the
+// first position's final hidden state. Eval mode (no dropout). One layer per function (model_forward.cc).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace lmk {
+
+// Every parameter of the model in the reference's naming, with its size; blocks of the eNTK and the
+// subsets (exclude_embeddings, exclude_head, only_biases, lora) are defined over this list.
+struct ParamInfo {
+  std::string name;
+  int64_t numel = 0;
+};
+
+struct Linear {
+  at::Tensor w, b;  // b may be undefined
+  int pw = -1, pb = -1;  // indices into Model::params
+  // LoRA (query/value): out = W x + b + scale · B (A x); A [r, din], B [dout, r]
+  at::Tensor loraA, loraB;
+  int pA = -1, pB = -1;
+  double loraScale = 0;
+};
+
+struct Norm {
+  at::Tensor w, b;
+  int pw = -1, pb = -1;
+};
+
+struct EncoderLayer {
+  Linear q, k, v, o;
+  Norm ln1;
+  Linear inter, out;
+  Norm ln2;
+};
+
+struct LoadOptions {
+  at::ScalarType dtype = at::kFloat;
+  // Tie the MLM decoder to the word embeddings. Off by default: the reference's model keeps the
+  // checkpoint's own `lm_head.decoder.weight` as a separate parameter (the fixtures encode this).
+  bool tieWordEmbeddings = false;
+};
+
+struct LoraSpec {
+  int64_t r = 0;
+  double alpha = 0;
+  std::vector<std::string> targets;            // "query", "value"
+  std::map<std::string, at::Tensor> matrices;  // "<prefix>.encoder.layer.N.attention.self.query.lora_A" -> tensor
+};
+
+struct Model {
+  ModelConfig cfg;
+  at::ScalarType dtype = at::kFloat;
+  bool tied = false;
+  std::vector<ParamInfo> params;
+
+  at::Tensor wordEmb, posEmb, typeEmb;
+  int pWord = -1, pPos = -1, pType = -1;
+  Norm embLn;
+  std::vector<EncoderLayer> layers;
+  Linear headDense;
+  Norm headLn;
+  at::Tensor decoderW;  // [vocab, hidden]; the word embeddings when tied
+  at::Tensor decoderBias;
+  int pDecoderW = -1, pDecoderBias = -1;
+  at::Tensor clsW, clsB;  // classifier [C, hidden]; undefined when the checkpoint has none
+  int pClsW = -1, pClsB = -1;
+  std::string source;  // where it was loaded from
+
+  int addParam(const std::string& name, const at::Tensor& t);
+  int64_t totalParams() const;
+  bool hasLora() const { return !layers.empty() && layers[0].q.loraA.defined(); }
+  std::string paramName(int idx) const { return idx >= 0 ? params[idx].name : std::string(); }
+  at::Device device() const { return wordEmb.device(); }
+};
+
+// Loads `dir/config.json` + `dir/model.safetensors` (or explicit paths).
+std::shared_ptr<Model> loadModel(const std::string& configPath, const std::string& weightsPath, const LoadOptions& opts);
+// Replaces/sets the classifier head (standard setting), e.g. from linear probing. W [C, hidden], b [C].
+void setClassifier(Model& m, const at::Tensor& w, const at::Tensor& b);
+// Adds LoRA matrices to query/value (A given or Kaiming-uniform with `seed`; B given or zero).
+void applyLora(Model& m, const LoraSpec& spec, uint64_t seed);
+// Moves every tensor to `device` (cpu / cuda).
+void moveModel(Model& m, const at::Device& device);
+// Builds a model with random weights from a config alone (benchmarks, tests without checkpoints).
+std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& opts, uint64_t seed, int64_t numLabels);
+
+}  // namespace lmk

@@ -1,0 +1,230 @@
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "core/model.h"
+#include "core/safetensors.h"
+
+namespace lmk {
+
+int Model::addParam(const std::string& name, const at::Tensor& t) {
+  params.push_back({name, t.numel()});
+  return static_cast<int>(params.size()) - 1;
+}
+
+int64_t Model::totalParams() const {
+  int64_t n = 0;
+  for (auto& p : params) n += p.numel;
+  return n;
+}
+
+namespace {
+
+std::string ShapeStr(at::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); i++) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+struct Loader {
+  const Safetensors& st;
+  at::ScalarType dtype;
+  std::string prefix;  // "roberta" / "bert"
+
+  // Finds `name` with or without the encoder prefix.
+  std::string resolve(const std::string& name, bool required) const {
+    if (st.has(name)) return name;
+    const std::string pre = prefix + ".";
+    if (name.rfind(pre, 0) == 0 && st.has(name.substr(pre.size()))) return name.substr(pre.size());
+    if (required) throw std::runtime_error(st.path() + ": missing tensor '" + name + "'");
+    return "";
+  }
+  at::Tensor get(const std::string& name, std::vector<int64_t> shape, bool required = true) const {
+    std::string key = resolve(name, required);
+    if (key.empty()) return at::Tensor();
+    const auto& e = st.entry(key);
+    if (e.shape != shape)
+      throw std::runtime_error(st.path() + ": tensor '" + key + "' has shape " + ShapeStr(e.shape) + ", the config implies " +
+                               ShapeStr(shape));
+    at::Tensor t = st.load(key, dtype);
+    if (!at::isfinite(t).all().item<bool>()) throw std::runtime_error(st.path() + ": tensor '" + key + "' contains NaN or infinite values");
+    return t;
+  }
+};
+
+Linear LoadLinear(Model& m, const Loader& ld, const std::string& name, int64_t dout, int64_t din, bool bias = true) {
+  Linear l;
+  l.w = ld.get(name + ".weight", {dout, din});
+  l.pw = m.addParam(name + ".weight", l.w);
+  if (bias) {
+    l.b = ld.get(name + ".bias", {dout});
+    l.pb = m.addParam(name + ".bias", l.b);
+  }
+  return l;
+}
+
+Norm LoadNorm(Model& m, const Loader& ld, const std::string& name, int64_t d) {
+  Norm n;
+  n.w = ld.get(name + ".weight", {d});
+  n.pw = m.addParam(name + ".weight", n.w);
+  n.b = ld.get(name + ".bias", {d});
+  n.pb = m.addParam(name + ".bias", n.b);
+  return n;
+}
+
+}  // namespace
+
+std::shared_ptr<Model> loadModel(const std::string& configPath, const std::string& weightsPath, const LoadOptions& opts) {
+  auto m = std::make_shared<Model>();
+  m->cfg = ModelConfig::fromFile(configPath);
+  m->dtype = opts.dtype;
+  m->tied = opts.tieWordEmbeddings;
+  m->source = weightsPath;
+  const ModelConfig& c = m->cfg;
+  Safetensors st(weightsPath);
+  const std::string P = c.prefix();
+  Loader ld{st, opts.dtype, P};
+  const int64_t H = c.hidden, I = c.intermediate;
+
+  // embeddings
+  m->wordEmb = ld.get(P + ".embeddings.word_embeddings.weight", {c.vocabSize, H});
+  m->pWord = m->addParam(P + ".embeddings.word_embeddings.weight", m->wordEmb);
+  m->posEmb = ld.get(P + ".embeddings.position_embeddings.weight", {c.maxPositions, H});
+  m->pPos = m->addParam(P + ".embeddings.position_embeddings.weight", m->posEmb);
+  m->typeEmb = ld.get(P + ".embeddings.token_type_embeddings.weight", {c.typeVocab, H});
+  m->pType = m->addParam(P + ".embeddings.token_type_embeddings.weight", m->typeEmb);
+  m->embLn = LoadNorm(*m, ld, P + ".embeddings.LayerNorm", H);
+
+  for (int64_t i = 0; i < c.layers; i++) {
+    const std::string L = P + ".encoder.layer." + std::to_string(i);
+    EncoderLayer layer;
+    layer.q = LoadLinear(*m, ld, L + ".attention.self.query", H, H);
+    layer.k = LoadLinear(*m, ld, L + ".attention.self.key", H, H);
+    layer.v = LoadLinear(*m, ld, L + ".attention.self.value", H, H);
+    layer.o = LoadLinear(*m, ld, L + ".attention.output.dense", H, H);
+    layer.ln1 = LoadNorm(*m, ld, L + ".attention.output.LayerNorm", H);
+    layer.inter = LoadLinear(*m, ld, L + ".intermediate.dense", I, H);
+    layer.out = LoadLinear(*m, ld, L + ".output.dense", H, I);
+    layer.ln2 = LoadNorm(*m, ld, L + ".output.LayerNorm", H);
+    m->layers.push_back(std::move(layer));
+  }
+
+  // MLM head: RoBERTa `lm_head.*`, BERT `cls.predictions.*`
+  const bool rob = c.arch == Arch::Roberta;
+  const std::string head = rob ? "lm_head" : "cls.predictions";
+  m->headDense = LoadLinear(*m, ld, rob ? head + ".dense" : head + ".transform.dense", H, H);
+  m->headLn = LoadNorm(*m, ld, rob ? head + ".layer_norm" : head + ".transform.LayerNorm", H);
+  // one output bias: `<head>.bias` and `<head>.decoder.bias` are the same parameter
+  std::string biasKey = st.has(head + ".bias") ? head + ".bias" : head + ".decoder.bias";
+  m->decoderBias = ld.get(biasKey, {c.vocabSize});
+  m->pDecoderBias = m->addParam(head + ".bias", m->decoderBias);
+  if (m->tied) {
+    m->decoderW = m->wordEmb;
+  } else {
+    m->decoderW = ld.get(head + ".decoder.weight", {c.vocabSize, H}, false);
+    if (!m->decoderW.defined()) m->decoderW = m->wordEmb.clone();  // checkpoint saved tied: start equal, stay separate
+    m->pDecoderW = m->addParam(head + ".decoder.weight", m->decoderW);
+  }
+
+  // classifier (standard setting); optional: the standard setting checks for it
+  if (st.has("classifier.weight")) {
+    const auto& e = st.entry("classifier.weight");
+    if (e.shape.size() != 2 || e.shape[1] != H)
+      throw std::runtime_error(weightsPath + ": tensor 'classifier.weight' has shape " + ShapeStr(e.shape) + ", expected [num_labels, " +
+                               std::to_string(H) + "]");
+    m->clsW = ld.get("classifier.weight", e.shape);
+    m->clsB = ld.get("classifier.bias", {e.shape[0]});
+    m->pClsW = m->addParam("classifier.weight", m->clsW);
+    m->pClsB = m->addParam("classifier.bias", m->clsB);
+  }
+  return m;
+}
+
+void setClassifier(Model& m, const at::Tensor& w, const at::Tensor& b) {
+  if (w.dim() != 2 || w.size(1) != m.cfg.hidden || b.dim() != 1 || b.size(0) != w.size(0))
+    throw std::runtime_error("classifier: expected weight [C, " + std::to_string(m.cfg.hidden) + "] and bias [C], got weight " +
+                             ShapeStr(w.sizes()) + " and bias " + ShapeStr(b.sizes()));
+  m.clsW = w.to(m.device(), m.dtype).contiguous();
+  m.clsB = b.to(m.device(), m.dtype).contiguous();
+  if (m.pClsW < 0) {
+    m.pClsW = m.addParam("classifier.weight", m.clsW);
+    m.pClsB = m.addParam("classifier.bias", m.clsB);
+  } else {
+    m.params[m.pClsW].numel = m.clsW.numel();
+    m.params[m.pClsB].numel = m.clsB.numel();
+  }
+}
+
+void applyLora(Model& m, const LoraSpec& spec, uint64_t seed) {
+  if (spec.r <= 0) throw std::runtime_error("lora: r must be a positive integer, got " + std::to_string(spec.r));
+  if (m.hasLora()) throw std::runtime_error("lora: the model already has LoRA matrices");
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const int64_t H = m.cfg.hidden;
+  for (size_t i = 0; i < m.layers.size(); i++) {
+    for (const auto& target : spec.targets) {
+      Linear* lin = target == "query" ? &m.layers[i].q : target == "value" ? &m.layers[i].v : nullptr;
+      if (!lin) throw std::runtime_error("lora: unsupported target '" + target + "' (supported: query, value)");
+      const std::string base = std::string(m.cfg.prefix()) + ".encoder.layer." + std::to_string(i) + ".attention.self." + target;
+      auto it = spec.matrices.find(base + ".lora_A");
+      if (it != spec.matrices.end()) {
+        if (it->second.dim() != 2 || it->second.size(0) != spec.r || it->second.size(1) != H)
+          throw std::runtime_error("lora: '" + base + ".lora_A' has shape " + ShapeStr(it->second.sizes()) + ", expected [" +
+                                   std::to_string(spec.r) + ", " + std::to_string(H) + "]");
+        lin->loraA = it->second.to(m.device(), m.dtype).contiguous();
+      } else {
+        // loralib: kaiming_uniform_(a = sqrt(5)) -> U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        double bound = 1.0 / std::sqrt(static_cast<double>(H));
+        lin->loraA = at::empty({spec.r, H}, at::TensorOptions().dtype(at::kDouble)).uniform_(-bound, bound, gen).to(m.device(), m.dtype);
+      }
+      auto itB = spec.matrices.find(base + ".lora_B");
+      lin->loraB = itB != spec.matrices.end() ? itB->second.to(m.device(), m.dtype).contiguous()
+                                              : at::zeros({H, spec.r}, at::TensorOptions().dtype(m.dtype).device(m.device()));
+      if (lin->loraB.dim() != 2 || lin->loraB.size(0) != H || lin->loraB.size(1) != spec.r)
+        throw std::runtime_error("lora: '" + base + ".lora_B' has shape " + ShapeStr(lin->loraB.sizes()));
+      lin->loraScale = spec.alpha / static_cast<double>(spec.r);
+      lin->pA = m.addParam(base + ".lora_A", lin->loraA);
+      lin->pB = m.addParam(base + ".lora_B", lin->loraB);
+    }
+  }
+}
+
+namespace {
+void MoveLinear(Linear& l, const at::Device& d) {
+  for (at::Tensor* t : {&l.w, &l.b, &l.loraA, &l.loraB})
+    if (t->defined()) *t = t->to(d);
+}
+void MoveNorm(Norm& n, const at::Device& d) {
+  n.w = n.w.to(d);
+  n.b = n.b.to(d);
+}
+}  // namespace
+
+void moveModel(Model& m, const at::Device& d) {
+  bool tiedShared = m.tied;
+  m.wordEmb = m.wordEmb.to(d);
+  m.posEmb = m.posEmb.to(d);
+  m.typeEmb = m.typeEmb.to(d);
+  MoveNorm(m.embLn, d);
+  for (auto& l : m.layers) {
+    MoveLinear(l.q, d);
+    MoveLinear(l.k, d);
+    MoveLinear(l.v, d);
+    MoveLinear(l.o, d);
+    MoveNorm(l.ln1, d);
+    MoveLinear(l.inter, d);
+    MoveLinear(l.out, d);
+    MoveNorm(l.ln2, d);
+  }
+  MoveLinear(m.headDense, d);
+  MoveNorm(m.headLn, d);
+  m.decoderW = tiedShared ? m.wordEmb : m.decoderW.to(d);
+  m.decoderBias = m.decoderBias.to(d);
+  if (m.clsW.defined()) {
+    m.clsW = m.clsW.to(d);
+    m.clsB = m.clsB.to(d);
+  }
+}
+
+}  // namespace lmk

@@ -1,0 +1,86 @@
+// The eNTK engine against fixtures-a.json (independent float64 implementations): f0, grad_dim and
+// the sgd / signgd / asymmetric_signgd kernels of every RoBERTa and BERT case, LoRA included.
+#include <cstdio>
+
+#include "core/entk.h"
+#include "core/model.h"
+#include "test_util.h"
+
+using namespace lmk;
+using lmk::test::MaxRelErr;
+using lmk::test::ToTensor;
+
+static std::vector<Example> Examples(const json::Value& arr) {
+  std::vector<Example> xs;
+  for (auto& e : arr.arr) {
+    Example x;
+    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
+    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
+    xs.push_back(x);
+  }
+  return xs;
+}
+
+int main(int argc, char** argv) {
+  std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
+  std::string tmp = test::TempDir();
+  for (const char* arch : {"roberta", "bert"}) {
+    const json::Value& A = *fx.find(arch);
+    std::string cfgPath = tmp + "/" + arch + "-config.json";
+    test::WriteFile(cfgPath, test::Dump(*A.find("config")));
+    std::string weights = dir + "/" + A.find("weights_file")->str;
+    std::vector<int64_t> labelIds;
+    for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
+    for (auto& cs : A.find("cases")->arr) {
+      std::string mode = cs.find("model_mode")->str, subset = cs.find("subset")->str;
+      bool binary = cs.find("binary")->b;
+      bool tied = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
+      for (auto dtype : {at::kDouble, at::kFloat}) {
+        LoadOptions lo;
+        lo.dtype = dtype;
+        lo.tieWordEmbeddings = tied;
+        auto model = loadModel(cfgPath, weights, lo);
+        if (const json::Value* lora = cs.find("lora")) {
+          LoraSpec spec;
+          spec.r = lora->find("r")->integer;
+          spec.alpha = lora->find("alpha")->num;
+          for (auto& t : lora->find("targets")->arr) spec.targets.push_back(t.str);
+          for (auto& kv : lora->find("A")->obj) spec.matrices[kv.first] = ToTensor(kv.second);
+          applyLora(*model, spec, 0);
+        }
+        const json::Value& inputs = *A.find("inputs")->find(mode);
+        KernelOptions ko;
+        ko.output.mode = mode == "prompt" ? OutputMode::Prompt : OutputMode::Standard;
+        ko.output.binary = binary;
+        if (mode == "prompt") ko.output.labelWordIds = labelIds;
+        ko.sgd = ko.signgd = ko.asym = true;
+        ko.subset = parseSubset(subset);
+        ko.batchSize = 3;  // not a divisor of 8 or 6: exercises padding across batches
+        KernelResult r = computeKernels(*model, Examples(*inputs.find("train")), Examples(*inputs.find("test")), ko, Progress{});
+        const bool f64 = dtype == at::kDouble;
+        const double tol = f64 ? 1e-9 : 1e-4;
+        std::string name = std::string(arch) + "/" + mode + "/" + subset + (binary ? "/binary" : "") + (tied ? "/tied" : "") +
+                           (f64 ? " f64" : " f32");
+        CHECK(r.gradDim == cs.find("grad_dim")->integer, "%s grad_dim %lld != %lld", name.c_str(), (long long)r.gradDim,
+              (long long)cs.find("grad_dim")->integer);
+        double e0 = MaxRelErr(r.f0Train, ToTensor(*cs.find("f0_train")));
+        double e1 = MaxRelErr(r.f0Test, ToTensor(*cs.find("f0_test")));
+        CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
+        for (auto& fk : cs.find("kernels")->obj) {
+          for (auto& kk : fk.second.obj) {
+            at::Tensor want = ToTensor(kk.second);
+            at::Tensor got = r.kernels.at(fk.first + "/" + kk.first);
+            double err = MaxRelErr(got, want);
+            // sign kernels are integers: exact in float64
+            double ktol = (f64 && fk.first != "sgd") ? 0 : tol;
+            if (fk.first != "sgd" && f64) ktol = 1e-12;
+            CHECK(err <= ktol, "%s %s/%s rel err %.3g", name.c_str(), fk.first.c_str(), kk.first.c_str(), err);
+            if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), (fk.first + "/" + kk.first).c_str(), err);
+          }
+        }
+      }
+    }
+  }
+  return test::Finish("test_entk_fixtures");
+}

@@ -1,0 +1,99 @@
+// Tiny test helpers for the core's CTest executables (no framework): CHECK counts failures.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "core/json.h"
+
+namespace lmk::test {
+
+inline int failures = 0;
+inline int checks = 0;
+
+#define CHECK(cond, ...)                                  \
+  do {                                                    \
+    ::lmk::test::checks++;                                \
+    if (!(cond)) {                                        \
+      ::lmk::test::failures++;                            \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                  \
+      std::fprintf(stderr, "\n");                         \
+    }                                                     \
+  } while (0)
+
+// Nested JSON number arrays -> float64 tensor.
+inline void Flatten(const json::Value& v, std::vector<double>& out, std::vector<int64_t>& shape, size_t depth) {
+  if (v.isArray()) {
+    if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.arr.size()));
+    for (auto& e : v.arr) Flatten(e, out, shape, depth + 1);
+  } else {
+    out.push_back(v.num);
+  }
+}
+inline at::Tensor ToTensor(const json::Value& v) {
+  std::vector<double> data;
+  std::vector<int64_t> shape;
+  Flatten(v, data, shape, 0);
+  return at::tensor(data, at::kDouble).view(shape);
+}
+inline double MaxRelErr(const at::Tensor& got, const at::Tensor& want) {
+  double scale = want.abs().max().item<double>();
+  if (scale == 0) scale = 1;
+  return (got.to(at::kDouble) - want).abs().max().item<double>() / scale;
+}
+inline std::string TempDir() {
+  char tmpl[] = "/tmp/lmk-test-XXXXXX";
+  char* d = mkdtemp(tmpl);
+  return d ? std::string(d) : std::string("/tmp");
+}
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+}
+// Serialises a json::Value back to text (enough for configs).
+inline std::string Dump(const json::Value& v) {
+  using K = json::Value::Kind;
+  switch (v.kind) {
+    case K::Null: return "null";
+    case K::Bool: return v.b ? "true" : "false";
+    case K::Number: {
+      if (v.isInteger) return std::to_string(v.integer);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", v.num);
+      return buf;
+    }
+    case K::String: {
+      std::string s = "\"";
+      for (char c : v.str) s += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+      return s + "\"";
+    }
+    case K::Array: {
+      std::string s = "[";
+      for (size_t i = 0; i < v.arr.size(); i++) s += (i ? "," : "") + Dump(v.arr[i]);
+      return s + "]";
+    }
+    case K::Object: {
+      std::string s = "{";
+      for (size_t i = 0; i < v.obj.size(); i++) {
+        json::Value k;
+        k.kind = K::String;
+        k.str = v.obj[i].first;
+        s += (i ? "," : "") + Dump(k) + ":" + Dump(v.obj[i].second);
+      }
+      return s + "}";
+    }
+  }
+  return "null";
+}
+
+inline int Finish(const char* name) {
+  std::printf("%s: %d checks, %d failures\n", name, checks, failures);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace lmk::test
