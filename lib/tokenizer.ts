@@ -6,6 +6,8 @@
 // What the package does not do, and how it is handled here:
 // - It has no loader for `vocab.json` + `merges.txt` or `vocab.txt`: the equivalent tokenizer.json object
 //   (the one HF `tokenizers` writes for roberta-base / bert-base-uncased) is built in memory.
+// - roberta-base's tokenizer.json (an older format) has no `model.type`. The package infers the model itself;
+//   `tokenizerFromJson` infers it the same way (merges → BPE, else WordPiece) to pick RoBERTa or BERT.
 // - Its BPE model maps an unknown piece to `undefined` when the model has no `unk_token` (roberta-base's
 //   tokenizer.json has `unk_token: null`). Byte-level BPE covers every byte, so this cannot happen for
 //   RoBERTa; `encode` still checks every id and throws instead of returning `undefined`.

@@ -1,9 +1,11 @@
 // Template language, standard encoding, label words and per-task settings against the reference's own
 // routine (`tokenize_multipart_input`): all 256 cases of fixtures-a.json `tokenization`.
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../lib/cli/encode.js';
 import { InputError, OptionError } from '../lib/errors.js';
 import { loadTokenizer, type Tokenizer } from '../lib/tokenizer.js';
 import {
@@ -274,5 +276,103 @@ describe('bad input', () => {
     expect(catchErr(() => encodePrompt(r, ['a'], '*mask*', { maxLength: 0 }))).toBeInstanceOf(OptionError);
     expect(catchErr(() => encodePrompt(r, ['a'], '*mask*', { maxLength: 8, firstSentLimit: -1 }))).toBeInstanceOf(OptionError);
     expect(catchErr(() => encodePrompt(r, 'a' as never, '*mask*', { maxLength: 8 }))).toBeInstanceOf(InputError);
+  });
+});
+
+describe('lmkernel encode (lib/cli/encode.ts run)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lmk-encode-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const r = tok('roberta');
+  const readJsonl = (p: string) => readFileSync(p, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const quiet = async (args: string[]) => {
+    const orig = console.error;
+    const logged: string[] = [];
+    console.error = (...a: unknown[]) => void logged.push(a.join(' '));
+    try {
+      return { code: await run(args), logged };
+    } finally {
+      console.error = orig;
+    }
+  };
+  const mnli = cases.filter((c) => c.tokenizer === 'roberta' && c.task === 'MNLI');
+
+  it('encodes fixture examples (prompt) exactly, with mask_pos', async () => {
+    const input = join(dir, 'mnli.jsonl');
+    writeFileSync(input, mnli.map((c) => JSON.stringify({ texts: c.texts })).join('\n') + '\n\n');
+    const out = join(dir, 'out', 'mnli.out.jsonl');
+    const { code, logged } = await quiet(['--task', 'mnli', '--tokenizer', tokDir.roberta, '--input', input, '--out', out]);
+    expect(code).toBe(0);
+    expect(readJsonl(out)).toEqual(mnli.map((c) => ({ input_ids: c.prompt.input_ids, mask_pos: c.prompt.mask_pos })));
+    expect(logged.join('\n')).toContain('wrote 16 line(s)');
+    expect(readdirSync(join(dir, 'out'))).toEqual(['mnli.out.jsonl']); // atomic write left no temporary file
+  });
+
+  it('--standard writes input_ids only, for BERT too', async () => {
+    const bert = cases.filter((c) => c.tokenizer === 'bert' && c.task === 'SST-2');
+    const input = join(dir, 'sst2.jsonl');
+    writeFileSync(input, bert.map((c) => JSON.stringify({ texts: c.texts })).join('\n'));
+    const out = join(dir, 'sst2.std.jsonl');
+    const { code } = await quiet(['--task', 'SST-2', '--tokenizer', tokDir.bert, '--input', input, '--out', out, '--standard']);
+    expect(code).toBe(0);
+    expect(readJsonl(out)).toEqual(bert.map((c) => ({ input_ids: c.standard.input_ids })));
+  });
+
+  it('custom template, label words, lengths; an example that cannot be encoded gives an error line and exit 1', async () => {
+    const input = join(dir, 'custom.jsonl');
+    const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
+    writeFileSync(input, [JSON.stringify({ texts: ['A fine film.'] }), JSON.stringify({ texts: [long] }), JSON.stringify({ texts: ['Short.'] })].join('\n'));
+    const out = join(dir, 'custom.out.jsonl');
+    const { code, logged } = await quiet([
+      '--task', 'sst-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out,
+      '--template', '*cls**sent_0*_It_is*mask*!*sep+*', '--label-words', '{"0":"bad","1":"good"}', '--max-length', '20',
+      '--first-sent-limit', 'none',
+    ]);
+    expect(code).toBe(1);
+    const rows = readJsonl(out);
+    expect(rows.length).toBe(3);
+    expect(rows[0]).toEqual({ input_ids: [0, ...r.encode('A fine film.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2], mask_pos: 1 + r.encode('A fine film.').length + 2 });
+    expect(rows[1].error).toMatch(/^line 2: the mask was truncated away: .* max_length 20/);
+    expect(rows[2].mask_pos).toBeGreaterThan(0);
+    expect(logged.join('\n')).toContain(JSON.stringify(labelWordIds(r, ['bad', 'good'])));
+    // With a first-sentence cap the long example fits.
+    const { code: code2 } = await quiet([
+      '--task', 'sst-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out, '--max-length', '20', '--first-sent-limit', '10',
+    ]);
+    expect(code2).toBe(0);
+    expect(readJsonl(out)[1].input_ids.length).toBe(1 + 10 + 2 + 1 + 2);
+  });
+
+  it('a malformed input line is an InputError naming the line number; nothing is written', async () => {
+    const input = join(dir, 'bad.jsonl');
+    writeFileSync(input, '{"texts": ["ok"]}\n{"texts": "not a list"}\n');
+    const out = join(dir, 'bad.out.jsonl');
+    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(/bad\.jsonl:2: line 2 must be/);
+    writeFileSync(input, '{"texts": ["ok"]}\n\n{not json\n');
+    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(/:3: line 3 is not valid JSON/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('bad options: unknown task, two-token label word, missing flags, bad limits, missing tokenizer files', async () => {
+    const input = join(dir, 'one.jsonl');
+    writeFileSync(input, '{"texts": ["ok"]}\n');
+    const out = join(dir, 'one.out.jsonl');
+    const base = ['--tokenizer', tokDir.roberta, '--input', input, '--out', out];
+    await expect(run(['--task', 'nope', ...base])).rejects.toThrow(OptionError);
+    await expect(run(['--task', 'SST-2', ...base, '--label-words', '["terrible","greatness123"]'])).rejects.toThrow(/label word "greatness123"/);
+    await expect(run(['--task', 'SST-2', ...base, '--label-words', '{oops'])).rejects.toThrow(/--label-words/);
+    await expect(run(['--task', 'SST-2', ...base, '--first-sent-limit', '-3'])).rejects.toThrow(/--first-sent-limit/);
+    await expect(run(['--task', 'SST-2', '--input', input, '--out', out])).rejects.toThrow(/--tokenizer' is required/);
+    await expect(run(['--task', 'SST-2', ...base, '--tokenizer', dir])).rejects.toThrow(/no tokenizer files found/);
+    expect(existsSync(out)).toBe(false);
+    const { code } = await (async () => {
+      const orig = console.log;
+      console.log = () => undefined;
+      try {
+        return { code: await run(['--help']) };
+      } finally {
+        console.log = orig;
+      }
+    })();
+    expect(code).toBe(0);
   });
 });

@@ -1,6 +1,12 @@
 // The template mini-language of LM-BFF / LM-Kernel-FT (`tokenize_multipart_input`, prompt mode),
 // REFERENCE.md §3.1. A template such as `*cls**sent_0*_It_was*mask*.*sep+*` is split on `*`; each part
 // emits tokens in order. Parsing is separate from encoding so a template is checked once per task.
+//
+// Conscious differences from the reference, where it crashes: a malformed variable (`sent_x`, `+sent-_0`,
+// `sentu-_0`, `label_a`) is an InputError here; `labelx_i` (GPT-3 in-context demos) is rejected; a literal
+// whose text starts with "sent" or " sent" without a `_<i>` variable form (e.g. `_sentiment`) is encoded as
+// a literal, and the per-sentence caps apply to sentence variables only (the reference's cap check runs
+// `int(part.split('_')[1])` on such literals and raises).
 import { InputError } from '../errors.js';
 
 export type SentenceCase = 'keep' | 'lower' | 'upper';
