@@ -1,0 +1,130 @@
+// `lmkernel encode`: JSONL examples → token ids (and mask positions) with a task's template.
+import { readFileSync } from 'node:fs';
+import { InputError, LmkError, OptionError } from '../errors.js';
+import { writeFileAtomic } from '../io.js';
+import { taskEncoder, type TaskEncoderOptions } from '../prompts/index.js';
+import { loadTokenizer } from '../tokenizer.js';
+import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
+
+const COMMAND = 'encode';
+
+const SPEC: FlagSpec = {
+  task: { type: 'string', help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA; any case)' },
+  tokenizer: { type: 'string', help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)' },
+  input: { type: 'string', help: 'input JSONL: one {"texts": [...]} per line (blank lines are skipped)' },
+  out: { type: 'string', help: 'output JSONL: one {"input_ids": [...], "mask_pos": n} or {"error": "..."} per input line' },
+  standard: { type: 'boolean', help: 'standard (non-prompt) encoding [CLS] A [SEP] (B [SEP]); no mask_pos', default: false },
+  template: { type: 'string', help: "custom template, e.g. '*cls**sent_0*_It_was*mask*.*sep+*' (default: the task's)" },
+  'label-words': { type: 'string', help: 'custom label words as JSON: {"label": "word", ...} or ["word", ...] in label order' },
+  'max-length': { type: 'number', help: "max_seq_length (default: the task's, 128 or 256)" },
+  'first-sent-limit': { type: 'string', help: "token cap on sentence 0 parts, or 'none' (default: the task's)" },
+  'other-sent-limit': { type: 'string', help: "token cap on sentence >= 1 parts, or 'none' (default: the task's)" },
+  'truncate-head': { type: 'boolean', help: 'truncate prompt encodings from the left', default: false },
+};
+
+const SYNOPSIS = '--task TASK --tokenizer DIR --input IN.jsonl --out OUT.jsonl [--standard] [options]';
+
+function limitFlag(v: unknown, flag: string): number | null | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  if (s.toLowerCase() === 'none') return null;
+  const n = Number(s);
+  if (s === '' || !Number.isInteger(n) || n < 0) throw new OptionError(flag, "an integer >= 0 or 'none'", s);
+  return n;
+}
+
+function labelWordsFlag(v: unknown): TaskEncoderOptions['labelWords'] {
+  if (v === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(v));
+  } catch (e) {
+    throw new OptionError('--label-words', 'JSON: an object {"label": "word"} or an array of words', `${String(v)} (${(e as Error).message})`);
+  }
+  const okArray = Array.isArray(parsed) && parsed.every((w) => typeof w === 'string');
+  const okObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every((w) => typeof w === 'string');
+  if (!okArray && !okObject) throw new OptionError('--label-words', 'an object {"label": "word"} or an array of strings', String(v));
+  return parsed as TaskEncoderOptions['labelWords'];
+}
+
+/** Parses the input JSONL: the texts of each non-blank line, with its 1-based line number. */
+function readExamples(path: string): Array<{ line: number; texts: Array<string | null> }> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InputError(path, `cannot read the input: ${(e as Error).message}`);
+  }
+  const out: Array<{ line: number; texts: Array<string | null> }> = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(raw);
+    } catch (e) {
+      throw new InputError(`${path}:${line}`, `line ${line} is not valid JSON: ${(e as Error).message}`);
+    }
+    const texts = (obj as { texts?: unknown } | null)?.texts;
+    if (obj === null || typeof obj !== 'object' || !Array.isArray(texts) || !texts.every((t) => typeof t === 'string' || t === null)) {
+      throw new InputError(`${path}:${line}`, `line ${line} must be an object {"texts": [string, ...]}`);
+    }
+    out.push({ line, texts: texts as Array<string | null> });
+  });
+  return out;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const a = parseArgs(args, SPEC, COMMAND);
+  if (a.help) {
+    console.log(
+      helpText(COMMAND, SYNOPSIS, SPEC) +
+        '\n\nAn input that cannot be encoded (e.g. the mask truncated away) gives an {"error": ...} line;' +
+        '\nthe exit status is then 1, and the output is still written. A malformed input line stops the command.',
+    );
+    return 0;
+  }
+  const task = requireFlag<string>(a, 'task', COMMAND);
+  const tokDir = requireFlag<string>(a, 'tokenizer', COMMAND);
+  const input = requireFlag<string>(a, 'input', COMMAND);
+  const out = requireFlag<string>(a, 'out', COMMAND);
+  if (a._.length > 0) throw new LmkError(`${COMMAND}: unexpected argument(s) ${a._.map((x) => `'${x}'`).join(' ')}`);
+
+  const tok = loadTokenizer(tokDir);
+  const enc = taskEncoder(tok, task, {
+    template: a.template as string | undefined,
+    labelWords: labelWordsFlag(a['label-words']),
+    maxLength: a['max-length'] as number | undefined,
+    firstSentLimit: limitFlag(a['first-sent-limit'], '--first-sent-limit'),
+    otherSentLimit: limitFlag(a['other-sent-limit'], '--other-sent-limit'),
+    truncateHead: a['truncate-head'] as boolean,
+  });
+  const standard = a.standard === true;
+  const examples = readExamples(input);
+
+  const lines: string[] = [];
+  let errors = 0;
+  for (const ex of examples) {
+    const where = `line ${ex.line}`;
+    try {
+      if (standard) {
+        lines.push(JSON.stringify({ input_ids: enc.encodeStandard(ex.texts, where).inputIds }));
+      } else {
+        const e = enc.encode(ex.texts, where);
+        lines.push(JSON.stringify({ input_ids: e.inputIds, mask_pos: e.maskPos }));
+      }
+    } catch (e) {
+      if (!(e instanceof LmkError)) throw e;
+      errors++;
+      lines.push(JSON.stringify({ error: e.message }));
+    }
+  }
+  writeFileAtomic(out, lines.map((l) => l + '\n').join(''));
+  const p = enc.prompt;
+  console.error(
+    `lmkernel encode: ${p.task} (${tok.kind}, ${standard ? 'standard' : `template ${p.template}, label words ${JSON.stringify(p.labelWords)} = ${JSON.stringify(enc.labelWordIds)}`}, ` +
+      `max_length ${p.maxLength}): wrote ${lines.length} line(s) to ${out}` +
+      (errors > 0 ? `, ${errors} could not be encoded` : ''),
+  );
+  return errors > 0 ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+// One task's encoder: built-in (or custom) template, label word ids and lengths, checked once.
+import type { Tokenizer } from '../tokenizer.js';
+import { encodePrompt, encodeStandard, type PromptEncoding, type StandardEncoding, type Texts } from './encode.js';
+import { labelWordIds } from './labelWords.js';
+import { parseTemplate, type ParsedTemplate } from './template.js';
+import { taskPrompt, type TaskPrompt, type TaskPromptOverrides } from './tasks.js';
+
+export interface TaskEncoderOptions extends TaskPromptOverrides {
+  truncateHead?: boolean;
+  /** Return segment ids too (BERT token_type_ids). */
+  tokenTypeIds?: boolean;
+}
+
+export interface TaskEncoder {
+  readonly prompt: TaskPrompt;
+  readonly template: ParsedTemplate;
+  /** Label word ids in label order (`label_word_list`). */
+  readonly labelWordIds: number[];
+  /** Prompt encoding of one example; `example` names it in errors. */
+  encode(texts: Texts, example?: number | string): PromptEncoding;
+  /** Standard encoding `[CLS] A [SEP] (B [SEP])` with the task's max length. */
+  encodeStandard(texts: Texts, example?: number | string): StandardEncoding;
+}
+
+export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptions = {}): TaskEncoder {
+  const prompt = taskPrompt(task, opts);
+  const template = parseTemplate(prompt.template);
+  const ids = labelWordIds(tok, prompt.labelWords);
+  return {
+    prompt,
+    template,
+    labelWordIds: ids,
+    encode: (texts, example) =>
+      encodePrompt(tok, texts, template, {
+        maxLength: prompt.maxLength,
+        firstSentLimit: prompt.firstSentLimit,
+        otherSentLimit: prompt.otherSentLimit,
+        labelWordIds: ids,
+        truncateHead: opts.truncateHead,
+        tokenTypeIds: opts.tokenTypeIds,
+        example,
+      }),
+    encodeStandard: (texts, example) => encodeStandard(tok, texts, prompt.maxLength, { tokenTypeIds: opts.tokenTypeIds, example }),
+  };
+}
