@@ -62,11 +62,11 @@ int main(int argc, char** argv) {
         const double tol = f64 ? 1e-9 : 1e-4;
         std::string name = std::string(arch) + "/" + mode + "/" + subset + (binary ? "/binary" : "") + (tied ? "/tied" : "") +
                            (f64 ? " f64" : " f32");
-        CHECK(r.gradDim == cs.find("grad_dim")->integer, "%s grad_dim %lld != %lld", name.c_str(), (long long)r.gradDim,
+        LMK_CHECK(r.gradDim == cs.find("grad_dim")->integer, "%s grad_dim %lld != %lld", name.c_str(), (long long)r.gradDim,
               (long long)cs.find("grad_dim")->integer);
         double e0 = MaxRelErr(r.f0Train, ToTensor(*cs.find("f0_train")));
         double e1 = MaxRelErr(r.f0Test, ToTensor(*cs.find("f0_test")));
-        CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
+        LMK_CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
         for (auto& fk : cs.find("kernels")->obj) {
           for (auto& kk : fk.second.obj) {
             at::Tensor want = ToTensor(kk.second);
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
             // sign kernels are integers: exact in float64
             double ktol = (f64 && fk.first != "sgd") ? 0 : tol;
             if (fk.first != "sgd" && f64) ktol = 1e-12;
-            CHECK(err <= ktol, "%s %s/%s rel err %.3g", name.c_str(), fk.first.c_str(), kk.first.c_str(), err);
+            LMK_CHECK(err <= ktol, "%s %s/%s rel err %.3g", name.c_str(), fk.first.c_str(), kk.first.c_str(), err);
             if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), (fk.first + "/" + kk.first).c_str(), err);
           }
         }

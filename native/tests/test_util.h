@@ -15,7 +15,7 @@ namespace lmk::test {
 inline int failures = 0;
 inline int checks = 0;
 
-#define CHECK(cond, ...)                                  \
+#define LMK_CHECK(cond, ...)                                  \
   do {                                                    \
     ::lmk::test::checks++;                                \
     if (!(cond)) {                                        \

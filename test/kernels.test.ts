@@ -1,0 +1,86 @@
+// eNTK kernels through the TypeScript API against fixtures-a.json (independent float64 implementations).
+import { describe, expect, it } from 'vitest';
+import { loadModel, type Formula } from '../lib/model.js';
+import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
+
+const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
+const KEYS: Record<string, 'trainTrain' | 'trainTest' | 'trainTestFlipped'> = {
+  train_train: 'trainTrain',
+  train_test: 'trainTest',
+  train_test_flipped: 'trainTestFlipped',
+};
+
+for (const arch of ['roberta', 'bert'] as const) {
+  const A = fixtures()[arch];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  A.cases.forEach((cs: any, idx: number) => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const tied = !!cs.tied_word_embeddings;
+      const name = `${arch} #${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''}${tied ? '/tied' : ''} ${dtype}`;
+      it(name, async () => {
+        const model = await loadModel(fixtureModelDir(arch), { dtype, tieWordEmbeddings: tied });
+        if (cs.lora) model.applyLora({ r: cs.lora.r, alpha: cs.lora.alpha, targets: cs.lora.targets, A: cs.lora.A });
+        const inputs = A.inputs[cs.model_mode];
+        const res = await model.kernels({
+          train: inputs.train,
+          test: inputs.test,
+          output: cs.model_mode,
+          labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
+          binary: cs.binary,
+          formulas: FORMULAS,
+          subset: cs.subset,
+          batchSize: 3,
+        });
+        const tol = dtype === 'float64' ? 1e-9 : 1e-4;
+        expect(res.gradDim).toBe(cs.grad_dim);
+        expect(res.numLogits).toBe(cs.num_logits);
+        expect(maxRelErr(flat(res.f0Train), flat(cs.f0_train))).toBeLessThanOrEqual(tol);
+        expect(maxRelErr(flat(res.f0Test), flat(cs.f0_test))).toBeLessThanOrEqual(tol);
+        for (const f of Object.keys(cs.kernels) as Formula[]) {
+          for (const [k, want] of Object.entries(cs.kernels[f])) {
+            const got = res.kernels[f]![KEYS[k]]!;
+            const err = maxRelErr(got.data, flat(want));
+            // sign kernels are sums of ±1: exact in float64
+            expect(err, `${f}/${k}`).toBeLessThanOrEqual(dtype === 'float64' && f === 'signgd' ? 0 : tol);
+          }
+        }
+      });
+    }
+  });
+}
+
+describe('kernel properties (no fixtures needed)', () => {
+  const A = fixtures().roberta;
+  const P = A.inputs.prompt;
+  it('SGD and SignGD train x train kernels are symmetric and positive semi-definite', async () => {
+    const model = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const res = await model.kernels({ train: P.train, output: 'prompt', labelWordIds: A.label_word_ids, formulas: ['sgd', 'signgd'] });
+    for (const f of ['sgd', 'signgd'] as const) {
+      const k = res.kernels[f]!.trainTrain;
+      const n = k.shape[0] * k.shape[1];
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(k.data[i * n + j]).toBeCloseTo(k.data[j * n + i], 9);
+      // PSD: x^T K x >= 0 for many random x
+      let seed = 7;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+      for (let t = 0; t < 50; t++) {
+        const x = Array.from({ length: n }, rnd);
+        let q = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) q += x[i] * k.data[i * n + j] * x[j];
+        expect(q).toBeGreaterThanOrEqual(-1e-9 * Math.abs(k.data[0]));
+      }
+    }
+  });
+
+  it('padding and batch size do not change the kernels', async () => {
+    const model = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const base = { train: P.train, test: P.test, output: 'prompt' as const, labelWordIds: A.label_word_ids, formulas: FORMULAS };
+    const a = await model.kernels({ ...base, batchSize: 1 });
+    const b = await model.kernels({ ...base, batchSize: 8 });
+    for (const f of FORMULAS) {
+      expect(maxRelErr(a.kernels[f]!.trainTest.data, b.kernels[f]!.trainTest.data)).toBeLessThan(1e-12);
+      expect(maxRelErr(a.kernels[f]!.trainTrain.data, b.kernels[f]!.trainTrain.data)).toBeLessThan(1e-12);
+    }
+    expect(maxRelErr(flat(a.f0Test), flat(b.f0Test))).toBeLessThan(1e-13);
+  });
+});
+});
