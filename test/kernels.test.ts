@@ -83,4 +83,3 @@ describe('kernel properties (no fixtures needed)', () => {
     expect(maxRelErr(flat(a.f0Test), flat(b.f0Test))).toBeLessThan(1e-13);
   });
 });
-});
