@@ -178,7 +178,7 @@ function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; m
  * mutates its loaded lists, so call it seed after seed on the same source object.
  */
 export function generateForSeed(source: KShotSource, seed: number, opts: KShotOptions): { files: KShotFile[]; shortfalls: Shortfall[] } {
-  const { k, mode, devRate } = checkOptions(opts);
+  const { k, mode, devRate } = checkOptions({ ...opts, seeds: [seed] });
   const rng = new RandomState(seed);
   const task = source.task;
   const dir = `${mode}/${task}/${k}-${seed}`;
