@@ -63,7 +63,9 @@ const glueTask = (
 });
 
 export const TASKS: readonly TaskSpec[] = [
-  glueTask('SST-2', ['0', '1'], [0], -1),
+  // Sst2Processor reads the label from column 1 (the last of GLUE SST-2's two columns); the k-shot
+  // generator buckets by the last column, which lib/data/kshot.ts handles separately.
+  glueTask('SST-2', ['0', '1'], [0], 1),
   csvTask('sst-5', ['0', '1', '2', '3', '4']),
   csvTask('mr', ['0', '1']),
   csvTask('cr', ['0', '1']),
