@@ -6,5 +6,5 @@ export {
   type GenerateKShotOptions, type GenerateKShotResult,
 } from './kshot.js';
 export { RandomState } from './mt19937.js';
-export { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr, PANDAS_NA_VALUES, type Cell, type Dtype, type Frame } from './pandas-csv.js';
+export { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr, PANDAS_NA_VALUES, type Cell, type Dtype as PandasDtype, type Frame } from './pandas-csv.js';
 export { pyReadlines, pyStrip } from './pytext.js';
