@@ -93,3 +93,9 @@ void moveModel(Model& m, const at::Device& device);
 std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& opts, uint64_t seed, int64_t numLabels);
 
 }  // namespace lmk
+
+namespace lmk {
+// The model's parameter tensors in registry order (index i <-> Model::params[i]); the tied decoder is
+// the word-embedding tensor and is not listed twice.
+std::vector<at::Tensor> parameterTensors(const Model& m);
+}  // namespace lmk

@@ -1,7 +1,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 #include "core/model.h"
@@ -28,7 +30,7 @@ std::string ShapeStr(at::IntArrayRef s) {
   return out + "]";
 }
 
-struct Loader {
+struct SafetensorsLoader {
   const Safetensors& st;
   at::ScalarType dtype;
   std::string prefix;  // "roberta" / "bert"
@@ -54,6 +56,13 @@ struct Loader {
   }
 };
 
+// Where the model's tensors come from: a checkpoint, or random initialisation.
+struct Loader {
+  std::function<at::Tensor(const std::string&, std::vector<int64_t>, bool)> get_;
+  std::function<bool(const std::string&)> has;
+  at::Tensor get(const std::string& name, std::vector<int64_t> shape, bool required = true) const { return get_(name, shape, required); }
+};
+
 Linear LoadLinear(Model& m, const Loader& ld, const std::string& name, int64_t dout, int64_t din, bool bias = true) {
   Linear l;
   l.w = ld.get(name + ".weight", {dout, din});
@@ -76,16 +85,14 @@ Norm LoadNorm(Model& m, const Loader& ld, const std::string& name, int64_t d) {
 
 }  // namespace
 
-std::shared_ptr<Model> loadModel(const std::string& configPath, const std::string& weightsPath, const LoadOptions& opts) {
+static std::shared_ptr<Model> BuildModel(const ModelConfig& cfg, const LoadOptions& opts, const Loader& ld, const std::string& source) {
   auto m = std::make_shared<Model>();
-  m->cfg = ModelConfig::fromFile(configPath);
+  m->cfg = cfg;
   m->dtype = opts.dtype;
   m->tied = opts.tieWordEmbeddings;
-  m->source = weightsPath;
+  m->source = source;
   const ModelConfig& c = m->cfg;
-  Safetensors st(weightsPath);
   const std::string P = c.prefix();
-  Loader ld{st, opts.dtype, P};
   const int64_t H = c.hidden, I = c.intermediate;
 
   // embeddings
@@ -117,7 +124,7 @@ std::shared_ptr<Model> loadModel(const std::string& configPath, const std::strin
   m->headDense = LoadLinear(*m, ld, rob ? head + ".dense" : head + ".transform.dense", H, H);
   m->headLn = LoadNorm(*m, ld, rob ? head + ".layer_norm" : head + ".transform.LayerNorm", H);
   // one output bias: `<head>.bias` and `<head>.decoder.bias` are the same parameter
-  std::string biasKey = st.has(head + ".bias") ? head + ".bias" : head + ".decoder.bias";
+  std::string biasKey = ld.has(head + ".bias") ? head + ".bias" : head + ".decoder.bias";
   m->decoderBias = ld.get(biasKey, {c.vocabSize});
   m->pDecoderBias = m->addParam(head + ".bias", m->decoderBias);
   if (m->tied) {
@@ -129,17 +136,47 @@ std::shared_ptr<Model> loadModel(const std::string& configPath, const std::strin
   }
 
   // classifier (standard setting); optional: the standard setting checks for it
-  if (st.has("classifier.weight")) {
-    const auto& e = st.entry("classifier.weight");
-    if (e.shape.size() != 2 || e.shape[1] != H)
-      throw std::runtime_error(weightsPath + ": tensor 'classifier.weight' has shape " + ShapeStr(e.shape) + ", expected [num_labels, " +
-                               std::to_string(H) + "]");
-    m->clsW = ld.get("classifier.weight", e.shape);
-    m->clsB = ld.get("classifier.bias", {e.shape[0]});
+  if (ld.has("classifier.weight")) {
+    m->clsW = ld.get("classifier.weight", {-1, H});
+    m->clsB = ld.get("classifier.bias", {m->clsW.size(0)});
     m->pClsW = m->addParam("classifier.weight", m->clsW);
     m->pClsB = m->addParam("classifier.bias", m->clsB);
   }
   return m;
+}
+
+std::shared_ptr<Model> loadModel(const std::string& configPath, const std::string& weightsPath, const LoadOptions& opts) {
+  ModelConfig cfg = ModelConfig::fromFile(configPath);
+  Safetensors st(weightsPath);
+  SafetensorsLoader sl{st, opts.dtype, cfg.prefix()};
+  Loader ld{[&](const std::string& n, std::vector<int64_t> shape, bool req) {
+              // a -1 leading dimension (the classifier's number of labels) takes the file's value
+              if (!shape.empty() && shape[0] < 0) {
+                std::string key = sl.resolve(n, req);
+                const auto& e = st.entry(key);
+                if (e.shape.size() != shape.size() || !std::equal(shape.begin() + 1, shape.end(), e.shape.begin() + 1))
+                  throw std::runtime_error(weightsPath + ": tensor '" + key + "' has shape " + ShapeStr(e.shape) + ", expected [num_labels, " +
+                                           std::to_string(shape.back()) + "]");
+                shape[0] = e.shape[0];
+              }
+              return sl.get(n, shape, req);
+            },
+            [&](const std::string& n) { return st.has(n); }};
+  return BuildModel(cfg, opts, ld, weightsPath);
+}
+
+std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& opts, uint64_t seed, int64_t numLabels) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Loader ld{[&](const std::string& n, std::vector<int64_t> shape, bool) {
+              if (!shape.empty() && shape[0] < 0) shape[0] = numLabels;
+              auto t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+              const bool norm = n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos;
+              if (norm && n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0) t.normal_(1.0, 0.02, gen);
+              else t.normal_(0.0, 0.02, gen);  // BERT-style init; biases small but non-zero
+              return t.to(opts.dtype);
+            },
+            [&](const std::string& n) { return n == "classifier.weight" ? numLabels > 0 : n.find(".decoder.bias") == std::string::npos; }};
+  return BuildModel(cfg, opts, ld, "random(seed=" + std::to_string(seed) + ")");
 }
 
 void setClassifier(Model& m, const at::Tensor& w, const at::Tensor& b) {
@@ -227,4 +264,37 @@ void moveModel(Model& m, const at::Device& d) {
   }
 }
 
+}  // namespace lmk
+
+namespace lmk {
+std::vector<at::Tensor> parameterTensors(const Model& m) {
+  std::vector<at::Tensor> out(m.params.size());
+  auto put = [&](int idx, const at::Tensor& t) {
+    if (idx >= 0) out[idx] = t;
+  };
+  put(m.pWord, m.wordEmb);
+  put(m.pPos, m.posEmb);
+  put(m.pType, m.typeEmb);
+  auto lin = [&](const Linear& l) {
+    put(l.pw, l.w);
+    put(l.pb, l.b);
+    put(l.pA, l.loraA);
+    put(l.pB, l.loraB);
+  };
+  auto norm = [&](const Norm& n) {
+    put(n.pw, n.w);
+    put(n.pb, n.b);
+  };
+  norm(m.embLn);
+  for (const auto& l : m.layers) {
+    lin(l.q), lin(l.k), lin(l.v), lin(l.o), norm(l.ln1), lin(l.inter), lin(l.out), norm(l.ln2);
+  }
+  lin(m.headDense);
+  norm(m.headLn);
+  put(m.pDecoderW, m.decoderW);
+  put(m.pDecoderBias, m.decoderBias);
+  put(m.pClsW, m.clsW);
+  put(m.pClsB, m.clsB);
+  return out;
+}
 }  // namespace lmk
