@@ -155,6 +155,7 @@ Napi::Value Svm(const Napi::CallbackInfo& info, bool regression) {
   in->tol = GetNumber(o, "tol", 1e-3);
   in->maxIter = GetInt(o, "maxIter", 10000000);
   in->regularization = GetNumber(o, "regularization", 0.0);
+  in->scale = GetNumber(o, "scale", 0.0);
   auto res = std::make_shared<SvmResult>();
   return Job::Start(
       info, 1, 2,
@@ -162,6 +163,8 @@ Napi::Value Svm(const Napi::CallbackInfo& info, bool regression) {
         in->K = d->K.data();
         in->Kx = d->Kx.data();
         in->y = d->y.data();
+        in->f0 = d->f0.empty() ? nullptr : d->f0.data();
+        in->f0x = d->f0x.empty() ? nullptr : d->f0x.data();
         in->n = d->n;
         in->m = d->m;
         *res = regression ? svrFit(*in, p) : svcFit(*in, p);

@@ -245,6 +245,11 @@ SvmResult svrFit(const SvmInput& in, const Progress& progress) {
   checkInput(in, "svr");
   if (!(in.epsilon >= 0) || !std::isfinite(in.epsilon)) throw std::invalid_argument("svr: epsilon must be finite and >= 0");
   const int64_t n = in.n, l = 2 * n;
+  if (in.scale < 0 || (in.scale > 0 && (!in.f0 || (in.m > 0 && !in.f0x))))
+    throw std::invalid_argument("svr: f0 scaling > 0 needs f0 for train and test");
+  std::vector<double> y(in.y, in.y + n);
+  if (in.scale > 0)
+    for (int64_t i = 0; i < n; i++) y[i] -= in.f0[i] / in.scale;
   std::vector<double> K = linalg::regularized(in.K, n, in.regularization);
   std::vector<float> Kf = toFloat(K);
   Smo smo{l, Kf, n, {}, std::vector<double>(l), std::vector<double>(l), {}, in.C, {}, {}};
@@ -254,8 +259,8 @@ SvmResult svrFit(const SvmInput& in, const Progress& progress) {
     smo.idx[i] = smo.idx[i + n] = i;
     smo.sign[i] = 1;
     smo.sign[i + n] = -1;
-    smo.p[i] = in.epsilon - in.y[i];
-    smo.p[i + n] = in.epsilon + in.y[i];
+    smo.p[i] = in.epsilon - y[i];
+    smo.p[i + n] = in.epsilon + y[i];
     smo.QD[i] = smo.QD[i + n] = K[i * n + i];
   }
   SvmResult out;
@@ -268,6 +273,8 @@ SvmResult svrFit(const SvmInput& in, const Progress& progress) {
   }
   out.intercept = -rho;
   predict(in, out);
+  if (in.scale > 0)
+    for (int64_t j = 0; j < in.m; j++) out.decision[j] += in.f0x[j] / in.scale;
   return out;
 }
 

@@ -21,6 +21,10 @@ struct SvmInput {
   double tol = 1e-3;
   int64_t maxIter = 10000000;
   double regularization = 0.0;  // kernel regularization lambda (K + lambda*sigma*I)
+  // SVR only: fit y - f0/scale and add f0x/scale to the predictions (scale 0: no f0).
+  const double* f0 = nullptr;
+  const double* f0x = nullptr;
+  double scale = 0.0;
 };
 
 struct SvmResult {
