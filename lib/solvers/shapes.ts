@@ -1,0 +1,106 @@
+// Kernel and label layout for the solvers: nested [N][C][M][C] kernels (the `kernel` command's JSON and
+// the fixtures) or flat Float64Arrays with a shape, flattened to the (example, logit) problem with index
+// n*C + c, as the reference's reshape_kernel_and_targets. Only reshaping here, no math.
+import { InputError } from '../errors.js';
+
+/** A kernel as nested arrays, shape [N][C][M][C]. */
+export type NestedKernel = number[][][][];
+/** A kernel as one row-major buffer with its shape [N, C, M, C]. */
+export interface FlatKernel {
+  data: Float64Array;
+  shape: [number, number, number, number];
+}
+export type KernelInput = NestedKernel | FlatKernel;
+/** Per-example outputs f0 [N][C] (nested) or flattened (length N*C). */
+export type LogitsInput = number[][] | ArrayLike<number>;
+
+export function isFlatKernel(k: unknown): k is FlatKernel {
+  return typeof k === 'object' && k !== null && !Array.isArray(k) && (k as FlatKernel).data instanceof Float64Array;
+}
+
+export function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Flattens a kernel to a row-major (N*C) x (M*C) Float64Array, checking that it is rectangular. */
+export function flattenKernel(k: KernelInput, what: string): FlatKernel {
+  if (isFlatKernel(k)) {
+    const [a, b, c, d] = k.shape;
+    if (k.shape.length !== 4 || a * b * c * d !== k.data.length)
+      throw new InputError(what, `a flat kernel of shape ${shapeString(k.shape)} needs ${a * b * c * d} values, received ${k.data.length}`);
+    return k;
+  }
+  if (!Array.isArray(k) || k.length === 0 || !Array.isArray(k[0]) || !Array.isArray(k[0][0]) || !Array.isArray(k[0][0][0]))
+    throw new InputError(what, 'expected a kernel of shape [N][C][M][C] (nested arrays of numbers)');
+  const N = k.length, C = k[0].length, M = k[0][0].length, C2 = k[0][0][0].length;
+  const data = new Float64Array(N * C * M * C2);
+  let p = 0;
+  for (let i = 0; i < N; i++) {
+    const a = k[i];
+    if (!Array.isArray(a) || a.length !== C) throw new InputError(what, `ragged kernel: entry [${i}] has ${Array.isArray(a) ? a.length : 'no'} logits, expected ${C}`);
+    for (let c = 0; c < C; c++) {
+      const b = a[c];
+      if (!Array.isArray(b) || b.length !== M) throw new InputError(what, `ragged kernel: entry [${i}][${c}] has length ${Array.isArray(b) ? b.length : 'none'}, expected ${M}`);
+      for (let j = 0; j < M; j++) {
+        const row = b[j];
+        if (!Array.isArray(row) || row.length !== C2) throw new InputError(what, `ragged kernel: entry [${i}][${c}][${j}] has length ${Array.isArray(row) ? row.length : 'none'}, expected ${C2}`);
+        for (let d = 0; d < C2; d++) {
+          const v = row[d];
+          if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(what, `entry [${i}][${c}][${j}][${d}] is not a finite number`);
+          data[p++] = v;
+        }
+      }
+    }
+  }
+  return { data, shape: [N, C, M, C2] };
+}
+
+/** Flattens f0 logits to length N*C (index n*C + c). */
+export function flattenLogits(f: LogitsInput, N: number, C: number, what: string): Float64Array {
+  const out = new Float64Array(N * C);
+  if (Array.isArray(f) && (f.length === 0 || Array.isArray(f[0]))) {
+    const rows = f as number[][];
+    if (rows.length !== N || rows.some((r) => !Array.isArray(r) || r.length !== C))
+      throw new InputError(what, `expected shape [${N}][${C}], received ${describeNested(rows)}`);
+    rows.forEach((r, i) => r.forEach((v, c) => (out[i * C + c] = v)));
+    return out;
+  }
+  const flat = f as ArrayLike<number>;
+  if (flat.length !== N * C) throw new InputError(what, `expected ${N * C} values (${N} examples x ${C} logits), received ${flat.length}`);
+  for (let i = 0; i < flat.length; i++) out[i] = flat[i];
+  return out;
+}
+
+function describeNested(rows: number[][]): string {
+  return `[${rows.length}][${rows.length > 0 && Array.isArray(rows[0]) ? rows[0].length : '?'}]`;
+}
+
+/** Regression targets: +-1 when binary, flattened one-hot (0/1, length N*C) otherwise. */
+export function targetsOf(labels: readonly number[], numClasses: number, binary: boolean): Float64Array {
+  if (binary) return Float64Array.from(labels, (l) => 2 * l - 1);
+  const out = new Float64Array(labels.length * numClasses);
+  labels.forEach((l, i) => (out[i * numClasses + l] = 1));
+  return out;
+}
+
+/** Reshapes flat predictions (per example and logit, or per example when binary) to [M][numClasses]
+ * scores and argmax labels; binary scores are [-p, p] as the reference builds them. */
+export function decode(pred: ArrayLike<number>, M: number, numClasses: number, binary: boolean): { scores: number[][]; labels: number[] } {
+  const scores: number[][] = [];
+  const labels: number[] = [];
+  for (let j = 0; j < M; j++) {
+    const row = binary ? [-pred[j], pred[j]] : Array.from({ length: numClasses }, (_, c) => pred[j * numClasses + c]);
+    let best = 0;
+    for (let c = 1; c < row.length; c++) if (row[c] > row[best]) best = c;
+    scores.push(row);
+    labels.push(best);
+  }
+  return { scores, labels };
+}
+
+export function accuracy(predicted: readonly number[], labels: readonly number[]): number {
+  if (labels.length === 0) return NaN;
+  let ok = 0;
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) ok++;
+  return ok / labels.length;
+}

@@ -1,0 +1,34 @@
+// The asymmetric-kernel LS-SVM of the reference (AsymmetricLstsqKernelSolver, binary targets): with
+// H = y K y (elementwise), solve [[I/gamma, H], [H^T, I/gamma]] [alpha; beta] = 1 by least squares and
+// predict lambda * Ka^T (alpha o y) + (1 - lambda) * Kflip^T (beta o y) (+ f0x/s).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/progress.h"
+
+namespace lmk {
+
+struct AsymInput {
+  const double* K = nullptr;      // n x n: <sign g(train), g(train)> (part [0] of the train stack)
+  const double* Kx = nullptr;     // n x m: <sign g(train), g(test)>
+  const double* Kflip = nullptr;  // n x m: <g(train), sign g(test)>
+  const double* y = nullptr;      // n targets (+-1)
+  const double* f0 = nullptr;     // optional, n
+  const double* f0x = nullptr;    // optional, m
+  int64_t n = 0, m = 0;
+  double gamma = 1.0;
+  std::vector<double> lambdas{0.5};  // several lambdas share one solve
+  double scale = 0.0;                // f0 scaling (0: no f0)
+  double regularization = 0.0;       // kernel regularization lambda_reg (K + lambda_reg*sigma*I)
+};
+
+struct AsymResult {
+  std::vector<double> predictions;  // [lambdas.size()][m]
+  std::vector<double> alpha, beta;  // n each
+  int64_t rank = 0;
+};
+
+AsymResult asymSolve(const AsymInput& in, const Progress& progress);
+
+}  // namespace lmk

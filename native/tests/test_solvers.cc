@@ -1,0 +1,204 @@
+// The kernel solvers of the core against the fixtures' `solvers` entries (fixtures-a.json, roberta
+// cases 0 and 1): lstsq on every method, logistic, svr, svc and asym. argv[1]: the fixtures folder.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/progress.h"
+#include "core/solver_asym.h"
+#include "core/solver_logistic.h"
+#include "core/solver_lstsq.h"
+#include "core/solver_svm.h"
+
+using lmk::json::Value;
+
+namespace {
+
+int failures = 0;
+
+const Value& at(const Value& v, const std::string& key) {
+  const Value* p = v.find(key);
+  if (!p) throw std::runtime_error("fixture: missing key " + key);
+  return *p;
+}
+
+void flatten(const Value& v, std::vector<double>& out) {
+  if (v.isArray()) {
+    for (const auto& e : v.arr) flatten(e, out);
+  } else {
+    out.push_back(v.num);
+  }
+}
+std::vector<double> flat(const Value& v) {
+  std::vector<double> out;
+  flatten(v, out);
+  return out;
+}
+
+double relErr(const std::vector<double>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double d = 0, s = 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    d = std::max(d, std::fabs(got[i] - want[i]));
+    s = std::max(s, std::fabs(want[i]));
+  }
+  return d / (s > 0 ? s : 1);
+}
+
+void expect(const std::string& what, const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  double e = relErr(got, want);
+  bool ok = e <= tol;
+  std::printf("%s %-46s max rel err %.3e (tol %.0e)\n", ok ? "ok  " : "FAIL", what.c_str(), e, tol);
+  if (!ok) failures++;
+}
+
+struct Case {
+  int64_t n = 0, m = 0, C = 0;
+  std::vector<double> K, Kx, y, f0, f0x, Ka, Kax, Kflip;
+};
+
+Case load(const Value& root, int index) {
+  const Value& rob = at(root, "roberta");
+  const Value& c = at(rob, "cases").arr.at(index);
+  const Value& inputs = at(at(rob, "inputs"), "prompt");
+  Case out;
+  out.C = at(c, "num_logits").integer;
+  std::vector<double> labels = flat(at(inputs, "train_labels"));
+  const int64_t N = static_cast<int64_t>(labels.size());
+  const int64_t M = static_cast<int64_t>(flat(at(inputs, "test_labels")).size());
+  out.n = N * out.C;
+  out.m = M * out.C;
+  const Value& k = at(at(c, "kernels"), "sgd");
+  out.K = flat(at(k, "train_train"));
+  out.Kx = flat(at(k, "train_test"));
+  const Value& ka = at(at(c, "kernels"), "asymmetric_signgd");
+  out.Ka = flat(at(ka, "train_train"));
+  out.Kax = flat(at(ka, "train_test"));
+  out.Kflip = flat(at(ka, "train_test_flipped"));
+  out.f0 = flat(at(c, "f0_train"));
+  out.f0x = flat(at(c, "f0_test"));
+  for (double l : labels) {
+    if (out.C == 1) {
+      out.y.push_back(2 * l - 1);
+    } else {
+      for (int64_t c2 = 0; c2 < out.C; c2++) out.y.push_back(c2 == static_cast<int64_t>(l) ? 1.0 : 0.0);
+    }
+  }
+  return out;
+}
+
+void testLstsq(const Case& cs, const Value& entries, const std::string& name) {
+  // One grid call per method covering every fixture entry.
+  std::vector<double> lambdas, scales;
+  for (const auto& e : entries.arr) {
+    double l = at(e, "kernel_regularization").num, s = at(e, "f0_scaling").num;
+    if (std::find(lambdas.begin(), lambdas.end(), l) == lambdas.end()) lambdas.push_back(l);
+    if (std::find(scales.begin(), scales.end(), s) == scales.end()) scales.push_back(s);
+  }
+  for (auto method : {lmk::LstsqMethod::Auto, lmk::LstsqMethod::PerLambda, lmk::LstsqMethod::PerPoint}) {
+    lmk::LstsqGridInput in;
+    in.K = cs.K.data();
+    in.Kx = cs.Kx.data();
+    in.y = cs.y.data();
+    in.f0 = cs.f0.data();
+    in.f0x = cs.f0x.data();
+    in.n = cs.n;
+    in.m = cs.m;
+    in.lambdas = lambdas;
+    in.scales = scales;
+    in.method = method;
+    lmk::LstsqGridResult r = lmk::lstsqGrid(in, lmk::Progress{});
+    for (const auto& e : entries.arr) {
+      double l = at(e, "kernel_regularization").num, s = at(e, "f0_scaling").num;
+      size_t li = std::find(lambdas.begin(), lambdas.end(), l) - lambdas.begin();
+      size_t si = std::find(scales.begin(), scales.end(), s) - scales.begin();
+      size_t g = li * scales.size() + si;
+      std::vector<double> got(r.predictions.begin() + g * cs.m, r.predictions.begin() + (g + 1) * cs.m);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%s lstsq[%s] lambda=%g s=%g", name.c_str(), lmk::lstsqMethodName(r.method), l, s);
+      expect(buf, got, flat(at(e, "predictions")), 1e-9);
+      if (r.ranks[g] != cs.n) {
+        std::printf("FAIL %s: rank %lld, expected %lld\n", buf, (long long)r.ranks[g], (long long)cs.n);
+        failures++;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: test_solvers FIXTURES_DIR\n");
+    return 2;
+  }
+  try {
+    Value root = lmk::json::parseFile(std::string(argv[1]) + "/fixtures-a.json", "fixtures");
+    Case multi = load(root, 0), bin = load(root, 1);
+    const Value& cases = at(at(root, "roberta"), "cases");
+    testLstsq(multi, at(at(cases.arr.at(0), "solvers"), "lstsq"), "case0");
+    testLstsq(bin, at(at(cases.arr.at(1), "solvers"), "lstsq"), "case1");
+    const Value& sv = at(cases.arr.at(1), "solvers");
+
+    std::vector<double> labels01(bin.y.size());
+    for (size_t i = 0; i < bin.y.size(); i++) labels01[i] = (bin.y[i] + 1) / 2;
+    for (const auto& e : at(sv, "logistic").arr) {
+      lmk::LogisticInput in;
+      in.K = bin.K.data();
+      in.Kx = bin.Kx.data();
+      in.labels = labels01.data();
+      in.n = bin.n;
+      in.m = bin.m;
+      in.C = at(e, "C").num;
+      auto r = lmk::logisticFit(in, lmk::Progress{});
+      expect("case1 logistic C=" + std::to_string(in.C) + " it=" + std::to_string(r.iterations), r.decision,
+             flat(at(e, "decision_function")), 1e-4);
+    }
+    {
+      const Value& e = at(sv, "svr");
+      lmk::SvmInput in;
+      in.K = bin.K.data();
+      in.Kx = bin.Kx.data();
+      in.y = bin.y.data();
+      in.n = bin.n;
+      in.m = bin.m;
+      in.C = at(e, "C").num;
+      in.epsilon = at(e, "epsilon").num;
+      auto r = lmk::svrFit(in, lmk::Progress{});
+      expect("case1 svr", r.decision, flat(at(e, "predictions")), 1e-4);
+    }
+    {
+      const Value& e = at(sv, "svc");
+      lmk::SvmInput in;
+      in.K = bin.K.data();
+      in.Kx = bin.Kx.data();
+      in.y = bin.y.data();
+      in.n = bin.n;
+      in.m = bin.m;
+      in.C = at(e, "C").num;
+      auto r = lmk::svcFit(in, lmk::Progress{});
+      expect("case1 svc", r.decision, flat(at(e, "decision_function")), 1e-4);
+    }
+    for (const auto& e : at(sv, "asym").arr) {
+      lmk::AsymInput in;
+      in.K = bin.Ka.data();
+      in.Kx = bin.Kax.data();
+      in.Kflip = bin.Kflip.data();
+      in.y = bin.y.data();
+      in.n = bin.n;
+      in.m = bin.m;
+      in.gamma = at(e, "gamma").num;
+      in.lambdas = {at(e, "lambda").num};
+      auto r = lmk::asymSolve(in, lmk::Progress{});
+      expect("case1 asym lambda=" + std::to_string(in.lambdas[0]), r.predictions, flat(at(e, "predictions")), 1e-9);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FAIL: %s\n", e.what());
+    return 1;
+  }
+  if (failures) std::printf("%d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}
