@@ -222,6 +222,16 @@ export class LmModel {
     return toMatrix(flat, inputs.length);
   }
 
+  /** Features entering the output layer [N][hidden]: MLM-head features at the mask (prompt) or the <s> state (standard). */
+  async features(opts: { inputs: EncodedExample[]; output?: OutputMode; batchSize?: number; signal?: AbortSignal }): Promise<number[][]> {
+    const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
+    const inputs = checkExamples(opts.inputs, 'inputs', output === 'prompt', true);
+    const flat: Float64Array = await withCancel(opts.signal, (token) =>
+      this.handle.features({ inputs, output, batchSize: opts.batchSize ?? 16 }, undefined, token),
+    );
+    return toMatrix(flat, inputs.length);
+  }
+
   /** Sets the standard setting's linear head: weight [C][hidden], bias [C]. */
   setClassifier(weight: number[][], bias: number[]): void {
     const C = weight.length;

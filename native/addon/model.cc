@@ -18,7 +18,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   static void Init(Napi::Env env, Napi::Object exports) {
     auto cls = DefineClass(env, "Model",
                            {InstanceMethod("info", &ModelHandle::Info), InstanceMethod("kernels", &ModelHandle::Kernels),
-                            InstanceMethod("outputs", &ModelHandle::Outputs), InstanceMethod("setClassifier", &ModelHandle::SetClassifier),
+                            InstanceMethod("outputs", &ModelHandle::Outputs), InstanceMethod("features", &ModelHandle::Features), InstanceMethod("setClassifier", &ModelHandle::SetClassifier),
                             InstanceMethod("applyLora", &ModelHandle::ApplyLora)});
     ctor = new Napi::FunctionReference(Napi::Persistent(cls));
     exports.Set("Model", cls);
@@ -161,6 +161,22 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     auto res = std::make_shared<at::Tensor>();
     return Job::Start(
         info, 1, 2, [model, xs, spec, bs, res](const Progress&) { *res = outputs(*model, *xs, spec, bs); },
+        [res](Napi::Env env) -> Napi::Value {
+          at::Tensor c = res->contiguous();
+          return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
+        });
+  }
+
+  // features(opts) -> Promise<Float64Array [N, hidden]>
+  Napi::Value Features(const Napi::CallbackInfo& info) {
+    Napi::Object o = ObjectArg(info, 0, "features(options)");
+    OutputSpec spec = ReadOutput(o);
+    int64_t bs = GetInt(o, "batchSize", 16);
+    auto xs = std::make_shared<std::vector<Example>>(ReadExamples(o, "inputs", true));
+    auto model = model_;
+    auto res = std::make_shared<at::Tensor>();
+    return Job::Start(
+        info, 1, 2, [model, xs, spec, bs, res](const Progress&) { *res = features(*model, *xs, spec.mode, bs); },
         [res](Napi::Env env) -> Napi::Value {
           at::Tensor c = res->contiguous();
           return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));

@@ -228,6 +228,18 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
   return parts.empty() ? at::zeros({0, 0}, at::kDouble) : at::cat(parts, 0);
 }
 
+at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize) {
+  at::NoGradGuard ng;
+  validateExamples(m, xs, mode == OutputMode::Prompt, "inputs");
+  std::vector<at::Tensor> parts;
+  for (size_t i = 0; i < xs.size(); i += batchSize) {
+    size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
+    Batch b = makeBatch(m, xs, i, j, m.device());
+    parts.push_back(featuresForward(m, encoderForward(m, b, nullptr), b, mode, nullptr).to(at::kCPU, at::kDouble));
+  }
+  return parts.empty() ? at::zeros({0, m.cfg.hidden}, at::kDouble) : at::cat(parts, 0);
+}
+
 namespace {
 
 // Largest number of columns whose ±1 products an fp32 GEMM sums exactly (2^24).

@@ -47,6 +47,10 @@ std::vector<bool> subsetMask(const Model& m, Subset s);
 // The model outputs f [N, C] (float64) for a set of examples, in batches, without gradients.
 at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize);
 
+// The features that enter the output layer, [N, hidden] float64: the MLM-head features at the mask
+// (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
+at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
+
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);
 
