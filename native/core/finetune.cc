@@ -126,6 +126,8 @@ double devMetricValue(DevMetric metric, const at::Tensor& logits, const std::vec
 namespace {
 
 std::string Num(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   std::ostringstream s;
   s << v;
   return s.str();
