@@ -142,6 +142,33 @@ describe('training behaviour', () => {
     expect(res.linearizedTestLogits).toHaveLength(8);
   });
 
+  it('tied decoder: the word embeddings are one parameter; linearization agrees to first order', async () => {
+    const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64', tieWordEmbeddings: true });
+    const res = await finetune(m, { ...base(), optimizer: 'sgd', lr: 1e-5, steps: 1, linearize: true });
+    expect(res.trainedParams).not.toContain('lm_head.decoder.weight');
+    expect(res.trainedParams).toContain('roberta.embeddings.word_embeddings.weight');
+    expect(res.model.info.tied).toBe(true);
+    const f0 = await m.outputs({ inputs: P.test, labelWordIds: A.label_word_ids });
+    const step = maxRelErr(flat(res.testLogits), flat(f0));
+    expect(step).toBeGreaterThan(1e-9);
+    // f(θ1) − f_lin(θ1) = O(|Δθ|²): far below the step itself
+    expect(maxRelErr(flat(res.linearizedTestLogits), flat(res.testLogits))).toBeLessThan(step * 1e-3);
+  });
+
+  it('CLI --lora trains LoRA + heads', async () => {
+    const lora = A.cases.find((c: { subset: string }) => c.subset === 'lora').lora;
+    const dir = mkdtempSync(join(tmpdir(), 'lmk-ft-lora-'));
+    writeFileSync(join(dir, 'lora.json'), JSON.stringify(lora));
+    writeFileSync(join(dir, 'in.json'), JSON.stringify({ train: P.train, test: P.test, label_word_ids: A.label_word_ids, train_labels: P.train_labels }));
+    const code = await run(['--model', fixtureModelDir('roberta'), '--input', join(dir, 'in.json'), '--out', join(dir, 'out.json'),
+      '--optimizer', 'adam', '--lr', '1e-3', '--steps', '3', '--batch-size', '4', '--lora', join(dir, 'lora.json'), '--linearize']);
+    expect(code).toBe(0);
+    const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(out.config.trainable).toBe('lora');
+    expect(out.train_loss).toHaveLength(3);
+    expect(out.linearized_test_logits).toHaveLength(P.test.length);
+  });
+
   it('standard setting: the classifier head on <s>', async () => {
     const S = A.inputs.standard;
     const m = await model64();
