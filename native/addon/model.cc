@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "addon/common.h"
+#include "addon/model_handle.h"
 #include "core/entk.h"
 #include "core/model.h"
 #include "core/runtime.h"
@@ -30,6 +31,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return o;
   }
   std::shared_ptr<Model> model() const { return model_; }
+  std::shared_ptr<std::atomic<int>> busy() const { return busy_; }
 
  private:
   std::shared_ptr<Model> model_;
@@ -62,6 +64,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return o;
   }
 
+ public:
   static std::vector<Example> ReadExamples(const Napi::Object& opts, const char* key, bool required) {
     std::vector<Example> xs;
     if (!Has(opts, key)) {
@@ -96,6 +99,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return s;
   }
 
+ private:
   // kernels(opts, onProgress?, cancelToken?) -> Promise<{...}>
   Napi::Value Kernels(const Napi::CallbackInfo& info) {
     Napi::Object o = ObjectArg(info, 0, "kernels(options)");
@@ -271,4 +275,20 @@ void InitModel(Napi::Env env, Napi::Object exports) {
 Registrar reg(&InitModel);
 
 }  // namespace
+
+// --- model_handle.h: access for the other binding files -------------------------------------------
+ModelRef UnwrapModel(Napi::Value v, const char* what) {
+  if (!ModelHandle::ctor || !v.IsObject() || !v.As<Napi::Object>().InstanceOf(ModelHandle::ctor->Value()))
+    throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a Model handle (from loadModel)");
+  ModelHandle* h = Napi::ObjectWrap<ModelHandle>::Unwrap(v.As<Napi::Object>());
+  if (!h->model()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": the Model handle holds no model");
+  return ModelRef{h->model(), h->busy()};
+}
+
+Napi::Object WrapModel(Napi::Env env, std::shared_ptr<Model> m) { return ModelHandle::Wrap(env, std::move(m)); }
+
+std::vector<Example> ReadExamples(const Napi::Object& opts, const char* key, bool required) {
+  return ModelHandle::ReadExamples(opts, key, required);
+}
+
 }  // namespace lmk::addon

@@ -1,0 +1,309 @@
+// Fine-tuning (REFERENCE.md §7) and the paper's kernel-behaviour measurements (§8.3): one step or many
+// of SGD, AdamW or SignGD on a copy of the model (the original is left as it is), the trained model as a
+// new LmModel, the test outputs, the linearized model's test outputs f(θ0) + ∇f(θ0)·(θ1 − θ0), and the
+// relative distance of the SGD eNTK between θ0 and θ1. Options are checked here with messages that name
+// the option; the native core re-checks ranges (vocabulary, positions).
+import { native, withCancel, type ProgressFn } from './native.js';
+import { LmkError, OptionError } from './errors.js';
+import { LmModel, SUBSETS, type EncodedExample, type OutputMode, type Subset } from './model.js';
+
+export type Optimizer = 'sgd' | 'adam' | 'signgd';
+export type DevMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
+/** 'all'; 'lora' = LoRA matrices + heads (the reference's run.py); the kernel subsets; or parameter names. */
+export type Trainable = Exclude<Subset, 'lora'> | 'lora' | string[];
+
+export const OPTIMIZERS: readonly Optimizer[] = ['sgd', 'adam', 'signgd'];
+export const DEV_METRICS: readonly DevMetric[] = ['accuracy', 'f1', 'mcc', 'loss'];
+
+export interface FinetuneOptions {
+  train: EncodedExample[];
+  /** Label index of every training example, in [0, C). */
+  trainLabels: number[];
+  dev?: EncodedExample[];
+  devLabels?: number[];
+  test?: EncodedExample[];
+  /** prompt (default): the label-word logits at the mask; standard: the classifier on the first position. */
+  output?: OutputMode;
+  labelWordIds?: number[];
+  optimizer: Optimizer;
+  /** Peak learning rate (linear decay to 0 over `steps`, no warm-up). */
+  lr: number;
+  /** Number of updates (exactly; the reference's off-by-one is not reproduced). */
+  steps: number;
+  /** Examples per step; absent or >= N: the full training set every step. Smaller: seeded random batches. */
+  batchSize?: number;
+  /** Clip the gradient to this total norm (default 1.0); 0 or null: no clipping. */
+  maxGradNorm?: number | null;
+  /** Weight decay (default 0): decoupled for Adam, L2 for SGD/SignGD; never on biases or LayerNorm weights. */
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Evaluate on dev every N steps (and after the last); the best state is returned. Needs `dev`. */
+  evalEvery?: number;
+  /** The dev metric that selects the best state (default accuracy; f1/mcc: binary, positive = label 1; loss: lower is better). */
+  metric?: DevMetric;
+  /** Seed of the batch sampler (default 42). */
+  seed?: number;
+  trainable?: Trainable;
+  /** Also return the linearized model's test outputs (needs `test`). */
+  linearize?: boolean;
+  /** Also return ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of the SGD eNTK (train × train, and train × test with `test`). */
+  kernelDistance?: boolean;
+  evalBatchSize?: number;
+  kernelBatchSize?: number;
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+export interface DevPoint {
+  step: number;
+  metric: number;
+  loss: number;
+}
+
+export interface FinetuneResult {
+  /** The trained model: the best dev state when dev was evaluated, else the state after the last step. */
+  model: LmModel;
+  /** Outputs [N_test][C] of the returned model. */
+  testLogits?: number[][];
+  /** f(θ0) + ∇f(θ0)·(θ1 − θ0) on the test inputs [N_test][C]. */
+  linearizedTestLogits?: number[][];
+  trainSgdKernelRelativeDistance?: number;
+  trainTestSgdKernelRelativeDistance?: number;
+  devHistory: DevPoint[];
+  /** The step whose state was returned (0 = the initial model). */
+  bestStep: number;
+  /** Updates taken. */
+  steps: number;
+  /** Cancelled through `signal`: the partial state is returned, measurements are skipped. */
+  aborted?: boolean;
+  /** Training loss of every step, on its batch, before its update. */
+  trainLoss: number[];
+  /** Pre-clip gradient norm and clip coefficient of the first step. */
+  gradNorm: number;
+  clipCoef: number;
+  trainedParams: string[];
+}
+
+/** Training stopped on a non-finite loss or gradient; `result` holds the last good state. */
+export class TrainingDivergedError extends LmkError {
+  constructor(message: string, readonly step: number, readonly result: FinetuneResult) {
+    super(message, 'LMK_DIVERGED');
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
+  if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
+  if (!allowEmpty && xs.length === 0) throw new OptionError(option, 'a non-empty array of examples', xs);
+  xs.forEach((x, i) => {
+    const at = `${option}[${i}]`;
+    if (typeof x !== 'object' || x === null) throw new OptionError(at, 'an object with input_ids', x);
+    const ids = (x as EncodedExample).input_ids;
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every(isInt))
+      throw new OptionError(`${at}.input_ids`, 'a non-empty array of integer token ids', ids);
+    const mp = (x as EncodedExample).mask_pos;
+    if (needMask && (!isInt(mp) || mp < 0 || mp >= ids.length))
+      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length}) (prompt mode needs the mask position)`, mp);
+  });
+  return xs as EncodedExample[];
+}
+
+function checkLabels(ys: unknown, option: string, n: number, C: number): number[] {
+  if (!Array.isArray(ys)) throw new OptionError(option, `an array of ${n} label indices`, ys);
+  if (ys.length !== n) throw new OptionError(option, `${n} labels (one per example)`, ys);
+  ys.forEach((y, i) => {
+    if (!isInt(y) || y < 0 || y >= C) throw new OptionError(`${option}[${i}]`, `a label index in [0, ${C})`, y);
+  });
+  return ys as number[];
+}
+
+function oneOf<T extends string>(v: unknown, option: string, allowed: readonly T[], def?: T): T {
+  if (v === undefined && def !== undefined) return def;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new OptionError(option, `one of ${allowed.join(', ')}`, v);
+  return v as T;
+}
+
+function optInt(v: unknown, option: string, min: number, def: number): number {
+  if (v === undefined) return def;
+  if (!isInt(v) || v < min) throw new OptionError(option, `an integer >= ${min}`, v);
+  return v;
+}
+
+function toMatrix(flat: Float64Array | undefined, rows: number): number[][] | undefined {
+  if (!flat) return undefined;
+  const cols = rows === 0 ? 0 : flat.length / rows;
+  const out: number[][] = [];
+  for (let i = 0; i < rows; i++) out.push(Array.from(flat.subarray(i * cols, (i + 1) * cols)));
+  return out;
+}
+
+/** Checks the options and returns what the native call takes. */
+function prepare(model: LmModel, opts: FinetuneOptions): Record<string, unknown> {
+  if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
+  const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
+  const prompt = output === 'prompt';
+  const optimizer = oneOf(opts.optimizer, 'optimizer', OPTIMIZERS);
+  if (!isNum(opts.lr) || opts.lr <= 0) throw new OptionError('lr', 'a finite learning rate > 0', opts.lr);
+  if (!isInt(opts.steps) || opts.steps < 1) throw new OptionError('steps', 'an integer >= 1', opts.steps);
+  const train = checkExamples(opts.train, 'train', prompt, false);
+  let C: number;
+  let labelWordIds: number[] | undefined;
+  if (prompt) {
+    if (!Array.isArray(opts.labelWordIds) || opts.labelWordIds.length < 2 || !opts.labelWordIds.every((v) => isInt(v) && v >= 0))
+      throw new OptionError('labelWordIds', 'an array of >= 2 token ids, one per label (prompt mode)', opts.labelWordIds);
+    labelWordIds = opts.labelWordIds;
+    C = labelWordIds.length;
+  } else {
+    C = model.info.numLabels;
+    if (C === 0) throw new OptionError('output', "a model with a 'classifier' head for the standard setting (set one with setClassifier)", output);
+  }
+  const trainLabels = checkLabels(opts.trainLabels, 'trainLabels', train.length, C);
+  const dev = checkExamples(opts.dev ?? [], 'dev', prompt, true);
+  const evalEvery = optInt(opts.evalEvery, 'evalEvery', 0, 0);
+  if (evalEvery > 0 && dev.length === 0) throw new OptionError('dev', `a non-empty dev set (evalEvery is ${evalEvery})`, opts.dev);
+  const devLabels = dev.length > 0 ? checkLabels(opts.devLabels, 'devLabels', dev.length, C) : [];
+  const test = checkExamples(opts.test ?? [], 'test', prompt, true);
+  if (opts.linearize && test.length === 0) throw new OptionError('test', 'a non-empty test set (linearize is set)', opts.test);
+  const batchSize = optInt(opts.batchSize, 'batchSize', 1, 0);
+  let maxGradNorm = 1.0;
+  if (opts.maxGradNorm === null) maxGradNorm = 0;
+  else if (opts.maxGradNorm !== undefined) {
+    if (!isNum(opts.maxGradNorm) || opts.maxGradNorm < 0) throw new OptionError('maxGradNorm', 'a number >= 0 (0 or null: no clipping)', opts.maxGradNorm);
+    maxGradNorm = opts.maxGradNorm;
+  }
+  const weightDecay = opts.weightDecay ?? 0;
+  if (!isNum(weightDecay) || weightDecay < 0) throw new OptionError('weightDecay', 'a number >= 0', opts.weightDecay);
+  const betas = opts.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => isNum(b) && b >= 0 && b < 1))
+    throw new OptionError('betas', 'two numbers in [0, 1)', opts.betas);
+  const eps = opts.eps ?? 1e-8;
+  if (!isNum(eps) || eps <= 0) throw new OptionError('eps', 'a number > 0', opts.eps);
+  const metric = oneOf(opts.metric, 'metric', DEV_METRICS, 'accuracy');
+  if ((metric === 'f1' || metric === 'mcc') && C !== 2) throw new OptionError('metric', `accuracy or loss (${metric} needs 2 labels, there are ${C})`, metric);
+  const seed = optInt(opts.seed, 'seed', 0, 42);
+  let trainable: string | string[] = 'all';
+  if (Array.isArray(opts.trainable)) {
+    if (opts.trainable.length === 0 || !opts.trainable.every((n) => typeof n === 'string'))
+      throw new OptionError('trainable', 'a non-empty array of parameter names', opts.trainable);
+    const known = new Set(model.info.params);
+    const unknown = opts.trainable.find((n) => !known.has(n));
+    if (unknown !== undefined) throw new OptionError('trainable', 'names of the model\'s parameters (model.info.params)', unknown);
+    trainable = opts.trainable;
+  } else if (opts.trainable !== undefined) {
+    trainable = oneOf(opts.trainable, 'trainable', SUBSETS, 'all');
+    if (trainable === 'lora' && !model.info.hasLora) throw new OptionError('trainable', "a subset the model has ('lora' needs applyLora first)", 'lora');
+  }
+  for (const k of ['linearize', 'kernelDistance'] as const)
+    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new OptionError(k, 'a boolean', opts[k]);
+  const evalBatchSize = optInt(opts.evalBatchSize, 'evalBatchSize', 1, 16);
+  const kernelBatchSize = optInt(opts.kernelBatchSize, 'kernelBatchSize', 1, 8);
+  return {
+    train, trainLabels, dev, devLabels, test, output, labelWordIds, optimizer, lr: opts.lr, steps: opts.steps, batchSize, maxGradNorm,
+    weightDecay, beta1: betas[0], beta2: betas[1], eps, evalEvery, metric, seed, trainable, linearize: !!opts.linearize,
+    kernelDistance: !!opts.kernelDistance, evalBatchSize, kernelBatchSize,
+  };
+}
+
+interface RawResult {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  model: any;
+  trainedParams: string[];
+  trainLoss: number[];
+  gradNorm: number;
+  clipCoef: number;
+  devHistory: DevPoint[];
+  bestStep: number;
+  steps: number;
+  aborted: boolean;
+  error?: string;
+  errorStep?: number;
+  testLogits?: Float64Array;
+  linearizedTestLogits?: Float64Array;
+  trainTrainKernelDistance?: number;
+  trainTestKernelDistance?: number;
+}
+
+/**
+ * Fine-tunes a copy of `model`. Resolves with the trained model and the requested measurements; a run
+ * cancelled through `signal` resolves with `aborted: true` and the state reached. A non-finite loss or
+ * gradient rejects with a TrainingDivergedError that names the step and carries the last good state.
+ */
+export async function finetune(model: LmModel, opts: FinetuneOptions): Promise<FinetuneResult> {
+  if (!(model instanceof LmModel)) throw new OptionError('model', 'an LmModel (from loadModel)', model);
+  const args = prepare(model, opts);
+  const nTest = (args.test as EncodedExample[]).length;
+  const raw = await withCancel<RawResult>(opts.signal, (token) => native().finetune(model.handle, args, opts.onProgress, token));
+  const res: FinetuneResult = {
+    model: new LmModel(raw.model, model.dir),
+    devHistory: raw.devHistory,
+    bestStep: raw.bestStep,
+    steps: raw.steps,
+    trainLoss: raw.trainLoss,
+    gradNorm: raw.gradNorm,
+    clipCoef: raw.clipCoef,
+    trainedParams: raw.trainedParams,
+  };
+  if (raw.aborted) res.aborted = true;
+  if (raw.testLogits) res.testLogits = toMatrix(raw.testLogits, nTest);
+  if (raw.linearizedTestLogits) res.linearizedTestLogits = toMatrix(raw.linearizedTestLogits, nTest);
+  if (raw.trainTrainKernelDistance !== undefined) res.trainSgdKernelRelativeDistance = raw.trainTrainKernelDistance;
+  if (raw.trainTestKernelDistance !== undefined) res.trainTestSgdKernelRelativeDistance = raw.trainTestKernelDistance;
+  if (raw.error) throw new TrainingDivergedError(raw.error, raw.errorStep ?? -1, res);
+  return res;
+}
+
+export interface FinetuneGridOptions extends Omit<FinetuneOptions, 'lr' | 'batchSize'> {
+  lrs: number[];
+  /** Batch sizes to try (default: the full batch only). */
+  batchSizes?: number[];
+}
+
+export interface GridRun {
+  lr: number;
+  batchSize?: number;
+  /** The best dev metric of the run (NaN when it diverged). */
+  metric: number;
+  bestStep: number;
+  error?: string;
+}
+
+/**
+ * Learning rate × batch size grid, each run selected on dev (best step), the best run kept (ties: the
+ * first in grid order). Needs `dev` and `devLabels`. Diverged runs are recorded and skipped.
+ */
+export async function finetuneGrid(model: LmModel, opts: FinetuneGridOptions): Promise<{ best: GridRun & { result: FinetuneResult }; runs: GridRun[] }> {
+  if (!Array.isArray(opts.lrs) || opts.lrs.length === 0) throw new OptionError('lrs', 'a non-empty array of learning rates', opts.lrs);
+  const batchSizes: Array<number | undefined> = opts.batchSizes ?? [undefined];
+  if (!Array.isArray(batchSizes) || batchSizes.length === 0) throw new OptionError('batchSizes', 'a non-empty array of batch sizes', opts.batchSizes);
+  if (!Array.isArray(opts.dev) || opts.dev.length === 0) throw new OptionError('dev', 'a non-empty dev set (the grid selects on dev)', opts.dev);
+  const lower = (opts.metric ?? 'accuracy') === 'loss';
+  const { lrs, batchSizes: _b, ...base } = opts;
+  void _b;
+  const runs: GridRun[] = [];
+  let best: (GridRun & { result: FinetuneResult }) | undefined;
+  for (const batchSize of batchSizes) {
+    for (const lr of lrs) {
+      if (opts.signal?.aborted) break;
+      let result: FinetuneResult;
+      try {
+        result = await finetune(model, { ...base, lr, batchSize });
+      } catch (e) {
+        if (!(e instanceof TrainingDivergedError)) throw e;
+        runs.push({ lr, batchSize, metric: NaN, bestStep: e.result.bestStep, error: e.message });
+        continue;
+      }
+      const point = result.devHistory.find((p) => p.step === result.bestStep);
+      const metric = point ? point.metric : NaN;
+      const run: GridRun = { lr, batchSize, metric, bestStep: result.bestStep };
+      runs.push(run);
+      const better = best === undefined || Number.isNaN(best.metric) || (lower ? metric < best.metric : metric > best.metric);
+      if (better && !(best !== undefined && Number.isNaN(metric))) best = { ...run, result };
+    }
+  }
+  if (!best) throw new LmkError('finetuneGrid: every run diverged or was aborted: ' + runs.map((r) => r.error).join('; '));
+  return { best, runs };
+}

@@ -1,0 +1,69 @@
+#include "core/optimizers.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace lmk {
+
+OptimizerKind parseOptimizer(const std::string& s) {
+  if (s == "sgd") return OptimizerKind::Sgd;
+  if (s == "adam" || s == "adamw") return OptimizerKind::AdamW;
+  if (s == "signgd") return OptimizerKind::SignGd;
+  throw std::runtime_error("optimizer '" + s + "' is not one of sgd, adam, signgd");
+}
+
+const char* optimizerName(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::Sgd: return "sgd";
+    case OptimizerKind::AdamW: return "adam";
+    case OptimizerKind::SignGd: return "signgd";
+  }
+  return "?";
+}
+
+Optimizer::Optimizer(const OptimizerOptions& opts, std::vector<at::Tensor> params, std::vector<bool> decay)
+    : o_(opts), params_(std::move(params)), decay_(std::move(decay)) {
+  if (decay_.size() != params_.size()) throw std::logic_error("optimizer: decay mask and parameters differ in length");
+  if (o_.kind == OptimizerKind::AdamW)
+    for (auto& p : params_) {
+      m_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous));
+      v_.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous));
+    }
+}
+
+void Optimizer::step(const std::vector<at::Tensor>& grads, double lr) {
+  at::NoGradGuard ng;
+  t_++;
+  for (size_t i = 0; i < params_.size(); i++) {
+    at::Tensor& p = params_[i];
+    const at::Tensor& g = grads[i];
+    const double wd = decay_[i] ? o_.weightDecay : 0.0;
+    switch (o_.kind) {
+      case OptimizerKind::Sgd:
+      case OptimizerKind::SignGd: {
+        // torch.optim.SGD (no momentum): d = g + wd·p, p -= lr·d. SignGD replaces g by sign(g) first
+        // (the reference's optimizer_variant=signgd: p.grad = sign(p.grad), then the SGD step).
+        at::Tensor d = o_.kind == OptimizerKind::SignGd ? at::sign(g) : g;
+        if (wd != 0) d = d + p * wd;
+        p.sub_(d, lr);
+        break;
+      }
+      case OptimizerKind::AdamW: {
+        // torch.optim.AdamW: decoupled decay p *= 1 − lr·wd, then
+        // p -= lr/(1−β1^t) · m / (sqrt(v)/sqrt(1−β2^t) + eps). At t = 1 this is lr·g/(|g| + eps), the
+        // fixtures' formula. transformers.AdamW (the reference's) adds eps before the bias correction of v,
+        // i.e. lr·g/(|g| + eps/sqrt(1−β2)) at t = 1; the two differ only for gradients near eps.
+        if (wd != 0) p.mul_(1.0 - lr * wd);
+        m_[i].mul_(o_.beta1).add_(g, 1.0 - o_.beta1);
+        v_[i].mul_(o_.beta2).addcmul_(g, g, 1.0 - o_.beta2);
+        const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(t_));
+        const double bc2 = 1.0 - std::pow(o_.beta2, static_cast<double>(t_));
+        at::Tensor denom = (v_[i].sqrt() / std::sqrt(bc2)).add_(o_.eps);
+        p.addcdiv_(m_[i], denom, -lr / bc1);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace lmk

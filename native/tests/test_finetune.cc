@@ -1,0 +1,101 @@
+// Fine-tuning, linearization and the kernel distance against fixtures-a.json (`roberta.cases[0]
+// .fine_tuning`: one full-batch step of SGD, AdamW and SignGD on the prompt model, all parameters).
+#include <cmath>
+#include <cstdio>
+
+#include "core/finetune.h"
+#include "core/linearize.h"
+#include "core/model.h"
+#include "test_util.h"
+
+using namespace lmk;
+using lmk::test::MaxRelErr;
+using lmk::test::ToTensor;
+
+static std::vector<Example> Examples(const json::Value& arr) {
+  std::vector<Example> xs;
+  for (auto& e : arr.arr) {
+    Example x;
+    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
+    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
+    xs.push_back(x);
+  }
+  return xs;
+}
+
+int main(int argc, char** argv) {
+  std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
+  const json::Value& A = *fx.find("roberta");
+  std::string tmp = test::TempDir();
+  std::string cfgPath = tmp + "/roberta-config.json";
+  test::WriteFile(cfgPath, test::Dump(*A.find("config")));
+  LoadOptions lo;
+  lo.dtype = at::kDouble;
+  auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, lo);
+  const json::Value& P = *A.find("inputs")->find("prompt");
+  FinetuneData data;
+  data.train = Examples(*P.find("train"));
+  data.test = Examples(*P.find("test"));
+  for (auto& v : P.find("train_labels")->arr) data.trainLabels.push_back(v.integer);
+  std::vector<int64_t> labelIds;
+  for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
+  const json::Value& ft = *A.find("cases")->arr[0].find("fine_tuning");
+  at::Tensor before = model->layers[0].q.w.clone();
+
+  struct Case {
+    const char* key;
+    OptimizerKind kind;
+    double lr;
+  };
+  for (const Case& c : {Case{"sgd_lr1e-2", OptimizerKind::Sgd, 1e-2}, Case{"adam_lr1e-3", OptimizerKind::AdamW, 1e-3},
+                        Case{"signgd_lr1e-3", OptimizerKind::SignGd, 1e-3}}) {
+    const json::Value& want = *ft.find(c.key);
+    FinetuneOptions o;
+    o.output.mode = OutputMode::Prompt;
+    o.output.labelWordIds = labelIds;
+    o.optimizer.kind = c.kind;
+    o.lr = c.lr;
+    o.steps = 1;
+    o.maxGradNorm = ft.find("max_grad_norm")->num;
+    o.linearize = true;
+    o.kernelDistance = want.find("train_sgd_kernel_relative_distance") != nullptr;
+    FinetuneResult r = finetune(*model, data, o, Progress{});
+    LMK_CHECK(r.error.empty() && !r.aborted && r.steps == 1, "%s: training did not complete: %s", c.key, r.error.c_str());
+    double eLoss = std::abs(r.trainLoss.at(0) - ft.find("loss")->num) / ft.find("loss")->num;
+    double eNorm = std::abs(r.gradNorm - ft.find("grad_norm")->num) / ft.find("grad_norm")->num;
+    double eCoef = std::abs(r.clipCoef - ft.find("clip_coef")->num) / ft.find("clip_coef")->num;
+    LMK_CHECK(eLoss <= 1e-12 && eNorm <= 1e-10 && eCoef <= 1e-10, "%s loss/grad_norm/clip_coef rel err %.3g %.3g %.3g", c.key, eLoss, eNorm,
+              eCoef);
+    double e1 = MaxRelErr(r.testLogits, ToTensor(*want.find("test_logits")));
+    double e2 = MaxRelErr(r.linearizedTestLogits, ToTensor(*want.find("linearized_test_logits")));
+    LMK_CHECK(e1 <= 1e-9, "%s test_logits rel err %.3g", c.key, e1);
+    LMK_CHECK(e2 <= 1e-9, "%s linearized_test_logits rel err %.3g", c.key, e2);
+    std::printf("%-14s loss %.2e grad_norm %.2e clip %.2e test_logits %.2e linearized %.2e", c.key, eLoss, eNorm, eCoef, e1, e2);
+    if (o.kernelDistance) {
+      double w = want.find("train_sgd_kernel_relative_distance")->num;
+      double e3 = std::abs(r.trainTrainKernelDistance - w) / w;
+      LMK_CHECK(e3 <= 1e-9, "%s kernel distance %.17g want %.17g (rel err %.3g)", c.key, r.trainTrainKernelDistance, w, e3);
+      std::printf(" kernel_distance %.2e", e3);
+    }
+    std::printf("\n");
+  }
+  LMK_CHECK(at::equal(before, model->layers[0].q.w), "fine-tuning changed the original model");
+  LMK_CHECK(!model->layers[0].q.w.requires_grad(), "the original model's tensors must not require grad");
+
+  // several steps of Adam reduce the training loss; a zero tangent linearizes to f(θ0)
+  {
+    FinetuneOptions o;
+    o.output.mode = OutputMode::Prompt;
+    o.output.labelWordIds = labelIds;
+    o.optimizer.kind = OptimizerKind::AdamW;
+    o.lr = 1e-3;
+    o.steps = 5;
+    FinetuneResult r = finetune(*model, data, o, Progress{});
+    LMK_CHECK(r.trainLoss.size() == 5 && r.trainLoss.back() < r.trainLoss.front(), "5 Adam steps did not reduce the loss (%g -> %g)",
+              r.trainLoss.front(), r.trainLoss.back());
+    LinearizedOutputs lin = linearizedOutputs(*model, *model, std::vector<bool>(model->params.size(), true), data.test, o.output, 3, Progress{});
+    LMK_CHECK(lin.jvp.abs().max().item<double>() == 0, "zero tangent gives a non-zero JVP");
+  }
+  return test::Finish("test_finetune");
+}
