@@ -3,10 +3,41 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 
 namespace lmk {
+
+// LMKERNEL_PROFILE=1 prints where kernel time goes (forward, backward, blocks, products) to stderr.
+namespace {
+struct PhaseTimer {
+  static bool enabled() {
+    static bool on = std::getenv("LMKERNEL_PROFILE") != nullptr;
+    return on;
+  }
+  static double& slot(int i) {
+    static double t[8] = {0};
+    return t[i];
+  }
+  int i;
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  explicit PhaseTimer(int idx) : i(idx) {}
+  ~PhaseTimer() {
+    if (enabled()) slot(i) += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  static void report() {
+    if (!enabled()) return;
+    const char* names[] = {"forward", "backward", "blocks", "unused", "products_train", "consume", "signs", "other"};
+    for (int k = 0; k < 8; k++) {
+      if (slot(k) > 0) std::fprintf(stderr, "lmkernel profile: %-15s %.3f s\n", names[k], slot(k));
+      slot(k) = 0;
+    }
+  }
+};
+}  // namespace
 
 Subset parseSubset(const std::string& s) {
   if (s == "all") return Subset::All;
@@ -53,6 +84,7 @@ struct BlockContext {
   at::Tensor labelRow;  // [C] -> row in 0..Cu-1
   int64_t Cu = 0;
   std::vector<int> unionLabelRows;  // tied: union row of each label
+  mutable at::Tensor workspace;     // reused per-example weight-gradient buffer
 };
 
 GradientBlocks::GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train)
@@ -129,16 +161,18 @@ at::Tensor RowsToBlock(const at::Tensor& g) {
 
 }  // namespace
 
-BatchBlocks GradientBlocks::compute(const Batch& b, const Progress& progress) const {
+at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume) const {
   const auto& c = *ctx_;
   const Model& m = c.m;
   const int64_t B = b.size(), Co = c.Cout, H = m.cfg.hidden;
   Tape tape;
   tape.wanted = &c.wanted;
+  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(0));
   at::Tensor hidden = encoderForward(m, b, &tape);
   at::Tensor z = featuresForward(m, hidden, b, c.out.mode, &tape);
   at::Tensor logits = logitsFromFeatures(m, z, c.out.mode, c.labelIds);
   at::Tensor f = at::matmul(logits, c.g.t());  // [B, Cout]
+  pt.reset(new PhaseTimer(1));
 
   // one backward pass per output, to the recorded activations only (no weight gradients)
   std::vector<at::Tensor> outs;
@@ -148,48 +182,54 @@ BatchBlocks GradientBlocks::compute(const Batch& b, const Progress& progress) co
     for (int64_t o = 0; o < Co; o++) {
       progress.check();
       auto gr = torch::autograd::grad({f.select(1, o).sum()}, outs, {}, /*retain_graph=*/o + 1 < Co, false, /*allow_unused=*/true);
-      for (size_t i = 0; i < gr.size(); i++)
-        deltas[i].push_back(gr[i].defined() ? gr[i] : at::zeros_like(outs[i]));
+      for (size_t i = 0; i < gr.size(); i++) deltas[i].push_back(gr[i].defined() ? gr[i] : at::zeros_like(outs[i]));
     }
   }
-  BatchBlocks res;
-  res.f = f.detach();
+  outs.clear();
+  pt.reset(new PhaseTimer(2));
   at::Tensor zd = z.detach();
+  size_t k = 0;
+  auto emit = [&](const at::Tensor& blk) {
+    pt.reset(new PhaseTimer(5));
+    consume(k++, blk);
+    pt.reset(new PhaseTimer(2));
+  };
 
   for (size_t i = 0; i < tape.sites.size(); i++) {
-    const Site& s = tape.sites[i];
-    at::Tensor d = at::stack(deltas[i], 2);  // [B, L, Cout, dout]
+    Site& s = tape.sites[i];
+    at::Tensor d = deltas[i].size() == 1 ? deltas[i][0].unsqueeze(2) : at::stack(deltas[i], 2);  // [B, L, Cout, dout]
     deltas[i].clear();
+    s.output = at::Tensor();
     const int64_t L = d.size(1), dout = d.size(3);
     if (s.kind == Site::Kind::Linear) {
       if (s.pw >= 0) {
-        // Σ_t δ_t a_tᵀ for every example and output: one batched GEMM
-        at::Tensor gw = at::bmm(d.reshape({B, L, Co * dout}).transpose(1, 2), s.input);  // [B, Co*dout, din]
-        res.blocks.push_back(gw.reshape({B * Co, dout * s.input.size(2)}));
+        // Σ_t δ_t a_tᵀ for every example and output: one batched GEMM into a reused workspace
+        const int64_t din = s.input.size(2), n = B * Co * dout * din;
+        if (c.workspace.numel() < n) c.workspace = at::empty({n}, s.input.options());
+        at::Tensor gw = c.workspace.narrow(0, 0, n).view({B, Co * dout, din});
+        at::bmm_out(gw, d.reshape({B, L, Co * dout}).transpose(1, 2), s.input);
+        emit(gw.view({B * Co, dout * din}));
       }
-      if (s.pb >= 0) res.blocks.push_back(d.sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
     } else if (s.kind == Site::Kind::Norm) {
-      if (s.pw >= 0) res.blocks.push_back((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
-      if (s.pb >= 0) res.blocks.push_back(d.sum(1).reshape({B * Co, dout}));
+      if (s.pw >= 0) emit((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
     } else {  // embeddings: scatter δ of the embedding sum into table rows
       at::Tensor dd = d.reshape({B, L, Co * H});
       if (c.wanted[m.pWord]) {
         at::Tensor idx = c.unionMap.index_select(0, b.ids.reshape({-1})).view(b.ids.sizes());
         at::Tensor rows = ScatterRows(dd, idx, b.attention, c.U).view({B, c.U, Co, H});
-        if (!c.unionLabelRows.empty() && c.wanted[m.pWord]) {
-          // tied decoder: its label-row gradient g[o, c] · z joins the embedding rows before any sign
-          for (int64_t k = 0; k < c.C; k++) {
-            at::Tensor add = c.g.select(1, k).view({1, Co, 1}) * zd.view({B, 1, H});  // [B, Co, H]
-            rows.select(1, c.unionLabelRows[k]).add_(add);
-          }
+        // tied decoder: its label-row gradient g[o, c] · z joins the embedding rows before any sign
+        for (int64_t l = 0; l < static_cast<int64_t>(c.unionLabelRows.size()); l++) {
+          at::Tensor add = c.g.select(1, l).view({1, Co, 1}) * zd.view({B, 1, H});  // [B, Co, H]
+          rows.select(1, c.unionLabelRows[l]).add_(add);
         }
-        res.blocks.push_back(RowsToBlock(rows));
+        emit(RowsToBlock(rows));
       }
-      if (c.wanted[m.pPos])
-        res.blocks.push_back(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-      if (c.wanted[m.pType])
-        res.blocks.push_back(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
+      if (c.wanted[m.pPos]) emit(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
+      if (c.wanted[m.pType]) emit(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
     }
+    s.input = at::Tensor();
   }
 
   // explicit output rows: untied decoder + output bias (prompt) or classifier (standard)
@@ -200,16 +240,13 @@ BatchBlocks GradientBlocks::compute(const Batch& b, const Progress& progress) co
   };
   if (c.out.mode == OutputMode::Prompt) {
     at::Tensor gr = coeffRows(c.Cu, c.labelRow);  // [Co, Cu]
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW])
-      res.blocks.push_back((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
-    if (c.wanted[m.pDecoderBias]) res.blocks.push_back(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}));
+    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emit((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
+    if (c.wanted[m.pDecoderBias]) emit(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
   } else {
-    if (c.wanted[m.pClsW])
-      res.blocks.push_back((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
-    if (c.wanted[m.pClsB]) res.blocks.push_back(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}));
+    if (c.wanted[m.pClsW]) emit((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
+    if (c.wanted[m.pClsB]) emit(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
   }
-  for (auto& blk : res.blocks) blk = blk.contiguous();
-  return res;
+  return f.detach();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -250,8 +287,8 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
   const int64_t P = a.size(1);
   for (int64_t c0 = 0; c0 < P; c0 += kExactColumns) {
     int64_t c1 = std::min(P, c0 + kExactColumns);
-    at::Tensor prod = at::matmul(a.slice(1, c0, c1), bT.slice(1, c0, c1).t());
-    acc.add_(prod.to(at::kDouble).to(acc.device()));
+    at::Tensor prod = P <= kExactColumns ? at::mm(a, bT.t()) : at::mm(a.slice(1, c0, c1), bT.slice(1, c0, c1).t());
+    acc.add_(prod.to(at::kDouble));
   }
 }
 
@@ -279,40 +316,43 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
   const int64_t batches = (r.nTrain + opts.batchSize - 1) / opts.batchSize + (r.nTest + opts.batchSize - 1) / opts.batchSize;
   int64_t done = 0;
+  const bool signs = opts.signgd || opts.asym;
 
-  // 1. train side: per-example gradient blocks, stored
-  std::vector<std::vector<at::Tensor>> parts;
+  // 1. train side: per-example gradient blocks, stored in place ([Rtr, P_k] per block)
+  std::vector<at::Tensor> store, signStore;
   std::vector<at::Tensor> f0tr;
   for (size_t i = 0; i < train.size(); i += opts.batchSize) {
     progress.check();
     size_t j = std::min(train.size(), i + static_cast<size_t>(opts.batchSize));
-    BatchBlocks bb = gb.compute(makeBatch(m, train, i, j, dev), progress);
-    if (parts.empty()) parts.resize(bb.blocks.size());
-    for (size_t k = 0; k < bb.blocks.size(); k++) parts[k].push_back(bb.blocks[k]);
-    f0tr.push_back(bb.f.to(at::kCPU, at::kDouble));
+    const int64_t r0 = static_cast<int64_t>(i) * Co;
+    at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk) {
+      if (k == store.size()) store.push_back(at::empty({Rtr, blk.size(1)}, blk.options()));
+      store[k].narrow(0, r0, blk.size(0)).copy_(blk);
+    });
+    f0tr.push_back(f.to(at::kCPU, at::kDouble));
     progress("train", ++done, batches);
   }
-  std::vector<at::Tensor> store, signStore;
-  for (auto& p : parts) {
-    store.push_back(at::cat(p, 0));
-    p.clear();
-    if (opts.signgd || opts.asym) signStore.push_back(at::sign(store.back()));
-  }
   r.f0Train = at::cat(f0tr, 0);
+  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
+  if (signs)
+    for (auto& s : store) signStore.push_back(at::sign(s));
 
   auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
   at::Tensor Ksgd, Ksign, Kasym;
   if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64);
   if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64);
   if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64);
+  pt.reset(new PhaseTimer(4));
   for (size_t k = 0; k < store.size(); k++) {
     progress.check();
     if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
     if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
     if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
   }
+  pt.reset();
 
-  // 2. test side: streamed in batches against the stored train blocks
+  // 2. test side: each block of a test batch is multiplied with the stored train block as soon as it
+  //    is formed, then dropped: a test example's full gradient never exists
   at::Tensor Tsgd, Tsign, Tasym, Tflip;
   if (opts.sgd) Tsgd = at::zeros({Rtr, Rte}, f64);
   if (opts.signgd) Tsign = at::zeros({Rtr, Rte}, f64);
@@ -320,20 +360,21 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     Tasym = at::zeros({Rtr, Rte}, f64);
     Tflip = at::zeros({Rtr, Rte}, f64);
   }
+  at::Tensor signWs;
   std::vector<at::Tensor> f0te;
   for (size_t i = 0; i < test.size(); i += opts.batchSize) {
     progress.check();
     size_t j = std::min(test.size(), i + static_cast<size_t>(opts.batchSize));
-    BatchBlocks bb = gb.compute(makeBatch(m, test, i, j, dev), progress);
     const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
-    for (size_t k = 0; k < bb.blocks.size(); k++) {
-      const at::Tensor& t = bb.blocks[k];
+    at::Tensor f = gb.compute(makeBatch(m, test, i, j, dev), progress, [&](size_t k, const at::Tensor& t) {
       if (opts.sgd) {
         at::Tensor v = Tsgd.slice(1, c0, c1);
         AddProduct(v, store[k], t);
       }
-      if (opts.signgd || opts.asym) {
-        at::Tensor st = at::sign(t);
+      if (signs) {
+        if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
+        at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
+        at::sign_out(st, t);
         if (opts.signgd) {
           at::Tensor v = Tsign.slice(1, c0, c1);
           AddProduct(v, signStore[k], st);
@@ -345,10 +386,11 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
           AddProduct(vf, store[k], st);  // <g(train), sign g(test)>
         }
       }
-    }
-    f0te.push_back(bb.f.to(at::kCPU, at::kDouble));
+    });
+    f0te.push_back(f.to(at::kCPU, at::kDouble));
     progress("test", ++done, batches);
   }
+  PhaseTimer::report();
   r.f0Test = f0te.empty() ? at::zeros({0, Co}, at::kDouble) : at::cat(f0te, 0);
 
   auto shape4 = [&](const at::Tensor& k, int64_t na, int64_t nb) { return k.to(at::kCPU).view({na, Co, nb, Co}).contiguous(); };

@@ -5,7 +5,9 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,17 +56,16 @@ at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode m
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);
 
-// Per-example gradient blocks of one batch: each [B·C, P_j] in the model's dtype (rows = example·C + output).
+// Per-example gradient blocks of one batch, handed one at a time to a consumer (block k is [B·C, P_k] in
+// the model's dtype, rows = example·C + output; it may live in a reused workspace: use it before returning).
 struct BlockContext;  // the row spaces shared by both sides (word-embedding union, label rows)
-struct BatchBlocks {
-  at::Tensor f;  // [B, C]
-  std::vector<at::Tensor> blocks;
-};
+using BlockConsumer = std::function<void(size_t k, const at::Tensor& block)>;
 class GradientBlocks {
  public:
   GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train);
   ~GradientBlocks();
-  BatchBlocks compute(const Batch& b, const Progress& progress) const;
+  // Returns the outputs f [B, C] of the batch.
+  at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume) const;
   int64_t numOutputs() const;
   const std::vector<bool>& wanted() const;
 
