@@ -1,7 +1,8 @@
 // `lmkernel report results.jsonl [...]`: the paper's Table 2 (rows = tasks, columns = methods, cells = test
 // mean (std) x100 over seeds with the best dev setting per seed), printed as Markdown and optionally
 // written as Markdown and CSV (atomically).
-import { LmkError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { InputError, LmkError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
 import { readResultLines, renderCsv, renderMarkdown, reportTable } from '../runner/index.js';
 import { helpText, parseArgs, type FlagSpec } from './args.js';
@@ -20,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (a._.length === 0) throw new LmkError('report: give at least one results.jsonl file');
+  for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
   let lines = a._.flatMap((p) => readResultLines(p));
   if (a.task) {
     const want = (a.task as string[]).map((t) => t.toLowerCase());
