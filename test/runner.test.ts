@@ -1,7 +1,7 @@
 // The experiment runner end to end on CPU with the tiny RoBERTa fixture (real vocabulary) and the real
 // SST-2 16-shot split: prompt and standard (linear probing) modes, the kernel cache, resuming, bad inputs.
 // Test sets are capped with maxTest (first N examples) to keep each run around a second.
-import { mkdtempSync, readFileSync, statSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -150,6 +150,12 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     expect(l.linear_probe!.train_acc).toBeGreaterThan(0.5);
     expect(l.linear_probe!.cache).toBe('miss');
     expect(existsSync(join(dir, 'cache', 'linear-probe'))).toBe(true);
+    // a second run: head and kernels from the cache, the model is never loaded
+    const again = await runKernelExperiment(base(dir, { mode: 'standard', binary: true, out: join(dir, 'again.jsonl') }));
+    expect(again.lines[0].linear_probe!.cache).toBe('hit');
+    expect(again.lines[0].kernel_cache).toBe('hit');
+    expect(again.modelLoaded).toBe(false);
+    expect(outcome(again.lines[0])).toEqual(outcome(l));
     // a fixed C skips CV
     const s2 = await runKernelExperiment(base(dir, { mode: 'standard', binary: true, linearProbe: { C: 0.5 }, cacheDir: null }));
     expect(s2.lines[0].linear_probe!.C).toBe(0.5);
@@ -205,6 +211,23 @@ describe('cache and resume', () => {
       expect(r.lines[0].kernel_key).not.toBe(first.lines[0].kernel_key);
     }
     expect(readdirSync(join(dir, 'cache', 'kernels'))).toHaveLength(7);
+  });
+
+  it('changed model weights change the model id and miss the cache', async () => {
+    const dir = tmp();
+    const a = await runKernelExperiment(base(dir, { out: join(dir, 'a.jsonl') }));
+    // a copy of the fixture model with the last byte of the weights changed (inside a tensor's data)
+    const m2 = join(dir, 'model2');
+    mkdirSync(m2);
+    copyFileSync(join(fixtureModelDir('roberta'), 'config.json'), join(m2, 'config.json'));
+    const w = readFileSync(join(fixtureModelDir('roberta'), 'model.safetensors'));
+    w[w.length - 1] ^= 1;
+    writeFileSync(join(m2, 'model.safetensors'), w);
+    const b = await runKernelExperiment(base(dir, { out: join(dir, 'a.jsonl'), modelDir: m2 }));
+    expect(b.skipped).toBe(0); // not the same configuration as the line already in a.jsonl
+    expect(b.lines[0].model_id).not.toBe(a.lines[0].model_id);
+    expect(b.lines[0].kernel_cache).toBe('miss');
+    expect(b.lines[0].kernel_key).not.toBe(a.lines[0].kernel_key);
   });
 
   it('a corrupt cache file is ignored and recomputed', async () => {
