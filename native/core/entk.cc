@@ -142,6 +142,17 @@ const std::vector<bool>& GradientBlocks::wanted() const { return ctx_->wanted; }
 
 namespace {
 
+// Per-example weight-gradient chunks are kept at about this many elements (8 MB in fp32) so that a chunk
+// is still in cache when it is multiplied with the stored train columns.
+// LMKERNEL_CHUNK_ELEMENTS overrides it (benchmarks).
+int64_t ChunkElements() {
+  static int64_t n = [] {
+    const char* e = std::getenv("LMKERNEL_CHUNK_ELEMENTS");
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(1) << 21;
+  }();
+  return n;
+}
+
 // Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K].
 at::Tensor ScatterRows(const at::Tensor& delta, const at::Tensor& index, const at::Tensor& valid, int64_t R) {
   const int64_t B = delta.size(0), L = delta.size(1), K = delta.size(2);
@@ -189,10 +200,15 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
   pt.reset(new PhaseTimer(2));
   at::Tensor zd = z.detach();
   size_t k = 0;
-  auto emit = [&](const at::Tensor& blk) {
+  // a chunk of block k: columns [offset, offset + chunk width) of a block `width` wide
+  auto emit = [&](const at::Tensor& blk, int64_t offset, int64_t width) {
     pt.reset(new PhaseTimer(5));
-    consume(k++, blk);
+    consume(k, blk, offset, width);
     pt.reset(new PhaseTimer(2));
+  };
+  auto emitWhole = [&](const at::Tensor& blk) {
+    emit(blk, 0, blk.size(1));
+    k++;
   };
 
   for (size_t i = 0; i < tape.sites.size(); i++) {
@@ -203,17 +219,25 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
     const int64_t L = d.size(1), dout = d.size(3);
     if (s.kind == Site::Kind::Linear) {
       if (s.pw >= 0) {
-        // Σ_t δ_t a_tᵀ for every example and output: one batched GEMM into a reused workspace
-        const int64_t din = s.input.size(2), n = B * Co * dout * din;
+        // Σ_t δ_t a_tᵀ for every example and output, in chunks of output rows small enough to stay in
+        // cache while the consumer multiplies them with the stored train columns of the same rows
+        const int64_t din = s.input.size(2);
+        const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements() / std::max<int64_t>(1, B * Co * din)));
+        const int64_t n = B * Co * std::min(dout, rowsPerChunk) * din;
         if (c.workspace.numel() < n) c.workspace = at::empty({n}, s.input.options());
-        at::Tensor gw = c.workspace.narrow(0, 0, n).view({B, Co * dout, din});
-        at::bmm_out(gw, d.reshape({B, L, Co * dout}).transpose(1, 2), s.input);
-        emit(gw.view({B * Co, dout * din}));
+        for (int64_t r0 = 0; r0 < dout; r0 += rowsPerChunk) {
+          const int64_t nr = std::min(rowsPerChunk, dout - r0);
+          at::Tensor dc = (nr == dout ? d : d.narrow(3, r0, nr)).reshape({B, L, Co * nr});
+          at::Tensor gw = c.workspace.narrow(0, 0, B * Co * nr * din).view({B, Co * nr, din});
+          at::bmm_out(gw, dc.transpose(1, 2), s.input);
+          emit(gw.view({B * Co, nr * din}), r0 * din, dout * din);
+        }
+        k++;
       }
-      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
     } else if (s.kind == Site::Kind::Norm) {
-      if (s.pw >= 0) emit((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
-      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
+      if (s.pw >= 0) emitWhole((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
     } else {  // embeddings: scatter δ of the embedding sum into table rows
       at::Tensor dd = d.reshape({B, L, Co * H});
       if (c.wanted[m.pWord]) {
@@ -224,10 +248,10 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
           at::Tensor add = c.g.select(1, l).view({1, Co, 1}) * zd.view({B, 1, H});  // [B, Co, H]
           rows.select(1, c.unionLabelRows[l]).add_(add);
         }
-        emit(RowsToBlock(rows));
+        emitWhole(RowsToBlock(rows));
       }
-      if (c.wanted[m.pPos]) emit(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-      if (c.wanted[m.pType]) emit(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
+      if (c.wanted[m.pPos]) emitWhole(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
+      if (c.wanted[m.pType]) emitWhole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
     }
     s.input = at::Tensor();
   }
@@ -240,11 +264,11 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
   };
   if (c.out.mode == OutputMode::Prompt) {
     at::Tensor gr = coeffRows(c.Cu, c.labelRow);  // [Co, Cu]
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emit((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
-    if (c.wanted[m.pDecoderBias]) emit(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
+    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emitWhole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
+    if (c.wanted[m.pDecoderBias]) emitWhole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
   } else {
-    if (c.wanted[m.pClsW]) emit((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
-    if (c.wanted[m.pClsB]) emit(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
+    if (c.wanted[m.pClsW]) emitWhole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
+    if (c.wanted[m.pClsB]) emitWhole(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
   }
   return f.detach();
 }
@@ -287,7 +311,7 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
   const int64_t P = a.size(1);
   for (int64_t c0 = 0; c0 < P; c0 += kExactColumns) {
     int64_t c1 = std::min(P, c0 + kExactColumns);
-    at::Tensor prod = P <= kExactColumns ? at::mm(a, bT.t()) : at::mm(a.slice(1, c0, c1), bT.slice(1, c0, c1).t());
+    at::Tensor prod = P <= kExactColumns ? at::mm(a, bT.t()) : at::mm(a.narrow(1, c0, c1 - c0), bT.narrow(1, c0, c1 - c0).t());
     acc.add_(prod.to(at::kDouble));
   }
 }
@@ -325,17 +349,22 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     progress.check();
     size_t j = std::min(train.size(), i + static_cast<size_t>(opts.batchSize));
     const int64_t r0 = static_cast<int64_t>(i) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk) {
-      if (k == store.size()) store.push_back(at::empty({Rtr, blk.size(1)}, blk.options()));
-      store[k].narrow(0, r0, blk.size(0)).copy_(blk);
+    at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
+      if (k == store.size()) {
+        store.push_back(at::empty({Rtr, width}, blk.options()));
+        if (signs) signStore.push_back(at::empty({Rtr, width}, blk.options()));
+      }
+      store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
+      if (signs) {
+        at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
+        at::sign_out(dst, blk);  // signs taken while the chunk is in cache
+      }
     });
     f0tr.push_back(f.to(at::kCPU, at::kDouble));
     progress("train", ++done, batches);
   }
   r.f0Train = at::cat(f0tr, 0);
-  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
-  if (signs)
-    for (auto& s : store) signStore.push_back(at::sign(s));
+  std::unique_ptr<PhaseTimer> pt;
 
   auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
   at::Tensor Ksgd, Ksign, Kasym;
@@ -366,10 +395,11 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     progress.check();
     size_t j = std::min(test.size(), i + static_cast<size_t>(opts.batchSize));
     const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, test, i, j, dev), progress, [&](size_t k, const at::Tensor& t) {
+    at::Tensor f = gb.compute(makeBatch(m, test, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
+      const int64_t w = t.size(1);
       if (opts.sgd) {
         at::Tensor v = Tsgd.slice(1, c0, c1);
-        AddProduct(v, store[k], t);
+        AddProduct(v, store[k].narrow(1, off, w), t);
       }
       if (signs) {
         if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
@@ -377,13 +407,13 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
         at::sign_out(st, t);
         if (opts.signgd) {
           at::Tensor v = Tsign.slice(1, c0, c1);
-          AddProduct(v, signStore[k], st);
+          AddProduct(v, signStore[k].narrow(1, off, w), st);
         }
         if (opts.asym) {
           at::Tensor va = Tasym.slice(1, c0, c1);
-          AddProduct(va, signStore[k], t);  // <sign g(train), g(test)>
+          AddProduct(va, signStore[k].narrow(1, off, w), t);  // <sign g(train), g(test)>
           at::Tensor vf = Tflip.slice(1, c0, c1);
-          AddProduct(vf, store[k], st);  // <g(train), sign g(test)>
+          AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(test)>
         }
       }
     });

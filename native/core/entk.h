@@ -59,7 +59,8 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
 // Per-example gradient blocks of one batch, handed one at a time to a consumer (block k is [B·C, P_k] in
 // the model's dtype, rows = example·C + output; it may live in a reused workspace: use it before returning).
 struct BlockContext;  // the row spaces shared by both sides (word-embedding union, label rows)
-using BlockConsumer = std::function<void(size_t k, const at::Tensor& block)>;
+// (k, chunk [B·C, w], column offset of the chunk within block k, total width of block k)
+using BlockConsumer = std::function<void(size_t k, const at::Tensor& chunk, int64_t offset, int64_t width)>;
 class GradientBlocks {
  public:
   GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train);
