@@ -9,10 +9,13 @@ const COMMANDS: Record<string, string> = {
   run: 'run kernel experiments over seeds with hyper-parameters selected on dev',
   report: 'render results.jsonl as the paper\'s Table 2 (Markdown, CSV)',
   finetune: 'fine-tune (SGD, Adam, SignGD, LoRA) and measure kernel behaviour',
+  'finetune-run': 'fine-tuning experiments over seeds (lr x batch-size grid on dev), results.jsonl lines',
+  behaviour: 'kernel-behaviour measurements: chi, lora-vs-full, Linearization / Fixed-Features tables',
+  figures: 'figures (SVG, PNG) and tables from results.jsonl lines',
 };
 
 function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(10)} ${v}`);
+  const rows = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(13)} ${v}`);
   return `usage: lmkernel <command> [options]\n\ncommands:\n${rows.join('\n')}\n\n` +
     'Run `lmkernel <command> --help` for the options of a command.';
 }
