@@ -3,6 +3,7 @@ import { LmkError } from './errors.js';
 
 const COMMANDS: Record<string, string> = {
   kernel: 'compute eNTK kernels (sgd, signgd, asymmetric_signgd) for train x train and train x test',
+  merge: 'assemble the shard files of `kernel --shard i/n` into one kernel file (checked)',
   encode: 'encode task examples with a template into token ids and mask positions',
   data: 'data tools: `data k-shot` writes the k-shot splits of the LM-BFF layout',
   solve: 'fit a kernel solver (lstsq, logistic, svr, svc, asym) and predict',

@@ -107,6 +107,9 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     ko.output = ReadOutput(o);
     ko.subset = parseSubset(GetString(o, "subset", "all"));
     ko.batchSize = GetInt(o, "batchSize", 8);
+    ko.trainTile = GetInt(o, "trainTile", 0);
+    ko.shardIndex = GetInt(o, "shardIndex", 0);
+    ko.shardCount = GetInt(o, "shardCount", 1);
     auto formulas = Has(o, "formulas") ? o.Get("formulas").As<Napi::Array>() : Napi::Array::New(info.Env());
     ko.sgd = ko.signgd = ko.asym = false;
     for (uint32_t i = 0; i < formulas.Length(); i++) {
@@ -138,6 +141,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           out.Set("numOutputs", static_cast<double>(result->numOutputs));
           out.Set("nTrain", static_cast<double>(result->nTrain));
           out.Set("nTest", static_cast<double>(result->nTest));
+          out.Set("tileSize", static_cast<double>(result->tileSize));
+          out.Set("numTiles", static_cast<double>(result->numTiles));
+          auto tiles = Napi::Array::New(env, result->tiles.size());
+          for (size_t i = 0; i < result->tiles.size(); i++) tiles.Set(static_cast<uint32_t>(i), static_cast<double>(result->tiles[i]));
+          out.Set("tiles", tiles);
           auto names = Napi::Array::New(env, result->paramNames.size());
           for (size_t i = 0; i < result->paramNames.size(); i++) names.Set(static_cast<uint32_t>(i), result->paramNames[i]);
           out.Set("paramNames", names);

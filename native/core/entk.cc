@@ -318,6 +318,14 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
 
 }  // namespace
 
+std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
+  if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+    throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
+  std::vector<int64_t> out;
+  for (int64_t t = shardIndex; t < numTiles; t += shardCount) out.push_back(t);  // round-robin: balanced, deterministic
+  return out;
+}
+
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress) {
   if (train.empty()) throw std::runtime_error("the training set is empty: kernels need at least one training example");
@@ -326,6 +334,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");
   validateExamples(m, test, prompt, "test");
+  // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
   GradientBlocks gb(m, opts.output, opts.subset, train);
   const auto dev = m.device();
   KernelResult r;
@@ -338,90 +347,107 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
       r.paramNames.push_back(m.params[i].name);
     }
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
-  const int64_t batches = (r.nTrain + opts.batchSize - 1) / opts.batchSize + (r.nTest + opts.batchSize - 1) / opts.batchSize;
-  int64_t done = 0;
   const bool signs = opts.signgd || opts.asym;
-
-  // 1. train side: per-example gradient blocks, stored in place ([Rtr, P_k] per block)
-  std::vector<at::Tensor> store, signStore;
-  std::vector<at::Tensor> f0tr;
-  for (size_t i = 0; i < train.size(); i += opts.batchSize) {
-    progress.check();
-    size_t j = std::min(train.size(), i + static_cast<size_t>(opts.batchSize));
-    const int64_t r0 = static_cast<int64_t>(i) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
-      if (k == store.size()) {
-        store.push_back(at::empty({Rtr, width}, blk.options()));
-        if (signs) signStore.push_back(at::empty({Rtr, width}, blk.options()));
-      }
-      store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
-      if (signs) {
-        at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
-        at::sign_out(dst, blk);  // signs taken while the chunk is in cache
-      }
-    });
-    f0tr.push_back(f.to(at::kCPU, at::kDouble));
-    progress("train", ++done, batches);
-  }
-  r.f0Train = at::cat(f0tr, 0);
-  std::unique_ptr<PhaseTimer> pt;
+  const int64_t tileSize = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, r.nTrain) : r.nTrain;
+  r.numTiles = (r.nTrain + tileSize - 1) / tileSize;
+  r.tileSize = tileSize;
+  r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
+  const bool single = r.numTiles == 1;
+  auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
+  int64_t tileBatches = 0;
+  for (int64_t t : r.tiles) tileBatches += nb(std::min(r.nTrain, (t + 1) * tileSize) - t * tileSize);
+  const int64_t batches = tileBatches + static_cast<int64_t>(r.tiles.size()) * (nb(r.nTest) + (single ? 0 : nb(r.nTrain)));
+  int64_t done = 0;
 
   auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
-  at::Tensor Ksgd, Ksign, Kasym;
-  if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64);
-  if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64);
-  if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64);
-  pt.reset(new PhaseTimer(4));
-  for (size_t k = 0; k < store.size(); k++) {
-    progress.check();
-    if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
-    if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
-    if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
-  }
-  pt.reset();
-
-  // 2. test side: each block of a test batch is multiplied with the stored train block as soon as it
-  //    is formed, then dropped: a test example's full gradient never exists
-  at::Tensor Tsgd, Tsign, Tasym, Tflip;
-  if (opts.sgd) Tsgd = at::zeros({Rtr, Rte}, f64);
-  if (opts.signgd) Tsign = at::zeros({Rtr, Rte}, f64);
-  if (opts.asym) {
-    Tasym = at::zeros({Rtr, Rte}, f64);
-    Tflip = at::zeros({Rtr, Rte}, f64);
-  }
+  at::Tensor Ksgd, Ksign, Kasym, Tsgd, Tsign, Tasym, Tflip;
+  if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64), Tsgd = at::zeros({Rtr, Rte}, f64);
+  if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64), Tsign = at::zeros({Rtr, Rte}, f64);
+  if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64), Tasym = at::zeros({Rtr, Rte}, f64), Tflip = at::zeros({Rtr, Rte}, f64);
+  at::Tensor f0Train = at::zeros({r.nTrain, Co}, at::kDouble), f0Test = at::zeros({r.nTest, Co}, at::kDouble);
   at::Tensor signWs;
-  std::vector<at::Tensor> f0te;
-  for (size_t i = 0; i < test.size(); i += opts.batchSize) {
-    progress.check();
-    size_t j = std::min(test.size(), i + static_cast<size_t>(opts.batchSize));
-    const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, test, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
-      const int64_t w = t.size(1);
-      if (opts.sgd) {
-        at::Tensor v = Tsgd.slice(1, c0, c1);
-        AddProduct(v, store[k].narrow(1, off, w), t);
-      }
-      if (signs) {
-        if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
-        at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
-        at::sign_out(st, t);
-        if (opts.signgd) {
-          at::Tensor v = Tsign.slice(1, c0, c1);
-          AddProduct(v, signStore[k].narrow(1, off, w), st);
+
+  for (int64_t tile : r.tiles) {
+    const int64_t t0 = tile * tileSize, t1 = std::min(r.nTrain, t0 + tileSize);
+    const int64_t R0 = t0 * Co, Rn = (t1 - t0) * Co;
+
+    // 1. train side of the tile: per-example gradient blocks, stored in place ([Rn, P_k] per block)
+    std::vector<at::Tensor> store, signStore;
+    for (int64_t i = t0; i < t1; i += opts.batchSize) {
+      progress.check();
+      const int64_t j = std::min(t1, i + opts.batchSize);
+      const int64_t r0 = (i - t0) * Co;
+      at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
+        if (k == store.size()) {
+          store.push_back(at::empty({Rn, width}, blk.options()));
+          if (signs) signStore.push_back(at::empty({Rn, width}, blk.options()));
         }
-        if (opts.asym) {
-          at::Tensor va = Tasym.slice(1, c0, c1);
-          AddProduct(va, signStore[k].narrow(1, off, w), t);  // <sign g(train), g(test)>
-          at::Tensor vf = Tflip.slice(1, c0, c1);
-          AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(test)>
+        store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
+        if (signs) {
+          at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
+          at::sign_out(dst, blk);  // signs taken while the chunk is in cache
         }
+      });
+      f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
+      progress("train", ++done, batches);
+    }
+
+    // 2. stream a set of examples against the stored tile: each block of a batch is multiplied with the
+    //    stored train block as soon as it is formed, then dropped (a streamed example's full gradient
+    //    never exists). Columns [c0, c1) of the row range of this tile.
+    auto stream = [&](const std::vector<Example>& xs, const char* phase, at::Tensor S, at::Tensor G, at::Tensor A, at::Tensor F,
+                      at::Tensor* f0) {
+      for (size_t i = 0; i < xs.size(); i += opts.batchSize) {
+        progress.check();
+        const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
+        const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
+        at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
+          const int64_t w = t.size(1);
+          if (S.defined()) {
+            at::Tensor v = S.narrow(0, R0, Rn).slice(1, c0, c1);
+            AddProduct(v, store[k].narrow(1, off, w), t);
+          }
+          if (G.defined() || A.defined()) {
+            if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
+            at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
+            at::sign_out(st, t);
+            if (G.defined()) {
+              at::Tensor v = G.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(v, signStore[k].narrow(1, off, w), st);
+            }
+            if (A.defined()) {
+              at::Tensor va = A.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(va, signStore[k].narrow(1, off, w), t);  // <sign g(train), g(x)>
+            }
+            if (F.defined()) {
+              at::Tensor vf = F.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(x)>
+            }
+          }
+        });
+        if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
+        progress(phase, ++done, batches);
       }
-    });
-    f0te.push_back(f.to(at::kCPU, at::kDouble));
-    progress("test", ++done, batches);
+    };
+
+    // 3. train x train rows of the tile: from the store alone when it holds the whole set, else by
+    //    streaming the whole training set (exact, at the price of recomputing its gradients per tile)
+    if (single) {
+      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
+      for (size_t k = 0; k < store.size(); k++) {
+        progress.check();
+        if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
+        if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
+        if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
+      }
+    } else {
+      stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
+    }
+    stream(test, "test", Tsgd, Tsign, Tasym, Tflip, &f0Test);
   }
   PhaseTimer::report();
-  r.f0Test = f0te.empty() ? at::zeros({0, Co}, at::kDouble) : at::cat(f0te, 0);
+  r.f0Train = f0Train;
+  r.f0Test = f0Test;
 
   auto shape4 = [&](const at::Tensor& k, int64_t na, int64_t nb) { return k.to(at::kCPU).view({na, Co, nb, Co}).contiguous(); };
   if (opts.sgd) {

@@ -31,6 +31,12 @@ struct KernelOptions {
   bool sgd = true, signgd = false, asym = false;
   Subset subset = Subset::All;
   int64_t batchSize = 8;
+  // Training examples whose gradient blocks are stored at once (0 = all). With several tiles each tile
+  // is stored in turn and the training and test sets are streamed against it: exact, no approximation.
+  int64_t trainTile = 0;
+  // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
+  // `lmkernel merge` assembles the shards.
+  int64_t shardIndex = 0, shardCount = 1;
 };
 
 struct KernelResult {
@@ -38,7 +44,9 @@ struct KernelResult {
   int64_t numOutputs = 0;
   int64_t nTrain = 0, nTest = 0;
   std::vector<std::string> paramNames;
-  at::Tensor f0Train, f0Test;  // float64 [N, C]
+  int64_t tileSize = 0, numTiles = 1;
+  std::vector<int64_t> tiles;  // the tiles computed (all unless sharded)
+  at::Tensor f0Train, f0Test;  // float64 [N, C] (f0Train: rows of the computed tiles)
   // "sgd/train_train", "sgd/train_test", "signgd/...", "asymmetric_signgd/train_test_flipped": float64 [Na, C, Nb, C]
   std::map<std::string, at::Tensor> kernels;
 };
@@ -52,6 +60,9 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
 // The features that enter the output layer, [N, hidden] float64: the MLM-head features at the mask
 // (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
 at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
+
+// The tiles a shard computes (round-robin over tiles).
+std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount);
 
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);

@@ -1,6 +1,7 @@
 // The eNTK engine against fixtures-a.json (independent float64 implementations): f0, grad_dim and
 // the sgd / signgd / asymmetric_signgd kernels of every RoBERTa and BERT case, LoRA included.
 #include <cstdio>
+#include <map>
 
 #include "core/entk.h"
 #include "core/model.h"
@@ -81,6 +82,45 @@ int main(int argc, char** argv) {
         }
       }
     }
+  }
+  // Tiling and sharding: tiles of 3 training examples (8 = 3 + 3 + 2) and 3 shards give the same
+  // kernels as one pass (rows of a shard are disjoint; their sum is the whole kernel).
+  {
+    const json::Value& A = *fx.find("roberta");
+    std::string cfgPath = tmp + "/roberta-config.json";
+    auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, LoadOptions{at::kDouble, false});
+    const json::Value& inputs = *A.find("inputs")->find("prompt");
+    auto train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
+    KernelOptions ko;
+    for (auto& v : A.find("label_word_ids")->arr) ko.output.labelWordIds.push_back(v.integer);
+    ko.sgd = ko.signgd = ko.asym = true;
+    ko.batchSize = 2;
+    KernelResult full = computeKernels(*model, train, test, ko, Progress{});
+    ko.trainTile = 3;
+    KernelResult tiled = computeKernels(*model, train, test, ko, Progress{});
+    LMK_CHECK(tiled.numTiles == 3, "numTiles %lld", (long long)tiled.numTiles);
+    std::map<std::string, at::Tensor> sum;
+    at::Tensor f0 = at::zeros_like(full.f0Train);
+    for (int64_t sh = 0; sh < 3; sh++) {
+      ko.shardIndex = sh;
+      ko.shardCount = 3;
+      KernelResult part = computeKernels(*model, train, test, ko, Progress{});
+      LMK_CHECK(part.tiles.size() == 1 && part.tiles[0] == sh, "shard %lld tiles", (long long)sh);
+      for (auto& kv : part.kernels) sum[kv.first] = sum.count(kv.first) ? sum[kv.first] + kv.second : kv.second;
+      f0 += part.f0Train;
+    }
+    for (auto& kv : full.kernels) {
+      double e1 = MaxRelErr(tiled.kernels.at(kv.first), kv.second), e2 = MaxRelErr(sum.at(kv.first), kv.second);
+      LMK_CHECK(e1 <= 1e-12 && e2 <= 1e-12, "tiled/sharded %s rel err %.3g %.3g", kv.first.c_str(), e1, e2);
+    }
+    LMK_CHECK(MaxRelErr(f0, full.f0Train) <= 1e-13, "sharded f0 differs");
+    bool threw = false;
+    try {
+      shardTiles(3, 3, 3);
+    } catch (const std::exception&) {
+      threw = true;
+    }
+    LMK_CHECK(threw, "shard 3/3 accepted");
   }
   return test::Finish("test_entk_fixtures");
 }
