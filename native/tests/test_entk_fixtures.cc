@@ -5,6 +5,7 @@
 
 #include "core/entk.h"
 #include "core/model.h"
+#include "core/runtime.h"
 #include "test_util.h"
 
 using namespace lmk;
@@ -24,6 +25,10 @@ static std::vector<Example> Examples(const json::Value& arr) {
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  // --device cuda: the same checks with the model on the GPU (scripts/gpu-check)
+  at::Device device(at::kCPU);
+  for (int i = 2; i + 1 < argc; i++)
+    if (std::string(argv[i]) == "--device") device = parseDevice(argv[i + 1]);
   json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
   std::string tmp = test::TempDir();
   for (const char* arch : {"roberta", "bert"}) {
@@ -42,6 +47,7 @@ int main(int argc, char** argv) {
         lo.dtype = dtype;
         lo.tieWordEmbeddings = tied;
         auto model = loadModel(cfgPath, weights, lo);
+        if (!device.is_cpu()) moveModel(*model, device);
         if (const json::Value* lora = cs.find("lora")) {
           LoraSpec spec;
           spec.r = lora->find("r")->integer;
