@@ -91,7 +91,8 @@ export interface KernelResult {
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
-function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
+/** Validates encoded examples (the option name is used in messages); mask_pos is checked in prompt mode. */
+export function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
   if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
   if (!allowEmpty && xs.length === 0) throw new OptionError(option, 'a non-empty array of examples', xs);
   xs.forEach((x, i) => {
@@ -101,9 +102,8 @@ function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpt
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every(isInt))
       throw new OptionError(`${at}.input_ids`, 'a non-empty array of integer token ids', ids);
     const mp = (x as EncodedExample).mask_pos;
-    if (needMask && !isInt(mp)) throw new OptionError(`${at}.mask_pos`, 'an integer (prompt mode needs the mask position)', mp);
-    if (needMask && (mp! < 0 || mp! >= ids.length))
-      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length})`, mp);
+    if (needMask && (!isInt(mp) || mp < 0 || mp >= ids.length))
+      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length}) (prompt mode needs the mask position)`, mp);
   });
   return xs as EncodedExample[];
 }
