@@ -1,3 +1,4 @@
+#include <c10/core/GradMode.h>
 #include "core/entk.h"
 
 #include <torch/csrc/autograd/autograd.h>
@@ -275,7 +276,7 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
 
 // ------------------------------------------------------------------------------------------------
 at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   validateExamples(m, xs, out.mode == OutputMode::Prompt, "inputs");
   at::Tensor labelIds = out.labelWordIds.empty() ? at::Tensor() : at::tensor(out.labelWordIds, at::kLong).to(m.device());
   std::vector<at::Tensor> parts;
@@ -290,7 +291,7 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
 }
 
 at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   validateExamples(m, xs, mode == OutputMode::Prompt, "inputs");
   std::vector<at::Tensor> parts;
   for (size_t i = 0; i < xs.size(); i += batchSize) {

@@ -2,6 +2,7 @@
 // gradients, checked by central finite differences of the outputs along a full autograd gradient
 // (K(x_i, x_j) ≈ [f_j(θ + ε g_i) − f_j(θ − ε g_i)] / 2ε with g_i = ∇θ f(x_i)); a random config-only
 // model; fp32 against fp64.
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cstdio>
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
                                         OutputMode::Prompt, lab);
       auto g = torch::autograd::grad({f.select(1, c).sum()}, params, {}, false, false, true);
       for (auto& p : params) p.requires_grad_(false);
-      at::NoGradGuard ng;
+      c10::NoGradGuard ng;
       auto shift = [&](double s) {
         for (size_t k = 0; k < params.size(); k++)
           if (g[k].defined()) params[k].add_(g[k], s);
