@@ -1,4 +1,5 @@
 #include "core/entk.h"
+#include "core/memory.h"
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -303,6 +304,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   validateExamples(m, train, prompt, "train");
   validateExamples(m, test, prompt, "test");
   GradientBlocks gb(m, opts.output, opts.subset, train);
+  checkKernelMemory(m, gb.wanted(), train, static_cast<int64_t>(test.size()), opts, gb.numOutputs());  // fail before allocating
   const auto dev = m.device();
   KernelResult r;
   r.numOutputs = gb.numOutputs();
