@@ -80,7 +80,8 @@ export interface KernelResult {
   kernels: Partial<Record<Formula, { trainTrain: Kernel; trainTest: Kernel; trainTestFlipped?: Kernel }>>;
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+// safe integers only: larger values cannot cross to the native int64 ids exactly
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
   if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
