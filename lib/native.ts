@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { typedNativeError } from './errors.js';
 
 export interface CancelTokenHandle {
   cancel(): void;
@@ -66,6 +67,8 @@ export async function withCancel<T>(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await start(token);
+  } catch (e) {
+    throw typedNativeError(e);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
