@@ -89,7 +89,8 @@ export interface KernelResult {
   tiling: { tileSize: number; numTiles: number; tiles: number[]; shard: { index: number; count: number } };
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+// safe integers only: larger values cannot cross to the native int64 ids exactly
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 /** Validates encoded examples (the option name is used in messages); mask_pos is checked in prompt mode. */
 export function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { typedNativeError } from './errors.js';
 
 export interface CancelTokenHandle {
   cancel(): void;
@@ -71,6 +72,8 @@ export async function withCancel<T>(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await start(token);
+  } catch (e) {
+    throw typedNativeError(e);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

@@ -2,7 +2,8 @@
 // tools call): IN.json {"train": [...], "test": [...], "label_word_ids": [...]} -> OUT.json in the
 // layout of ../shared/fixtures/fixtures-a.json.
 import { InputError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from '../io.js';
+import { dirname, resolve } from 'node:path';
+import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { loadModel, kernelToNested, FORMULAS, SUBSETS, type Formula, type EncodedExample, type Subset } from '../model.js';
 import { cliProgressBar } from '../progress.js';
 import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
@@ -41,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const modelDir = requireFlag<string>(args, 'model', 'kernel');
   const inPath = requireFlag<string>(args, 'input', 'kernel');
   const outPath = requireFlag<string>(args, 'out', 'kernel');
+  assertWritableDir(dirname(resolve(outPath)), outPath); // fail now, not after the computation
   const formulas = args.formula as string[];
   for (const f of formulas)
     if (!FORMULAS.includes(f as Formula)) throw new InputError('--formula', `'${f}' is not one of ${FORMULAS.join(', ')}`);

@@ -1,5 +1,6 @@
 #include <c10/core/GradMode.h>
 #include "core/entk.h"
+#include "core/memory.h"
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -337,6 +338,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   validateExamples(m, test, prompt, "test");
   // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
   GradientBlocks gb(m, opts.output, opts.subset, train);
+  checkKernelMemory(m, gb.wanted(), train, static_cast<int64_t>(test.size()), opts, gb.numOutputs());  // fail before allocating
   const auto dev = m.device();
   KernelResult r;
   r.numOutputs = gb.numOutputs();
@@ -349,7 +351,9 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     }
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
   const bool signs = opts.signgd || opts.asym;
-  const int64_t tileSize = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, r.nTrain) : r.nTrain;
+  // fail before allocating, or tile the training set automatically when its stores do not fit
+  const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, r.nTest, opts, Co);
+  const int64_t tileSize = chosen > 0 ? std::min<int64_t>(chosen, r.nTrain) : r.nTrain;
   r.numTiles = (r.nTrain + tileSize - 1) / tileSize;
   r.tileSize = tileSize;
   r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
