@@ -174,7 +174,7 @@ describe('catalogue: kernel inputs and memory', () => {
   it('C19 mask position out of range', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
     await expectError(() => m.kernels({ ...base(), train: [{ ...P.train[0], mask_pos: 500 }] }), OptionError,
-      `option 'train[0].mask_pos': expected an index in [0, ${P.train[0].input_ids.length}), received 500`);
+      `option 'train[0].mask_pos': expected an index in [0, ${P.train[0].input_ids.length}) (prompt mode needs the mask position), received 500`);
   });
   it('C20 token id outside the vocabulary', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
@@ -202,18 +202,34 @@ describe('catalogue: kernel inputs and memory', () => {
   });
   it('C24 the train store would not fit in memory (LMKERNEL_MEMORY_LIMIT_BYTES): refused before allocating; the addon stays usable', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
-    process.env.LMKERNEL_MEMORY_LIMIT_BYTES = '1000000';
+    process.env.LMKERNEL_MEMORY_LIMIT_BYTES = '100000';
     try {
       const e = await expectError(() => m.kernels({ ...base(), formulas: ['sgd', 'signgd'] }), ResourceError,
-        /^not enough memory: the eNTK needs about [\d.]+ MiB on cpu \(train gradient store 16 rows \(N_train 8 x 2 outputs\) x \d+ gradient entries x 4 bytes = [\d.]+ MiB, the same again for the sign store/);
-      expect(e.message).toContain('only 976.6 KiB is available (LMKERNEL_MEMORY_LIMIT_BYTES)');
-      expect(e.message).toMatch(/fewer training examples.*--subset.*tile the training set/);
+        /^not enough memory: the eNTK needs about [\d.]+ MiB on cpu \(train gradient store 16 rows \(8 training examples x 2 outputs\) x \d+ gradient entries x 4 bytes = [\d.]+ MiB, the same again for the sign store/);
+      expect(e.message).toContain('only 97.7 KiB is available (LMKERNEL_MEMORY_LIMIT_BYTES)');
+      expect(e.message).toMatch(/fewer training examples.*--subset.*--train-tile/);
       expect((e as LmkError).code).toBe('LMK_NO_MEMORY');
     } finally {
       delete process.env.LMKERNEL_MEMORY_LIMIT_BYTES;
     }
     const r = await m.kernels({ ...base() });
     expect(r.nTrain).toBe(P.train.length);
+  });
+  it('C24b a limit that holds a few training examples: the training set is tiled automatically, same kernels', async () => {
+    const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const whole = await m.kernels({ ...base(), formulas: ['sgd', 'signgd'] });
+    process.env.LMKERNEL_MEMORY_LIMIT_BYTES = '3000000';
+    try {
+      const tiled = await m.kernels({ ...base(), formulas: ['sgd', 'signgd'] });
+      expect(tiled.tiling.numTiles).toBeGreaterThan(1);
+      for (const f of ['sgd', 'signgd'] as const) {
+        const a = tiled.kernels[f]!.trainTest.data;
+        const b = whole.kernels[f]!.trainTest.data;
+        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-9 * Math.abs(b[i]) + 1e-12);
+      }
+    } finally {
+      delete process.env.LMKERNEL_MEMORY_LIMIT_BYTES;
+    }
   });
 });
 

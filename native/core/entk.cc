@@ -338,7 +338,6 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   validateExamples(m, test, prompt, "test");
   // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
   GradientBlocks gb(m, opts.output, opts.subset, train);
-  checkKernelMemory(m, gb.wanted(), train, static_cast<int64_t>(test.size()), opts, gb.numOutputs());  // fail before allocating
   const auto dev = m.device();
   KernelResult r;
   r.numOutputs = gb.numOutputs();

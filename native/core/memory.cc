@@ -132,7 +132,8 @@ int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const s
   std::ostringstream msg;
   msg << "not enough memory: the eNTK needs about " << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels))
       << " on " << m.device().str() << " (train gradient store " << tile * numOutputs << " rows (" << tile << " training examples x "
-      << numOutputs << " outputs) x " << e.width << " gradient entries x " << e.elementSize << " bytes";
+      << numOutputs << " outputs) x " << e.width << " gradient entries x " << e.elementSize << " bytes = "
+      << formatBytes(static_cast<double>(e.store) * static_cast<double>(tile) / static_cast<double>(n));
   if (e.signStore) msg << ", the same again for the sign store of signgd/asymmetric_signgd";
   msg << ", kernels " << formatBytes(static_cast<double>(e.kernels)) << "), but only " << formatBytes(static_cast<double>(avail.bytes))
       << " is available (" << avail.source << ")";

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
           int64_t width = 0;
           Batch b = makeBatch(*model, train, 0, 1, model->device());
           std::string widths;
-          gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk) {
+          gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk, int64_t, int64_t) {
             width += blk.size(1);
             widths += std::to_string(blk.size(1)) + " ";
           });
@@ -137,6 +137,30 @@ int main(int argc, char** argv) {
     LMK_CHECK(Has(msg, "not enough memory: the eNTK needs about") && Has(msg, "97.7 KiB is available (LMKERNEL_MEMORY_LIMIT_BYTES)") &&
                   Has(msg, "fewer training examples") && Has(msg, "--subset"),
               "memory refusal: %s", msg.c_str());
+    // a limit that holds the stores of 3 of the 8 training examples: tiled automatically, same kernels
+    {
+      ::unsetenv("LMKERNEL_MEMORY_LIMIT_BYTES");
+      KernelResult whole = computeKernels(*model, train, {}, ko, Progress{});
+      GradientBlocks gb(*model, ko.output, ko.subset, train);
+      KernelMemoryEstimate e = estimateKernelMemory(*model, gb.wanted(), train, 0, ko, gb.numOutputs());
+      const double perExample = static_cast<double>(e.store + e.signStore) / static_cast<double>(train.size());
+      const double limit = (static_cast<double>(e.kernels) + 3.5 * perExample) / 0.9;
+      ::setenv("LMKERNEL_MEMORY_LIMIT_BYTES", std::to_string(static_cast<int64_t>(limit)).c_str(), 1);
+      KernelResult tiled = computeKernels(*model, train, {}, ko, Progress{});
+      LMK_CHECK(tiled.tileSize == 3 && tiled.numTiles == (static_cast<int64_t>(train.size()) + 2) / 3, "automatic tiling: tile %lld x %lld", (long long)tiled.tileSize,
+                (long long)tiled.numTiles);
+      at::Tensor a = tiled.kernels.at("sgd/train_train"), w = whole.kernels.at("sgd/train_train");
+      LMK_CHECK(((a - w).abs().max() / w.abs().max()).item<double>() < 1e-5, "automatic tiling changed the kernel");
+      ko.trainTile = 5;  // asked for, and too large for the limit: refused, naming the tile that fits
+      std::string m5;
+      try {
+        computeKernels(*model, train, {}, ko, Progress{});
+      } catch (const std::runtime_error& ex) {
+        m5 = ex.what();
+      }
+      LMK_CHECK(Has(m5, "A tile of at most 3 training examples fits (--train-tile 3)"), "asked tile refusal: %s", m5.c_str());
+      ko.trainTile = 0;
+    }
     ::setenv("LMKERNEL_MEMORY_CHECK", "0", 1);
     KernelResult r = computeKernels(*model, train, {}, ko, Progress{});
     LMK_CHECK(r.nTrain == static_cast<int64_t>(train.size()), "LMKERNEL_MEMORY_CHECK=0 skips the check");
