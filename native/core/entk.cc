@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -174,7 +175,7 @@ at::Tensor RowsToBlock(const at::Tensor& g) {
 
 }  // namespace
 
-at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume) const {
+at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer* ghost) const {
   const auto& c = *ctx_;
   const Model& m = c.m;
   const int64_t B = b.size(), Co = c.Cout, H = m.cfg.hidden;
@@ -220,7 +221,11 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
     s.output = at::Tensor();
     const int64_t L = d.size(1), dout = d.size(3);
     if (s.kind == Site::Kind::Linear) {
-      if (s.pw >= 0) {
+      if (s.pw >= 0 && ghost) {
+        pt.reset(new PhaseTimer(5));
+        (*ghost)(k++, s.input, d);
+        pt.reset(new PhaseTimer(2));
+      } else if (s.pw >= 0) {
         // Σ_t δ_t a_tᵀ for every example and output, in chunks of output rows small enough to stay in
         // cache while the consumer multiplies them with the stored train columns of the same rows
         const int64_t din = s.input.size(2);
@@ -320,6 +325,18 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
 
 }  // namespace
 
+namespace {
+// ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
+// outputs: [B1·C, B2·C] in float64. Padded positions have δ = 0 and drop out.
+at::Tensor GhostProduct(const at::Tensor& a1, const at::Tensor& d1, const at::Tensor& a2, const at::Tensor& d2) {
+  const int64_t B1 = a1.size(0), L1 = a1.size(1), B2 = a2.size(0), L2 = a2.size(1), Co = d1.size(2);
+  at::Tensor A = at::mm(a1.reshape({B1 * L1, a1.size(2)}), a2.reshape({B2 * L2, a2.size(2)}).t());
+  at::Tensor D = at::mm(d1.reshape({B1 * L1 * Co, d1.size(3)}), d2.reshape({B2 * L2 * Co, d2.size(3)}).t());
+  at::Tensor P = D.view({B1, L1, Co, B2, L2, Co}) * A.view({B1, L1, 1, B2, L2, 1});
+  return P.sum(at::IntArrayRef{1, 4}).to(at::kDouble).reshape({B1 * Co, B2 * Co});
+}
+}  // namespace
+
 std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
     throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
@@ -357,6 +374,8 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   r.tileSize = tileSize;
   r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
   const bool single = r.numTiles == 1;
+  const bool useGhost = opts.ghost == 1 || (opts.ghost < 0 && opts.sgd && !signs);
+  if (useGhost && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
   auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
   int64_t tileBatches = 0;
   for (int64_t t : r.tiles) tileBatches += nb(std::min(r.nTrain, (t + 1) * tileSize) - t * tileSize);
@@ -375,23 +394,35 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     const int64_t t0 = tile * tileSize, t1 = std::min(r.nTrain, t0 + tileSize);
     const int64_t R0 = t0 * Co, Rn = (t1 - t0) * Co;
 
-    // 1. train side of the tile: per-example gradient blocks, stored in place ([Rn, P_k] per block)
+    // 1. train side of the tile: per-example gradient blocks, stored in place ([Rn, P_k] per block);
+    //    with the ghost contraction, linear weight blocks are kept as (a, δ) per batch instead
     std::vector<at::Tensor> store, signStore;
+    struct GhostBatch {
+      int64_t row0;  // first row of the batch within the tile
+      std::map<size_t, std::pair<at::Tensor, at::Tensor>> sites;
+    };
+    std::vector<GhostBatch> ghostStore;
     for (int64_t i = t0; i < t1; i += opts.batchSize) {
       progress.check();
       const int64_t j = std::min(t1, i + opts.batchSize);
       const int64_t r0 = (i - t0) * Co;
+      if (useGhost) ghostStore.push_back({r0, {}});
+      GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { ghostStore.back().sites[k] = {a, d}; };
       at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
-        if (k == store.size()) {
-          store.push_back(at::empty({Rn, width}, blk.options()));
-          if (signs) signStore.push_back(at::empty({Rn, width}, blk.options()));
+        if (k >= store.size()) {
+          store.resize(k + 1);
+          if (signs) signStore.resize(k + 1);
+        }
+        if (!store[k].defined()) {
+          store[k] = at::empty({Rn, width}, blk.options());
+          if (signs) signStore[k] = at::empty({Rn, width}, blk.options());
         }
         store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
         if (signs) {
           at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
           at::sign_out(dst, blk);  // signs taken while the chunk is in cache
         }
-      });
+      }, useGhost ? &keep : nullptr);
       f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
       progress("train", ++done, batches);
     }
@@ -405,6 +436,13 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
         progress.check();
         const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
         const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
+        GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
+          for (const auto& gbatch : ghostStore) {
+            const auto& ad = gbatch.sites.at(k);
+            const int64_t rows = ad.first.size(0) * Co;
+            S.narrow(0, R0 + gbatch.row0, rows).slice(1, c0, c1).add_(GhostProduct(ad.first, ad.second, a, d));
+          }
+        };
         at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
           const int64_t w = t.size(1);
           if (S.defined()) {
@@ -428,7 +466,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
               AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(x)>
             }
           }
-        });
+        }, useGhost ? &against : nullptr);
         if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
         progress(phase, ++done, batches);
       }
@@ -440,10 +478,19 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
       std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
       for (size_t k = 0; k < store.size(); k++) {
         progress.check();
+        if (!store[k].defined()) continue;  // a ghost block
         if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
         if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
         if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
       }
+      // ghost blocks: every pair of stored train batches
+      for (const auto& p : ghostStore)
+        for (const auto& q : ghostStore)
+          for (const auto& kv : p.sites) {
+            const auto& x = kv.second;
+            const auto& y = q.sites.at(kv.first);
+            Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co).add_(GhostProduct(x.first, x.second, y.first, y.second));
+          }
     } else {
       stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
     }

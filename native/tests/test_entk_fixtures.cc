@@ -65,6 +65,17 @@ int main(int argc, char** argv) {
         double e0 = MaxRelErr(r.f0Train, ToTensor(*cs.find("f0_train")));
         double e1 = MaxRelErr(r.f0Test, ToTensor(*cs.find("f0_test")));
         LMK_CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
+        // the SGD kernel alone takes the ghost contraction for linear layers: same values
+        {
+          KernelOptions kg = ko;
+          kg.signgd = kg.asym = false;
+          KernelResult g = computeKernels(*model, Examples(*inputs.find("train")), Examples(*inputs.find("test")), kg, Progress{});
+          const json::Value& sk = *cs.find("kernels")->find("sgd");
+          double e1 = MaxRelErr(g.kernels.at("sgd/train_train"), ToTensor(*sk.find("train_train")));
+          double e2 = MaxRelErr(g.kernels.at("sgd/train_test"), ToTensor(*sk.find("train_test")));
+          LMK_CHECK(e1 <= tol && e2 <= tol, "%s ghost sgd rel err %.3g %.3g", name.c_str(), e1, e2);
+          if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), "sgd (ghost)", std::max(e1, e2));
+        }
         for (auto& fk : cs.find("kernels")->obj) {
           for (auto& kk : fk.second.obj) {
             at::Tensor want = ToTensor(kk.second);
@@ -111,6 +122,16 @@ int main(int argc, char** argv) {
       LMK_CHECK(e1 <= 1e-12 && e2 <= 1e-12, "tiled/sharded %s rel err %.3g %.3g", kv.first.c_str(), e1, e2);
     }
     LMK_CHECK(MaxRelErr(f0, full.f0Train) <= 1e-13, "sharded f0 differs");
+    // ghost SGD, tiled and sharded
+    ko.signgd = ko.asym = false;
+    at::Tensor gsum;
+    for (int64_t sh = 0; sh < 2; sh++) {
+      ko.shardIndex = sh;
+      ko.shardCount = 2;
+      KernelResult part = computeKernels(*model, train, test, ko, Progress{});
+      gsum = gsum.defined() ? gsum + part.kernels.at("sgd/train_train") : part.kernels.at("sgd/train_train");
+    }
+    LMK_CHECK(MaxRelErr(gsum, full.kernels.at("sgd/train_train")) <= 1e-12, "ghost tiled/sharded sgd differs");
     bool threw = false;
     try {
       shardTiles(3, 3, 3);
