@@ -9,6 +9,8 @@ const COMMANDS: Record<string, string> = {
   run: 'run kernel experiments over seeds with hyper-parameters selected on dev',
   report: 'render results.jsonl as the paper\'s Table 2 (Markdown, CSV)',
   finetune: 'fine-tune (SGD, Adam, SignGD, LoRA) and measure kernel behaviour',
+  pretrain: 'pre-train a small RoBERTa masked LM from scratch (Brown corpus, GPT-2 BPE) into a model folder',
+  demo: 'the main job end to end on the shipped model and demo task: kernels, solvers, fine-tuning, Table 2',
 };
 
 function usage(): string {

@@ -78,7 +78,14 @@ Safetensors::Safetensors(const std::string& path) : path_(path) {
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto& kv : header.obj) {
     const std::string& name = kv.first;
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (!kv.second.isObject()) fail("'__metadata__' is not a JSON object");
+      for (auto& m : kv.second.obj) {
+        if (!m.second.isString()) fail("'__metadata__' entry '" + m.first + "' is not a string");
+        metadata_[m.first] = m.second.str;
+      }
+      continue;
+    }
     const json::Value& e = kv.second;
     if (!e.isObject()) fail("tensor '" + name + "': header entry is not an object");
     const json::Value* dt = e.find("dtype");
