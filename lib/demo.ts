@@ -84,8 +84,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const out = resolve(opts.out);
   const k = opts.k ?? 16;
   const seeds = opts.seeds ?? [13, 21, 42];
-  const maxTest = opts.maxTest ?? 200;
-  const ftSteps = opts.ftSteps ?? 100;
+  const maxTest = opts.maxTest ?? 100;
+  const ftSteps = opts.ftSteps ?? 50;
   const task = DEMO_TASK;
   mkdirSync(out, { recursive: true });
   const files = {

@@ -27,7 +27,7 @@ const widths = arg('widths', '32,64,128,256').split(',').map(Number);
 const steps = Number(arg('steps', '600'));
 const seeds = arg('seeds', '13,21,42').split(',').map(Number);
 const layers = Number(arg('layers', '2'));
-const maxTest = Number(arg('max-test', '200'));
+const maxTest = Number(arg('max-test', '100'));
 mkdirSync(out, { recursive: true });
 const log = (m) => console.error(`[width-study] ${m}`);
 
@@ -43,7 +43,7 @@ for (const W of widths) {
     if (r.status !== 0) throw new Error(`pretrain width ${W} failed`);
   }
   const training = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'training.json'), 'utf8'));
-  const demo = await runDemo({ modelDir: dir, out: join(dir, 'demo'), k: 16, seeds, maxTest, ftSteps: 100, log: (m) => log(`w${W}: ${m}`) });
+  const demo = await runDemo({ modelDir: dir, out: join(dir, 'demo'), k: 16, seeds, maxTest, ftSteps: 50, log: (m) => log(`w${W}: ${m}`) });
   // mean |χ| at init on the training examples of each seed
   const model = await loadModel(dir);
   const tok = loadTokenizer(dir);
