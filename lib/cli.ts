@@ -3,18 +3,22 @@ import { LmkError } from './errors.js';
 
 const COMMANDS: Record<string, string> = {
   kernel: 'compute eNTK kernels (sgd, signgd, asymmetric_signgd) for train x train and train x test',
+  merge: 'assemble the shard files of `kernel --shard i/n` into one kernel file (checked)',
   encode: 'encode task examples with a template into token ids and mask positions',
   data: 'data tools: `data k-shot` writes the k-shot splits of the LM-BFF layout',
   solve: 'fit a kernel solver (lstsq, logistic, svr, svc, asym) and predict',
   run: 'run kernel experiments over seeds with hyper-parameters selected on dev',
   report: 'render results.jsonl as the paper\'s Table 2 (Markdown, CSV)',
   finetune: 'fine-tune (SGD, Adam, SignGD, LoRA) and measure kernel behaviour',
+  'finetune-run': 'fine-tuning experiments over seeds (lr x batch-size grid on dev), results.jsonl lines',
+  behaviour: 'kernel-behaviour measurements: chi, lora-vs-full, Linearization / Fixed-Features tables',
+  figures: 'figures (SVG, PNG) and tables from results.jsonl lines',
   pretrain: 'pre-train a small RoBERTa masked LM from scratch (Brown corpus, GPT-2 BPE) into a model folder',
   demo: 'the main job end to end on the shipped model and demo task: kernels, solvers, fine-tuning, Table 2',
 };
 
 function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(10)} ${v}`);
+  const rows = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(13)} ${v}`);
   return `usage: lmkernel <command> [options]\n\ncommands:\n${rows.join('\n')}\n\n` +
     'Run `lmkernel <command> --help` for the options of a command.';
 }

@@ -21,6 +21,29 @@ export class InputError extends LmkError {
   }
 }
 
+/** An error reported by the native core (libtorch side): the message names the file, tensor or value. */
+export class NativeError extends LmkError {
+  constructor(message: string, code = 'LMK_NATIVE') {
+    super(message, code);
+    this.name = 'NativeError';
+  }
+}
+
+/** The computation would not fit in memory (checked before allocating; the message names the sizes). */
+export class ResourceError extends LmkError {
+  constructor(message: string) {
+    super(message, 'LMK_NO_MEMORY');
+    this.name = 'ResourceError';
+  }
+}
+
+/** Native rejections arrive as plain Errors: give them a typed class (AbortError, TypeError kept). */
+export function typedNativeError(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof LmkError || e.name !== 'Error') return e;
+  const err = e.message.startsWith('not enough memory') ? new ResourceError(e.message) : new NativeError(e.message);
+  return err;
+}
+
 export function describe(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);

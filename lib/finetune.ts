@@ -5,7 +5,7 @@
 // the option; the native core re-checks ranges (vocabulary, positions).
 import { native, withCancel, type ProgressFn } from './native.js';
 import { LmkError, OptionError } from './errors.js';
-import { LmModel, SUBSETS, type EncodedExample, type OutputMode, type Subset } from './model.js';
+import { LmModel, SUBSETS, checkExamples, type EncodedExample, type OutputMode, type Subset } from './model.js';
 
 export type Optimizer = 'sgd' | 'adam' | 'signgd';
 export type DevMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
@@ -96,21 +96,6 @@ export class TrainingDivergedError extends LmkError {
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
-  if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
-  if (!allowEmpty && xs.length === 0) throw new OptionError(option, 'a non-empty array of examples', xs);
-  xs.forEach((x, i) => {
-    const at = `${option}[${i}]`;
-    if (typeof x !== 'object' || x === null) throw new OptionError(at, 'an object with input_ids', x);
-    const ids = (x as EncodedExample).input_ids;
-    if (!Array.isArray(ids) || ids.length === 0 || !ids.every(isInt))
-      throw new OptionError(`${at}.input_ids`, 'a non-empty array of integer token ids', ids);
-    const mp = (x as EncodedExample).mask_pos;
-    if (needMask && (!isInt(mp) || mp < 0 || mp >= ids.length))
-      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length}) (prompt mode needs the mask position)`, mp);
-  });
-  return xs as EncodedExample[];
-}
 
 function checkLabels(ys: unknown, option: string, n: number, C: number): number[] {
   if (!Array.isArray(ys)) throw new OptionError(option, `an array of ${n} label indices`, ys);

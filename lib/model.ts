@@ -65,6 +65,13 @@ export interface KernelOptions {
   formulas?: Formula[];
   subset?: Subset;
   batchSize?: number;
+  /**
+   * Training examples whose gradient blocks are stored at once (default: all). Smaller tiles bound the
+   * memory; each tile streams the training and test sets again (exact, slower).
+   */
+  trainTile?: number;
+  /** Compute only tiles t with t % count === index (other rows stay 0); `mergeKernelShards` assembles. */
+  shard?: { index: number; count: number };
   onProgress?: ProgressFn;
   signal?: AbortSignal;
 }
@@ -78,11 +85,15 @@ export interface KernelResult {
   f0Train: number[][];
   f0Test: number[][];
   kernels: Partial<Record<Formula, { trainTrain: Kernel; trainTest: Kernel; trainTestFlipped?: Kernel }>>;
+  /** Tiling of the training rows and the tiles this result holds (all unless sharded). */
+  tiling: { tileSize: number; numTiles: number; tiles: number[]; shard: { index: number; count: number } };
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+// safe integers only: larger values cannot cross to the native int64 ids exactly
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
-function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
+/** Validates encoded examples (the option name is used in messages); mask_pos is checked in prompt mode. */
+export function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
   if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
   if (!allowEmpty && xs.length === 0) throw new OptionError(option, 'a non-empty array of examples', xs);
   xs.forEach((x, i) => {
@@ -92,9 +103,8 @@ function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpt
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every(isInt))
       throw new OptionError(`${at}.input_ids`, 'a non-empty array of integer token ids', ids);
     const mp = (x as EncodedExample).mask_pos;
-    if (needMask && !isInt(mp)) throw new OptionError(`${at}.mask_pos`, 'an integer (prompt mode needs the mask position)', mp);
-    if (needMask && (mp! < 0 || mp! >= ids.length))
-      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length})`, mp);
+    if (needMask && (!isInt(mp) || mp < 0 || mp >= ids.length))
+      throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length}) (prompt mode needs the mask position)`, mp);
   });
   return xs as EncodedExample[];
 }
@@ -153,6 +163,11 @@ export class LmModel {
     const batchSize = opts.batchSize ?? 8;
     if (!isInt(batchSize) || batchSize < 1) throw new OptionError('batchSize', 'a positive integer', batchSize);
     if (opts.binary !== undefined && typeof opts.binary !== 'boolean') throw new OptionError('binary', 'a boolean', opts.binary);
+    const trainTile = opts.trainTile ?? 0;
+    if (!isInt(trainTile) || trainTile < 0) throw new OptionError('trainTile', 'a non-negative integer (0 = all)', trainTile);
+    const shard = opts.shard ?? { index: 0, count: 1 };
+    if (!isInt(shard.count) || shard.count < 1 || !isInt(shard.index) || shard.index < 0 || shard.index >= shard.count)
+      throw new OptionError('shard', '{index, count} with 0 <= index < count', shard);
     let labelWordIds: number[] | undefined;
     if (prompt) {
       if (!Array.isArray(opts.labelWordIds) || opts.labelWordIds.length === 0 || !opts.labelWordIds.every(isInt))
@@ -169,13 +184,16 @@ export class LmModel {
       nTrain: number;
       nTest: number;
       paramNames: string[];
+      tileSize: number;
+      numTiles: number;
+      tiles: number[];
       f0Train: Float64Array;
       f0Test: Float64Array;
       kernels: Record<string, Float64Array>;
     }
     const res = await withCancel<RawKernels>(opts.signal, (token) =>
       this.handle.kernels(
-        { train, test, output, binary: !!opts.binary, labelWordIds, formulas, subset, batchSize },
+        { train, test, output, binary: !!opts.binary, labelWordIds, formulas, subset, batchSize, trainTile, shardIndex: shard.index, shardCount: shard.count },
         opts.onProgress,
         token,
       ),
@@ -202,6 +220,7 @@ export class LmModel {
       f0Train: toMatrix(res.f0Train, res.nTrain),
       f0Test: toMatrix(res.f0Test, res.nTest),
       kernels,
+      tiling: { tileSize: res.tileSize, numTiles: res.numTiles, tiles: res.tiles, shard },
     };
   }
 

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { typedNativeError } from './errors.js';
 
 export interface CancelTokenHandle {
   cancel(): void;
@@ -33,13 +35,17 @@ export function packageRoot(): string {
 /** Loads the addon (once). Errors say what to run to build it. */
 export function native(): NativeAddon {
   if (cached) return cached;
-  // OpenBLAS runs its own thread pool beside libtorch's: one BLAS thread avoids oversubscription
-  // (measured: TOOLCHAIN.md, scripts/bench-kernel). Must be set before the library loads.
-  process.env.OPENBLAS_NUM_THREADS ??= '1';
+  // OpenBLAS runs its own thread pool beside libtorch's. Measured on the 2-core machines
+  // (scripts/bench-kernel, docs/benchmarks.md): BLAS threads = cores with one libtorch thread beat
+  // both 1 BLAS x 2 torch and 2 x 2 (oversubscribed). Must be set before the library loads;
+  // LMKERNEL_THREADS sets libtorch's intra-op threads.
+  process.env.OPENBLAS_NUM_THREADS ??= String(availableParallelism());
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   try {
     cached = require('node-gyp-build')(root) as NativeAddon;
+    const t = Number(process.env.LMKERNEL_THREADS ?? '1');
+    if (Number.isInteger(t) && t >= 0) cached.setThreads(t);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(
@@ -66,6 +72,8 @@ export async function withCancel<T>(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await start(token);
+  } catch (e) {
+    throw typedNativeError(e);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

@@ -129,7 +129,7 @@ describe('kernels: bad inputs and cancellation', () => {
   it('mask position out of range', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
     const train = [{ ...P.train[0], mask_pos: 500 }, ...P.train.slice(1)];
-    await expect(m.kernels({ ...base(), train })).rejects.toThrow(/option 'train\[0\].mask_pos': expected an index in \[0, 39\), received 500/);
+    await expect(m.kernels({ ...base(), train })).rejects.toThrow(/option 'train\[0\].mask_pos': expected an index in \[0, 39\) \(prompt mode needs the mask position\), received 500/);
   });
   it('token id >= vocabulary size', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));

@@ -3,7 +3,8 @@
 // "train_labels": [...]} (+ optional "dev", "dev_labels", "test_labels") -> OUT.json with "test_logits",
 // "linearized_test_logits" (--linearize) and "train_sgd_kernel_relative_distance" (--kernel-distance).
 import { InputError, LmkError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from '../io.js';
+import { dirname, resolve } from 'node:path';
+import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { loadModel, SUBSETS, type EncodedExample, type Subset } from '../model.js';
 import { finetune, DEV_METRICS, OPTIMIZERS, type DevMetric, type Optimizer, type Trainable } from '../finetune.js';
 import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
@@ -68,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const modelDir = requireFlag<string>(args, 'model', COMMAND);
   const inPath = requireFlag<string>(args, 'input', COMMAND);
   const outPath = requireFlag<string>(args, 'out', COMMAND);
+  assertWritableDir(dirname(resolve(outPath)), outPath); // fail now, not after the computation
   const optimizer = requireFlag<string>(args, 'optimizer', COMMAND);
   if (!OPTIMIZERS.includes(optimizer as Optimizer)) throw new InputError('--optimizer', `'${optimizer}' is not one of ${OPTIMIZERS.join(', ')}`);
   const lr = requireFlag<number>(args, 'lr', COMMAND);

@@ -2,7 +2,8 @@
 // tools call): IN.json {"train": [...], "test": [...], "label_word_ids": [...]} -> OUT.json in the
 // layout of ../shared/fixtures/fixtures-a.json.
 import { InputError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from '../io.js';
+import { dirname, resolve } from 'node:path';
+import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { loadModel, kernelToNested, FORMULAS, SUBSETS, type Formula, type EncodedExample, type Subset } from '../model.js';
 import { cliProgressBar } from '../progress.js';
 import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
@@ -20,7 +21,17 @@ const SPEC: FlagSpec = {
   device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
   'batch-size': { type: 'number', help: 'sequences per forward/backward batch', default: 8 },
   lora: { type: 'string', help: 'LORA.json {"r", "alpha", "targets", "A": {name: matrix}} (with --subset lora)' },
+  'train-tile': { type: 'number', help: 'training examples stored at once (0 = all); smaller tiles bound memory, exactly', default: 0 },
+  shard: { type: 'string', help: 'i/n: compute the tiles t with t % n == i into OUT.json; `lmkernel merge` assembles the n files' },
 };
+
+export function parseShard(v: string | undefined): { index: number; count: number } {
+  if (v === undefined) return { index: 0, count: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(v.trim());
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
+    throw new InputError('--shard', `'${v}' is not of the form i/n with 0 <= i < n`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv, SPEC, 'kernel');
@@ -31,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const modelDir = requireFlag<string>(args, 'model', 'kernel');
   const inPath = requireFlag<string>(args, 'input', 'kernel');
   const outPath = requireFlag<string>(args, 'out', 'kernel');
+  assertWritableDir(dirname(resolve(outPath)), outPath); // fail now, not after the computation
   const formulas = args.formula as string[];
   for (const f of formulas)
     if (!FORMULAS.includes(f as Formula)) throw new InputError('--formula', `'${f}' is not one of ${FORMULAS.join(', ')}`);
@@ -42,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   if (mode === 'prompt' && !Array.isArray(input.label_word_ids))
     throw new InputError(inPath, 'prompt mode needs "label_word_ids" (one token id per label)');
 
+  const shard = parseShard(args.shard as string | undefined);
   const model = await loadModel(modelDir, {
     dtype: args.dtype as 'float32' | 'float64',
     tieWordEmbeddings: !!args['tie-word-embeddings'],
@@ -66,6 +79,8 @@ export async function run(argv: string[]): Promise<number> {
       formulas: formulas as Formula[],
       subset: args.subset as Subset,
       batchSize: args['batch-size'] as number,
+      trainTile: args['train-tile'] as number,
+      shard,
       onProgress: bar.update,
       signal: ac.signal,
     });
@@ -86,6 +101,14 @@ export async function run(argv: string[]): Promise<number> {
     f0_train: res.f0Train,
     f0_test: res.f0Test,
     kernels,
+    tiling: {
+      tile_size: res.tiling.tileSize,
+      num_tiles: res.tiling.numTiles,
+      tiles: res.tiling.tiles,
+      shard: res.tiling.shard,
+      n_train: res.nTrain,
+      n_test: res.nTest,
+    },
   };
   writeFileAtomic(outPath, JSON.stringify(out));
   console.error(`kernel: ${formulas.join(', ')} for ${res.nTrain} train x ${res.nTest} test, grad_dim ${res.gradDim} -> ${outPath}`);

@@ -1,7 +1,8 @@
 // `lmkernel solve`: fit one kernel solver on a `kernel` command output (plus train/test labels) and write
 // the test predictions and metrics as JSON.
 import { InputError, LmkError, OptionError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from '../io.js';
+import { dirname, resolve } from 'node:path';
+import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { SOLVERS, solve, type SolverName, type SolverParams } from '../solvers/index.js';
 import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
 
@@ -35,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
   if (a._.length > 0) throw new LmkError(`solve: unexpected argument '${a._[0]}'`);
   const inPath = requireFlag<string>(a, 'input', 'solve');
   const outPath = requireFlag<string>(a, 'out', 'solve');
+  assertWritableDir(dirname(resolve(outPath)), outPath); // fail now, not after the computation
   const solver = requireFlag<string>(a, 'solver', 'solve');
   if (!(SOLVERS as readonly string[]).includes(solver)) throw new OptionError('--solver', SOLVERS.join(' | '), solver);
   const formula = (a.formula as string | undefined) ?? (solver === 'asym' ? 'asymmetric_signgd' : 'sgd');
@@ -70,6 +72,12 @@ export async function run(args: string[]): Promise<number> {
   if (params.f0Scaling === 0) delete params.f0Scaling;
 
   const usesF0 = (params.f0Scaling ?? 0) > 0;
+  // A kernel file from another task or split (its shapes or logits do not fit these labels): name the file.
+  const named = (e: unknown): unknown => {
+    if (e instanceof InputError || (e instanceof OptionError && /^(trainLabels|testLabels)/.test(e.option)))
+      return new InputError(inPath, `the kernel file does not fit its labels (another task or split?): ${e.message}`);
+    return e;
+  };
   const res = await solve({
     kernelTrainTrain: k.train_train as never,
     kernelTrainTest: k.train_test as never,
@@ -82,6 +90,8 @@ export async function run(args: string[]): Promise<number> {
     binary,
     solver: solver as SolverName,
     params,
+  }).catch((e) => {
+    throw named(e);
   });
   const out = {
     solver,

@@ -17,7 +17,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, OptionError } from '../errors.js';
-import { appendLineAtomic, writeFileAtomic } from '../io.js';
+import { appendLineAtomic, assertWritableDir, removeStaleTemps, writeFileAtomic } from '../io.js';
 import { computeMetrics, selectionMetric, type Metrics } from '../metrics.js';
 import { FORMULAS, SUBSETS, loadModel, type Dtype, type EncodedExample, type Formula, type Kernel, type LmModel, type OutputMode, type Subset } from '../model.js';
 import { packageRoot, type ProgressFn } from '../native.js';
@@ -393,6 +393,11 @@ export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
   const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
   const cacheDir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(dirname(resolve(opts.out)), '.lmkernel-cache'));
   const memo = cacheDir ? join(cacheDir, 'file-hashes.json') : undefined;
+  // Temporary files and locks of an earlier run that was killed mid-write (never a truncated target: every
+  // writer is write-temp + fsync + rename).
+  assertWritableDir(dirname(resolve(opts.out)), opts.out);
+  removeStaleTemps(dirname(resolve(opts.out)));
+  if (cacheDir) removeStaleTemps(cacheDir, true);
 
   // Model identity: config.json and weights content.
   const modelDir = opts.modelDir;

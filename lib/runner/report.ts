@@ -72,7 +72,9 @@ const num = (v: number | null): number => (v === null ? NaN : v);
 
 /** Builds the table from parsed results lines (file order matters for de-duplication and ties). */
 export function reportTable(lines: readonly unknown[]): ReportTable {
-  const parsed = lines.map(check);
+  // Fine-tuning lines of interrupted or diverged seeds (status "aborted" / "diverged") are not results.
+  const finished = (l: unknown) => !(typeof l === 'object' && l !== null && ['aborted', 'diverged'].includes((l as { status?: string }).status ?? ''));
+  const parsed = lines.map((l, i) => (finished(l) ? check(l, i) : undefined)).filter((l): l is Line => l !== undefined);
   // de-duplicate by config_id: last occurrence wins, at the first occurrence's position
   const order: string[] = [];
   const byId = new Map<string, Line>();

@@ -51,8 +51,9 @@ double GetNumber(const Napi::Object& o, const char* key, double def, bool requir
 
 int64_t GetInt(const Napi::Object& o, const char* key, int64_t def, bool required) {
   double d = GetNumber(o, key, static_cast<double>(def), required);
-  if (!std::isfinite(d) || std::floor(d) != d)
-    throw TypeErr(o.Env(), std::string("option '") + key + "' must be an integer");
+  // |d| <= 2^53: a safe integer; larger values would overflow the int64 conversion (undefined behaviour)
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740992.0)
+    throw TypeErr(o.Env(), std::string("option '") + key + "' must be an integer (|value| <= 2^53)");
   return static_cast<int64_t>(d);
 }
 
@@ -80,8 +81,8 @@ static std::vector<int64_t> IntsOf(Napi::Env env, Napi::Value v, const std::stri
     auto e = arr.Get(i);
     if (!e.IsNumber()) throw TypeErr(env, where + "[" + std::to_string(i) + "] must be an integer");
     double d = e.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || std::floor(d) != d)
-      throw TypeErr(env, where + "[" + std::to_string(i) + "] must be an integer");
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740992.0)
+      throw TypeErr(env, where + "[" + std::to_string(i) + "] must be an integer (|value| <= 2^53)");
     out.push_back(static_cast<int64_t>(d));
   }
   return out;

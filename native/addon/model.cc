@@ -1,6 +1,7 @@
 // N-API binding of the model and its long jobs (load, kernels, outputs). Options are read into C++
 // structs on the main thread; the jobs run on the pool (addon/common.h Job) and never touch N-API.
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -107,6 +108,9 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     ko.output = ReadOutput(o);
     ko.subset = parseSubset(GetString(o, "subset", "all"));
     ko.batchSize = GetInt(o, "batchSize", 8);
+    ko.trainTile = GetInt(o, "trainTile", 0);
+    ko.shardIndex = GetInt(o, "shardIndex", 0);
+    ko.shardCount = GetInt(o, "shardCount", 1);
     auto formulas = Has(o, "formulas") ? o.Get("formulas").As<Napi::Array>() : Napi::Array::New(info.Env());
     ko.sgd = ko.signgd = ko.asym = false;
     for (uint32_t i = 0; i < formulas.Length(); i++) {
@@ -138,6 +142,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           out.Set("numOutputs", static_cast<double>(result->numOutputs));
           out.Set("nTrain", static_cast<double>(result->nTrain));
           out.Set("nTest", static_cast<double>(result->nTest));
+          out.Set("tileSize", static_cast<double>(result->tileSize));
+          out.Set("numTiles", static_cast<double>(result->numTiles));
+          auto tiles = Napi::Array::New(env, result->tiles.size());
+          for (size_t i = 0; i < result->tiles.size(); i++) tiles.Set(static_cast<uint32_t>(i), static_cast<double>(result->tiles[i]));
+          out.Set("tiles", tiles);
           auto names = Napi::Array::New(env, result->paramNames.size());
           for (size_t i = 0; i < result->paramNames.size(); i++) names.Set(static_cast<uint32_t>(i), result->paramNames[i]);
           out.Set("paramNames", names);
@@ -155,36 +164,35 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         });
   }
 
-  // outputs(opts) -> Promise<Float64Array [N, C]>
-  Napi::Value Outputs(const Napi::CallbackInfo& info) {
-    Napi::Object o = ObjectArg(info, 0, "outputs(options)");
+  // A matrix-valued job over encoded inputs: outputs() and features() differ only in the core call.
+  using MatrixFn = std::function<at::Tensor(const Model&, const std::vector<Example>&, const OutputSpec&, int64_t)>;
+  Napi::Value MatrixJob(const Napi::CallbackInfo& info, const char* what, MatrixFn fn) {
+    Napi::Object o = ObjectArg(info, 0, what);
     OutputSpec spec = ReadOutput(o);
     int64_t bs = GetInt(o, "batchSize", 16);
     auto xs = std::make_shared<std::vector<Example>>(ReadExamples(o, "inputs", true));
     auto model = model_;
     auto res = std::make_shared<at::Tensor>();
     return Job::Start(
-        info, 1, 2, [model, xs, spec, bs, res](const Progress&) { *res = outputs(*model, *xs, spec, bs); },
+        info, 1, 2, [model, xs, spec, bs, res, fn](const Progress&) { *res = fn(*model, *xs, spec, bs); },
         [res](Napi::Env env) -> Napi::Value {
           at::Tensor c = res->contiguous();
           return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
         });
   }
 
+  // outputs(opts) -> Promise<Float64Array [N, C]>
+  Napi::Value Outputs(const Napi::CallbackInfo& info) {
+    return MatrixJob(info, "outputs(options)", [](const Model& m, const std::vector<Example>& xs, const OutputSpec& s, int64_t bs) {
+      return outputs(m, xs, s, bs);
+    });
+  }
+
   // features(opts) -> Promise<Float64Array [N, hidden]>
   Napi::Value Features(const Napi::CallbackInfo& info) {
-    Napi::Object o = ObjectArg(info, 0, "features(options)");
-    OutputSpec spec = ReadOutput(o);
-    int64_t bs = GetInt(o, "batchSize", 16);
-    auto xs = std::make_shared<std::vector<Example>>(ReadExamples(o, "inputs", true));
-    auto model = model_;
-    auto res = std::make_shared<at::Tensor>();
-    return Job::Start(
-        info, 1, 2, [model, xs, spec, bs, res](const Progress&) { *res = features(*model, *xs, spec.mode, bs); },
-        [res](Napi::Env env) -> Napi::Value {
-          at::Tensor c = res->contiguous();
-          return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
-        });
+    return MatrixJob(info, "features(options)", [](const Model& m, const std::vector<Example>& xs, const OutputSpec& s, int64_t bs) {
+      return features(m, xs, s.mode, bs);
+    });
   }
 
   Napi::Value SetClassifier(const Napi::CallbackInfo& info) {

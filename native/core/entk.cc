@@ -1,4 +1,6 @@
+#include <c10/core/GradMode.h>
 #include "core/entk.h"
+#include "core/memory.h"
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -6,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -142,6 +145,17 @@ const std::vector<bool>& GradientBlocks::wanted() const { return ctx_->wanted; }
 
 namespace {
 
+// Per-example weight-gradient chunks are kept at about this many elements (8 MB in fp32) so that a chunk
+// is still in cache when it is multiplied with the stored train columns.
+// LMKERNEL_CHUNK_ELEMENTS overrides it (benchmarks).
+int64_t ChunkElements() {
+  static int64_t n = [] {
+    const char* e = std::getenv("LMKERNEL_CHUNK_ELEMENTS");
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(1) << 21;
+  }();
+  return n;
+}
+
 // Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K].
 at::Tensor ScatterRows(const at::Tensor& delta, const at::Tensor& index, const at::Tensor& valid, int64_t R) {
   const int64_t B = delta.size(0), L = delta.size(1), K = delta.size(2);
@@ -161,7 +175,7 @@ at::Tensor RowsToBlock(const at::Tensor& g) {
 
 }  // namespace
 
-at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume) const {
+at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer* ghost) const {
   const auto& c = *ctx_;
   const Model& m = c.m;
   const int64_t B = b.size(), Co = c.Cout, H = m.cfg.hidden;
@@ -189,10 +203,15 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
   pt.reset(new PhaseTimer(2));
   at::Tensor zd = z.detach();
   size_t k = 0;
-  auto emit = [&](const at::Tensor& blk) {
+  // a chunk of block k: columns [offset, offset + chunk width) of a block `width` wide
+  auto emit = [&](const at::Tensor& blk, int64_t offset, int64_t width) {
     pt.reset(new PhaseTimer(5));
-    consume(k++, blk);
+    consume(k, blk, offset, width);
     pt.reset(new PhaseTimer(2));
+  };
+  auto emitWhole = [&](const at::Tensor& blk) {
+    emit(blk, 0, blk.size(1));
+    k++;
   };
 
   for (size_t i = 0; i < tape.sites.size(); i++) {
@@ -202,18 +221,30 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
     s.output = at::Tensor();
     const int64_t L = d.size(1), dout = d.size(3);
     if (s.kind == Site::Kind::Linear) {
-      if (s.pw >= 0) {
-        // Σ_t δ_t a_tᵀ for every example and output: one batched GEMM into a reused workspace
-        const int64_t din = s.input.size(2), n = B * Co * dout * din;
+      if (s.pw >= 0 && ghost) {
+        pt.reset(new PhaseTimer(5));
+        (*ghost)(k++, s.input, d);
+        pt.reset(new PhaseTimer(2));
+      } else if (s.pw >= 0) {
+        // Σ_t δ_t a_tᵀ for every example and output, in chunks of output rows small enough to stay in
+        // cache while the consumer multiplies them with the stored train columns of the same rows
+        const int64_t din = s.input.size(2);
+        const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements() / std::max<int64_t>(1, B * Co * din)));
+        const int64_t n = B * Co * std::min(dout, rowsPerChunk) * din;
         if (c.workspace.numel() < n) c.workspace = at::empty({n}, s.input.options());
-        at::Tensor gw = c.workspace.narrow(0, 0, n).view({B, Co * dout, din});
-        at::bmm_out(gw, d.reshape({B, L, Co * dout}).transpose(1, 2), s.input);
-        emit(gw.view({B * Co, dout * din}));
+        for (int64_t r0 = 0; r0 < dout; r0 += rowsPerChunk) {
+          const int64_t nr = std::min(rowsPerChunk, dout - r0);
+          at::Tensor dc = (nr == dout ? d : d.narrow(3, r0, nr)).reshape({B, L, Co * nr});
+          at::Tensor gw = c.workspace.narrow(0, 0, B * Co * nr * din).view({B, Co * nr, din});
+          at::bmm_out(gw, dc.transpose(1, 2), s.input);
+          emit(gw.view({B * Co, nr * din}), r0 * din, dout * din);
+        }
+        k++;
       }
-      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
     } else if (s.kind == Site::Kind::Norm) {
-      if (s.pw >= 0) emit((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
-      if (s.pb >= 0) emit(d.sum(1).reshape({B * Co, dout}));
+      if (s.pw >= 0) emitWhole((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
+      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
     } else {  // embeddings: scatter δ of the embedding sum into table rows
       at::Tensor dd = d.reshape({B, L, Co * H});
       if (c.wanted[m.pWord]) {
@@ -224,10 +255,10 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
           at::Tensor add = c.g.select(1, l).view({1, Co, 1}) * zd.view({B, 1, H});  // [B, Co, H]
           rows.select(1, c.unionLabelRows[l]).add_(add);
         }
-        emit(RowsToBlock(rows));
+        emitWhole(RowsToBlock(rows));
       }
-      if (c.wanted[m.pPos]) emit(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-      if (c.wanted[m.pType]) emit(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
+      if (c.wanted[m.pPos]) emitWhole(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
+      if (c.wanted[m.pType]) emitWhole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
     }
     s.input = at::Tensor();
   }
@@ -240,18 +271,18 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
   };
   if (c.out.mode == OutputMode::Prompt) {
     at::Tensor gr = coeffRows(c.Cu, c.labelRow);  // [Co, Cu]
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emit((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
-    if (c.wanted[m.pDecoderBias]) emit(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
+    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emitWhole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
+    if (c.wanted[m.pDecoderBias]) emitWhole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
   } else {
-    if (c.wanted[m.pClsW]) emit((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
-    if (c.wanted[m.pClsB]) emit(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
+    if (c.wanted[m.pClsW]) emitWhole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
+    if (c.wanted[m.pClsB]) emitWhole(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
   }
   return f.detach();
 }
 
 // ------------------------------------------------------------------------------------------------
 at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   validateExamples(m, xs, out.mode == OutputMode::Prompt, "inputs");
   at::Tensor labelIds = out.labelWordIds.empty() ? at::Tensor() : at::tensor(out.labelWordIds, at::kLong).to(m.device());
   std::vector<at::Tensor> parts;
@@ -266,7 +297,7 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
 }
 
 at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   validateExamples(m, xs, mode == OutputMode::Prompt, "inputs");
   std::vector<at::Tensor> parts;
   for (size_t i = 0; i < xs.size(); i += batchSize) {
@@ -287,12 +318,32 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
   const int64_t P = a.size(1);
   for (int64_t c0 = 0; c0 < P; c0 += kExactColumns) {
     int64_t c1 = std::min(P, c0 + kExactColumns);
-    at::Tensor prod = P <= kExactColumns ? at::mm(a, bT.t()) : at::mm(a.slice(1, c0, c1), bT.slice(1, c0, c1).t());
+    at::Tensor prod = P <= kExactColumns ? at::mm(a, bT.t()) : at::mm(a.narrow(1, c0, c1 - c0), bT.narrow(1, c0, c1 - c0).t());
     acc.add_(prod.to(at::kDouble));
   }
 }
 
 }  // namespace
+
+namespace {
+// ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
+// outputs: [B1·C, B2·C] in float64. Padded positions have δ = 0 and drop out.
+at::Tensor GhostProduct(const at::Tensor& a1, const at::Tensor& d1, const at::Tensor& a2, const at::Tensor& d2) {
+  const int64_t B1 = a1.size(0), L1 = a1.size(1), B2 = a2.size(0), L2 = a2.size(1), Co = d1.size(2);
+  at::Tensor A = at::mm(a1.reshape({B1 * L1, a1.size(2)}), a2.reshape({B2 * L2, a2.size(2)}).t());
+  at::Tensor D = at::mm(d1.reshape({B1 * L1 * Co, d1.size(3)}), d2.reshape({B2 * L2 * Co, d2.size(3)}).t());
+  at::Tensor P = D.view({B1, L1, Co, B2, L2, Co}) * A.view({B1, L1, 1, B2, L2, 1});
+  return P.sum(at::IntArrayRef{1, 4}).to(at::kDouble).reshape({B1 * Co, B2 * Co});
+}
+}  // namespace
+
+std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
+  if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+    throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
+  std::vector<int64_t> out;
+  for (int64_t t = shardIndex; t < numTiles; t += shardCount) out.push_back(t);  // round-robin: balanced, deterministic
+  return out;
+}
 
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress) {
@@ -302,6 +353,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");
   validateExamples(m, test, prompt, "test");
+  // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
   GradientBlocks gb(m, opts.output, opts.subset, train);
   const auto dev = m.device();
   KernelResult r;
@@ -314,84 +366,139 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
       r.paramNames.push_back(m.params[i].name);
     }
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
-  const int64_t batches = (r.nTrain + opts.batchSize - 1) / opts.batchSize + (r.nTest + opts.batchSize - 1) / opts.batchSize;
-  int64_t done = 0;
   const bool signs = opts.signgd || opts.asym;
-
-  // 1. train side: per-example gradient blocks, stored in place ([Rtr, P_k] per block)
-  std::vector<at::Tensor> store, signStore;
-  std::vector<at::Tensor> f0tr;
-  for (size_t i = 0; i < train.size(); i += opts.batchSize) {
-    progress.check();
-    size_t j = std::min(train.size(), i + static_cast<size_t>(opts.batchSize));
-    const int64_t r0 = static_cast<int64_t>(i) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk) {
-      if (k == store.size()) store.push_back(at::empty({Rtr, blk.size(1)}, blk.options()));
-      store[k].narrow(0, r0, blk.size(0)).copy_(blk);
-    });
-    f0tr.push_back(f.to(at::kCPU, at::kDouble));
-    progress("train", ++done, batches);
-  }
-  r.f0Train = at::cat(f0tr, 0);
-  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
-  if (signs)
-    for (auto& s : store) signStore.push_back(at::sign(s));
+  // fail before allocating, or tile the training set automatically when its stores do not fit
+  const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, r.nTest, opts, Co);
+  const int64_t tileSize = chosen > 0 ? std::min<int64_t>(chosen, r.nTrain) : r.nTrain;
+  r.numTiles = (r.nTrain + tileSize - 1) / tileSize;
+  r.tileSize = tileSize;
+  r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
+  const bool single = r.numTiles == 1;
+  const bool useGhost = opts.ghost == 1 || (opts.ghost < 0 && opts.sgd && !signs);
+  if (useGhost && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
+  auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
+  int64_t tileBatches = 0;
+  for (int64_t t : r.tiles) tileBatches += nb(std::min(r.nTrain, (t + 1) * tileSize) - t * tileSize);
+  const int64_t batches = tileBatches + static_cast<int64_t>(r.tiles.size()) * (nb(r.nTest) + (single ? 0 : nb(r.nTrain)));
+  int64_t done = 0;
 
   auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
-  at::Tensor Ksgd, Ksign, Kasym;
-  if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64);
-  if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64);
-  if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64);
-  pt.reset(new PhaseTimer(4));
-  for (size_t k = 0; k < store.size(); k++) {
-    progress.check();
-    if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
-    if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
-    if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
-  }
-  pt.reset();
-
-  // 2. test side: each block of a test batch is multiplied with the stored train block as soon as it
-  //    is formed, then dropped: a test example's full gradient never exists
-  at::Tensor Tsgd, Tsign, Tasym, Tflip;
-  if (opts.sgd) Tsgd = at::zeros({Rtr, Rte}, f64);
-  if (opts.signgd) Tsign = at::zeros({Rtr, Rte}, f64);
-  if (opts.asym) {
-    Tasym = at::zeros({Rtr, Rte}, f64);
-    Tflip = at::zeros({Rtr, Rte}, f64);
-  }
+  at::Tensor Ksgd, Ksign, Kasym, Tsgd, Tsign, Tasym, Tflip;
+  if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64), Tsgd = at::zeros({Rtr, Rte}, f64);
+  if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64), Tsign = at::zeros({Rtr, Rte}, f64);
+  if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64), Tasym = at::zeros({Rtr, Rte}, f64), Tflip = at::zeros({Rtr, Rte}, f64);
+  at::Tensor f0Train = at::zeros({r.nTrain, Co}, at::kDouble), f0Test = at::zeros({r.nTest, Co}, at::kDouble);
   at::Tensor signWs;
-  std::vector<at::Tensor> f0te;
-  for (size_t i = 0; i < test.size(); i += opts.batchSize) {
-    progress.check();
-    size_t j = std::min(test.size(), i + static_cast<size_t>(opts.batchSize));
-    const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
-    at::Tensor f = gb.compute(makeBatch(m, test, i, j, dev), progress, [&](size_t k, const at::Tensor& t) {
-      if (opts.sgd) {
-        at::Tensor v = Tsgd.slice(1, c0, c1);
-        AddProduct(v, store[k], t);
-      }
-      if (signs) {
-        if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
-        at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
-        at::sign_out(st, t);
-        if (opts.signgd) {
-          at::Tensor v = Tsign.slice(1, c0, c1);
-          AddProduct(v, signStore[k], st);
+
+  for (int64_t tile : r.tiles) {
+    const int64_t t0 = tile * tileSize, t1 = std::min(r.nTrain, t0 + tileSize);
+    const int64_t R0 = t0 * Co, Rn = (t1 - t0) * Co;
+
+    // 1. train side of the tile: per-example gradient blocks, stored in place ([Rn, P_k] per block);
+    //    with the ghost contraction, linear weight blocks are kept as (a, δ) per batch instead
+    std::vector<at::Tensor> store, signStore;
+    struct GhostBatch {
+      int64_t row0;  // first row of the batch within the tile
+      std::map<size_t, std::pair<at::Tensor, at::Tensor>> sites;
+    };
+    std::vector<GhostBatch> ghostStore;
+    for (int64_t i = t0; i < t1; i += opts.batchSize) {
+      progress.check();
+      const int64_t j = std::min(t1, i + opts.batchSize);
+      const int64_t r0 = (i - t0) * Co;
+      if (useGhost) ghostStore.push_back({r0, {}});
+      GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { ghostStore.back().sites[k] = {a, d}; };
+      at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
+        if (k >= store.size()) {
+          store.resize(k + 1);
+          if (signs) signStore.resize(k + 1);
         }
-        if (opts.asym) {
-          at::Tensor va = Tasym.slice(1, c0, c1);
-          AddProduct(va, signStore[k], t);  // <sign g(train), g(test)>
-          at::Tensor vf = Tflip.slice(1, c0, c1);
-          AddProduct(vf, store[k], st);  // <g(train), sign g(test)>
+        if (!store[k].defined()) {
+          store[k] = at::empty({Rn, width}, blk.options());
+          if (signs) signStore[k] = at::empty({Rn, width}, blk.options());
         }
+        store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
+        if (signs) {
+          at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
+          at::sign_out(dst, blk);  // signs taken while the chunk is in cache
+        }
+      }, useGhost ? &keep : nullptr);
+      f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
+      progress("train", ++done, batches);
+    }
+
+    // 2. stream a set of examples against the stored tile: each block of a batch is multiplied with the
+    //    stored train block as soon as it is formed, then dropped (a streamed example's full gradient
+    //    never exists). Columns [c0, c1) of the row range of this tile.
+    auto stream = [&](const std::vector<Example>& xs, const char* phase, at::Tensor S, at::Tensor G, at::Tensor A, at::Tensor F,
+                      at::Tensor* f0) {
+      for (size_t i = 0; i < xs.size(); i += opts.batchSize) {
+        progress.check();
+        const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
+        const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
+        GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
+          for (const auto& gbatch : ghostStore) {
+            const auto& ad = gbatch.sites.at(k);
+            const int64_t rows = ad.first.size(0) * Co;
+            S.narrow(0, R0 + gbatch.row0, rows).slice(1, c0, c1).add_(GhostProduct(ad.first, ad.second, a, d));
+          }
+        };
+        at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
+          const int64_t w = t.size(1);
+          if (S.defined()) {
+            at::Tensor v = S.narrow(0, R0, Rn).slice(1, c0, c1);
+            AddProduct(v, store[k].narrow(1, off, w), t);
+          }
+          if (G.defined() || A.defined()) {
+            if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
+            at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
+            at::sign_out(st, t);
+            if (G.defined()) {
+              at::Tensor v = G.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(v, signStore[k].narrow(1, off, w), st);
+            }
+            if (A.defined()) {
+              at::Tensor va = A.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(va, signStore[k].narrow(1, off, w), t);  // <sign g(train), g(x)>
+            }
+            if (F.defined()) {
+              at::Tensor vf = F.narrow(0, R0, Rn).slice(1, c0, c1);
+              AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(x)>
+            }
+          }
+        }, useGhost ? &against : nullptr);
+        if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
+        progress(phase, ++done, batches);
       }
-    });
-    f0te.push_back(f.to(at::kCPU, at::kDouble));
-    progress("test", ++done, batches);
+    };
+
+    // 3. train x train rows of the tile: from the store alone when it holds the whole set, else by
+    //    streaming the whole training set (exact, at the price of recomputing its gradients per tile)
+    if (single) {
+      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
+      for (size_t k = 0; k < store.size(); k++) {
+        progress.check();
+        if (!store[k].defined()) continue;  // a ghost block
+        if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
+        if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
+        if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
+      }
+      // ghost blocks: every pair of stored train batches
+      for (const auto& p : ghostStore)
+        for (const auto& q : ghostStore)
+          for (const auto& kv : p.sites) {
+            const auto& x = kv.second;
+            const auto& y = q.sites.at(kv.first);
+            Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co).add_(GhostProduct(x.first, x.second, y.first, y.second));
+          }
+    } else {
+      stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
+    }
+    stream(test, "test", Tsgd, Tsign, Tasym, Tflip, &f0Test);
   }
   PhaseTimer::report();
-  r.f0Test = f0te.empty() ? at::zeros({0, Co}, at::kDouble) : at::cat(f0te, 0);
+  r.f0Train = f0Train;
+  r.f0Test = f0Test;
 
   auto shape4 = [&](const at::Tensor& k, int64_t na, int64_t nb) { return k.to(at::kCPU).view({na, Co, nb, Co}).contiguous(); };
   if (opts.sgd) {

@@ -31,6 +31,16 @@ struct KernelOptions {
   bool sgd = true, signgd = false, asym = false;
   Subset subset = Subset::All;
   int64_t batchSize = 8;
+  // Training examples whose gradient blocks are stored at once (0 = all). With several tiles each tile
+  // is stored in turn and the training and test sets are streamed against it: exact, no approximation.
+  int64_t trainTile = 0;
+  // SGD kernel of linear layers by the "ghost" contraction Σ_{t,t'} (δ_t·δ'_t')(a_t·a'_t'), which never
+  // forms per-example weight gradients (cheaper when sequences are short relative to the width). Used
+  // when only the SGD kernel is asked for (sign kernels need the explicit blocks). -1 auto, 0 off, 1 on.
+  int ghost = -1;
+  // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
+  // `lmkernel merge` assembles the shards.
+  int64_t shardIndex = 0, shardCount = 1;
 };
 
 struct KernelResult {
@@ -38,7 +48,9 @@ struct KernelResult {
   int64_t numOutputs = 0;
   int64_t nTrain = 0, nTest = 0;
   std::vector<std::string> paramNames;
-  at::Tensor f0Train, f0Test;  // float64 [N, C]
+  int64_t tileSize = 0, numTiles = 1;
+  std::vector<int64_t> tiles;  // the tiles computed (all unless sharded)
+  at::Tensor f0Train, f0Test;  // float64 [N, C] (f0Train: rows of the computed tiles)
   // "sgd/train_train", "sgd/train_test", "signgd/...", "asymmetric_signgd/train_test_flipped": float64 [Na, C, Nb, C]
   std::map<std::string, at::Tensor> kernels;
 };
@@ -53,19 +65,27 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
 // (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
 at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
 
+// The tiles a shard computes (round-robin over tiles).
+std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount);
+
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);
 
 // Per-example gradient blocks of one batch, handed one at a time to a consumer (block k is [B·C, P_k] in
 // the model's dtype, rows = example·C + output; it may live in a reused workspace: use it before returning).
 struct BlockContext;  // the row spaces shared by both sides (word-embedding union, label rows)
-using BlockConsumer = std::function<void(size_t k, const at::Tensor& block)>;
+// (k, chunk [B·C, w], column offset of the chunk within block k, total width of block k)
+using BlockConsumer = std::function<void(size_t k, const at::Tensor& chunk, int64_t offset, int64_t width)>;
+// Ghost form of a linear weight block k: its per-example gradient is Σ_t δ_t a_tᵀ, given as the layer
+// input a [B, L, din] and δ [B, L, C, dout] without forming it (the SGD kernel contracts these directly).
+using GhostConsumer = std::function<void(size_t k, const at::Tensor& a, const at::Tensor& delta)>;
 class GradientBlocks {
  public:
   GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train);
   ~GradientBlocks();
   // Returns the outputs f [B, C] of the batch.
-  at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume) const;
+  // With `ghost`, linear weight blocks go to it in (a, δ) form instead of being formed.
+  at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer* ghost = nullptr) const;
   int64_t numOutputs() const;
   const std::vector<bool>& wanted() const;
 

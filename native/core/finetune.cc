@@ -1,3 +1,4 @@
+#include <c10/core/GradMode.h>
 #include "core/finetune.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -193,7 +194,7 @@ std::vector<at::Tensor> Snapshot(const std::vector<at::Tensor>& ps) {
   return s;
 }
 void Restore(std::vector<at::Tensor>& ps, const std::vector<at::Tensor>& s) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   for (size_t i = 0; i < ps.size(); i++) ps[i].copy_(s[i]);
 }
 

@@ -1,3 +1,4 @@
+#include <c10/core/GradMode.h>
 #include "core/optimizers.h"
 
 #include <cmath>
@@ -45,7 +46,7 @@ void Optimizer::restore(const std::vector<at::Tensor>& m, const std::vector<at::
 }
 
 void Optimizer::step(const std::vector<at::Tensor>& grads, double lr) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   t_++;
   for (size_t i = 0; i < params_.size(); i++) {
     at::Tensor& p = params_[i];

@@ -9,13 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace lmk {
+#include "core/safetensors_header.h"
 
-struct SafetensorsEntry {
-  std::string dtype;  // F64 F32 F16 BF16 I64 I32 ...
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;  // offsets within the data section
-};
+namespace lmk {
 
 class Safetensors {
  public:

@@ -1,28 +1,25 @@
 // The eNTK engine against fixtures-a.json (independent float64 implementations): f0, grad_dim and
 // the sgd / signgd / asymmetric_signgd kernels of every RoBERTa and BERT case, LoRA included.
 #include <cstdio>
+#include <map>
 
 #include "core/entk.h"
 #include "core/model.h"
+#include "core/runtime.h"
 #include "test_util.h"
 
 using namespace lmk;
 using lmk::test::MaxRelErr;
 using lmk::test::ToTensor;
 
-static std::vector<Example> Examples(const json::Value& arr) {
-  std::vector<Example> xs;
-  for (auto& e : arr.arr) {
-    Example x;
-    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
-    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
-    xs.push_back(x);
-  }
-  return xs;
-}
+using lmk::test::Examples;
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  // --device cuda: the same checks with the model on the GPU (scripts/gpu-check)
+  at::Device device(at::kCPU);
+  for (int i = 2; i + 1 < argc; i++)
+    if (std::string(argv[i]) == "--device") device = parseDevice(argv[i + 1]);
   json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
   std::string tmp = test::TempDir();
   for (const char* arch : {"roberta", "bert"}) {
@@ -41,6 +38,7 @@ int main(int argc, char** argv) {
         lo.dtype = dtype;
         lo.tieWordEmbeddings = tied;
         auto model = loadModel(cfgPath, weights, lo);
+        if (!device.is_cpu()) moveModel(*model, device);
         if (const json::Value* lora = cs.find("lora")) {
           LoraSpec spec;
           spec.r = lora->find("r")->integer;
@@ -67,6 +65,17 @@ int main(int argc, char** argv) {
         double e0 = MaxRelErr(r.f0Train, ToTensor(*cs.find("f0_train")));
         double e1 = MaxRelErr(r.f0Test, ToTensor(*cs.find("f0_test")));
         LMK_CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
+        // the SGD kernel alone takes the ghost contraction for linear layers: same values
+        {
+          KernelOptions kg = ko;
+          kg.signgd = kg.asym = false;
+          KernelResult g = computeKernels(*model, Examples(*inputs.find("train")), Examples(*inputs.find("test")), kg, Progress{});
+          const json::Value& sk = *cs.find("kernels")->find("sgd");
+          double e1 = MaxRelErr(g.kernels.at("sgd/train_train"), ToTensor(*sk.find("train_train")));
+          double e2 = MaxRelErr(g.kernels.at("sgd/train_test"), ToTensor(*sk.find("train_test")));
+          LMK_CHECK(e1 <= tol && e2 <= tol, "%s ghost sgd rel err %.3g %.3g", name.c_str(), e1, e2);
+          if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), "sgd (ghost)", std::max(e1, e2));
+        }
         for (auto& fk : cs.find("kernels")->obj) {
           for (auto& kk : fk.second.obj) {
             at::Tensor want = ToTensor(kk.second);
@@ -81,6 +90,55 @@ int main(int argc, char** argv) {
         }
       }
     }
+  }
+  // Tiling and sharding: tiles of 3 training examples (8 = 3 + 3 + 2) and 3 shards give the same
+  // kernels as one pass (rows of a shard are disjoint; their sum is the whole kernel).
+  {
+    const json::Value& A = *fx.find("roberta");
+    std::string cfgPath = tmp + "/roberta-config.json";
+    auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, LoadOptions{at::kDouble, false});
+    const json::Value& inputs = *A.find("inputs")->find("prompt");
+    auto train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
+    KernelOptions ko;
+    for (auto& v : A.find("label_word_ids")->arr) ko.output.labelWordIds.push_back(v.integer);
+    ko.sgd = ko.signgd = ko.asym = true;
+    ko.batchSize = 2;
+    KernelResult full = computeKernels(*model, train, test, ko, Progress{});
+    ko.trainTile = 3;
+    KernelResult tiled = computeKernels(*model, train, test, ko, Progress{});
+    LMK_CHECK(tiled.numTiles == 3, "numTiles %lld", (long long)tiled.numTiles);
+    std::map<std::string, at::Tensor> sum;
+    at::Tensor f0 = at::zeros_like(full.f0Train);
+    for (int64_t sh = 0; sh < 3; sh++) {
+      ko.shardIndex = sh;
+      ko.shardCount = 3;
+      KernelResult part = computeKernels(*model, train, test, ko, Progress{});
+      LMK_CHECK(part.tiles.size() == 1 && part.tiles[0] == sh, "shard %lld tiles", (long long)sh);
+      for (auto& kv : part.kernels) sum[kv.first] = sum.count(kv.first) ? sum[kv.first] + kv.second : kv.second;
+      f0 += part.f0Train;
+    }
+    for (auto& kv : full.kernels) {
+      double e1 = MaxRelErr(tiled.kernels.at(kv.first), kv.second), e2 = MaxRelErr(sum.at(kv.first), kv.second);
+      LMK_CHECK(e1 <= 1e-12 && e2 <= 1e-12, "tiled/sharded %s rel err %.3g %.3g", kv.first.c_str(), e1, e2);
+    }
+    LMK_CHECK(MaxRelErr(f0, full.f0Train) <= 1e-13, "sharded f0 differs");
+    // ghost SGD, tiled and sharded
+    ko.signgd = ko.asym = false;
+    at::Tensor gsum;
+    for (int64_t sh = 0; sh < 2; sh++) {
+      ko.shardIndex = sh;
+      ko.shardCount = 2;
+      KernelResult part = computeKernels(*model, train, test, ko, Progress{});
+      gsum = gsum.defined() ? gsum + part.kernels.at("sgd/train_train") : part.kernels.at("sgd/train_train");
+    }
+    LMK_CHECK(MaxRelErr(gsum, full.kernels.at("sgd/train_train")) <= 1e-12, "ghost tiled/sharded sgd differs");
+    bool threw = false;
+    try {
+      shardTiles(3, 3, 3);
+    } catch (const std::exception&) {
+      threw = true;
+    }
+    LMK_CHECK(threw, "shard 3/3 accepted");
   }
   return test::Finish("test_entk_fixtures");
 }

@@ -12,16 +12,7 @@ using namespace lmk;
 using lmk::test::MaxRelErr;
 using lmk::test::ToTensor;
 
-static std::vector<Example> Examples(const json::Value& arr) {
-  std::vector<Example> xs;
-  for (auto& e : arr.arr) {
-    Example x;
-    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
-    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
-    xs.push_back(x);
-  }
-  return xs;
-}
+using lmk::test::Examples;
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";

@@ -8,6 +8,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "core/forward.h"
 #include "core/json.h"
 
 namespace lmk::test {
@@ -89,6 +90,18 @@ inline std::string Dump(const json::Value& v) {
     }
   }
   return "null";
+}
+
+// Fixture examples [{input_ids, mask_pos}] -> core examples.
+inline std::vector<Example> Examples(const json::Value& arr) {
+  std::vector<Example> xs;
+  for (auto& e : arr.arr) {
+    Example x;
+    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
+    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
+    xs.push_back(x);
+  }
+  return xs;
 }
 
 inline int Finish(const char* name) {

@@ -1,0 +1,297 @@
+// The fine-tuning experiment runner (finetune-run) and the kernel-behaviour measurements (chi,
+// lora-vs-full, tables) on the tiny RoBERTa fixture (real vocabulary, hidden 32) and the real SST-2
+// 16-shot split, seed 42, with few steps and a capped test set; bad inputs, divergence, abort.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LmkError, OptionError } from '../lib/errors.js';
+import { finetune } from '../lib/finetune.js';
+import { loadModel } from '../lib/model.js';
+import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
+import { getTask } from '../lib/tasks/index.js';
+import { loadEncodedSplits } from '../lib/behaviour/data.js';
+import { runFinetuneExperiment, defaultSteps, type FinetuneRunOptions, type FtResultLine } from '../lib/behaviour/finetuneRun.js';
+import { chiFromLogits, chiStats, loraKernel, loraVsFull, relativeDifference } from '../lib/behaviour/measures.js';
+import { behaviourTable } from '../lib/behaviour/tables.js';
+import { reportTable } from '../lib/runner/report.js';
+import { run as ftRunCli } from '../lib/cli/finetune-run.js';
+import { run as behaviourCli } from '../lib/cli/behaviour.js';
+import { fixtureModelDir, maxRelErr, sharedDir } from './helpers/fixtures.js';
+
+const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
+const tokenizerDir = join(sharedDir, 'tokenizers', 'roberta-base');
+const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-beh-'));
+const readLines = (p: string): FtResultLine[] =>
+  readFileSync(p, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+
+function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
+  return {
+    task: 'SST-2', k: 16, seeds: [42], dataDir, modelDir: fixtureModelDir('roberta'), tokenizerDir, mode: 'prompt', optimizer: 'sgd',
+    lrs: [1e-2], batchSizes: [8], steps: 4, evalEvery: 2, maxTest: 16, dtype: 'float64', out: join(dir, 'results.jsonl'), ...over,
+  };
+}
+
+describe('finetune-run', () => {
+  it('writes one line per seed with the behaviour fields; the linearized logits equal the finetune API\'s', async () => {
+    const dir = tmp();
+    const stats = await runFinetuneExperiment(base(dir, { behaviour: true }));
+    const lines = readLines(join(dir, 'results.jsonl'));
+    expect(lines).toHaveLength(1);
+    const l = lines[0];
+    expect(l).toMatchObject({ method: 'finetune', status: 'done', task: 'SST-2', k: 16, seed: 42, mode: 'prompt', formula: 'sgd', solver: 'ft', subset: 'all', metric: 'acc', n_test: 16, steps: 4, eval_every: 2 });
+    expect(l.params).toMatchObject({ lr: 1e-2, batch_size: 8 });
+    expect(l.grid_runs).toHaveLength(1);
+    expect(l.test_score).toBe(l.test!.acc);
+    const b = l.behaviour!;
+    for (const k of ['pre_test_score', 'linearized_test_score', 'ft_test_score'] as const) {
+      expect(b[k]).toBeGreaterThanOrEqual(0);
+      expect(b[k]).toBeLessThanOrEqual(1);
+    }
+    expect(b.ft_test_score).toBe(l.test_score);
+    if (b.ft_test_score !== b.pre_test_score)
+      expect(b.share_recovered).toBeCloseTo((b.linearized_test_score - b.pre_test_score) / (b.ft_test_score - b.pre_test_score), 12);
+    else expect(b.share_recovered).toBeNull();
+    expect(b.kernel_distance_train_train).toBeGreaterThan(0);
+    expect(b.kernel_distance_train_test).toBeGreaterThan(0);
+    console.log(`tiny RoBERTa SST-2 16-42 (16 test): pre ${b.pre_test_score}, lin ${b.linearized_test_score}, ft ${b.ft_test_score}, kd ${b.kernel_distance_train_train} / ${b.kernel_distance_train_test}`);
+
+    // The same fine-tuning through the API directly.
+    const spec = getTask('SST-2');
+    const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+    const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt', { maxTest: 16 });
+    const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const r = await finetune(m, {
+      train: e.train, trainLabels: e.trainLabels, dev: e.dev, devLabels: e.devLabels, test: e.test, output: 'prompt', labelWordIds: enc.labelWordIds,
+      optimizer: 'sgd', lr: 1e-2, batchSize: 8, steps: 4, evalEvery: 2, seed: 42, linearize: true, kernelDistance: true,
+    });
+    const s = stats.seeds[0];
+    expect(maxRelErr(s.linearizedTestLogits!.flat(), r.linearizedTestLogits!.flat())).toBeLessThanOrEqual(1e-12);
+    expect(maxRelErr(s.testLogits!.flat(), r.testLogits!.flat())).toBeLessThanOrEqual(1e-12);
+    expect(b.kernel_distance_train_train).toBeCloseTo(r.trainSgdKernelRelativeDistance!, 12);
+    const pre = await m.outputs({ inputs: e.test, labelWordIds: enc.labelWordIds });
+    expect(maxRelErr(s.preTestLogits!.flat(), pre.flat())).toBeLessThanOrEqual(1e-12);
+
+    // the report puts the FT line in a column of its own; rerunning skips the seed
+    const t = reportTable(lines);
+    expect(t.columns.map((c) => c.label)).toEqual(['prompt/sgd/ft']);
+    const again = await runFinetuneExperiment(base(dir, { behaviour: true }));
+    expect(again.skipped).toBe(1);
+    expect(readLines(join(dir, 'results.jsonl'))).toHaveLength(1);
+  });
+
+  it('a grid selects on dev, and the behaviour re-run reproduces the selected run', async () => {
+    const dir = tmp();
+    const stats = await runFinetuneExperiment(base(dir, { lrs: [1e-3, 5e-2], batchSizes: [4, 100], behaviour: true }));
+    const l = stats.lines[0];
+    expect(l.grid).toEqual({ lr: [1e-3, 5e-2], batch_size: [4, 32] }); // 100 >= 32 examples = full batch
+    expect(l.grid_runs).toHaveLength(4);
+    const bestDev = Math.max(...l.grid_runs.map((r) => r.dev_score!));
+    const first = l.grid_runs.find((r) => r.dev_score === bestDev)!;
+    expect(l.params).toMatchObject({ lr: first.lr, batch_size: first.batch_size });
+    expect(l.behaviour!.rerun_dev_score).toBe(bestDev);
+    expect(l.dev_score).toBe(bestDev);
+  });
+
+  it('LoRA runs train LoRA + heads and are reported as <mode>/<optimizer>/ft/lora; standard mode fits the head first', async () => {
+    const dir = tmp();
+    await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
+    await runFinetuneExperiment(base(dir, { mode: 'standard', linearProbe: { C: 1 }, behaviour: true }));
+    const lines = readLines(join(dir, 'results.jsonl'));
+    expect(lines.map((l) => [l.subset, l.lora])).toEqual([['lora', { r: 4, alpha: 8 }], ['all', null]]);
+    expect(lines[1].linear_probe).not.toBeNull();
+    expect(reportTable(lines).columns.map((c) => c.label)).toEqual(['prompt/adam/ft/lora', 'standard/sgd/ft']);
+    expect(behaviourTable(lines).map((r) => r.method)).toEqual(['standard/sgd/ft']);
+  });
+
+  it('default steps: 1000 for 16-shot binary, scaled with k·C', () => {
+    expect(defaultSteps(16, 2)).toBe(1000);
+    expect(defaultSteps(16, 3)).toBe(1500);
+    expect(defaultSteps(64, 2)).toBe(4000);
+  });
+
+  it('CLI: writes the line and skips it on a second run', async () => {
+    const dir = tmp();
+    const out = join(dir, 'r.jsonl');
+    const args = ['--task', 'SST-2', '--k', '16', '--seeds', '42', '--data-dir', dataDir, '--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir,
+      '--optimizer', 'signgd', '--lr', '1e-4', '--batch-size', '8', '--steps', '2', '--max-test', '8', '--behaviour', '--out', out, '--quiet'];
+    expect(await ftRunCli(args)).toBe(0);
+    expect(await ftRunCli(args)).toBe(0);
+    const lines = readLines(out);
+    expect(lines).toHaveLength(1);
+    expect(lines[0].formula).toBe('signgd');
+    expect(lines[0].behaviour).not.toBeNull();
+    await expect(ftRunCli([...args.slice(0, -5), '--lr', '0', '--out', out])).rejects.toThrow(/--lr/);
+  });
+});
+
+describe('finetune-run: bad inputs, divergence, abort', () => {
+  it('a checkpoint of another model (BERT) with the RoBERTa tokenizer is a clear error', async () => {
+    const err = await runFinetuneExperiment(base(tmp(), { modelDir: fixtureModelDir('bert') })).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(LmkError);
+    expect((err as Error).message).toMatch(/tokenizer .* has 50265 ids but the bert checkpoint's vocabulary has 30522/);
+  });
+
+  it('lr <= 0, no seeds, bad batch size are option errors', async () => {
+    for (const [over, option] of [[{ lrs: [0] }, 'lrs[0]'], [{ lrs: [1e-3, -1] }, 'lrs[1]'], [{ seeds: [] }, 'seeds'], [{ batchSizes: [0] }, 'batchSizes[0]'], [{ steps: 0 }, 'steps']] as const) {
+      const err = await runFinetuneExperiment(base(tmp(), over as Partial<FinetuneRunOptions>)).then(() => undefined, (e) => e);
+      expect(err).toBeInstanceOf(OptionError);
+      expect((err as OptionError).option).toBe(option);
+    }
+  });
+
+  it('an empty dev set is an error naming the split', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'SST-2', '16-42'), { recursive: true });
+    copyFileSync(join(dataDir, 'SST-2', '16-42', 'train.tsv'), join(d, 'SST-2', '16-42', 'train.tsv'));
+    copyFileSync(join(dataDir, 'SST-2', 'test.tsv'), join(d, 'SST-2', 'test.tsv'));
+    writeFileSync(join(d, 'SST-2', '16-42', 'dev.tsv'), 'sentence\tlabel\n');
+    await expect(runFinetuneExperiment(base(tmp(), { dataDir: d }))).rejects.toThrow(/the dev split is empty/);
+  });
+
+  it('a NaN loss fails with a clear error; the last good state is evaluated and written as "diverged"', async () => {
+    const dir = tmp();
+    const err = await runFinetuneExperiment(base(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 })).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(LmkError);
+    expect((err as Error).message).toMatch(/every fine-tuning run diverged .*step \d+.*status "diverged"/);
+    const [l] = readLines(join(dir, 'results.jsonl'));
+    expect(l.status).toBe('diverged');
+    expect(l.test_score).toBeNull();
+    expect(l.partial!.test!.acc).toBeGreaterThanOrEqual(0);
+    expect(l.partial!.error).toMatch(/step/);
+    // not a result for the report (no column), and not "finished": a rerun tries again
+    expect(() => reportTable([l])).not.toThrow();
+    expect(reportTable([l]).columns).toHaveLength(0);
+  });
+
+  it('an abort mid-training keeps the partial state in a line marked "aborted"; a rerun redoes the seed', async () => {
+    const dir = tmp();
+    const ac = new AbortController();
+    const stats = await runFinetuneExperiment(
+      base(dir, {
+        seeds: [42, 13], steps: 40, evalEvery: 10, signal: ac.signal, behaviour: true,
+        onProgress: () => (phase, done) => { if (phase === 'train' && done >= 3) ac.abort(); },
+      }),
+    );
+    expect(stats.aborted).toBe(true);
+    expect(stats.seeds).toHaveLength(1);
+    const lines = readLines(join(dir, 'results.jsonl'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 'aborted', seed: 42, dev_score: null, test_score: null, behaviour: null });
+    expect(lines[0].partial!.step).toBeGreaterThanOrEqual(3);
+    expect(lines[0].partial!.step).toBeLessThan(40);
+    expect(lines[0].partial!.test!.acc).toBeGreaterThanOrEqual(0);
+    const again = await runFinetuneExperiment(base(dir, { seeds: [42], steps: 40, evalEvery: 10, behaviour: true }));
+    expect(again.seeds[0].status).toBe('done');
+    expect(again.seeds[0].line.config_id).toBe(lines[0].config_id);
+  });
+});
+
+describe('chi (natural-task test)', () => {
+  it('mean |χ| is in [0, 1] and matches a direct computation from outputs', async () => {
+    const spec = getTask('SST-2');
+    const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+    const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt');
+    const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const s = await chiStats(m, { inputs: e.train, labels: e.trainLabels, labelWordIds: enc.labelWordIds });
+    const f = await m.outputs({ inputs: e.train, labelWordIds: enc.labelWordIds });
+    let sum = 0;
+    f.forEach((row, i) => {
+      const z = Math.exp(row[0]) + Math.exp(row[1]);
+      const p = [Math.exp(row[0]) / z, Math.exp(row[1]) / z];
+      sum += Math.abs(p[0] - (e.trainLabels[i] === 0 ? 1 : 0)) + Math.abs(p[1] - (e.trainLabels[i] === 1 ? 1 : 0));
+    });
+    expect(s.meanAbsChi).toBeCloseTo(sum / (2 * f.length), 12);
+    expect(s.meanAbsChi).toBeGreaterThanOrEqual(0);
+    expect(s.meanAbsChi).toBeLessThanOrEqual(1);
+    for (const v of s.perExample) expect(v >= 0 && v <= 1).toBe(true);
+    expect(s.n).toBe(32);
+    console.log(`tiny RoBERTa SST-2 16-42 train: mean |chi| ${s.meanAbsChi.toFixed(4)} (std ${s.std.toFixed(4)}), acc at θ0 ${s.accuracy}`);
+  });
+
+  it('chiFromLogits: by hand', () => {
+    const chi = chiFromLogits([[0, 0], [Math.log(3), 0]], [1, 0]);
+    expect(chi[0][0]).toBeCloseTo(0.5, 15);
+    expect(chi[0][1]).toBeCloseTo(-0.5, 15);
+    expect(chi[1][0]).toBeCloseTo(-0.25, 15);
+    expect(chi[1][1]).toBeCloseTo(0.25, 15);
+    expect(() => chiFromLogits([[0, 0]], [2])).toThrow(/labels\[0\]/);
+  });
+
+  it('CLI: one line per model, two models (RoBERTa, BERT with its own tokenizer)', async () => {
+    const dir = tmp();
+    const out = join(dir, 'b.jsonl');
+    const md = join(dir, 'chi.md');
+    const code = await behaviourCli(['chi', '--task', 'SST-2', '--data-dir', dataDir, '--model', `${fixtureModelDir('roberta')},${fixtureModelDir('bert')}`,
+      '--tokenizer', `${tokenizerDir},${join(sharedDir, 'tokenizers', 'bert-base-uncased')}`, '--split', 'dev', '--out', out, '--out-md', md]);
+    expect(code).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    for (const l of lines) {
+      expect(l.kind).toBe('chi');
+      expect(l.split).toBe('dev');
+      expect(l.mean_abs_chi).toBeGreaterThanOrEqual(0);
+      expect(l.mean_abs_chi).toBeLessThanOrEqual(1);
+    }
+    expect(readFileSync(md, 'utf8')).toMatch(/mean \\\|χ\\\|/);
+    await expect(behaviourCli(['chi', '--task', 'SST-2', '--data-dir', dataDir, '--model', fixtureModelDir('bert'), '--tokenizer', tokenizerDir, '--out', out]))
+      .rejects.toThrow(/does not belong to this model/);
+  });
+});
+
+describe('LoRA vs full kernel', () => {
+  const spec = getTask('SST-2');
+  const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+  const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt');
+  const inputs = e.train.slice(0, 6);
+  const opts = { inputs, labelWordIds: enc.labelWordIds };
+  const H = 32;
+  const eye = (rows: number[]) => rows.map((i) => Array.from({ length: H }, (_, j) => (i === j ? 1 : 0)));
+
+  it('the definition by hand: A = I is the full kernel of the targets; a row partition of I adds up to it; a permutation changes nothing', async () => {
+    const dir = fixtureModelDir('roberta');
+    const all = Array.from({ length: H }, (_, i) => i);
+    const full = await loraKernel(dir, { r: H, alpha: H, A: () => eye(all) }, opts);
+    const lo = await loraKernel(dir, { r: 12, alpha: 12, A: () => eye(all.slice(0, 12)) }, opts);
+    const hi = await loraKernel(dir, { r: 20, alpha: 20, A: () => eye(all.slice(12)) }, opts);
+    const sum = full.data.map((_, i) => lo.data[i] + hi.data[i]);
+    expect(maxRelErr(sum, full.data)).toBeLessThanOrEqual(1e-10);
+    const perm = await loraKernel(dir, { r: H, alpha: H, A: () => eye([...all].reverse()) }, opts);
+    expect(relativeDifference(perm.data, full.data)).toBeLessThanOrEqual(1e-12);
+    // α and scaling: α/r = 2 multiplies the kernel by 4
+    const twice = await loraKernel(dir, { r: H, alpha: 2 * H, A: () => eye(all) }, opts);
+    expect(relativeDifference(twice.data, full.data, 0.25)).toBeLessThanOrEqual(1e-12);
+    // the 'lora' subset holds A and B (A's gradient is 0 at B = 0): layers x 2 targets x (A + B) x H x r
+    expect(full.gradDim).toBe((await loadModel(dir)).info.layers * 2 * 2 * H * H);
+  });
+
+  it('the relative difference decreases as r grows (mean over seeds)', async () => {
+    const res = await loraVsFull(fixtureModelDir('roberta'), { ...opts, ranks: [1, 4, 32], seeds: [0, 1, 2], alpha: 16, init: 'gaussian' });
+    const m = res.byRank.map((b) => b.mean);
+    console.log(`tiny RoBERTa lora-vs-full (6 examples, gaussian A): ${res.byRank.map((b) => `r=${b.r}: ${b.mean.toFixed(3)} (${b.std.toFixed(3)})`).join(', ')}`);
+    expect(m[2]).toBeLessThan(m[0]);
+    expect(m[1]).toBeLessThan(m[0]);
+    for (const p of res.points) expect(p.scale).toBeCloseTo(p.r / (16 * 16 * (1 / p.r)), 12);
+  });
+});
+
+describe('behaviour tables CLI', () => {
+  it('renders the Linearization and Fixed-Features tables; no behaviour lines is an error', async () => {
+    const dir = tmp();
+    await runFinetuneExperiment(base(dir, { behaviour: true, seeds: [42, 13] }));
+    const md = join(dir, 't.md');
+    const csv = join(dir, 't.csv');
+    expect(await behaviourCli(['tables', join(dir, 'results.jsonl'), '--out-md', md, '--out-csv', csv])).toBe(0);
+    const text = readFileSync(md, 'utf8');
+    expect(text).toMatch(/Linearization/);
+    expect(text).toMatch(/Fixed Features/);
+    expect(text).toMatch(/\| SST-2 \(acc\) \| 16 \| prompt\/sgd\/ft \|/);
+    expect(readFileSync(csv, 'utf8').split('\n')[0]).toMatch(/^task,k,method,metric,seeds,pre_mean/);
+    const plain = join(dir, 'plain.jsonl');
+    await runFinetuneExperiment(base(dir, { out: plain }));
+    await expect(behaviourCli(['tables', plain])).rejects.toThrow(/no finished fine-tuning lines with behaviour/);
+  });
+});
