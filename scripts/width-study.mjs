@@ -36,7 +36,7 @@ for (const W of widths) {
   const dir = join(out, `w${W}`);
   if (!existsSync(join(dir, 'training.json'))) {
     const a = ['pretrain', '--out', dir, '--tokenizer', join(root, 'models', 'demo'), '--hidden', W, '--intermediate', 4 * W, '--heads', Math.max(1, W / 32),
-      '--layers', layers, '--max-length', 64, '--steps', steps, '--batch-size', 32, '--lr', 1e-3, '--warmup', Math.round(steps / 10),
+      '--layers', layers, '--max-length', 128, '--steps', steps, '--batch-size', 32, '--lr', 1e-3, '--warmup', Math.round(steps / 10),
       '--eval-every', steps, '--checkpoint-every', 200, '--zero-shot-max', 0, '--seed', 1].map(String);
     log(`pre-training width ${W}: lmkernel ${a.join(' ')}`);
     const r = spawnSync(join(root, 'bin', 'lmkernel'), a, { stdio: 'inherit' });
