@@ -13,6 +13,8 @@ const COMMANDS: Record<string, string> = {
   'finetune-run': 'fine-tuning experiments over seeds (lr x batch-size grid on dev), results.jsonl lines',
   behaviour: 'kernel-behaviour measurements: chi, lora-vs-full, Linearization / Fixed-Features tables',
   figures: 'figures (SVG, PNG) and tables from results.jsonl lines',
+  pretrain: 'pre-train a small RoBERTa masked LM from scratch (Brown corpus, GPT-2 BPE) into a model folder',
+  demo: 'the main job end to end on the shipped model and demo task: kernels, solvers, fine-tuning, Table 2',
 };
 
 function usage(): string {

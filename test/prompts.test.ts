@@ -190,8 +190,8 @@ describe('label words and task settings', () => {
     expect(labelWordId(tok('bert'), '[MASK]')).toBe(103);
   });
 
-  it('has settings for the 14 tasks and CoLA, looked up case-insensitively', () => {
-    expect(Object.keys(TASK_PROMPTS).length).toBe(15);
+  it('has settings for the 14 tasks, CoLA and the demo task, looked up case-insensitively', () => {
+    expect(Object.keys(TASK_PROMPTS).length).toBe(16);
     expect(taskPrompt('sst-2').task).toBe('SST-2');
     expect(taskPrompt('AG_NEWS')).toMatchObject({ task: 'ag_news', maxLength: 256, firstSentLimit: 240, otherSentLimit: null, labelWords: ['world', 'sports', 'business', 'tech'] });
     expect(taskPrompt('cola')).toMatchObject({ template: '*cls**sent_0*_This_is*mask*.*sep+*', labelWords: ['incorrect', 'correct'], maxLength: 128 });

@@ -59,6 +59,10 @@ export const TASK_PROMPTS: Readonly<Record<string, TaskPromptSettings>> = {
   MRPC: s(PARAPHRASE, { '0': 'No', '1': 'Yes' }),
   QQP: s(PARAPHRASE, { '0': 'No', '1': 'Yes' }),
   CoLA: s('*cls**sent_0*_This_is*mask*.*sep+*', { '0': 'incorrect', '1': 'correct' }),
+  // lmkernel's demo task (not in the paper): "<sentence> The report said." / "... The girl said.", chosen
+  // among six candidates by zero-shot accuracy of models/demo on 600 sentences of the task's train file
+  // (scripts/zero-shot-prompts.mjs; models/demo/prompt-selection.json)
+  'brown-genre': s('*cls**sent_0*_The*mask*_said.*sep+*', { '0': 'report', '1': 'girl' }, 128, 110),
 };
 
 export interface TaskPromptOverrides {

@@ -32,6 +32,19 @@ Optimizer::Optimizer(const OptimizerOptions& opts, std::vector<at::Tensor> param
     }
 }
 
+void Optimizer::restore(const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v, int64_t t) {
+  if (m.size() != m_.size() || v.size() != v_.size())
+    throw std::runtime_error("optimizer state: " + std::to_string(m.size()) + " saved moments for " + std::to_string(m_.size()) + " parameters");
+  at::NoGradGuard ng;
+  for (size_t i = 0; i < m_.size(); i++) {
+    if (!m[i].sizes().equals(m_[i].sizes()) || !v[i].sizes().equals(v_[i].sizes()))
+      throw std::runtime_error("optimizer state: moment " + std::to_string(i) + " has the wrong shape");
+    m_[i].copy_(m[i]);
+    v_[i].copy_(v[i]);
+  }
+  t_ = t;
+}
+
 void Optimizer::step(const std::vector<at::Tensor>& grads, double lr) {
   c10::NoGradGuard ng;
   t_++;

@@ -26,6 +26,11 @@ class Optimizer {
   // One update with learning rate `lr` from gradients aligned with the parameters (already clipped).
   void step(const std::vector<at::Tensor>& grads, double lr);
   int64_t stepCount() const { return t_; }
+  // The AdamW moments (empty for SGD/SignGD) and the step count, for checkpoints that resume.
+  const std::vector<at::Tensor>& firstMoments() const { return m_; }
+  const std::vector<at::Tensor>& secondMoments() const { return v_; }
+  // Restores a saved state: moments shaped like the parameters (copied in place), and the step count.
+  void restore(const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v, int64_t t);
 
  private:
   OptimizerOptions o_;

@@ -56,6 +56,7 @@ Safetensors::Safetensors(const std::string& path) : path_(path) {
     SafetensorsHeader h = ParseSafetensorsHeader(map_, size_, path);
     dataStart_ = h.dataStart;
     entries_ = std::move(h.entries);
+    metadata_ = std::move(h.metadata);
   } catch (...) {
     if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
     ::close(fd_);

@@ -26,6 +26,8 @@ class Safetensors {
   // A copy of the tensor converted to `dtype` (F16/BF16/F32/F64 accepted for floating dtypes).
   at::Tensor load(const std::string& name, at::ScalarType dtype) const;
   const std::string& path() const { return path_; }
+  // The header's optional `__metadata__` (string -> string).
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
   std::string path_;
@@ -34,6 +36,7 @@ class Safetensors {
   size_t size_ = 0;
   uint64_t dataStart_ = 0;
   std::map<std::string, SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
 };
 
 }  // namespace lmk

@@ -45,7 +45,14 @@ SafetensorsHeader ParseSafetensorsHeader(const uint8_t* data, size_t size, const
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto& kv : header.obj) {
     const std::string& name = kv.first;
-    if (name == "__metadata__") continue;
+    if (name == "__metadata__") {
+      if (!kv.second.isObject()) fail("'__metadata__' is not a JSON object");
+      for (auto& m : kv.second.obj) {
+        if (!m.second.isString()) fail("'__metadata__' entry '" + m.first + "' is not a string");
+        out.metadata[m.first] = m.second.str;
+      }
+      continue;
+    }
     const json::Value& e = kv.second;
     if (!e.isObject()) fail("tensor '" + name + "': header entry is not an object");
     if (out.entries.count(name)) fail("tensor '" + name + "' appears twice in the header");

@@ -20,6 +20,7 @@ struct SafetensorsEntry {
 struct SafetensorsHeader {
   uint64_t dataStart = 0;  // 8 + header length
   std::map<std::string, SafetensorsEntry> entries;
+  std::map<std::string, std::string> metadata;  // the optional `__metadata__` (string -> string)
 };
 
 // Bytes per element of a safetensors dtype name, -1 when unknown.

@@ -1,0 +1,174 @@
+// Masked-LM pre-training of a RoBERTa-architecture model from scratch (native core: core/pretrain.h),
+// and the Hugging Face folder it is written to (config.json with model_type roberta, model.safetensors
+// with HF names and the decoder tied to the word embeddings, tokenizer.json) that `loadModel` loads.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { OptionError } from './errors.js';
+import { writeFileAtomic } from './io.js';
+import { LmModel } from './model.js';
+import { native, withCancel, type ProgressFn } from './native.js';
+
+export interface ModelArch {
+  hidden: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+  /** Longest input in tokens (<s> and </s> included); positions = maxLength + 2 as RoBERTa. */
+  maxLength: number;
+}
+
+export interface PretrainOptions extends ModelArch {
+  vocabSize: number;
+  maskId: number;
+  padId?: number;
+  /** Ids below this are special (never masked, never random replacements); default 4. */
+  numSpecial?: number;
+  /** Token-id sequences, each <s> ... </s>. */
+  train: ArrayLike<number>[];
+  heldout?: ArrayLike<number>[];
+  steps: number;
+  batchSize?: number;
+  warmupSteps?: number;
+  lr: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  maxGradNorm?: number;
+  maskProb?: number;
+  seed?: number;
+  evalEvery?: number;
+  evalBatchSize?: number;
+  checkpointEvery?: number;
+  /** Checkpoint file (safetensors); resumed from when it exists unless `resume` is false. */
+  checkpoint?: string;
+  resume?: boolean;
+  device?: string;
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+export interface PretrainEval {
+  step: number;
+  loss: number;
+  accuracy: number;
+  tokens: number;
+}
+
+export interface PretrainResult {
+  model: LmModel;
+  loss: number[];
+  lr: number[];
+  evals: PretrainEval[];
+  steps: number;
+  resumedFrom: number;
+  checkpoints: number;
+  aborted: boolean;
+  seconds: number;
+}
+
+const posInt = (v: unknown, name: string): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new OptionError(name, 'a positive integer', v);
+  return v;
+};
+
+function flatten(xs: ArrayLike<number>[], name: string): { ids: Int32Array; lengths: Int32Array } {
+  if (!Array.isArray(xs)) throw new OptionError(name, 'an array of token-id sequences', xs);
+  let n = 0;
+  for (const x of xs) n += x.length;
+  const ids = new Int32Array(n);
+  const lengths = new Int32Array(xs.length);
+  let p = 0;
+  xs.forEach((x, i) => {
+    lengths[i] = x.length;
+    for (let j = 0; j < x.length; j++) ids[p++] = x[j];
+  });
+  return { ids, lengths };
+}
+
+export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
+  for (const k of ['hidden', 'layers', 'heads', 'intermediate', 'maxLength', 'vocabSize', 'steps'] as const) posInt(opts[k], k);
+  if (opts.hidden % opts.heads !== 0) throw new OptionError('heads', `a divisor of hidden (${opts.hidden})`, opts.heads);
+  const train = flatten(opts.train, 'train');
+  const heldout = flatten(opts.heldout ?? [], 'heldout');
+  const padId = opts.padId ?? 1;
+  const args = {
+    vocabSize: opts.vocabSize,
+    hidden: opts.hidden,
+    layers: opts.layers,
+    heads: opts.heads,
+    intermediate: opts.intermediate,
+    maxPositions: opts.maxLength + padId + 1,
+    padId,
+    maskId: opts.maskId,
+    numSpecial: opts.numSpecial ?? 4,
+    maskProb: opts.maskProb ?? 0.15,
+    steps: opts.steps,
+    batchSize: opts.batchSize ?? 32,
+    warmupSteps: opts.warmupSteps ?? 0,
+    lr: opts.lr,
+    weightDecay: opts.weightDecay ?? 0.01,
+    beta1: opts.betas?.[0] ?? 0.9,
+    beta2: opts.betas?.[1] ?? 0.98,
+    eps: opts.eps ?? 1e-6,
+    maxGradNorm: opts.maxGradNorm ?? 1.0,
+    seed: opts.seed ?? 1,
+    evalEvery: opts.evalEvery ?? 0,
+    evalBatchSize: opts.evalBatchSize ?? 64,
+    checkpointEvery: opts.checkpointEvery ?? 0,
+    checkpoint: opts.checkpoint,
+    resume: opts.resume ?? true,
+    device: opts.device ?? 'cpu',
+    trainIds: train.ids,
+    trainLengths: train.lengths,
+    heldoutIds: heldout.ids,
+    heldoutLengths: heldout.lengths,
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const raw = await withCancel<any>(opts.signal, (token) => native().pretrain(args, opts.onProgress, token));
+  return {
+    model: new LmModel(raw.model, '(pre-trained in memory)'),
+    loss: Array.from(raw.loss as Float64Array),
+    lr: Array.from(raw.lr as Float64Array),
+    evals: raw.evals,
+    steps: raw.steps,
+    resumedFrom: raw.resumedFrom,
+    checkpoints: raw.checkpoints,
+    aborted: raw.aborted,
+    seconds: raw.seconds,
+  };
+}
+
+/** HF config.json of a RoBERTa masked LM of this architecture. */
+export function robertaConfig(arch: ModelArch, vocabSize: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    architectures: ['RobertaForMaskedLM'],
+    model_type: 'roberta',
+    vocab_size: vocabSize,
+    hidden_size: arch.hidden,
+    num_hidden_layers: arch.layers,
+    num_attention_heads: arch.heads,
+    intermediate_size: arch.intermediate,
+    hidden_act: 'gelu',
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    max_position_embeddings: arch.maxLength + 2,
+    type_vocab_size: 1,
+    initializer_range: 0.02,
+    layer_norm_eps: 1e-5,
+    pad_token_id: 1,
+    bos_token_id: 0,
+    eos_token_id: 2,
+    tie_word_embeddings: true,
+    position_embedding_type: 'absolute',
+    torch_dtype: 'float32',
+    ...extra,
+  };
+}
+
+/** Writes a model folder: config.json, model.safetensors (atomic), tokenizer.json. */
+export function saveModelFolder(dir: string, model: LmModel, config: Record<string, unknown>, tokenizerJson: unknown): void {
+  mkdirSync(dir, { recursive: true });
+  native().saveModel(model.handle, join(dir, 'model.safetensors'));
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson) + '\n');
+}

@@ -1,0 +1,372 @@
+#include "core/pretrain.h"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <sys/stat.h>
+
+#include "core/finetune.h"
+#include "core/forward.h"
+#include "core/json.h"
+#include "core/optimizers.h"
+#include "core/safetensors.h"
+#include "core/safetensors_write.h"
+
+namespace lmk {
+
+double warmupLinearLr(double lr, int64_t step, int64_t warmup, int64_t total) {
+  if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(std::max<int64_t>(1, warmup));
+  return lr * std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
+}
+
+void saveModelSafetensors(const Model& m, const std::string& path) {
+  std::vector<at::Tensor> ts = parameterTensors(m);
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (size_t i = 0; i < ts.size(); i++) named.emplace_back(m.params[i].name, ts[i]);
+  writeSafetensors(path, named, {{"format", "pt"}});
+}
+
+namespace {
+
+uint64_t Mix(uint64_t a, uint64_t b) {
+  // splitmix64 of a combination: independent streams per (seed, step)
+  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::string Num(double v) {
+  std::ostringstream s;
+  s.precision(8);
+  s << v;
+  return s.str();
+}
+
+// One masked batch: inputs (corrupted), the flat indices b*L + t of the selected positions and their targets.
+struct MlmBatch {
+  Batch batch;
+  at::Tensor index, targets;
+  int64_t count = 0;
+};
+
+MlmBatch MaskBatch(const Model& m, const PretrainOptions& o, const std::vector<const std::vector<int64_t>*>& seqs, uint64_t rngSeed,
+                   const at::Device& dev) {
+  std::mt19937_64 rng(rngSeed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  // random replacements: uniform over the non-special ids [numSpecial, vocab) without <mask>
+  const int64_t lo = o.numSpecial, hi = m.cfg.vocabSize;
+  std::uniform_int_distribution<int64_t> rid(lo, hi - 2);
+  std::vector<Example> xs(seqs.size());
+  std::vector<int64_t> index, targets;
+  int64_t L = 0;
+  for (auto* s : seqs) L = std::max<int64_t>(L, static_cast<int64_t>(s->size()));
+  std::vector<std::pair<size_t, size_t>> candidates;
+  for (size_t b = 0; b < seqs.size(); b++) {
+    xs[b].ids = *seqs[b];
+    for (size_t t = 0; t < xs[b].ids.size(); t++) {
+      int64_t id = xs[b].ids[t];
+      if (id < o.numSpecial || id == o.maskId) continue;
+      candidates.emplace_back(b, t);
+      if (u(rng) >= o.maskProb) continue;
+      index.push_back(static_cast<int64_t>(b) * L + static_cast<int64_t>(t));
+      targets.push_back(id);
+      double r = u(rng);
+      if (r < o.maskReplace) {
+        xs[b].ids[t] = o.maskId;
+      } else if (r < o.maskReplace + o.randomReplace) {
+        int64_t x = rid(rng);
+        if (x >= o.maskId) x++;  // skip <mask> (the last id in lmkernel's vocabularies, but not assumed)
+        xs[b].ids[t] = std::min<int64_t>(x, hi - 1);
+      }
+    }
+  }
+  if (index.empty() && !candidates.empty()) {  // at least one prediction per batch
+    auto [b, t] = candidates[rng() % candidates.size()];
+    index.push_back(static_cast<int64_t>(b) * L + static_cast<int64_t>(t));
+    targets.push_back(xs[b].ids[t]);
+    xs[b].ids[t] = o.maskId;
+  }
+  MlmBatch mb;
+  mb.batch = makeBatch(m, xs, 0, xs.size(), dev);
+  mb.index = at::tensor(index, at::kLong).to(dev);
+  mb.targets = at::tensor(targets, at::kLong).to(dev);
+  mb.count = static_cast<int64_t>(index.size());
+  return mb;
+}
+
+// Decoder logits [M, vocab] at the selected positions.
+at::Tensor MlmLogits(const Model& m, const MlmBatch& mb) {
+  at::Tensor hidden = encoderForward(m, mb.batch, nullptr);
+  at::Tensor h = hidden.reshape({-1, m.cfg.hidden}).index_select(0, mb.index);
+  at::Tensor d = at::gelu(linearForward(m.headDense, h, nullptr));
+  at::Tensor z = normForward(m.headLn, d, m.cfg.eps, nullptr);
+  return at::linear(z, m.decoderW, m.decoderBias);
+}
+
+bool NoDecay(const std::string& name) {
+  return name.find("bias") != std::string::npos || name.find("LayerNorm.weight") != std::string::npos ||
+         name.find("layer_norm.weight") != std::string::npos;
+}
+
+// RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows.
+void InitWeights(Model& m) {
+  at::NoGradGuard ng;
+  auto refs = parameterRefs(m);
+  for (size_t i = 0; i < refs.size(); i++) {
+    const std::string& n = m.params[i].name;
+    const bool norm = n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos;
+    const bool isWeight = n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0;
+    if (norm) refs[i]->fill_(isWeight ? 1.0 : 0.0);
+    else if (!isWeight) refs[i]->zero_();
+  }
+  m.wordEmb[m.cfg.padId].zero_();
+  m.posEmb[m.cfg.padId].zero_();
+}
+
+std::string Fingerprint(const PretrainOptions& o, size_t nTrain) {
+  const auto& c = o.cfg;
+  std::ostringstream s;
+  s << "vocab=" << c.vocabSize << " hidden=" << c.hidden << " layers=" << c.layers << " heads=" << c.heads << " intermediate=" << c.intermediate
+    << " positions=" << c.maxPositions << " steps=" << o.steps << " batch=" << o.batchSize << " warmup=" << o.warmupSteps << " lr=" << Num(o.lr)
+    << " wd=" << Num(o.weightDecay) << " seed=" << o.seed << " mask=" << o.maskId << " train_sequences=" << nTrain;
+  return s.str();
+}
+
+std::string JsonArray(const std::vector<double>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + Num(v[i]);
+  return s + "]";
+}
+std::vector<double> ParseArray(const std::string& text, const std::string& what) {
+  json::Value v = json::parse(text.data(), text.size(), what);
+  std::vector<double> out;
+  if (!v.isArray()) throw std::runtime_error(what + ": not an array");
+  for (auto& e : v.arr) out.push_back(e.num);
+  return out;
+}
+
+void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train, const std::vector<std::vector<int64_t>>& heldout) {
+  const auto& c = o.cfg;
+  auto pos = [](int64_t v, const char* name) {
+    if (v < 1) throw std::runtime_error(std::string("option '") + name + "' must be >= 1, got " + std::to_string(v));
+  };
+  pos(c.vocabSize, "vocabSize");
+  pos(c.hidden, "hidden");
+  pos(c.layers, "layers");
+  pos(c.heads, "heads");
+  pos(c.intermediate, "intermediate");
+  pos(c.maxPositions, "maxPositions");
+  pos(o.steps, "steps");
+  pos(o.batchSize, "batchSize");
+  pos(o.evalBatchSize, "evalBatchSize");
+  if (c.arch != Arch::Roberta) throw std::runtime_error("pretrain: only the RoBERTa architecture is supported");
+  if (c.hidden % c.heads != 0)
+    throw std::runtime_error("option 'heads': hidden " + std::to_string(c.hidden) + " is not divisible by " + std::to_string(c.heads) + " heads");
+  if (o.maskId < o.numSpecial || o.maskId >= c.vocabSize)
+    throw std::runtime_error("option 'maskId' must be a special id in [numSpecial, vocabSize), got " + std::to_string(o.maskId));
+  if (c.vocabSize - o.numSpecial < 2) throw std::runtime_error("option 'vocabSize': the vocabulary has no ordinary tokens");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw std::runtime_error("option 'lr' must be a finite number > 0, got " + Num(o.lr));
+  if (o.warmupSteps < 0 || o.warmupSteps > o.steps)
+    throw std::runtime_error("option 'warmupSteps' must be in [0, steps], got " + std::to_string(o.warmupSteps));
+  if (!(o.maskProb > 0 && o.maskProb < 1)) throw std::runtime_error("option 'maskProb' must be in (0, 1), got " + Num(o.maskProb));
+  if (o.maskReplace < 0 || o.randomReplace < 0 || o.maskReplace + o.randomReplace > 1)
+    throw std::runtime_error("options 'maskReplace' + 'randomReplace' must be probabilities summing to at most 1");
+  if (o.evalEvery < 0 || o.checkpointEvery < 0) throw std::runtime_error("options 'evalEvery' and 'checkpointEvery' must be >= 0");
+  if (o.checkpointEvery > 0 && o.checkpointPath.empty()) throw std::runtime_error("option 'checkpointEvery' needs 'checkpoint' (a file path)");
+  if (train.empty()) throw std::runtime_error("option 'train': no training sequences");
+  const int64_t maxLen = c.maxPositions - c.padId - 1;
+  auto check = [&](const std::vector<std::vector<int64_t>>& xs, const char* where) {
+    for (size_t i = 0; i < xs.size(); i++) {
+      if (xs[i].empty() || static_cast<int64_t>(xs[i].size()) > maxLen)
+        throw std::runtime_error(std::string(where) + "[" + std::to_string(i) + "]: " + std::to_string(xs[i].size()) +
+                                 " tokens, the positions allow 1.." + std::to_string(maxLen));
+      for (auto id : xs[i])
+        if (id < 0 || id >= c.vocabSize)
+          throw std::runtime_error(std::string(where) + "[" + std::to_string(i) + "]: token id " + std::to_string(id) +
+                                   " outside the vocabulary [0, " + std::to_string(c.vocabSize) + ")");
+    }
+  };
+  check(train, "train");
+  check(heldout, "heldout");
+}
+
+bool FileExists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+PretrainResult pretrain(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train,
+                        const std::vector<std::vector<int64_t>>& heldout, const Progress& progress) {
+  Validate(o, train, heldout);
+  const at::Device dev(o.device);
+  LoadOptions lo;
+  lo.tieWordEmbeddings = true;
+  auto model = randomModel(o.cfg, lo, o.seed, 0);
+  InitWeights(*model);
+  moveModel(*model, dev);
+  Model& m = *model;
+  PretrainResult res;
+  res.model = model;
+
+  auto refs = parameterRefs(m);
+  std::vector<at::Tensor> params;
+  std::vector<bool> decay, zeroGrad;
+  std::set<int> keyBias;
+  for (auto& l : m.layers) keyBias.insert(l.k.pb);
+  for (size_t i = 0; i < refs.size(); i++) {
+    refs[i]->requires_grad_(true);
+    params.push_back(*refs[i]);
+    decay.push_back(!NoDecay(m.params[i].name));
+    zeroGrad.push_back(keyBias.count(static_cast<int>(i)) > 0);  // exactly 0 (softmax shift invariance)
+  }
+  OptimizerOptions oo;
+  oo.kind = OptimizerKind::AdamW;
+  oo.beta1 = o.beta1;
+  oo.beta2 = o.beta2;
+  oo.eps = o.eps;
+  oo.weightDecay = o.weightDecay;
+  Optimizer opt(oo, params, decay);
+
+  const std::string fp = Fingerprint(o, train.size());
+  int64_t start = 0;
+  if (!o.checkpointPath.empty() && o.resume && FileExists(o.checkpointPath)) {
+    Safetensors st(o.checkpointPath);
+    const auto& md = st.metadata();
+    auto get = [&](const std::string& k) {
+      auto it = md.find(k);
+      if (it == md.end()) throw std::runtime_error(o.checkpointPath + ": not an lmkernel pre-training checkpoint (no '" + k + "')");
+      return it->second;
+    };
+    if (get("lmkernel_pretrain") != fp)
+      throw std::runtime_error(o.checkpointPath + ": the checkpoint was written for other settings (" + get("lmkernel_pretrain") +
+                               "), this run has (" + fp + "); remove it or pass another checkpoint path");
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < refs.size(); i++) refs[i]->copy_(st.load(m.params[i].name, at::kFloat));
+    std::vector<at::Tensor> mm, vv;
+    for (size_t i = 0; i < params.size(); i++) {
+      mm.push_back(st.load("__adam_m." + std::to_string(i), at::kFloat).to(dev));
+      vv.push_back(st.load("__adam_v." + std::to_string(i), at::kFloat).to(dev));
+    }
+    start = std::stoll(get("step"));
+    opt.restore(mm, vv, std::stoll(get("adam_t")));
+    res.loss = ParseArray(get("loss"), "checkpoint loss record");
+    res.lr = ParseArray(get("lr"), "checkpoint lr record");
+    std::vector<double> ev = ParseArray(get("evals"), "checkpoint eval record");
+    for (size_t i = 0; i + 3 < ev.size(); i += 4)
+      res.evals.push_back({static_cast<int64_t>(ev[i]), ev[i + 1], ev[i + 2], static_cast<int64_t>(ev[i + 3])});
+    res.resumedFrom = start;
+    if (start > o.steps) throw std::runtime_error(o.checkpointPath + ": the checkpoint is at step " + std::to_string(start) + ", past 'steps'");
+  }
+  res.steps = start;
+
+  auto writeCheckpoint = [&](int64_t step) {
+    std::vector<std::pair<std::string, at::Tensor>> named;
+    for (size_t i = 0; i < refs.size(); i++) named.emplace_back(m.params[i].name, *refs[i]);
+    for (size_t i = 0; i < params.size(); i++) {
+      named.emplace_back("__adam_m." + std::to_string(i), opt.firstMoments()[i]);
+      named.emplace_back("__adam_v." + std::to_string(i), opt.secondMoments()[i]);
+    }
+    std::vector<double> ev;
+    for (auto& e : res.evals) ev.insert(ev.end(), {static_cast<double>(e.step), e.loss, e.accuracy, static_cast<double>(e.tokens)});
+    writeSafetensors(o.checkpointPath, named,
+                     {{"lmkernel_pretrain", fp}, {"step", std::to_string(step)}, {"adam_t", std::to_string(opt.stepCount())},
+                      {"loss", JsonArray(res.loss)}, {"lr", JsonArray(res.lr)}, {"evals", JsonArray(ev)}});
+    res.checkpoints++;
+    progress("checkpoint", step, o.steps);
+  };
+
+  auto evaluate = [&](int64_t step) {
+    at::NoGradGuard ng;
+    double lossSum = 0, correct = 0;
+    int64_t count = 0;
+    for (size_t i = 0; i < heldout.size(); i += static_cast<size_t>(o.evalBatchSize)) {
+      progress.check();
+      std::vector<const std::vector<int64_t>*> seqs;
+      for (size_t j = i; j < std::min(heldout.size(), i + static_cast<size_t>(o.evalBatchSize)); j++) seqs.push_back(&heldout[j]);
+      MlmBatch mb = MaskBatch(m, o, seqs, Mix(o.seed ^ 0xE7A1u, i), dev);  // fixed masks: the same at every evaluation
+      if (mb.count == 0) continue;
+      at::Tensor logits = MlmLogits(m, mb);
+      lossSum += at::cross_entropy_loss(logits, mb.targets, {}, at::Reduction::Sum).item<double>();
+      correct += logits.argmax(1).eq(mb.targets).sum().item<double>();
+      count += mb.count;
+    }
+    PretrainEval e{step, count ? lossSum / count : NAN, count ? correct / count : NAN, count};
+    res.evals.push_back(e);
+    progress("eval", step, o.steps);
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const size_t N = train.size();
+  std::vector<size_t> perm;
+  int64_t permEpoch = -1;
+  try {
+    for (int64_t step = start; step < o.steps; step++) {
+      progress.check();
+      std::vector<const std::vector<int64_t>*> seqs;
+      for (int64_t j = 0; j < o.batchSize; j++) {
+        const uint64_t g = static_cast<uint64_t>(step) * o.batchSize + j;
+        const int64_t epoch = static_cast<int64_t>(g / N);
+        if (epoch != permEpoch) {  // a seeded shuffle per epoch: any step's batch is recomputable on resume
+          perm.resize(N);
+          for (size_t k = 0; k < N; k++) perm[k] = k;
+          std::mt19937_64 r(Mix(o.seed, 0x5EED0000ull + epoch));
+          std::shuffle(perm.begin(), perm.end(), r);
+          permEpoch = epoch;
+        }
+        seqs.push_back(&train[perm[g % N]]);
+      }
+      MlmBatch mb = MaskBatch(m, o, seqs, Mix(o.seed, static_cast<uint64_t>(step)), dev);
+      at::Tensor loss = at::cross_entropy_loss(MlmLogits(m, mb), mb.targets);
+      const double lossVal = loss.item<double>();
+      if (!std::isfinite(lossVal))
+        throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the loss is " + Num(lossVal) +
+                                 " (lower 'lr' or raise 'warmupSteps')");
+      auto grads = torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
+      std::vector<at::Tensor> sq;
+      for (size_t i = 0; i < grads.size(); i++) {
+        if (!grads[i].defined() || zeroGrad[i]) grads[i] = at::zeros_like(params[i]);
+        sq.push_back(grads[i].pow(2).sum());
+      }
+      const double norm = std::sqrt(at::stack(sq).sum().item<double>());
+      if (!std::isfinite(norm)) throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the gradient norm is not finite");
+      if (o.maxGradNorm > 0) {
+        const double coef = std::min(1.0, o.maxGradNorm / (norm + 1e-6));
+        if (coef < 1.0)
+          for (auto& g : grads) g.mul_(coef);
+      }
+      const double lrStep = warmupLinearLr(o.lr, step, o.warmupSteps, o.steps);
+      opt.step(grads, lrStep);
+      res.loss.push_back(lossVal);
+      res.lr.push_back(lrStep);
+      res.steps = step + 1;
+      char phase[40];
+      std::snprintf(phase, sizeof phase, "train loss %.4f", lossVal);
+      progress(phase, step + 1, o.steps);
+      const int64_t done = step + 1;
+      if (!heldout.empty() && o.evalEvery > 0 && done % o.evalEvery == 0 && done != o.steps) evaluate(done);
+      if (o.checkpointEvery > 0 && done % o.checkpointEvery == 0 && done != o.steps) writeCheckpoint(done);
+    }
+    if (!heldout.empty() && (res.evals.empty() || res.evals.back().step != o.steps)) evaluate(o.steps);
+    if (!o.checkpointPath.empty()) writeCheckpoint(o.steps);
+  } catch (const Cancelled&) {
+    res.aborted = true;
+    // keep what was done: the checkpoint resumes from the last finished step
+    if (!o.checkpointPath.empty() && res.steps > start) writeCheckpoint(res.steps);
+  }
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (at::Tensor* t : refs) t->requires_grad_(false);
+  moveModel(m, at::Device(at::kCPU));
+  return res;
+}
+
+}  // namespace lmk

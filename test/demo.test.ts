@@ -1,0 +1,51 @@
+// A reduced `lmkernel demo` end to end on the shipped model (models/demo): data and k-shot splits,
+// zero-shot, the three kernels with dev-selected solvers, SGD and Adam fine-tuning with linearization
+// and kernel distance, the table, results files and figure; then the CLI path.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runDemo } from '../lib/demo.js';
+import { run } from '../lib/cli/demo.js';
+
+describe('demo (reduced)', () => {
+  it('runs every step and writes the table, results and figure', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lmk-demo-'));
+    const logs: string[] = [];
+    const s = await runDemo({ out, k: 4, seeds: [13], maxTest: 12, ftSteps: 3, sgdLrs: [1e-2], adamLrs: [1e-3], log: (m) => logs.push(m) });
+    expect(s.rows.map((r) => r.method.trim())).toEqual([
+      'zero-shot prompt', 'SGD eNTK (logistic)', 'SignGD eNTK (logistic)', 'A-SignGD eNTK (asym)',
+      'SGD fine-tuning', 'linearized (SGD-FT)', 'Adam fine-tuning', 'linearized (Adam-FT)',
+    ]);
+    for (const r of s.rows) {
+      expect(r.acc).toHaveLength(1);
+      expect(r.mean).toBeGreaterThanOrEqual(0);
+      expect(r.mean).toBeLessThanOrEqual(1);
+    }
+    expect(s.kernelDistance.sgd![0]).toBeGreaterThanOrEqual(0);
+    expect(s.kernelDistance.adam![0]).toBeGreaterThan(0);
+    expect(existsSync(join(out, 'data', 'original', 'brown-genre', 'train.csv'))).toBe(true);
+    expect(existsSync(join(out, 'data', 'k-shot-1k-test', 'brown-genre', '4-13', 'dev.csv'))).toBe(true);
+    const results = readFileSync(s.files.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(results.map((l) => l.formula)).toEqual(['sgd', 'signgd', 'asymmetric_signgd']);
+    expect(results.every((l) => l.n_test === 12 && l.task === 'brown-genre')).toBe(true);
+    const ft = readFileSync(s.files.finetune, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(ft.map((l) => l.optimizer)).toEqual(['sgd', 'adam']);
+    expect(readFileSync(s.files.table, 'utf8')).toMatch(/\| A-SignGD eNTK \(asym\) \|/);
+    expect(readFileSync(s.files.figure, 'utf8')).toMatch(/^<svg/);
+    expect(logs.some((l) => l.startsWith('k-shot splits'))).toBe(true);
+  });
+
+  it('runs from the CLI (kernels only) and prints the table', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lmk-demo-cli-'));
+    const printed: string[] = [];
+    const orig = console.log;
+    console.log = (m: string) => printed.push(String(m));
+    try {
+      expect(await run(['--out', out, '--k', '2', '--seeds', '21', '--max-test', '6', '--no-finetune'])).toBe(0);
+    } finally {
+      console.log = orig;
+    }
+    expect(printed.join('\n')).toMatch(/SGD eNTK \(logistic\)/);
+  });
+});
