@@ -86,7 +86,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const k = opts.k ?? 16;
   const seeds = opts.seeds ?? [13, 21, 42];
   const maxTest = opts.maxTest ?? 100;
-  const ftSteps = opts.ftSteps ?? 50;
+  const ftSteps = opts.ftSteps ?? 30;
   const task = DEMO_TASK;
   mkdirSync(out, { recursive: true });
   const files = {

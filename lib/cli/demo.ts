@@ -14,7 +14,7 @@ const SPEC: FlagSpec = {
   k: { type: 'number', help: 'examples per label in train (and dev)', default: 16 },
   seeds: { type: 'list', help: 'k-shot seeds', default: ['13', '21', '42'] },
   'max-test': { type: 'number', help: 'test sentences per seed', default: 100 },
-  'ft-steps': { type: 'number', help: 'fine-tuning updates per run (full batch)', default: 50 },
+  'ft-steps': { type: 'number', help: 'fine-tuning updates per run (full batch)', default: 30 },
   'no-kernels': { type: 'boolean', help: 'skip the kernel solvers' },
   'no-finetune': { type: 'boolean', help: 'skip fine-tuning, linearization and kernel distance' },
 };
