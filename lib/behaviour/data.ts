@@ -6,7 +6,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { EncodedExample, LmModel, OutputMode } from '../model.js';
-import type { TaskEncoder } from '../prompts/index.js';
+import { encodeExamples, type TaskEncoder } from '../prompts/index.js';
+export { encodeExamples };
 import { readSplit, type Example, type TaskSpec } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
 import { fileSha256, hashJson, sha256 } from '../runner/cache.js';
@@ -21,16 +22,6 @@ export interface EncodedSplits {
   splitDir: string;
 }
 
-export function encodeExamples(enc: TaskEncoder, mode: OutputMode, xs: Example[], split: string): EncodedExample[] {
-  return xs.map((x, i) => {
-    const where = `${split} example ${i}`;
-    if (mode === 'prompt') {
-      const e = enc.encode(x.texts, where);
-      return { input_ids: e.inputIds, mask_pos: e.maskPos };
-    }
-    return { input_ids: enc.encodeStandard(x.texts, where).inputIds };
-  });
-}
 
 /**
  * Reads and encodes the split folder of (task, k, seed). `maxTest` keeps the first N test examples (file

@@ -21,7 +21,7 @@ import { appendLineAtomic, assertWritableDir, removeStaleTemps, writeFileAtomic 
 import { computeMetrics, selectionMetric, type Metrics } from '../metrics.js';
 import { FORMULAS, SUBSETS, loadModel, type Dtype, type EncodedExample, type Formula, type Kernel, type LmModel, type OutputMode, type Subset } from '../model.js';
 import { packageRoot, type ProgressFn } from '../native.js';
-import { loadTokenizer, taskEncoder, taskName, type TaskEncoder } from '../prompts/index.js';
+import { encodeExamples, loadTokenizer, taskEncoder, taskName, type TaskEncoder } from '../prompts/index.js';
 import { SOLVERS, gridOf, selectOnDev, solve, type SolverName, type SolverParams } from '../solvers/index.js';
 import { getTask, readSplit, type Example } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
@@ -343,16 +343,6 @@ interface Encoded {
   testLabels: number[];
 }
 
-function encodeSplit(enc: TaskEncoder, mode: OutputMode, xs: Example[], split: string): EncodedExample[] {
-  return xs.map((x, i) => {
-    const where = `${split} example ${i}`;
-    if (mode === 'prompt') {
-      const e = enc.encode(x.texts, where);
-      return { input_ids: e.inputIds, mask_pos: e.maskPos };
-    }
-    return { input_ids: enc.encodeStandard(x.texts, where).inputIds };
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The experiment
@@ -444,9 +434,9 @@ export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
     for (const [name, xs] of [['train', train], ['dev', devEx], ['test', testEx]] as const)
       if (xs.length === 0) throw new InputError(splitDir, `the ${name} split is empty`);
     const e: Encoded = {
-      train: encodeSplit(enc, mode, train, 'train'),
-      dev: encodeSplit(enc, mode, devEx, 'dev'),
-      test: encodeSplit(enc, mode, testEx, 'test'),
+      train: encodeExamples(enc, mode, train, 'train'),
+      dev: encodeExamples(enc, mode, devEx, 'dev'),
+      test: encodeExamples(enc, mode, testEx, 'test'),
       trainLabels: train.map((x) => x.labelIndex),
       devLabels: devEx.map((x) => x.labelIndex),
       testLabels: testEx.map((x) => x.labelIndex),
