@@ -17,6 +17,18 @@ namespace {
 struct Dense {
   int64_t n = 0, m = 0;
   std::vector<double> K, Kx, Kflip, y, f0, f0x;
+
+  // Points a solver input's views at these arrays (they outlive the job: the worker holds `Dense`).
+  template <class In>
+  void bind(In& in) const {
+    in.K = K.data();
+    in.Kx = Kx.data();
+    in.y = y.data();
+    in.f0 = f0.empty() ? nullptr : f0.data();
+    in.f0x = f0x.empty() ? nullptr : f0x.data();
+    in.n = n;
+    in.m = m;
+  }
 };
 
 void need(Napi::Env env, bool ok, const std::string& msg) {
@@ -64,13 +76,7 @@ Napi::Value LstsqGrid(const Napi::CallbackInfo& info) {
   return Job::Start(
       info, 1, 2,
       [d, in, res](const Progress& p) {
-        in->K = d->K.data();
-        in->Kx = d->Kx.data();
-        in->y = d->y.data();
-        in->f0 = d->f0.empty() ? nullptr : d->f0.data();
-        in->f0x = d->f0x.empty() ? nullptr : d->f0x.data();
-        in->n = d->n;
-        in->m = d->m;
+        d->bind(*in);
         *res = lstsqGrid(*in, p);
       },
       [res](Napi::Env env) -> Napi::Value {
@@ -95,14 +101,8 @@ Napi::Value Asym(const Napi::CallbackInfo& info) {
   return Job::Start(
       info, 1, 2,
       [d, in, res](const Progress& p) {
-        in->K = d->K.data();
-        in->Kx = d->Kx.data();
+        d->bind(*in);
         in->Kflip = d->Kflip.data();
-        in->y = d->y.data();
-        in->f0 = d->f0.empty() ? nullptr : d->f0.data();
-        in->f0x = d->f0x.empty() ? nullptr : d->f0x.data();
-        in->n = d->n;
-        in->m = d->m;
         *res = asymSolve(*in, p);
       },
       [res](Napi::Env env) -> Napi::Value {
@@ -160,13 +160,7 @@ Napi::Value Svm(const Napi::CallbackInfo& info, bool regression) {
   return Job::Start(
       info, 1, 2,
       [d, in, res, regression](const Progress& p) {
-        in->K = d->K.data();
-        in->Kx = d->Kx.data();
-        in->y = d->y.data();
-        in->f0 = d->f0.empty() ? nullptr : d->f0.data();
-        in->f0x = d->f0x.empty() ? nullptr : d->f0x.data();
-        in->n = d->n;
-        in->m = d->m;
+        d->bind(*in);
         *res = regression ? svrFit(*in, p) : svcFit(*in, p);
       },
       [res](Napi::Env env) -> Napi::Value {
