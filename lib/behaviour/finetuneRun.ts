@@ -26,11 +26,11 @@ import { appendLineAtomic } from '../io.js';
 import { computeMetrics, selectionMetric, type Metrics } from '../metrics.js';
 import { loadModel, type Dtype, type LmModel, type OutputMode } from '../model.js';
 import type { ProgressFn } from '../native.js';
-import { loadTokenizer, taskEncoder, taskName } from '../prompts/index.js';
+import { loadTokenizer, taskEncoder } from '../prompts/index.js';
 import { hashJson } from '../runner/cache.js';
-import { readResultLines } from '../runner/experiment.js';
+import { checkInt, readResultLines, resolveExperimentBasics, secs } from '../runner/experiment.js';
 import { linearProbe, type LinearProbeOptions } from '../runner/linearProbe.js';
-import { getTask, type TaskSpec } from '../tasks/index.js';
+import type { TaskSpec } from '../tasks/index.js';
 import { argmaxRows, checkTokenizerFitsModel, loadEncodedSplits, modelContentId, type EncodedSplits } from './data.js';
 
 /** Bump when the meaning of fine-tuning result lines changes. */
@@ -177,12 +177,6 @@ export interface FtRunStats {
   total_s: number;
 }
 
-const secs = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
-
-function checkInt(v: unknown, option: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new OptionError(option, `an integer >= ${min}`, v);
-  return v;
-}
 
 function devMetricOf(spec: TaskSpec): DevMetric {
   const m = selectionMetric(spec);
@@ -198,14 +192,7 @@ function share(lin: number, pre: number, ft: number): number | null {
 
 /** Validates the options and returns the resolved settings (exported for the CLI's early checks). */
 export function resolveFtOptions(opts: FinetuneRunOptions) {
-  if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
-  const task = taskName(opts.task);
-  const spec = getTask(task);
-  const k = checkInt(opts.k, 'k', 1);
-  if (!Array.isArray(opts.seeds) || opts.seeds.length === 0) throw new OptionError('seeds', 'a non-empty list of integer seeds', opts.seeds);
-  opts.seeds.forEach((s, i) => checkInt(s, `seeds[${i}]`, 0));
-  const mode = opts.mode ?? 'prompt';
-  if (mode !== 'prompt' && mode !== 'standard') throw new OptionError('mode', 'prompt | standard', mode);
+  const { task, spec, k, mode } = resolveExperimentBasics(opts);
   if (!OPTIMIZERS.includes(opts.optimizer)) throw new OptionError('optimizer', OPTIMIZERS.join(' | '), opts.optimizer);
   const lrs = opts.lrs ?? DEFAULT_FT_LRS[opts.optimizer];
   if (!Array.isArray(lrs) || lrs.length === 0) throw new OptionError('lrs', 'a non-empty list of learning rates', lrs);

@@ -21,9 +21,9 @@ import { appendLineAtomic, assertWritableDir, removeStaleTemps, writeFileAtomic 
 import { computeMetrics, selectionMetric, type Metrics } from '../metrics.js';
 import { FORMULAS, SUBSETS, loadModel, type Dtype, type EncodedExample, type Formula, type Kernel, type LmModel, type OutputMode, type Subset } from '../model.js';
 import { packageRoot, type ProgressFn } from '../native.js';
-import { encodeExamples, loadTokenizer, taskEncoder, taskName, type TaskEncoder } from '../prompts/index.js';
+import { encodeExamples, loadTokenizer, taskEncoder, taskName } from '../prompts/index.js';
 import { SOLVERS, gridOf, selectOnDev, solve, type SolverName, type SolverParams } from '../solvers/index.js';
-import { getTask, readSplit, type Example } from '../tasks/index.js';
+import { getTask, readSplit } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
 import { entryPath, fileSha256, hashFloat64, hashJson, readEntry, sha256, writeEntry } from './cache.js';
 import { concatColumns, flatRows, splitColumns } from './kernels.js';
@@ -327,11 +327,24 @@ function engineId(): string {
   }
 }
 
-const secs = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
+export const secs = (t0: number) => Math.round((performance.now() - t0) / 10) / 100;
 
-function checkInt(v: unknown, option: string, min: number): number {
+export function checkInt(v: unknown, option: string, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new OptionError(option, `an integer >= ${min}`, v);
   return v;
+}
+
+/** The options every per-seed experiment (kernels, fine-tuning) validates first: task, k, seeds, mode. */
+export function resolveExperimentBasics(opts: { task: string; k: number; seeds: number[]; mode?: OutputMode }) {
+  if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
+  const task = taskName(opts.task);
+  const spec = getTask(task);
+  const k = checkInt(opts.k, 'k', 1);
+  if (!Array.isArray(opts.seeds) || opts.seeds.length === 0) throw new OptionError('seeds', 'a non-empty list of integer seeds', opts.seeds);
+  opts.seeds.forEach((s, i) => checkInt(s, `seeds[${i}]`, 0));
+  const mode = opts.mode ?? 'prompt';
+  if (mode !== 'prompt' && mode !== 'standard') throw new OptionError('mode', 'prompt | standard', mode);
+  return { task, spec, k, mode };
 }
 
 interface Encoded {
@@ -349,14 +362,7 @@ interface Encoded {
 
 export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
   const tStart = performance.now();
-  if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
-  const task = taskName(opts.task);
-  const spec = getTask(task);
-  const k = checkInt(opts.k, 'k', 1);
-  if (!Array.isArray(opts.seeds) || opts.seeds.length === 0) throw new OptionError('seeds', 'a non-empty list of integer seeds', opts.seeds);
-  opts.seeds.forEach((s, i) => checkInt(s, `seeds[${i}]`, 0));
-  const mode = opts.mode ?? 'prompt';
-  if (mode !== 'prompt' && mode !== 'standard') throw new OptionError('mode', 'prompt | standard', mode);
+  const { task, spec, k, mode } = resolveExperimentBasics(opts);
   const formula = opts.formula ?? 'sgd';
   if (!FORMULAS.includes(formula)) throw new OptionError('formula', FORMULAS.join(' | '), formula);
   const solver = opts.solver ?? 'lstsq';

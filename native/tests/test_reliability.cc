@@ -31,16 +31,7 @@ static std::string HeaderError(const std::vector<uint8_t>& b) {
 
 static bool Has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
-static std::vector<Example> Examples(const json::Value& arr) {
-  std::vector<Example> xs;
-  for (auto& e : arr.arr) {
-    Example x;
-    for (auto& id : e.find("input_ids")->arr) x.ids.push_back(id.integer);
-    if (auto* mp = e.find("mask_pos")) x.maskPos = mp->integer;
-    xs.push_back(x);
-  }
-  return xs;
-}
+using lmk::test::Examples;
 
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
