@@ -1,6 +1,7 @@
 #include <c10/core/GradMode.h>
 #include "core/entk.h"
 #include "core/memory.h"
+#include "core/workers.h"
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -33,7 +34,7 @@ struct PhaseTimer {
   }
   static void report() {
     if (!enabled()) return;
-    const char* names[] = {"forward", "backward", "blocks", "unused", "products_train", "consume", "signs", "other"};
+    const char* names[] = {"forward", "backward", "blocks", "form", "products_train", "consume", "joint", "sign"};
     for (int k = 0; k < 8; k++) {
       if (slot(k) > 0) std::fprintf(stderr, "lmkernel profile: %-15s %.3f s\n", names[k], slot(k));
       slot(k) = 0;
@@ -323,9 +324,6 @@ void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) {
   }
 }
 
-}  // namespace
-
-namespace {
 // ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
 // outputs: [B1·C, B2·C] in float64. Padded positions have δ = 0 and drop out.
 at::Tensor GhostProduct(const at::Tensor& a1, const at::Tensor& d1, const at::Tensor& a2, const at::Tensor& d2) {
@@ -335,6 +333,130 @@ at::Tensor GhostProduct(const at::Tensor& a1, const at::Tensor& d1, const at::Te
   at::Tensor P = D.view({B1, L1, Co, B2, L2, Co}) * A.view({B1, L1, 1, B2, L2, 1});
   return P.sum(at::IntArrayRef{1, 4}).to(at::kDouble).reshape({B1 * Co, B2 * Co});
 }
+
+// The (a, δ) of the linear weight sites of one batch, and the batch's first row among the rows it joins.
+struct SiteBatch {
+  int64_t row0 = 0;
+  std::map<size_t, std::pair<at::Tensor, at::Tensor>> sites;  // block k -> (a [B, L, din], δ [B, L, Co, dout])
+  std::vector<int64_t> lengths;  // tokens of each example (positions past them are padding, δ = 0 there)
+  bool ragged = false;           // lengths differ: forming each example over its own tokens skips the padding
+};
+
+SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, size_t j) {
+  SiteBatch sb;
+  sb.row0 = row0;
+  for (size_t t = i; t < j; t++) sb.lengths.push_back(static_cast<int64_t>(xs[t].ids.size()));
+  // worth a call per example when the padding is at least an eighth of the batch's positions
+  int64_t sum = 0, mx = 0;
+  for (auto n : sb.lengths) sum += n, mx = std::max(mx, n);
+  sb.ragged = 8 * (mx * static_cast<int64_t>(sb.lengths.size()) - sum) >= mx * static_cast<int64_t>(sb.lengths.size());
+  return sb;
+}
+
+// Where one joint pass accumulates: train × train of the tile ([Rn, Rn], undefined when not wanted) and
+// tile × group ([Rn, Rg]) for each formula.
+struct JointTargets {
+  at::Tensor Ksgd, Ksign, Kasym;
+  at::Tensor Tsgd, Tsign, Tasym, Tflip;
+};
+
+// Buffers reused by every chunk of every joint pass: the hot loop allocates nothing (a fresh allocation
+// per chunk above the allocator's mmap threshold costs page faults that doubled the pass's time).
+struct JointWorkspace {
+  at::Tensor g, s, d;  // gradient chunk, its signs, the chunk's columns of δ
+  at::Tensor get(at::Tensor& t, int64_t n, const at::Tensor& like) {
+    if (t.numel() < n) t = at::empty({n}, like.options());
+    return t.narrow(0, 0, n);
+  }
+};
+
+// The joint pass over linear weight block k: per-example gradients Σ_t δ_t a_tᵀ of the tile's rows and the
+// group's rows formed together in chunks of output rows (a chunk [Rn + Rg, nr·din] stays in cache), signed,
+// and multiplied at once; nothing of it outlives the chunk. Chunks are spread over the workers (one
+// workspace each); with several, each sums into float64 copies of the targets, added in worker order.
+void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, const std::vector<SiteBatch>& group, int64_t Rg,
+                   const JointTargets& t, std::vector<JointWorkspace>& wss) {
+  const at::Tensor& a0 = tile.front().sites.at(k).first;
+  const at::Tensor& d0 = tile.front().sites.at(k).second;
+  const int64_t din = a0.size(2), Co = d0.size(2), dout = d0.size(3), R = Rn + Rg;
+  const bool signs = t.Ksign.defined() || t.Kasym.defined() || t.Tsign.defined() || t.Tasym.defined() || t.Tflip.defined();
+  const bool signsOnly = signs && !t.Ksgd.defined() && !t.Tsgd.defined() && !t.Kasym.defined() && !t.Tasym.defined() && !t.Tflip.defined();
+  const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements() / std::max<int64_t>(1, R * din)));
+  const int64_t n = R * std::min(dout, rowsPerChunk) * din;
+  const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
+  const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
+  std::vector<JointTargets> parts(W);
+  auto zerosLike = [](const at::Tensor& x) { return x.defined() ? at::zeros(x.sizes(), x.options()) : at::Tensor(); };
+  for (int w = 0; w < W; w++)
+    parts[w] = W == 1 ? t
+                      : JointTargets{zerosLike(t.Ksgd), zerosLike(t.Ksign), zerosLike(t.Kasym), zerosLike(t.Tsgd),
+                                     zerosLike(t.Tsign), zerosLike(t.Tasym), zerosLike(t.Tflip)};
+
+  forEachOnWorkers(chunks, W, [&](int worker, int64_t c) {
+    JointWorkspace& ws = wss[worker];
+    const JointTargets& T = parts[worker];
+    auto timer = [&](int slot) { return worker == 0 ? std::unique_ptr<PhaseTimer>(new PhaseTimer(slot)) : nullptr; };
+    const int64_t r0 = c * rowsPerChunk, nr = std::min(rowsPerChunk, dout - r0), w = nr * din;
+    at::Tensor g = ws.get(ws.g, n, a0).narrow(0, 0, R * w).view({R, w});
+    auto form = [&](const SiteBatch& sb, int64_t base) {
+      const auto& ad = sb.sites.at(k);
+      const int64_t B = ad.first.size(0), L = ad.first.size(1);
+      at::Tensor dc = ad.second.reshape({B, L, Co * dout});
+      if (nr < dout) {
+        dc = ws.get(ws.d, B * L * Co * nr, a0).view({B, L, Co, nr});
+        dc.copy_(ad.second.narrow(3, r0, nr));
+        dc = dc.view({B, L, Co * nr});
+      }
+      at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
+      if (!sb.ragged || L == 1) {
+        at::bmm_out(out, dc.transpose(1, 2), ad.first);
+        return;
+      }
+      for (int64_t e = 0; e < B; e++) {
+        at::Tensor oe = out.select(0, e);
+        const int64_t Le = std::min(L, sb.lengths[e]);
+        at::mm_out(oe, dc.select(0, e).narrow(0, 0, Le).t(), ad.first.select(0, e).narrow(0, 0, Le));
+      }
+    };
+    auto pt = timer(3);
+    for (const auto& sb : tile) form(sb, 0);
+    for (const auto& sb : group) form(sb, Rn);
+    pt = timer(7);
+    at::Tensor s;
+    if (signsOnly) {  // the values are not needed: signs in place
+      s = g;
+      g.sign_();
+    } else if (signs) {
+      s = ws.get(ws.s, n, a0).narrow(0, 0, R * w).view({R, w});
+      at::sign_out(s, g);
+    }
+    pt = timer(4);
+    // train rows (left) against every row (train × train wanted) or the group's rows only
+    auto acc = [&](const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt) {
+      if (!K.defined() && !Tt.defined()) return;
+      const bool withTrain = K.defined();
+      at::Tensor cols = withTrain ? right : right.narrow(0, Rn, Rg);
+      if (cols.size(0) == 0) return;
+      at::Tensor p = at::mm(left.narrow(0, 0, Rn), cols.t()).to(at::kDouble);  // w ≤ 2^24: ±1 sums exact
+      if (withTrain) K.add_(p.narrow(1, 0, Rn));
+      if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
+    };
+    if (!signsOnly) acc(g, g, T.Ksgd, T.Tsgd);
+    if (signs) {
+      acc(s, s, T.Ksign, T.Tsign);
+      if (!signsOnly) {
+        acc(s, g, T.Kasym, T.Tasym);       // ⟨sign g(train), g(x)⟩
+        acc(g, s, at::Tensor(), T.Tflip);  // ⟨g(train), sign g(x)⟩
+      }
+    }
+  });
+  if (W > 1)
+    for (const auto& p : parts)
+      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd}, {t.Ksign, p.Ksign}, {t.Kasym, p.Kasym}, {t.Tsgd, p.Tsgd},
+                              {t.Tsign, p.Tsign}, {t.Tasym, p.Tasym}, {t.Tflip, p.Tflip}})
+        if (dst.defined()) dst.add_(src);
+}
+
 }  // namespace
 
 std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
@@ -349,6 +471,7 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
                             const KernelOptions& opts, const Progress& progress) {
   if (train.empty()) throw std::runtime_error("the training set is empty: kernels need at least one training example");
   if (opts.batchSize < 1) throw std::runtime_error("batch size must be >= 1, got " + std::to_string(opts.batchSize));
+  if (opts.groupSize < 0) throw std::runtime_error("group size must be >= 0 (0 = automatic), got " + std::to_string(opts.groupSize));
   if (!opts.sgd && !opts.signgd && !opts.asym) throw std::runtime_error("no kernel formula requested");
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");
@@ -367,15 +490,15 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     }
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
   const bool signs = opts.signgd || opts.asym;
+  const bool useGhost = opts.ghost == 1 || (opts.ghost < 0 && opts.sgd && !signs);
+  if (useGhost && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
   // fail before allocating, or tile the training set automatically when its stores do not fit
-  const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, r.nTest, opts, Co);
+  const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, test, opts, Co);
   const int64_t tileSize = chosen > 0 ? std::min<int64_t>(chosen, r.nTrain) : r.nTrain;
   r.numTiles = (r.nTrain + tileSize - 1) / tileSize;
   r.tileSize = tileSize;
   r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
   const bool single = r.numTiles == 1;
-  const bool useGhost = opts.ghost == 1 || (opts.ghost < 0 && opts.sgd && !signs);
-  if (useGhost && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
   auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
   int64_t tileBatches = 0;
   for (int64_t t : r.tiles) tileBatches += nb(std::min(r.nTrain, (t + 1) * tileSize) - t * tileSize);
@@ -389,60 +512,107 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64), Tasym = at::zeros({Rtr, Rte}, f64), Tflip = at::zeros({Rtr, Rte}, f64);
   at::Tensor f0Train = at::zeros({r.nTrain, Co}, at::kDouble), f0Test = at::zeros({r.nTest, Co}, at::kDouble);
   at::Tensor signWs;
+  // the joint pass's workers: on CPU as many as BLAS had threads, each calling a single-threaded BLAS
+  const int workers = dev.is_cpu() ? blasThreads() : 1;
+  std::vector<JointWorkspace> jointWs(static_cast<size_t>(workers));
+  const bool keepStore = opts.sgd || opts.asym;  // the small blocks' values (the sign kernels alone need only their signs)
 
   for (int64_t tile : r.tiles) {
     const int64_t t0 = tile * tileSize, t1 = std::min(r.nTrain, t0 + tileSize);
     const int64_t R0 = t0 * Co, Rn = (t1 - t0) * Co;
+    const int64_t groupSize = useGhost ? 0 : chooseGroupSize(m, gb.wanted(), train, test.empty() ? train : test, t1 - t0, opts, Co);
 
-    // 1. train side of the tile: per-example gradient blocks, stored in place ([Rn, P_k] per block);
-    //    with the ghost contraction, linear weight blocks are kept as (a, δ) per batch instead
+    // 1. train side of the tile: (a, δ) of the linear weight sites per batch, and the small blocks'
+    //    per-example gradients stored in place ([Rn, P_k] per block)
     std::vector<at::Tensor> store, signStore;
-    struct GhostBatch {
-      int64_t row0;  // first row of the batch within the tile
-      std::map<size_t, std::pair<at::Tensor, at::Tensor>> sites;
-    };
-    std::vector<GhostBatch> ghostStore;
+    std::vector<SiteBatch> tileSites;
     for (int64_t i = t0; i < t1; i += opts.batchSize) {
       progress.check();
       const int64_t j = std::min(t1, i + opts.batchSize);
       const int64_t r0 = (i - t0) * Co;
-      if (useGhost) ghostStore.push_back({r0, {}});
-      GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { ghostStore.back().sites[k] = {a, d}; };
+      tileSites.push_back(MakeSiteBatch(r0, train, static_cast<size_t>(i), static_cast<size_t>(j)));
+      GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { tileSites.back().sites[k] = {a, d}; };
       at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
-        if (k >= store.size()) {
-          store.resize(k + 1);
-          if (signs) signStore.resize(k + 1);
-        }
-        if (!store[k].defined()) {
-          store[k] = at::empty({Rn, width}, blk.options());
-          if (signs) signStore[k] = at::empty({Rn, width}, blk.options());
-        }
-        store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
+        if (k >= store.size()) store.resize(k + 1), signStore.resize(k + 1);
+        if (keepStore && !store[k].defined()) store[k] = at::empty({Rn, width}, blk.options());
+        if (signs && !signStore[k].defined()) signStore[k] = at::empty({Rn, width}, blk.options());
+        if (keepStore) store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
         if (signs) {
           at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
           at::sign_out(dst, blk);  // signs taken while the chunk is in cache
         }
-      }, useGhost ? &keep : nullptr);
+      }, &keep);
       f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
       progress("train", ++done, batches);
     }
+    std::vector<size_t> linearBlocks;
+    for (const auto& kv : tileSites.front().sites) linearBlocks.push_back(kv.first);
 
-    // 2. stream a set of examples against the stored tile: each block of a batch is multiplied with the
-    //    stored train block as soon as it is formed, then dropped (a streamed example's full gradient
-    //    never exists). Columns [c0, c1) of the row range of this tile.
-    auto stream = [&](const std::vector<Example>& xs, const char* phase, at::Tensor S, at::Tensor G, at::Tensor A, at::Tensor F,
-                      at::Tensor* f0) {
+    // 2. train x train of the small blocks from the store alone when it holds the whole set
+    bool tileTrainDone = !single;  // with several tiles the train set is streamed against each tile instead
+    if (single) {
+      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
+      for (size_t k = 0; k < store.size(); k++) {
+        progress.check();
+        const at::Tensor& v = keepStore ? store[k] : signStore[k];
+        if (!v.defined()) continue;  // a linear weight block: joint pass or ghost contraction
+        if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
+        if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
+        if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
+      }
+      if (useGhost) {  // ghost blocks: every pair of stored train batches
+        for (const auto& p : tileSites)
+          for (const auto& q : tileSites)
+            for (const auto& kv : p.sites) {
+              const auto& x = kv.second;
+              const auto& y = q.sites.at(kv.first);
+              Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co).add_(GhostProduct(x.first, x.second, y.first, y.second));
+            }
+        tileTrainDone = true;
+      }
+    }
+    // the tile's own train x train of the linear blocks by a joint pass with no streamed rows (or with
+    // the first group of the test set, below)
+    auto trainTargets = [&]() {
+      JointTargets t;
+      if (!tileTrainDone) t.Ksgd = opts.sgd ? Ksgd : at::Tensor(), t.Ksign = opts.signgd ? Ksign : at::Tensor(), t.Kasym = opts.asym ? Kasym : at::Tensor();
+      return t;
+    };
+
+    // 3. stream a set of examples against the tile: small blocks are multiplied with the stored ones as
+    //    they are formed; linear blocks are gathered as (a, δ) for a group of examples, then one joint
+    //    pass per block (or, for the SGD kernel alone, the ghost contraction per batch)
+    auto stream = [&](const std::vector<Example>& xs, const char* phase, at::Tensor S, at::Tensor G, at::Tensor A, at::Tensor F, at::Tensor* f0) {
+      std::vector<SiteBatch> group;
+      int64_t groupCol0 = 0, groupExamples = 0;
+      auto flush = [&](int64_t col1) {
+        const int64_t Rg = col1 - groupCol0;
+        JointTargets t = trainTargets();
+        auto cols = [&](const at::Tensor& T) { return T.defined() ? T.narrow(0, R0, Rn).slice(1, groupCol0, col1) : at::Tensor(); };
+        t.Tsgd = cols(S), t.Tsign = cols(G), t.Tasym = cols(A), t.Tflip = cols(F);
+        std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
+        std::unique_ptr<SingleThreadedBlas> single(workers > 1 ? new SingleThreadedBlas : nullptr);
+        for (size_t k : linearBlocks) {
+          progress.check();
+          JointProducts(k, tileSites, Rn, group, Rg, t, jointWs);
+        }
+        tileTrainDone = true;
+        group.clear();
+        groupExamples = 0;
+      };
       for (size_t i = 0; i < xs.size(); i += opts.batchSize) {
         progress.check();
         const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
         const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
+        if (group.empty()) groupCol0 = c0;
         GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
-          for (const auto& gbatch : ghostStore) {
-            const auto& ad = gbatch.sites.at(k);
-            const int64_t rows = ad.first.size(0) * Co;
-            S.narrow(0, R0 + gbatch.row0, rows).slice(1, c0, c1).add_(GhostProduct(ad.first, ad.second, a, d));
+          for (const auto& tb : tileSites) {
+            const auto& ad = tb.sites.at(k);
+            S.narrow(0, R0 + tb.row0, ad.first.size(0) * Co).slice(1, c0, c1).add_(GhostProduct(ad.first, ad.second, a, d));
           }
         };
+        if (!useGhost) group.push_back(MakeSiteBatch(c0 - groupCol0, xs, i, j));
+        GhostConsumer gather = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { group.back().sites[k] = {a, d}; };
         at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
           const int64_t w = t.size(1);
           if (S.defined()) {
@@ -466,35 +636,26 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
               AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(x)>
             }
           }
-        }, useGhost ? &against : nullptr);
+        }, useGhost ? &against : &gather);
         if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
+        groupExamples += static_cast<int64_t>(j - i);
+        if (!useGhost && (groupExamples >= groupSize || j == xs.size())) flush(c1);
         progress(phase, ++done, batches);
       }
     };
 
-    // 3. train x train rows of the tile: from the store alone when it holds the whole set, else by
-    //    streaming the whole training set (exact, at the price of recomputing its gradients per tile)
-    if (single) {
-      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
-      for (size_t k = 0; k < store.size(); k++) {
-        progress.check();
-        if (!store[k].defined()) continue;  // a ghost block
-        if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
-        if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
-        if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
-      }
-      // ghost blocks: every pair of stored train batches
-      for (const auto& p : ghostStore)
-        for (const auto& q : ghostStore)
-          for (const auto& kv : p.sites) {
-            const auto& x = kv.second;
-            const auto& y = q.sites.at(kv.first);
-            Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co).add_(GhostProduct(x.first, x.second, y.first, y.second));
-          }
-    } else {
-      stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
-    }
+    // 4. train x train rows of the tile by streaming the whole training set when there are several tiles
+    //    (exact, at the price of recomputing its gradients per tile); then the test set
+    if (!single) stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
     stream(test, "test", Tsgd, Tsign, Tasym, Tflip, &f0Test);
+    if (!tileTrainDone && !linearBlocks.empty()) {  // no test examples: the tile's own pass
+      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
+      std::unique_ptr<SingleThreadedBlas> single(workers > 1 ? new SingleThreadedBlas : nullptr);
+      for (size_t k : linearBlocks) {
+        progress.check();
+        JointProducts(k, tileSites, Rn, {}, 0, trainTargets(), jointWs);
+      }
+    }
   }
   PhaseTimer::report();
   r.f0Train = f0Train;

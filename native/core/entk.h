@@ -1,7 +1,11 @@
 // Empirical NTK kernels by per-block streaming (DESIGN.md): one forward and one backward to the
 // activations per output, per-example gradient blocks formed from (a, δ), accumulated block by block
-// into float64 kernels. The train side is stored, the test side streamed: no full per-example gradient
-// of a test row is ever materialised.
+// into float64 kernels. For linear weights (almost all parameters) the train side keeps (a, δ) only;
+// their per-example gradients are formed, for the training tile and a group of streamed examples
+// together, in cache-sized chunks that are signed and multiplied at once (the "joint" pass), or not
+// formed at all for the SGD kernel alone (the ghost contraction). The small blocks (embedding rows,
+// LayerNorms, biases, label rows) are stored for the train side and streamed for the other. No full
+// per-example gradient of any row is ever materialised.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -31,13 +35,17 @@ struct KernelOptions {
   bool sgd = true, signgd = false, asym = false;
   Subset subset = Subset::All;
   int64_t batchSize = 8;
-  // Training examples whose gradient blocks are stored at once (0 = all). With several tiles each tile
-  // is stored in turn and the training and test sets are streamed against it: exact, no approximation.
+  // Training examples whose (a, δ) and small gradient blocks are stored at once (0 = all, or as many as
+  // fit in memory). With several tiles each tile is stored in turn and the training and test sets are streamed against it: exact, no approximation.
   int64_t trainTile = 0;
   // SGD kernel of linear layers by the "ghost" contraction Σ_{t,t'} (δ_t·δ'_t')(a_t·a'_t'), which never
-  // forms per-example weight gradients (cheaper when sequences are short relative to the width). Used
-  // when only the SGD kernel is asked for (sign kernels need the explicit blocks). -1 auto, 0 off, 1 on.
+  // forms per-example weight gradients (cheaper when sequences are short relative to the width). -1 auto:
+  // used when only the SGD kernel is asked for (sign kernels need formed blocks); 0 off: the joint pass
+  // for the SGD kernel too; 1 on (an error with sign kernels).
   int ghost = -1;
+  // Streamed examples whose (a, δ) are gathered for one joint pass over the linear layers (0 = automatic:
+  // up to 128, as memory allows). Each pass re-forms the tile's gradients once.
+  int64_t groupSize = 0;
   // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
   // `lmkernel merge` assembles the shards.
   int64_t shardIndex = 0, shardCount = 1;

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -76,79 +78,159 @@ std::string formatBytes(double b) {
   return buf;
 }
 
+namespace {
+
+// (a, δ) of the linear weight sites (forward.cc's tape): per token, the distinct layer inputs a (q, k, v
+// and their LoRA A share one input) and Co output gradients per recorded output; per example the MLM
+// head's dense layer (prompt mode: applied at the mask only).
+void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, KernelMemoryEstimate& e) {
+  auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
+  auto rank = [](const Linear& l) { return l.loraA.defined() ? l.loraA.size(0) : int64_t(0); };
+  auto dout = [](const Linear& l) { return l.w.size(0); };
+  auto din = [](const Linear& l) { return l.w.size(1); };
+  // one Linear whose input is counted by the caller: the δ of its outputs and LoRA's inner input u
+  auto outputs = [&](const Linear& l) {
+    int64_t n = 0;
+    if (want(l.pw)) n += Co * dout(l);
+    if (want(l.pA)) n += Co * rank(l);                 // δ of u = A x
+    if (want(l.pB)) n += rank(l) + Co * dout(l);       // input u, δ of B u
+    return n;
+  };
+  auto usesInput = [&](const Linear& l) { return want(l.pw) || want(l.pA); };
+  int64_t perToken = 0;
+  for (const auto& L : m.layers) {
+    if (usesInput(L.q) || usesInput(L.k) || usesInput(L.v)) perToken += din(L.q);
+    perToken += outputs(L.q) + outputs(L.k) + outputs(L.v);
+    for (const Linear* l : {&L.o, &L.inter, &L.out}) perToken += (usesInput(*l) ? din(*l) : 0) + outputs(*l);
+  }
+  int64_t perExample = 0;
+  if (prompt) perExample += (usesInput(m.headDense) ? din(m.headDense) : 0) + outputs(m.headDense);
+  e.activationsPerToken = perToken * e.elementSize;
+  e.activationsPerExample = perExample * e.elementSize;
+}
+
+bool JointMode(const KernelOptions& o) { return o.signgd || o.asym || o.ghost == 0; }
+
+int64_t MaxLength(const std::vector<Example>& xs) {
+  int64_t n = 0;
+  for (const auto& x : xs) n = std::max<int64_t>(n, static_cast<int64_t>(x.ids.size()));
+  return n;
+}
+
+}  // namespace
+
+int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example>& xs, int64_t batchSize) {
+  int64_t total = 0;
+  for (size_t i = 0; i < xs.size(); i += static_cast<size_t>(batchSize)) {
+    const size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
+    int64_t len = 0;
+    for (size_t t = i; t < j; t++) len = std::max<int64_t>(len, static_cast<int64_t>(xs[t].ids.size()));
+    total += static_cast<int64_t>(j - i) * (len * e.activationsPerToken + e.activationsPerExample);
+  }
+  return total;
+}
+
 KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
-                                          int64_t nTest, const KernelOptions& opts, int64_t numOutputs) {
+                                          const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs) {
   KernelMemoryEstimate e;
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   const int64_t H = m.cfg.hidden;
-  // the stored widths of the blocks, as GradientBlocks::compute emits them
+  e.elementSize = static_cast<int64_t>(c10::elementSize(m.dtype));
+  // the stored widths of the explicit blocks, as GradientBlocks::compute emits them
   std::set<int64_t> uni;
   for (const auto& x : train) uni.insert(x.ids.begin(), x.ids.end());
   if (m.tied && prompt) uni.insert(opts.output.labelWordIds.begin(), opts.output.labelWordIds.end());
   const int64_t Cu = static_cast<int64_t>(std::set<int64_t>(opts.output.labelWordIds.begin(), opts.output.labelWordIds.end()).size());
   // parameters with no block: the key biases (softmax ignores them: their gradient is exactly 0, the
-  // engine records none) and, in the standard setting, the MLM head (not on the path to the output)
-  std::set<int> none;
-  for (const auto& l : m.layers) none.insert(l.k.pb);
+  // engine records none) and, in the standard setting, the MLM head (not on the path to the output);
+  // linear weights (and LoRA matrices) travel as (a, δ), counted in the activations
+  std::set<int> none, linear;
+  for (const auto& l : m.layers) {
+    none.insert(l.k.pb);
+    for (const Linear* x : {&l.q, &l.k, &l.v, &l.o, &l.inter, &l.out}) linear.insert({x->pw, x->pA, x->pB});
+  }
   if (!prompt) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
+  linear.insert(m.headDense.pw);
   for (size_t i = 0; i < m.params.size() && i < wanted.size(); i++) {
     if (!wanted[i]) continue;
     const int idx = static_cast<int>(i);
-    if (none.count(idx)) continue;
+    if (none.count(idx) || linear.count(idx)) continue;
     if (idx == m.pWord) e.width += static_cast<int64_t>(uni.size()) * H;
     else if (idx == m.pDecoderW) e.width += prompt && !m.tied ? Cu * H : 0;
     else if (idx == m.pDecoderBias) e.width += prompt ? Cu : 0;
     else if (idx == m.pClsW || idx == m.pClsB) e.width += prompt ? 0 : m.params[i].numel;
-    else e.width += m.params[i].numel;  // positions and types: whole tables; layers: every entry
+    else e.width += m.params[i].numel;  // positions and types: whole tables; LayerNorms and biases
   }
   e.rows = static_cast<int64_t>(train.size()) * numOutputs;
-  e.elementSize = static_cast<int64_t>(c10::elementSize(m.dtype));
-  e.store = e.rows * e.width * e.elementSize;
-  e.signStore = (opts.signgd || opts.asym) ? e.store : 0;
-  const int64_t rte = nTest * numOutputs;
+  e.store = (opts.sgd || opts.asym || !JointMode(opts) ? e.rows * e.width : 0) * e.elementSize;
+  e.signStore = (opts.signgd || opts.asym) ? e.rows * e.width * e.elementSize : 0;
+  ActivationSizes(m, wanted, prompt, numOutputs, e);
+  e.trainActivations = activationBytes(e, train, opts.batchSize);
+  if (JointMode(opts)) {
+    e.groupExamples = std::min<int64_t>(static_cast<int64_t>(std::max(train.size(), test.size())),
+                                        opts.groupSize > 0 ? opts.groupSize : opts.batchSize);
+    e.groupActivations = e.groupExamples * (std::max(MaxLength(train), MaxLength(test)) * e.activationsPerToken + e.activationsPerExample);
+  }
+  const int64_t rte = static_cast<int64_t>(test.size()) * numOutputs;
   const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asym ? 1 : 0);
   const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asym ? 2 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
   return e;
 }
 
-int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, int64_t nTest,
-                        const KernelOptions& opts, int64_t numOutputs) {
+int64_t chooseGroupSize(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
+                        const std::vector<Example>& streamed, int64_t tile, const KernelOptions& opts, int64_t numOutputs) {
+  const int64_t n = static_cast<int64_t>(streamed.size());
+  if (opts.groupSize > 0) return std::max<int64_t>(1, std::min(opts.groupSize, std::max<int64_t>(1, n)));
+  const int64_t cap = std::max<int64_t>(opts.batchSize, 128);
+  int64_t group = std::max<int64_t>(1, std::min(n, cap));
+  const char* off = std::getenv("LMKERNEL_MEMORY_CHECK");
+  const MemorySource avail = availableMemory(m.device());
+  if ((off && std::strcmp(off, "0") == 0) || avail.bytes < 0) return group;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, streamed, opts, numOutputs);
+  const double nTrain = static_cast<double>(std::max<size_t>(1, train.size()));
+  const double tileBytes = static_cast<double>(e.store + e.signStore + e.trainActivations) * static_cast<double>(tile) / nTrain;
+  // half of what is left after the tile and the kernels, for the group's (a, δ)
+  const double left = 0.5 * (0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels) - tileBytes);
+  const double perExample = static_cast<double>(MaxLength(streamed) * e.activationsPerToken + e.activationsPerExample);
+  if (perExample > 0) group = std::min<int64_t>(group, static_cast<int64_t>(std::max(0.0, left / perExample)));
+  return std::max<int64_t>(group, std::min<int64_t>(std::max<int64_t>(1, n), opts.batchSize));
+}
+
+int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
+                        const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs) {
   const int64_t n = static_cast<int64_t>(train.size());
   const int64_t asked = opts.trainTile > 0 ? std::min(opts.trainTile, n) : 0;
   const char* off = std::getenv("LMKERNEL_MEMORY_CHECK");
   if (off && std::strcmp(off, "0") == 0) return asked;
   const MemorySource avail = availableMemory(m.device());
   if (avail.bytes < 0) return asked;  // unknown: no check
-  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, nTest, opts, numOutputs);
-  const double budget = 0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels);
-  const double perExample = e.rows > 0 ? static_cast<double>(e.store + e.signStore) / static_cast<double>(n) : 0;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, test, opts, numOutputs);
+  // the kernels and (joint mode) one group of streamed examples, whatever the tile
+  const double budget = 0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels) - static_cast<double>(e.groupActivations);
+  const double perExample = n > 0 ? static_cast<double>(e.store + e.signStore + e.trainActivations) / static_cast<double>(n) : 0;
   const int64_t tile = asked > 0 ? asked : n;
   if (static_cast<double>(tile) * perExample <= budget) return asked;
   // the stores of all training examples do not fit: tile the training set (exact; each tile streams the
   // sets again) unless a tile was asked for, or even one example does not fit
   const int64_t fit = perExample > 0 && budget > 0 ? static_cast<int64_t>(budget / perExample) : 0;
   if (asked == 0 && fit >= 1) return std::min(n, fit);
+  const double share = static_cast<double>(tile) / static_cast<double>(std::max<int64_t>(1, n));
   std::ostringstream msg;
-  msg << "not enough memory: the eNTK needs about " << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels))
-      << " on " << m.device().str() << " (train gradient store " << tile * numOutputs << " rows (" << tile << " training examples x "
-      << numOutputs << " outputs) x " << e.width << " gradient entries x " << e.elementSize << " bytes = "
-      << formatBytes(static_cast<double>(e.store) * static_cast<double>(tile) / static_cast<double>(n));
-  if (e.signStore) msg << ", the same again for the sign store of signgd/asymmetric_signgd";
+  msg << "not enough memory: the eNTK needs about "
+      << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels + e.groupActivations)) << " on " << m.device().str()
+      << " (for " << tile << " training examples x " << numOutputs << " outputs: layer inputs and output gradients of the linear layers "
+      << formatBytes(static_cast<double>(e.trainActivations) * share) << ", gradient store of the other blocks " << tile * numOutputs << " rows x "
+      << e.width << " entries x " << e.elementSize << " bytes = " << formatBytes(static_cast<double>(e.store) * share);
+  if (e.signStore) msg << ", sign store " << formatBytes(static_cast<double>(e.signStore) * share);
+  if (e.groupActivations) msg << ", one batch of streamed examples " << formatBytes(static_cast<double>(e.groupActivations));
   msg << ", kernels " << formatBytes(static_cast<double>(e.kernels)) << "), but only " << formatBytes(static_cast<double>(avail.bytes))
       << " is available (" << avail.source << ")";
   if (asked > 0 && fit >= 1) msg << ". A tile of at most " << fit << " training examples fits (--train-tile " << fit << ")";
   msg << ". Use fewer training examples, a smaller parameter subset (--subset exclude_embeddings or only_biases), float32 instead "
-      << "of float64, or a smaller --train-tile; a smaller --batch-size only reduces the per-batch activations. "
+      << "of float64, shorter sequences, or a smaller --train-tile or --batch-size. "
       << "LMKERNEL_MEMORY_CHECK=0 skips this check.";
   throw std::runtime_error(msg.str());
-}
-
-void checkKernelMemory(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, int64_t nTest,
-                       const KernelOptions& opts, int64_t numOutputs) {
-  KernelOptions o = opts;
-  if (o.trainTile <= 0) o.trainTile = static_cast<int64_t>(train.size());  // no automatic tiling: all must fit
-  chooseTrainTile(m, wanted, train, nTest, o, numOutputs);
 }
 
 }  // namespace lmk

@@ -1,7 +1,10 @@
-// Memory estimates before large allocations. The eNTK engine stores the train side's per-example
-// gradients ([N_train·C, Σ P_k] in the model's dtype, twice with the sign store of the sign kernels)
-// and float64 kernels; when that exceeds what the machine can give, it fails up front with the size
-// and what to change, instead of being killed by the OOM killer half-way through.
+// Memory estimates before large allocations. The eNTK engine keeps, for the train side, the layer
+// inputs and output gradients (a, δ) of every linear weight site (the per-example weight gradients are
+// formed from them in cache-sized chunks, never stored) and the per-example gradients of the other,
+// small blocks (embedding rows, LayerNorms, biases, label rows: [N_train·C, Σ P_k], twice with the sign
+// store of the sign kernels); the streamed side keeps (a, δ) for one group of examples at a time; and the
+// float64 kernels. When that exceeds what the machine can give, it fails up front with the sizes and
+// what to change, instead of being killed by the OOM killer half-way through.
 //
 // Available memory: the environment variable LMKERNEL_MEMORY_LIMIT_BYTES when set (tests, or a cap
 // below the machine's), else MemAvailable from /proc/meminfo (CPU) or the device's free memory
@@ -30,28 +33,37 @@ std::string formatBytes(double bytes);
 
 struct KernelMemoryEstimate {
   int64_t rows = 0;        // N_train · C
-  int64_t width = 0;       // Σ P_k: gradient entries stored per row
+  int64_t width = 0;       // Σ P_k of the explicitly stored blocks (all but linear weights): entries per row
   int64_t elementSize = 4;
   int64_t store = 0;       // rows × width × elementSize
   int64_t signStore = 0;   // the same again for signgd / asymmetric_signgd
   int64_t kernels = 0;     // float64 train × train and train × test kernels (+ one product temporary)
-  int64_t total() const { return store + signStore + kernels; }
+  // (a, δ) of the linear weight sites: bytes per (padded) token, plus per example for the MLM head's
+  // sites (prompt mode: at the mask only)
+  int64_t activationsPerToken = 0, activationsPerExample = 0;
+  int64_t trainActivations = 0;  // all training examples, padded per batch as computeKernels batches them
+  int64_t groupActivations = 0;  // one group of streamed examples (groupExamples of the longest lengths)
+  int64_t groupExamples = 0;
+  int64_t total() const { return store + signStore + kernels + trainActivations + groupActivations; }
 };
+
+// Bytes of (a, δ) the linear weight sites of examples xs[begin, end) take when batched by batchSize.
+int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example>& xs, int64_t batchSize);
 
 // The bytes computeKernels allocates for its stores and kernels (activations of one batch excluded).
 KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
-                                          int64_t nTest, const KernelOptions& opts, int64_t numOutputs);
+                                          const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs);
+
+// Streamed examples per joint pass (group): opts.groupSize when set, else as many as fit next to a tile
+// of `tile` training examples, at least one batch, at most 128 (enough that re-forming the tile's
+// gradients per group costs little next to the products).
+int64_t chooseGroupSize(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
+                        const std::vector<Example>& streamed, int64_t tile, const KernelOptions& opts, int64_t numOutputs);
 
 // The training tile to use: the one asked for (opts.trainTile > 0) when it fits; with none asked, 0 (all
 // at once) when everything fits, else the largest tile that fits (automatic exact tiling). Throws the
 // "not enough memory" error below when not even the asked tile or a single example fits.
-int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, int64_t nTest,
-                        const KernelOptions& opts, int64_t numOutputs);
-
-// Throws std::runtime_error("not enough memory: ...") when the estimate exceeds 90% of the available
-// memory; the message names the sizes and suggests fewer training examples, a smaller --subset,
-// float32, or tiling the training set.
-void checkKernelMemory(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, int64_t nTest,
-                       const KernelOptions& opts, int64_t numOutputs);
+int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
+                        const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs);
 
 }  // namespace lmk

@@ -122,6 +122,42 @@ int main(int argc, char** argv) {
       LMK_CHECK(e1 <= 1e-12 && e2 <= 1e-12, "tiled/sharded %s rel err %.3g %.3g", kv.first.c_str(), e1, e2);
     }
     LMK_CHECK(MaxRelErr(f0, full.f0Train) <= 1e-13, "sharded f0 differs");
+    // joint passes over groups of streamed examples (1, 3 and 5 examples, batches of 2: groups that end
+    // mid-way, on and across batch boundaries), with and without tiles; the sign kernel alone (no value
+    // store); the SGD kernel by the joint pass instead of the ghost contraction
+    ko.shardIndex = 0;
+    ko.shardCount = 1;
+    for (int64_t tileSize : {0, 3})
+      for (int64_t g : {1, 3, 5}) {
+        ko.trainTile = tileSize;
+        ko.groupSize = g;
+        KernelResult gr = computeKernels(*model, train, test, ko, Progress{});
+        for (auto& kv : full.kernels) {
+          double e = MaxRelErr(gr.kernels.at(kv.first), kv.second);
+          LMK_CHECK(e <= 1e-12, "tile %lld group %lld: %s rel err %.3g", (long long)tileSize, (long long)g, kv.first.c_str(), e);
+        }
+      }
+    ko.trainTile = 0;
+    ko.groupSize = 0;
+    {
+      KernelOptions so = ko;
+      so.sgd = so.asym = false;
+      KernelResult s = computeKernels(*model, train, test, so, Progress{});
+      LMK_CHECK(s.kernels.size() == 2 && MaxRelErr(s.kernels.at("signgd/train_test"), full.kernels.at("signgd/train_test")) == 0 &&
+                    MaxRelErr(s.kernels.at("signgd/train_train"), full.kernels.at("signgd/train_train")) == 0,
+                "signgd alone differs");
+      KernelOptions jo = ko;
+      jo.signgd = jo.asym = false;
+      jo.ghost = 0;
+      KernelResult j = computeKernels(*model, train, test, jo, Progress{});
+      LMK_CHECK(MaxRelErr(j.kernels.at("sgd/train_test"), full.kernels.at("sgd/train_test")) <= 1e-12 &&
+                    MaxRelErr(j.kernels.at("sgd/train_train"), full.kernels.at("sgd/train_train")) <= 1e-12,
+                "sgd by the joint pass differs");
+      // no test examples: the tile's own joint pass gives train x train
+      KernelResult n = computeKernels(*model, train, {}, ko, Progress{});
+      for (const char* key : {"sgd/train_train", "signgd/train_train", "asymmetric_signgd/train_train"})
+        LMK_CHECK(MaxRelErr(n.kernels.at(key), full.kernels.at(key)) <= 1e-12, "%s without test examples differs", key);
+    }
     // ghost SGD, tiled and sharded
     ko.signgd = ko.asym = false;
     at::Tensor gsum;

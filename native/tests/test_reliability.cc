@@ -3,6 +3,7 @@
 // the blocks the engine emits; a refusal under LMKERNEL_MEMORY_LIMIT_BYTES naming the sizes).
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include "core/entk.h"
@@ -77,12 +78,21 @@ int main(int argc, char** argv) {
     for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
     for (bool tied : {false, true})
       for (const char* mode : {"prompt", "standard"})
-        for (Subset subset : {Subset::All, Subset::ExcludeEmbeddings, Subset::OnlyBiases}) {
-          if (quick && (tied || std::string(mode) != "prompt" || subset != Subset::All)) continue;
+        for (bool lora : {false, true})
+        for (Subset subset : {Subset::All, Subset::ExcludeEmbeddings, Subset::ExcludeHead, Subset::OnlyBiases, Subset::Lora}) {
+          if (quick && (tied || lora || std::string(mode) != "prompt" || subset != Subset::All)) continue;
+          if (!lora && subset == Subset::Lora) continue;
           LoadOptions lo;
           lo.dtype = at::kFloat;
           lo.tieWordEmbeddings = tied;
           auto model = loadModel(cfgPath, weights, lo);
+          if (lora) {  // LoRA on query and value: sites for A (sharing the layer input) and B
+            LoraSpec spec;
+            spec.r = 2;
+            spec.alpha = 4;
+            spec.targets = {"query", "value"};
+            applyLora(*model, spec, 7);
+          }
           const bool prompt = std::string(mode) == "prompt";
           if (!prompt && !model->clsW.defined()) continue;
           const json::Value& inputs = *A.find("inputs")->find(mode);
@@ -93,24 +103,34 @@ int main(int argc, char** argv) {
           ko.subset = subset;
           ko.signgd = true;
           GradientBlocks gb(*model, ko.output, subset, train);
-          int64_t width = 0;
+          int64_t width = 0, actBytes = 0;
+          std::set<const void*> seenInputs;  // q, k, v (and LoRA A) share one layer input
           Batch b = makeBatch(*model, train, 0, 1, model->device());
           std::string widths;
+          GhostConsumer ad = [&](size_t, const at::Tensor& a, const at::Tensor& d) {
+            if (seenInputs.insert(a.data_ptr()).second) actBytes += a.numel() * a.element_size();
+            actBytes += d.numel() * d.element_size();
+          };
           gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk, int64_t, int64_t) {
             width += blk.size(1);
             widths += std::to_string(blk.size(1)) + " ";
-          });
+          }, &ad);
           if (std::getenv("LMK_DEBUG_WIDTH")) {
             std::fprintf(stderr, "blocks: %s\nparams:", widths.c_str());
             for (size_t i = 0; i < model->params.size(); i++)
               if (gb.wanted()[i]) std::fprintf(stderr, " %s=%lld", model->params[i].name.c_str(), (long long)model->params[i].numel);
             std::fprintf(stderr, "\n");
           }
-          KernelMemoryEstimate est = estimateKernelMemory(*model, gb.wanted(), train, 4, ko, gb.numOutputs());
+          std::vector<Example> test(train.begin(), train.begin() + 4);
+          KernelMemoryEstimate est = estimateKernelMemory(*model, gb.wanted(), train, test, ko, gb.numOutputs());
           LMK_CHECK(est.width == width, "%s tied=%d %s subset %d: estimated width %lld, blocks emit %lld", arch, tied, mode,
                     static_cast<int>(subset), (long long)est.width, (long long)width);
+          const int64_t estAct = activationBytes(est, {train[0]}, 1);
+          LMK_CHECK(estAct == actBytes, "%s tied=%d %s subset %d: estimated (a, delta) bytes %lld, the sites hold %lld", arch, tied, mode,
+                    static_cast<int>(subset), (long long)estAct, (long long)actBytes);
           LMK_CHECK(est.rows == static_cast<int64_t>(train.size()) * gb.numOutputs(), "rows");
           LMK_CHECK(est.signStore == est.store && est.store == est.rows * est.width * 4, "store bytes");
+          LMK_CHECK(est.trainActivations == activationBytes(est, train, ko.batchSize) && (est.groupActivations > 0) == (est.activationsPerToken + est.activationsPerExample > 0), "activation totals");
         }
     // a refusal under an artificially low limit, before any allocation; the limit lifted, it runs
     LoadOptions lo;
@@ -133,9 +153,9 @@ int main(int argc, char** argv) {
       ::unsetenv("LMKERNEL_MEMORY_LIMIT_BYTES");
       KernelResult whole = computeKernels(*model, train, {}, ko, Progress{});
       GradientBlocks gb(*model, ko.output, ko.subset, train);
-      KernelMemoryEstimate e = estimateKernelMemory(*model, gb.wanted(), train, 0, ko, gb.numOutputs());
-      const double perExample = static_cast<double>(e.store + e.signStore) / static_cast<double>(train.size());
-      const double limit = (static_cast<double>(e.kernels) + 3.5 * perExample) / 0.9;
+      KernelMemoryEstimate e = estimateKernelMemory(*model, gb.wanted(), train, {}, ko, gb.numOutputs());
+      const double perExample = static_cast<double>(e.store + e.signStore + e.trainActivations) / static_cast<double>(train.size());
+      const double limit = (static_cast<double>(e.kernels + e.groupActivations) + 3.5 * perExample) / 0.9;
       ::setenv("LMKERNEL_MEMORY_LIMIT_BYTES", std::to_string(static_cast<int64_t>(limit)).c_str(), 1);
       KernelResult tiled = computeKernels(*model, train, {}, ko, Progress{});
       LMK_CHECK(tiled.tileSize == 3 && tiled.numTiles == (static_cast<int64_t>(train.size()) + 2) / 3, "automatic tiling: tile %lld x %lld", (long long)tiled.tileSize,
