@@ -25,6 +25,15 @@ import { readSplit, type Example } from './tasks/index.js';
 export interface DemoOptions {
   /** Model folder (default: the shipped models/demo). */
   modelDir?: string;
+  /** Another task than the demo task: its name (e.g. SST-2) and the root of its k-shot splits
+   *  (`<dataDir>/<task>/<k>-<seed>/{train,dev,test}`, e.g. ../shared/data/k-shot-1k-test). */
+  task?: string;
+  dataDir?: string;
+  /** Label words and template other than the task's own (e.g. for a tokenizer without one of them). */
+  labelWords?: string[] | Record<string, string>;
+  template?: string;
+  /** Kernel rows to run (default all three). */
+  formulas?: Formula[];
   /** Output folder (data, results.jsonl, finetune.jsonl, table.md, summary.json, figure.svg). */
   out: string;
   k?: number;
@@ -87,7 +96,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const seeds = opts.seeds ?? [13, 21, 42];
   const maxTest = opts.maxTest ?? 100;
   const ftSteps = opts.ftSteps ?? 30;
-  const task = DEMO_TASK;
+  const task = opts.task ?? DEMO_TASK;
+  if (opts.task !== undefined && opts.task !== DEMO_TASK && !opts.dataDir)
+    throw new Error(`runDemo: task '${opts.task}' needs dataDir (the root of its k-shot splits)`);
+  const prompt = { labelWords: opts.labelWords, template: opts.template };
   mkdirSync(out, { recursive: true });
   const files = {
     results: join(out, 'results.jsonl'),
@@ -99,16 +111,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   for (const f of [files.results, files.finetune]) rmSync(f, { force: true });
 
   // 1. data
-  const original = join(out, 'data', 'original');
-  const w = writeDemoOriginal(original);
-  log(`data: ${w.dir}: ${w.train} train / ${w.test} test sentences (Brown corpus: news vs romance)`);
-  const kshotRoot = join(out, 'data');
-  writeKShot({ dataDir: original, outDir: kshotRoot, tasks: [task], k, seeds, mode: 'k-shot-1k-test' });
-  const dataDir = join(kshotRoot, 'k-shot-1k-test');
-  log(`k-shot splits: ${dataDir}/${task}/${k}-{${seeds.join(',')}} (train ${2 * k}, dev ${2 * k}, test 1000; ${maxTest} test sentences used)`);
+  let dataDir: string;
+  if (opts.dataDir) {
+    dataDir = resolve(opts.dataDir);
+    log(`k-shot splits: ${dataDir}/${task}/${k}-{${seeds.join(',')}} (${maxTest} test examples used per seed)`);
+  } else {
+    const original = join(out, 'data', 'original');
+    const w = writeDemoOriginal(original);
+    log(`data: ${w.dir}: ${w.train} train / ${w.test} test sentences (Brown corpus: news vs romance)`);
+    const kshotRoot = join(out, 'data');
+    writeKShot({ dataDir: original, outDir: kshotRoot, tasks: [task], k, seeds, mode: 'k-shot-1k-test' });
+    dataDir = join(kshotRoot, 'k-shot-1k-test');
+    log(`k-shot splits: ${dataDir}/${task}/${k}-{${seeds.join(',')}} (train ${2 * k}, dev ${2 * k}, test 1000; ${maxTest} test sentences used)`);
+  }
 
   const tok = loadTokenizer(modelDir);
-  const enc = taskEncoder(tok, task);
+  const enc = taskEncoder(tok, task, prompt);
   const model = await loadModel(modelDir);
   log(`model: ${modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`);
 
@@ -129,21 +147,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
 
   // 2. zero-shot
   const zs: number[] = [];
-  for (const seed of seeds) zs.push((await zeroShotAccuracy(model, tok, task, split(seed, 'test'))).accuracy);
+  for (const seed of seeds) zs.push((await zeroShotAccuracy(model, tok, task, split(seed, 'test'), prompt)).accuracy);
   addRow('zero-shot prompt', zs);
   log(`zero-shot: ${(meanStd(zs).mean * 100).toFixed(1)}%`);
 
   // 3. kernels
   if (opts.kernels !== false) {
-    const runs: [string, Formula, SolverName, boolean][] = [
+    const all: [string, Formula, SolverName, boolean][] = [
       ['SGD eNTK (logistic)', 'sgd', 'logistic', false],
       ['SignGD eNTK (logistic)', 'signgd', 'logistic', false],
       ['A-SignGD eNTK (asym)', 'asymmetric_signgd', 'asym', true],
     ];
+    const runs = all.filter(([, f]) => !opts.formulas || opts.formulas.includes(f));
     for (const [label, formula, solver, binary] of runs) {
       log(`kernel: ${label}`);
       const stats = await runKernelExperiment({
-        task, k, seeds, dataDir, modelDir, mode: 'prompt', formula, solver, binary, out: files.results, maxTest,
+        task, k, seeds, dataDir, modelDir, mode: 'prompt', formula, solver, binary, out: files.results, maxTest, ...prompt,
         cacheDir: join(out, '.lmkernel-cache'), signal: opts.signal, progress, log: (m) => log(`  ${m}`),
       });
       addRow(label, stats.lines.map((l) => l.test_score));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../lib/demo.js';
 import { run } from '../lib/cli/demo.js';
+import { sharedDir } from './helpers/fixtures.js';
 
 describe('demo (reduced)', () => {
   it('runs every step and writes the table, results and figure', async () => {
@@ -34,6 +35,27 @@ describe('demo (reduced)', () => {
     expect(readFileSync(s.files.table, 'utf8')).toMatch(/\| A-SignGD eNTK \(asym\) \|/);
     expect(readFileSync(s.files.figure, 'utf8')).toMatch(/^<svg/);
     expect(logs.some((l) => l.startsWith('k-shot splits'))).toBe(true);
+  });
+
+  it("runs another task from the paper's k-shot splits with substitute label words and chosen kernels (the width study's use)", { timeout: 300_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lmk-demo-sst5-'));
+    const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
+    // the shipped tokenizer has no single token for SST-5's "okay"
+    await expect(runDemo({ out, task: 'sst-5', dataDir, k: 16, seeds: [13], maxTest: 5, kernels: false, finetuning: false }))
+      .rejects.toThrow(/label word "okay": must be a single token/);
+    const s = await runDemo({
+      out, task: 'SST-2', dataDir, k: 16, seeds: [13], maxTest: 10, ftSteps: 2, sgdLrs: [1e-2], adamLrs: [1e-3],
+      labelWords: ['bad', 'good'], formulas: ['signgd'],
+    });
+    expect(s.task).toBe('SST-2');
+    expect(readFileSync(s.files.table, 'utf8')).toContain('## SST-2, k = 16');
+    expect(s.rows.map((r) => r.method.trim())).toEqual([
+      'zero-shot prompt', 'SignGD eNTK (logistic)', 'SGD fine-tuning', 'linearized (SGD-FT)', 'Adam fine-tuning', 'linearized (Adam-FT)',
+    ]);
+    const results = readFileSync(s.files.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(results.map((l) => [l.task, l.formula, l.n_test, l.label_word_ids.length])).toEqual([['SST-2', 'signgd', 10, 2]]);
+    expect(existsSync(join(out, 'data'))).toBe(false);  // the given splits are read, nothing is generated
+    await expect(runDemo({ out, task: 'SST-2', seeds: [13] })).rejects.toThrow(/task 'SST-2' needs dataDir/);
   });
 
   it('runs from the CLI (kernels only) and prints the table', async () => {
