@@ -197,6 +197,38 @@ export function figure4Spec(lines: ChiLine[]): TopLevelSpec {
   });
 }
 
+export interface WidthDatum {
+  width: number;
+  task: string;
+  metric: string;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+/** The width study: one panel per measurement, width (log scale) on x, a line per task, ± std over seeds. */
+export function widthStudySpec(data: WidthDatum[], title: string): TopLevelSpec {
+  const x = { field: 'width', type: 'quantitative' as const, title: 'hidden width W', scale: { type: 'log' as const, base: 2, padding: 10 }, axis: { values: [...new Set(data.map((d) => d.width))] } };
+  const color = { field: 'task', type: 'nominal' as const, title: 'task', legend: { orient: 'bottom' as const } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle: 'mean ± std over seeds; same depth, data, steps and optimiser at every width' },
+    data: { values: data },
+    config: CONFIG,
+    facet: { field: 'metric', type: 'nominal', title: null, sort: [...new Set(data.map((d) => d.metric))] },
+    columns: 3,
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 200,
+      height: 150,
+      layer: [
+        { mark: { type: 'rule' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: null }, color } },
+      ],
+    },
+  } as TopLevelSpec;
+}
+
 /** vega-lite spec -> SVG text (headless). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   useFontMetrics();

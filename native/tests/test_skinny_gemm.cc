@@ -1,0 +1,40 @@
+// The joint pass's product kernel against at::mm: random values (float32 tolerance) and ±1/0 entries
+// (exact), every tail of M, N and K, strided operands and accumulator.
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/skinny_gemm.h"
+#include "test_util.h"
+
+using namespace lmk;
+
+int main(int, char**) {
+  std::printf("fast kernel on this CPU: %s\n", skinnyKernelAvailable() ? "yes (AVX2/FMA)" : "no (at::mm)");
+  at::manual_seed(3);
+  for (int64_t M : {1, 2, 3, 4, 7, 16}) {
+    for (int64_t N : {1, 3, 4, 5, 48}) {
+      for (int64_t K : {1, 7, 8, 9, 4095, 4096, 4097, 20000}) {
+        at::Tensor a = at::randn({M, K + 3}).narrow(1, 1, K), b = at::randn({N, K + 5}).narrow(1, 2, K);  // row strides ≠ K
+        at::Tensor big = at::full({M + 2, N + 4}, 7.0, at::kDouble);
+        at::Tensor acc = big.narrow(0, 1, M).narrow(1, 2, N);
+        addProductTransposed(acc, a, b);
+        at::Tensor ref = at::mm(a.to(at::kDouble), b.to(at::kDouble).t()) + 7.0;
+        const double err = ((acc - ref).abs().max() / (ref.abs().max() + 1)).item<double>();
+        LMK_CHECK(err < 1e-5, "values M %lld N %lld K %lld rel err %.3g", (long long)M, (long long)N, (long long)K, err);
+        LMK_CHECK(big.select(0, 0).eq(7.0).all().item<bool>() && big.select(1, 0).eq(7.0).all().item<bool>(), "wrote outside the accumulator");
+        at::Tensor sa = at::sign(at::randn({M, K}).clamp(-0.2, 0.2).round_() * 5), sb = at::sign(at::randn({N, K}));  // −1, 0, 1
+        at::Tensor s = at::zeros({M, N}, at::kDouble);
+        addProductTransposed(s, sa, sb);
+        at::Tensor exact = at::mm(sa.to(at::kDouble), sb.to(at::kDouble).t());
+        LMK_CHECK(s.equal(exact), "signs M %lld N %lld K %lld not exact", (long long)M, (long long)N, (long long)K);
+      }
+    }
+  }
+  // float64 operands take at::mm
+  at::Tensor a = at::randn({3, 50}, at::kDouble), b = at::randn({4, 50}, at::kDouble), acc = at::zeros({3, 4}, at::kDouble);
+  addProductTransposed(acc, a, b);
+  LMK_CHECK(((acc - at::mm(a, b.t())).abs().max()).item<double>() < 1e-12, "float64 path");
+  return test::Finish("test_skinny_gemm");
+}
