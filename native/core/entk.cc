@@ -150,13 +150,14 @@ namespace {
 // Per-example weight-gradient chunks are kept at about this many elements (2 MB in fp32) so that a chunk
 // and its signs stay in cache, on every worker at once, while they are multiplied (measured on the
 // 2-core VM, A-SignGD 8 x 16: 2^19 7.0 s, 2^20 7.7 s, 2^22 8.7 s, floor 5.5-6.2 s).
-// LMKERNEL_CHUNK_ELEMENTS overrides it (benchmarks).
-int64_t ChunkElements() {
+// On a GPU, where each chunk costs kernel launches rather than cache, chunks are 2^26 elements (256 MB).
+// LMKERNEL_CHUNK_ELEMENTS overrides both (benchmarks).
+int64_t ChunkElements(bool gpu = false) {
   static int64_t n = [] {
     const char* e = std::getenv("LMKERNEL_CHUNK_ELEMENTS");
-    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(1) << 19;
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(0);
   }();
-  return n;
+  return n > 0 ? n : gpu ? int64_t(1) << 26 : int64_t(1) << 19;
 }
 
 // Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K].
@@ -373,7 +374,8 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   const int64_t din = a0.size(2), Co = d0.size(2), dout = d0.size(3), R = Rn + Rg;
   const bool signs = t.Ksign.defined() || t.Kasym.defined() || t.Tsign.defined() || t.Tasym.defined() || t.Tflip.defined();
   const bool signsOnly = signs && !t.Ksgd.defined() && !t.Tsgd.defined() && !t.Kasym.defined() && !t.Tasym.defined() && !t.Tflip.defined();
-  const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements() / std::max<int64_t>(1, R * din)));
+  const bool gpu = !a0.device().is_cpu();
+  const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
   const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
@@ -400,7 +402,7 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
         dc = dc.view({B, L, Co * nr});
       }
       at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
-      if (!sb.ragged || L == 1) {
+      if (!sb.ragged || L == 1 || gpu) {  // on a GPU one batched call beats skipping the padding
         at::bmm_out(out, dc.transpose(1, 2), ad.first);
         return;
       }
