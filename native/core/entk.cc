@@ -317,14 +317,38 @@ namespace {
 // acc [Ra, Rb] (float64) += A [Ra, P] · Bᵀ [P, Rb] (skinny_gemm: exact for sums of ±1).
 void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) { addProductTransposed(acc, a, bT); }
 
+// One side of a ghost product: the rows of a [T, din] and δ [T·Co, dout] of the real tokens only (padding
+// has δ = 0 and only costs), with the example of each token (`ex` undefined: no padding, T = B·L).
+struct GhostSide {
+  at::Tensor a, d, ex;
+  int64_t B = 0, L = 0;
+};
+
+GhostSide PackGhost(const at::Tensor& a, const at::Tensor& d, const std::vector<int64_t>& lengths) {
+  const int64_t B = a.size(0), L = a.size(1), din = a.size(2), Co = d.size(2), dout = d.size(3);
+  GhostSide g{a.reshape({B * L, din}), d.reshape({B * L * Co, dout}), at::Tensor(), B, L};
+  std::vector<int64_t> idx, ex;
+  for (int64_t e = 0; e < B; e++)
+    for (int64_t t = 0; t < std::min(L, lengths[e]); t++) idx.push_back(e * L + t), ex.push_back(e);
+  if (static_cast<int64_t>(idx.size()) == B * L) return g;
+  at::Tensor it = at::tensor(idx, at::kLong).to(a.device());
+  g.a = g.a.index_select(0, it);
+  g.d = d.reshape({B * L, Co * dout}).index_select(0, it).view({-1, dout});
+  g.ex = at::tensor(ex, at::kLong).to(a.device());
+  return g;
+}
+
 // ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
-// outputs: [B1·C, B2·C] in float64. Padded positions have δ = 0 and drop out.
-at::Tensor GhostProduct(const at::Tensor& a1, const at::Tensor& d1, const at::Tensor& a2, const at::Tensor& d2) {
-  const int64_t B1 = a1.size(0), L1 = a1.size(1), B2 = a2.size(0), L2 = a2.size(1), Co = d1.size(2);
-  at::Tensor A = at::mm(a1.reshape({B1 * L1, a1.size(2)}), a2.reshape({B2 * L2, a2.size(2)}).t());
-  at::Tensor D = at::mm(d1.reshape({B1 * L1 * Co, d1.size(3)}), d2.reshape({B2 * L2 * Co, d2.size(3)}).t());
-  at::Tensor P = D.view({B1, L1, Co, B2, L2, Co}) * A.view({B1, L1, 1, B2, L2, 1});
-  return P.sum(at::IntArrayRef{1, 4}).to(at::kDouble).reshape({B1 * Co, B2 * Co});
+// outputs: [B1·C, B2·C] in float64.
+at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
+  const int64_t T1 = x.a.size(0), T2 = y.a.size(0);
+  at::Tensor A = at::mm(x.a, y.a.t());
+  at::Tensor D = at::mm(x.d, y.d.t());
+  at::Tensor P = D.view({T1, Co, T2, Co}) * A.view({T1, 1, T2, 1});
+  // token sums within each example, first side then second
+  P = x.ex.defined() ? at::zeros({x.B, Co, T2, Co}, P.options()).index_add_(0, x.ex, P) : P.view({x.B, x.L, Co, T2, Co}).sum(1);
+  P = y.ex.defined() ? at::zeros({x.B, Co, y.B, Co}, P.options()).index_add_(2, y.ex, P) : P.view({x.B, Co, y.B, y.L, Co}).sum(3);
+  return P.to(at::kDouble).reshape({x.B * Co, y.B * Co});
 }
 
 // The (a, δ) of the linear weight sites of one batch, and the batch's first row among the rows it joins.
@@ -561,7 +585,8 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
             for (const auto& kv : p.sites) {
               const auto& x = kv.second;
               const auto& y = q.sites.at(kv.first);
-              Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co).add_(GhostProduct(x.first, x.second, y.first, y.second));
+              Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co)
+                  .add_(GhostProduct(PackGhost(x.first, x.second, p.lengths), PackGhost(y.first, y.second, q.lengths), Co));
             }
         tileTrainDone = true;
       }
@@ -600,10 +625,12 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
         const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
         const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
         if (group.empty()) groupCol0 = c0;
+        const SiteBatch here = MakeSiteBatch(0, xs, i, j);
         GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
+          const GhostSide y = PackGhost(a, d, here.lengths);
           for (const auto& tb : tileSites) {
             const auto& ad = tb.sites.at(k);
-            S.narrow(0, R0 + tb.row0, ad.first.size(0) * Co).slice(1, c0, c1).add_(GhostProduct(ad.first, ad.second, a, d));
+            S.narrow(0, R0 + tb.row0, ad.first.size(0) * Co).slice(1, c0, c1).add_(GhostProduct(PackGhost(ad.first, ad.second, tb.lengths), y, Co));
           }
         };
         if (!useGhost) group.push_back(MakeSiteBatch(c0 - groupCol0, xs, i, j));
