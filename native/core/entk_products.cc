@@ -1,0 +1,161 @@
+// The products of the eNTK engine (entk_products.h): ghost contraction, joint pass, small blocks.
+#include "core/entk_products.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "core/profile.h"
+#include "core/skinny_gemm.h"
+#include "core/workers.h"
+
+namespace lmk {
+
+// Per-example weight-gradient chunks are kept at about this many elements (2 MB in fp32) so that a chunk
+// and its signs stay in cache, on every worker at once, while they are multiplied (measured on the
+// 2-core VM, A-SignGD 8 x 16: 2^19 7.0 s, 2^20 7.7 s, 2^22 8.7 s, floor 5.5-6.2 s).
+// On a GPU, where each chunk costs kernel launches rather than cache, chunks are 2^26 elements (256 MB).
+// LMKERNEL_CHUNK_ELEMENTS overrides both (benchmarks).
+int64_t ChunkElements(bool gpu) {
+  static int64_t n = [] {
+    const char* e = std::getenv("LMKERNEL_CHUNK_ELEMENTS");
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(0);
+  }();
+  return n > 0 ? n : gpu ? int64_t(1) << 26 : int64_t(1) << 19;
+}
+
+// acc [Ra, Rb] (float64) += A [Ra, P] · Bᵀ [P, Rb] (skinny_gemm: exact for sums of ±1).
+void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) { addProductTransposed(acc, a, bT); }
+
+
+GhostSide PackGhost(const at::Tensor& a, const at::Tensor& d, const std::vector<int64_t>& lengths) {
+  const int64_t B = a.size(0), L = a.size(1), din = a.size(2), Co = d.size(2), dout = d.size(3);
+  GhostSide g{a.reshape({B * L, din}), d.reshape({B * L * Co, dout}), at::Tensor(), B, L};
+  std::vector<int64_t> idx, ex;
+  for (int64_t e = 0; e < B; e++)
+    for (int64_t t = 0; t < std::min(L, lengths[e]); t++) idx.push_back(e * L + t), ex.push_back(e);
+  if (static_cast<int64_t>(idx.size()) == B * L) return g;
+  at::Tensor it = at::tensor(idx, at::kLong).to(a.device());
+  g.a = g.a.index_select(0, it);
+  g.d = d.reshape({B * L, Co * dout}).index_select(0, it).view({-1, dout});
+  g.ex = at::tensor(ex, at::kLong).to(a.device());
+  return g;
+}
+
+// ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
+// outputs: [B1·C, B2·C] in float64.
+at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
+  const int64_t T1 = x.a.size(0), T2 = y.a.size(0);
+  at::Tensor A = at::mm(x.a, y.a.t());
+  at::Tensor D = at::mm(x.d, y.d.t());
+  at::Tensor P = D.view({T1, Co, T2, Co}) * A.view({T1, 1, T2, 1});
+  // token sums within each example, first side then second
+  P = x.ex.defined() ? at::zeros({x.B, Co, T2, Co}, P.options()).index_add_(0, x.ex, P) : P.view({x.B, x.L, Co, T2, Co}).sum(1);
+  P = y.ex.defined() ? at::zeros({x.B, Co, y.B, Co}, P.options()).index_add_(2, y.ex, P) : P.view({x.B, Co, y.B, y.L, Co}).sum(3);
+  return P.to(at::kDouble).reshape({x.B * Co, y.B * Co});
+}
+
+
+SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, size_t j) {
+  SiteBatch sb;
+  sb.row0 = row0;
+  for (size_t t = i; t < j; t++) sb.lengths.push_back(static_cast<int64_t>(xs[t].ids.size()));
+  // worth a call per example when the padding is at least an eighth of the batch's positions
+  int64_t sum = 0, mx = 0;
+  for (auto n : sb.lengths) sum += n, mx = std::max(mx, n);
+  sb.ragged = 8 * (mx * static_cast<int64_t>(sb.lengths.size()) - sum) >= mx * static_cast<int64_t>(sb.lengths.size());
+  return sb;
+}
+
+
+
+// The joint pass over linear weight block k: per-example gradients Σ_t δ_t a_tᵀ of the tile's rows and the
+// group's rows formed together in chunks of output rows (a chunk [Rn + Rg, nr·din] stays in cache), signed,
+// and multiplied at once; nothing of it outlives the chunk. Chunks are spread over the workers (one
+// workspace each); with several, each sums into float64 copies of the targets, added in worker order.
+void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, const std::vector<SiteBatch>& group, int64_t Rg,
+                   const JointTargets& t, std::vector<JointWorkspace>& wss) {
+  const at::Tensor& a0 = tile.front().sites.at(k).first;
+  const at::Tensor& d0 = tile.front().sites.at(k).second;
+  const int64_t din = a0.size(2), Co = d0.size(2), dout = d0.size(3), R = Rn + Rg;
+  const bool signs = t.Ksign.defined() || t.Kasym.defined() || t.Tsign.defined() || t.Tasym.defined() || t.Tflip.defined();
+  const bool signsOnly = signs && !t.Ksgd.defined() && !t.Tsgd.defined() && !t.Kasym.defined() && !t.Tasym.defined() && !t.Tflip.defined();
+  const bool gpu = !a0.device().is_cpu();
+  const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
+  const int64_t n = R * std::min(dout, rowsPerChunk) * din;
+  const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
+  const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
+  std::vector<JointTargets> parts(W);
+  auto zerosLike = [](const at::Tensor& x) { return x.defined() ? at::zeros(x.sizes(), x.options()) : at::Tensor(); };
+  for (int w = 0; w < W; w++)
+    parts[w] = W == 1 ? t
+                      : JointTargets{zerosLike(t.Ksgd), zerosLike(t.Ksign), zerosLike(t.Kasym), zerosLike(t.Tsgd),
+                                     zerosLike(t.Tsign), zerosLike(t.Tasym), zerosLike(t.Tflip)};
+
+  forEachOnWorkers(chunks, W, [&](int worker, int64_t c) {
+    JointWorkspace& ws = wss[worker];
+    const JointTargets& T = parts[worker];
+    auto timer = [&](int slot) { return worker == 0 ? std::unique_ptr<PhaseTimer>(new PhaseTimer(slot)) : nullptr; };
+    const int64_t r0 = c * rowsPerChunk, nr = std::min(rowsPerChunk, dout - r0), w = nr * din;
+    at::Tensor g = ws.get(ws.g, n, a0).narrow(0, 0, R * w).view({R, w});
+    auto form = [&](const SiteBatch& sb, int64_t base) {
+      const auto& ad = sb.sites.at(k);
+      const int64_t B = ad.first.size(0), L = ad.first.size(1);
+      at::Tensor dc = ad.second.reshape({B, L, Co * dout});
+      if (nr < dout) {
+        dc = ws.get(ws.d, B * L * Co * nr, a0).view({B, L, Co, nr});
+        dc.copy_(ad.second.narrow(3, r0, nr));
+        dc = dc.view({B, L, Co * nr});
+      }
+      at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
+      if (!sb.ragged || L == 1 || gpu) {  // on a GPU one batched call beats skipping the padding
+        at::bmm_out(out, dc.transpose(1, 2), ad.first);
+        return;
+      }
+      for (int64_t e = 0; e < B; e++) {
+        at::Tensor oe = out.select(0, e);
+        const int64_t Le = std::min(L, sb.lengths[e]);
+        at::mm_out(oe, dc.select(0, e).narrow(0, 0, Le).t(), ad.first.select(0, e).narrow(0, 0, Le));
+      }
+    };
+    auto pt = timer(3);
+    for (const auto& sb : tile) form(sb, 0);
+    for (const auto& sb : group) form(sb, Rn);
+    pt = timer(7);
+    at::Tensor s;
+    if (signsOnly) {  // the values are not needed: signs in place
+      s = g;
+      g.sign_();
+    } else if (signs) {
+      s = ws.get(ws.s, n, a0).narrow(0, 0, R * w).view({R, w});
+      at::sign_out(s, g);
+    }
+    pt = timer(4);
+    // train rows (left) against every row (train × train wanted) or the group's rows only
+    auto acc = [&](const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt) {
+      if (!K.defined() && !Tt.defined()) return;
+      const bool withTrain = K.defined();
+      at::Tensor cols = withTrain ? right : right.narrow(0, Rn, Rg);
+      if (cols.size(0) == 0) return;
+      at::Tensor p = at::zeros({Rn, cols.size(0)}, at::TensorOptions().dtype(at::kDouble).device(left.device()));
+      addProductTransposed(p, left.narrow(0, 0, Rn), cols);
+      if (withTrain) K.add_(p.narrow(1, 0, Rn));
+      if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
+    };
+    if (!signsOnly) acc(g, g, T.Ksgd, T.Tsgd);
+    if (signs) {
+      acc(s, s, T.Ksign, T.Tsign);
+      if (!signsOnly) {
+        acc(s, g, T.Kasym, T.Tasym);       // ⟨sign g(train), g(x)⟩
+        acc(g, s, at::Tensor(), T.Tflip);  // ⟨g(train), sign g(x)⟩
+      }
+    }
+  });
+  if (W > 1)
+    for (const auto& p : parts)
+      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd}, {t.Ksign, p.Ksign}, {t.Kasym, p.Kasym}, {t.Tsgd, p.Tsgd},
+                              {t.Tsign, p.Tsign}, {t.Tasym, p.Tasym}, {t.Tflip, p.Tflip}})
+        if (dst.defined()) dst.add_(src);
+}
+
+}  // namespace lmk
