@@ -275,6 +275,37 @@ at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode m
 }
 
 
+bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
+                const KernelOptions& opts, int64_t numOutputs) {
+  if (opts.ghost >= 0) return opts.ghost == 1;
+  if (!opts.sgd || opts.signgd || opts.asym) return false;
+  auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
+  double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites (din + C²·dout) and Σ_sites din·dout
+  const double C = static_cast<double>(numOutputs);
+  auto site = [&](double din, double dout) {
+    ghostPerToken += din + C * C * dout;
+    jointPerRow += din * dout;
+  };
+  auto linear = [&](const Linear& l) {
+    const double din = static_cast<double>(l.w.size(1)), dout = static_cast<double>(l.w.size(0));
+    const double r = l.loraA.defined() ? static_cast<double>(l.loraA.size(0)) : 0;
+    if (want(l.pw)) site(din, dout);
+    if (want(l.pA)) site(din, r);
+    if (want(l.pB)) site(r, dout);
+  };
+  for (const auto& L : m.layers)
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out}) linear(*l);
+  auto tokens = [](const std::vector<Example>& xs) {
+    double t = 0;
+    for (const auto& x : xs) t += static_cast<double>(x.ids.size());
+    return t;
+  };
+  const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
+  const double ghost = ghostPerToken * ttr * (ttr + tte);
+  const double joint = jointPerRow * (C * (ttr + tte) + C * C * ntr * (ntr + nte));
+  return ghost <= joint;
+}
+
 std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
     throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
@@ -306,8 +337,8 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
     }
   const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
   const bool signs = opts.signgd || opts.asym;
-  const bool useGhost = opts.ghost == 1 || (opts.ghost < 0 && opts.sgd && !signs);
-  if (useGhost && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
+  if (opts.ghost == 1 && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
+  const bool useGhost = sgdByGhost(m, gb.wanted(), train, test, opts, r.numOutputs);
   // fail before allocating, or tile the training set automatically when its stores do not fit
   const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, test, opts, Co);
   const int64_t tileSize = chosen > 0 ? std::min<int64_t>(chosen, r.nTrain) : r.nTrain;

@@ -40,7 +40,7 @@ struct KernelOptions {
   int64_t trainTile = 0;
   // SGD kernel of linear layers by the "ghost" contraction Σ_{t,t'} (δ_t·δ'_t')(a_t·a'_t'), which never
   // forms per-example weight gradients (cheaper when sequences are short relative to the width). -1 auto:
-  // used when only the SGD kernel is asked for (sign kernels need formed blocks); 0 off: the joint pass
+  // used when only the SGD kernel is asked for and it is the cheaper (sgdByGhost); 0 off: the joint pass
   // for the SGD kernel too; 1 on (an error with sign kernels).
   int ghost = -1;
   // Streamed examples whose (a, δ) are gathered for one joint pass over the linear layers (0 = automatic:
@@ -72,6 +72,14 @@ at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputS
 // The features that enter the output layer, [N, hidden] float64: the MLM-head features at the mask
 // (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
 at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
+
+// Whether computeKernels takes the ghost contraction for the linear layers: opts.ghost = 1, or automatic
+// (-1) when only the SGD kernel is asked for and the ghost contraction costs fewer multiply-adds than the
+// joint pass: ghost ≈ Σ_sites (din + C²·dout) · T_train · (T_train + T_test) with T the real tokens, joint ≈
+// Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short sequences, few outputs
+// and wide layers favour the ghost; long sequences and many labels (SST-5 on a small model) the joint pass.
+bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
+                const KernelOptions& opts, int64_t numOutputs);
 
 // The tiles a shard computes (round-robin over tiles).
 std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount);

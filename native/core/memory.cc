@@ -109,8 +109,6 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
   e.activationsPerExample = perExample * e.elementSize;
 }
 
-bool JointMode(const KernelOptions& o) { return o.signgd || o.asym || o.ghost == 0; }
-
 int64_t MaxLength(const std::vector<Example>& xs) {
   int64_t n = 0;
   for (const auto& x : xs) n = std::max<int64_t>(n, static_cast<int64_t>(x.ids.size()));
@@ -162,11 +160,12 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
     else e.width += m.params[i].numel;  // positions and types: whole tables; LayerNorms and biases
   }
   e.rows = static_cast<int64_t>(train.size()) * numOutputs;
-  e.store = (opts.sgd || opts.asym || !JointMode(opts) ? e.rows * e.width : 0) * e.elementSize;
+  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
+  e.store = (opts.sgd || opts.asym ? e.rows * e.width : 0) * e.elementSize;
   e.signStore = (opts.signgd || opts.asym) ? e.rows * e.width * e.elementSize : 0;
   ActivationSizes(m, wanted, prompt, numOutputs, e);
   e.trainActivations = activationBytes(e, train, opts.batchSize);
-  if (JointMode(opts)) {
+  if (joint) {
     e.groupExamples = std::min<int64_t>(static_cast<int64_t>(std::max(train.size(), test.size())),
                                         opts.groupSize > 0 ? opts.groupSize : opts.batchSize);
     e.groupActivations = e.groupExamples * (std::max(MaxLength(train), MaxLength(test)) * e.activationsPerToken + e.activationsPerExample);

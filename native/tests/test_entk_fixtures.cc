@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
         {
           KernelOptions kg = ko;
           kg.signgd = kg.asym = false;
+          kg.ghost = 1;
           KernelResult g = computeKernels(*model, Examples(*inputs.find("train")), Examples(*inputs.find("test")), kg, Progress{});
           const json::Value& sk = *cs.find("kernels")->find("sgd");
           double e1 = MaxRelErr(g.kernels.at("sgd/train_train"), ToTensor(*sk.find("train_train")));
@@ -158,8 +159,34 @@ int main(int argc, char** argv) {
       for (const char* key : {"sgd/train_train", "signgd/train_train", "asymmetric_signgd/train_train"})
         LMK_CHECK(MaxRelErr(n.kernels.at(key), full.kernels.at(key)) <= 1e-12, "%s without test examples differs", key);
     }
+    // the automatic choice between the ghost contraction and the joint pass for the SGD kernel alone:
+    // hidden 32, intermediate 64, 2 outputs. Per layer Σ(din + 4·dout) = 4·160 + 288 + 160 = 1088 and
+    // Σ din·dout = 4·1024 + 2·2048 = 8192. One train and one test example of T tokens each: ghost
+    // 1088·T·2T vs joint 8192·(2·2T + 4·2): the ghost wins for T = 4 (34,816 vs 98,304) and loses for
+    // T = 60 (7.8 M vs 1.05 M).
+    {
+      KernelOptions so = ko;
+      so.signgd = so.asym = false;
+      GradientBlocks gb(*model, so.output, so.subset, train);
+      auto ex = [&](int64_t T) {
+        Example x;
+        x.ids.assign(static_cast<size_t>(T), 5);
+        x.maskPos = 1;
+        return std::vector<Example>{x};
+      };
+      LMK_CHECK(sgdByGhost(*model, gb.wanted(), ex(4), ex(4), so, 2), "short sequences: the ghost contraction is cheaper");
+      LMK_CHECK(!sgdByGhost(*model, gb.wanted(), ex(60), ex(60), so, 2), "long sequences: the joint pass is cheaper");
+      so.ghost = 1;
+      LMK_CHECK(sgdByGhost(*model, gb.wanted(), ex(60), ex(60), so, 2), "ghost = 1 forces the ghost contraction");
+      so.ghost = 0;
+      LMK_CHECK(!sgdByGhost(*model, gb.wanted(), ex(4), ex(4), so, 2), "ghost = 0 forces the joint pass");
+      so.ghost = -1;
+      so.signgd = true;
+      LMK_CHECK(!sgdByGhost(*model, gb.wanted(), ex(4), ex(4), so, 2), "sign kernels need the joint pass");
+    }
     // ghost SGD, tiled and sharded
     ko.signgd = ko.asym = false;
+    ko.ghost = 1;
     at::Tensor gsum;
     for (int64_t sh = 0; sh < 2; sh++) {
       ko.shardIndex = sh;
