@@ -1,4 +1,5 @@
 #include "core/pretrain.h"
+#include <c10/core/GradMode.h>
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -118,7 +119,7 @@ bool NoDecay(const std::string& name) {
 
 // RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows.
 void InitWeights(Model& m) {
-  at::NoGradGuard ng;
+  c10::NoGradGuard ng;
   auto refs = parameterRefs(m);
   for (size_t i = 0; i < refs.size(); i++) {
     const std::string& n = m.params[i].name;
@@ -250,7 +251,7 @@ PretrainResult pretrain(const PretrainOptions& o, const std::vector<std::vector<
     if (get("lmkernel_pretrain") != fp)
       throw std::runtime_error(o.checkpointPath + ": the checkpoint was written for other settings (" + get("lmkernel_pretrain") +
                                "), this run has (" + fp + "); remove it or pass another checkpoint path");
-    at::NoGradGuard ng;
+    c10::NoGradGuard ng;
     for (size_t i = 0; i < refs.size(); i++) refs[i]->copy_(st.load(m.params[i].name, at::kFloat));
     std::vector<at::Tensor> mm, vv;
     for (size_t i = 0; i < params.size(); i++) {
@@ -286,7 +287,7 @@ PretrainResult pretrain(const PretrainOptions& o, const std::vector<std::vector<
   };
 
   auto evaluate = [&](int64_t step) {
-    at::NoGradGuard ng;
+    c10::NoGradGuard ng;
     double lossSum = 0, correct = 0;
     int64_t count = 0;
     for (size_t i = 0; i < heldout.size(); i += static_cast<size_t>(o.evalBatchSize)) {
