@@ -81,7 +81,13 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   const bool signs = t.Ksign.defined() || t.Kasym.defined() || t.Tsign.defined() || t.Tasym.defined() || t.Tflip.defined();
   const bool signsOnly = signs && !t.Ksgd.defined() && !t.Tsgd.defined() && !t.Kasym.defined() && !t.Tasym.defined() && !t.Tflip.defined();
   const bool gpu = !a0.device().is_cpu();
-  const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
+  // at least kMinRows output rows per chunk: with many rows R a cache-sized chunk would leave each
+  // per-example GEMM only a few rows (M = C·nr) and cost more in calls than it saves in cache
+  static const int64_t kMinRows = [] {
+    const char* e = std::getenv("LMKERNEL_MIN_CHUNK_ROWS");
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(16);
+  }();
+  const int64_t rowsPerChunk = std::min<int64_t>(dout, std::max<int64_t>(kMinRows, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
   const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
