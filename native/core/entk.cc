@@ -3,6 +3,7 @@
 #include "core/entk_products.h"
 #include "core/memory.h"
 #include "core/profile.h"
+#include "core/skinny_gemm.h"
 #include "core/workers.h"
 
 #include <torch/csrc/autograd/autograd.h>
@@ -63,7 +64,6 @@ struct BlockContext {
   at::Tensor labelRow;  // [C] -> row in 0..Cu-1
   int64_t Cu = 0;
   std::vector<int> unionLabelRows;  // tied: union row of each label
-  mutable at::Tensor workspace;     // reused per-example weight-gradient buffer
 };
 
 GradientBlocks::GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train)
@@ -141,7 +141,7 @@ at::Tensor RowsToBlock(const at::Tensor& g) {
 
 }  // namespace
 
-at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer* ghost) const {
+at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer& linear) const {
   const auto& c = *ctx_;
   const Model& m = c.m;
   const int64_t B = b.size(), Co = c.Cout, H = m.cfg.hidden;
@@ -169,15 +169,10 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
   pt.reset(new PhaseTimer(2));
   at::Tensor zd = z.detach();
   size_t k = 0;
-  // a chunk of block k: columns [offset, offset + chunk width) of a block `width` wide
-  auto emit = [&](const at::Tensor& blk, int64_t offset, int64_t width) {
+  auto emitWhole = [&](const at::Tensor& blk) {  // block k, whole
     pt.reset(new PhaseTimer(5));
-    consume(k, blk, offset, width);
+    consume(k++, blk);
     pt.reset(new PhaseTimer(2));
-  };
-  auto emitWhole = [&](const at::Tensor& blk) {
-    emit(blk, 0, blk.size(1));
-    k++;
   };
 
   for (size_t i = 0; i < tape.sites.size(); i++) {
@@ -187,25 +182,10 @@ at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, con
     s.output = at::Tensor();
     const int64_t L = d.size(1), dout = d.size(3);
     if (s.kind == Site::Kind::Linear) {
-      if (s.pw >= 0 && ghost) {
+      if (s.pw >= 0) {
         pt.reset(new PhaseTimer(5));
-        (*ghost)(k++, s.input, d);
+        linear(k++, s.input, d);
         pt.reset(new PhaseTimer(2));
-      } else if (s.pw >= 0) {
-        // Σ_t δ_t a_tᵀ for every example and output, in chunks of output rows small enough to stay in
-        // cache while the consumer multiplies them with the stored train columns of the same rows
-        const int64_t din = s.input.size(2);
-        const int64_t rowsPerChunk = std::max<int64_t>(1, std::min<int64_t>(dout, ChunkElements() / std::max<int64_t>(1, B * Co * din)));
-        const int64_t n = B * Co * std::min(dout, rowsPerChunk) * din;
-        if (c.workspace.numel() < n) c.workspace = at::empty({n}, s.input.options());
-        for (int64_t r0 = 0; r0 < dout; r0 += rowsPerChunk) {
-          const int64_t nr = std::min(rowsPerChunk, dout - r0);
-          at::Tensor dc = (nr == dout ? d : d.narrow(3, r0, nr)).reshape({B, L, Co * nr});
-          at::Tensor gw = c.workspace.narrow(0, 0, B * Co * nr * din).view({B, Co * nr, din});
-          at::bmm_out(gw, dc.transpose(1, 2), s.input);
-          emit(gw.view({B * Co, nr * din}), r0 * din, dout * din);
-        }
-        k++;
       }
       if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
     } else if (s.kind == Site::Kind::Norm) {
@@ -379,16 +359,16 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
       const int64_t r0 = (i - t0) * Co;
       tileSites.push_back(MakeSiteBatch(r0, train, static_cast<size_t>(i), static_cast<size_t>(j)));
       GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { tileSites.back().sites[k] = {a, d}; };
-      at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk, int64_t off, int64_t width) {
+      at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk) {
         if (k >= store.size()) store.resize(k + 1), signStore.resize(k + 1);
-        if (keepStore && !store[k].defined()) store[k] = at::empty({Rn, width}, blk.options());
-        if (signs && !signStore[k].defined()) signStore[k] = at::empty({Rn, width}, blk.options());
-        if (keepStore) store[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1)).copy_(blk);
+        if (keepStore && !store[k].defined()) store[k] = at::empty({Rn, blk.size(1)}, blk.options());
+        if (signs && !signStore[k].defined()) signStore[k] = at::empty({Rn, blk.size(1)}, blk.options());
+        if (keepStore) store[k].narrow(0, r0, blk.size(0)).copy_(blk);
         if (signs) {
-          at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0)).narrow(1, off, blk.size(1));
-          at::sign_out(dst, blk);  // signs taken while the chunk is in cache
+          at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0));
+          at::sign_out(dst, blk);
         }
-      }, &keep);
+      }, keep);
       f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
       progress("train", ++done, batches);
     }
@@ -403,9 +383,9 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
         progress.check();
         const at::Tensor& v = keepStore ? store[k] : signStore[k];
         if (!v.defined()) continue;  // a linear weight block: joint pass or ghost contraction
-        if (opts.sgd) AddProduct(Ksgd, store[k], store[k]);
-        if (opts.signgd) AddProduct(Ksign, signStore[k], signStore[k]);
-        if (opts.asym) AddProduct(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
+        if (opts.sgd) addProductTransposed(Ksgd, store[k], store[k]);
+        if (opts.signgd) addProductTransposed(Ksign, signStore[k], signStore[k]);
+        if (opts.asym) addProductTransposed(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
       }
       if (useGhost) {  // ghost blocks: every pair of stored train batches
         for (const auto& p : tileSites)
@@ -453,7 +433,8 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
         const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
         const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
         if (group.empty()) groupCol0 = c0;
-        const SiteBatch here = MakeSiteBatch(0, xs, i, j);
+        // the batch's rows within the group (joint pass) and its lengths (both passes)
+        SiteBatch here = MakeSiteBatch(c0 - groupCol0, xs, i, j);
         GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
           const GhostSide y = PackGhost(a, d, here.lengths);
           for (const auto& tb : tileSites) {
@@ -461,13 +442,12 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
             S.narrow(0, R0 + tb.row0, ad.first.size(0) * Co).slice(1, c0, c1).add_(GhostProduct(PackGhost(ad.first, ad.second, tb.lengths), y, Co));
           }
         };
-        if (!useGhost) group.push_back(MakeSiteBatch(c0 - groupCol0, xs, i, j));
+        if (!useGhost) group.push_back(std::move(here));
         GhostConsumer gather = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { group.back().sites[k] = {a, d}; };
-        at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t, int64_t off, int64_t) {
-          const int64_t w = t.size(1);
+        at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t) {
           if (S.defined()) {
             at::Tensor v = S.narrow(0, R0, Rn).slice(1, c0, c1);
-            AddProduct(v, store[k].narrow(1, off, w), t);
+            addProductTransposed(v, store[k], t);
           }
           if (G.defined() || A.defined()) {
             if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
@@ -475,18 +455,18 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
             at::sign_out(st, t);
             if (G.defined()) {
               at::Tensor v = G.narrow(0, R0, Rn).slice(1, c0, c1);
-              AddProduct(v, signStore[k].narrow(1, off, w), st);
+              addProductTransposed(v, signStore[k], st);
             }
             if (A.defined()) {
               at::Tensor va = A.narrow(0, R0, Rn).slice(1, c0, c1);
-              AddProduct(va, signStore[k].narrow(1, off, w), t);  // <sign g(train), g(x)>
+              addProductTransposed(va, signStore[k], t);  // <sign g(train), g(x)>
             }
             if (F.defined()) {
               at::Tensor vf = F.narrow(0, R0, Rn).slice(1, c0, c1);
-              AddProduct(vf, store[k].narrow(1, off, w), st);  // <g(train), sign g(x)>
+              addProductTransposed(vf, store[k], st);  // <g(train), sign g(x)>
             }
           }
-        }, useGhost ? &against : &gather);
+        }, useGhost ? against : gather);
         if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
         groupExamples += static_cast<int64_t>(j - i);
         if (!useGhost && (groupExamples >= groupSize || j == xs.size())) flush(c1);

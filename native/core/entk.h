@@ -87,21 +87,19 @@ std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t sh
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);
 
-// Per-example gradient blocks of one batch, handed one at a time to a consumer (block k is [B·C, P_k] in
-// the model's dtype, rows = example·C + output; it may live in a reused workspace: use it before returning).
+// Per-example gradient blocks of one batch, handed one at a time to consumers: the small blocks formed
+// (block k is [B·C, P_k] in the model's dtype, rows = example·C + output), linear weight blocks as (a, δ).
 struct BlockContext;  // the row spaces shared by both sides (word-embedding union, label rows)
-// (k, chunk [B·C, w], column offset of the chunk within block k, total width of block k)
-using BlockConsumer = std::function<void(size_t k, const at::Tensor& chunk, int64_t offset, int64_t width)>;
-// Ghost form of a linear weight block k: its per-example gradient is Σ_t δ_t a_tᵀ, given as the layer
-// input a [B, L, din] and δ [B, L, C, dout] without forming it (the SGD kernel contracts these directly).
+using BlockConsumer = std::function<void(size_t k, const at::Tensor& block)>;
+// A linear weight block k: its per-example gradient is Σ_t δ_t a_tᵀ, given as the layer input a [B, L, din]
+// and δ [B, L, C, dout] without forming it (the ghost contraction and the joint pass take it from there).
 using GhostConsumer = std::function<void(size_t k, const at::Tensor& a, const at::Tensor& delta)>;
 class GradientBlocks {
  public:
   GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train);
   ~GradientBlocks();
-  // Returns the outputs f [B, C] of the batch.
-  // With `ghost`, linear weight blocks go to it in (a, δ) form instead of being formed.
-  at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer* ghost = nullptr) const;
+  // Returns the outputs f [B, C] of the batch; small blocks go to `consume`, linear weight blocks to `linear`.
+  at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer& linear) const;
   int64_t numOutputs() const;
   const std::vector<bool>& wanted() const;
 

@@ -11,6 +11,8 @@
 
 namespace lmk {
 
+namespace {
+
 // Per-example weight-gradient chunks are kept at about this many elements (2 MB in fp32) so that a chunk
 // and its signs stay in cache, on every worker at once, while they are multiplied (measured on the
 // 2-core VM, A-SignGD 8 x 16: 2^19 7.0 s, 2^20 7.7 s, 2^22 8.7 s, floor 5.5-6.2 s).
@@ -24,9 +26,7 @@ int64_t ChunkElements(bool gpu) {
   return n > 0 ? n : gpu ? int64_t(1) << 26 : int64_t(1) << 19;
 }
 
-// acc [Ra, Rb] (float64) += A [Ra, P] · Bᵀ [P, Rb] (skinny_gemm: exact for sums of ±1).
-void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT) { addProductTransposed(acc, a, bT); }
-
+}  // namespace
 
 GhostSide PackGhost(const at::Tensor& a, const at::Tensor& d, const std::vector<int64_t>& lengths) {
   const int64_t B = a.size(0), L = a.size(1), din = a.size(2), Co = d.size(2), dout = d.size(3);

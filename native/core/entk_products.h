@@ -13,12 +13,6 @@
 
 namespace lmk {
 
-// Elements of one per-example gradient chunk (CPU: cache-sized; GPU: launch-amortising).
-int64_t ChunkElements(bool gpu = false);
-
-// acc [Ra, Rb] (float64) += A [Ra, P] · Bᵀ [P, Rb] (skinny_gemm: exact for sums of ±1).
-void AddProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& bT);
-
 // One side of a ghost product: the rows of a [T, din] and δ [T·Co, dout] of the real tokens only (padding
 // has δ = 0 and only costs), with the example of each token (`ex` undefined: no padding, T = B·L).
 struct GhostSide {

@@ -111,10 +111,10 @@ int main(int argc, char** argv) {
             if (seenInputs.insert(a.data_ptr()).second) actBytes += a.numel() * a.element_size();
             actBytes += d.numel() * d.element_size();
           };
-          gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk, int64_t, int64_t) {
+          gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk) {
             width += blk.size(1);
             widths += std::to_string(blk.size(1)) + " ";
-          }, &ad);
+          }, ad);
           if (std::getenv("LMK_DEBUG_WIDTH")) {
             std::fprintf(stderr, "blocks: %s\nparams:", widths.c_str());
             for (size_t i = 0; i < model->params.size(); i++)
