@@ -24,11 +24,9 @@ int main(int argc, char** argv) {
   std::string tmp = test::TempDir();
   for (const char* arch : {"roberta", "bert"}) {
     const json::Value& A = *fx.find(arch);
-    std::string cfgPath = tmp + "/" + arch + "-config.json";
-    test::WriteFile(cfgPath, test::Dump(*A.find("config")));
-    std::string weights = dir + "/" + A.find("weights_file")->str;
-    std::vector<int64_t> labelIds;
-    for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
+    const test::FixtureFiles files = test::WriteFixture(fx, arch, dir, tmp);
+    const std::string &cfgPath = files.config, &weights = files.weights;
+    const std::vector<int64_t>& labelIds = files.labelIds;
     for (auto& cs : A.find("cases")->arr) {
       std::string mode = cs.find("model_mode")->str, subset = cs.find("subset")->str;
       bool binary = cs.find("binary")->b;
@@ -96,12 +94,12 @@ int main(int argc, char** argv) {
   // kernels as one pass (rows of a shard are disjoint; their sum is the whole kernel).
   {
     const json::Value& A = *fx.find("roberta");
-    std::string cfgPath = tmp + "/roberta-config.json";
-    auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, LoadOptions{at::kDouble, false});
+    const test::FixtureFiles files = test::WriteFixture(fx, "roberta", dir, tmp);
+    auto model = loadModel(files.config, files.weights, LoadOptions{at::kDouble, false});
     const json::Value& inputs = *A.find("inputs")->find("prompt");
     auto train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
     KernelOptions ko;
-    for (auto& v : A.find("label_word_ids")->arr) ko.output.labelWordIds.push_back(v.integer);
+    ko.output.labelWordIds = files.labelIds;
     ko.sgd = ko.signgd = ko.asym = true;
     ko.batchSize = 2;
     KernelResult full = computeKernels(*model, train, test, ko, Progress{});

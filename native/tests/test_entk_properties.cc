@@ -26,11 +26,10 @@ int main(int argc, char** argv) {
   json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
   const json::Value& A = *fx.find("roberta");
   std::string tmp = test::TempDir();
-  std::string cfgPath = tmp + "/config.json";
-  test::WriteFile(cfgPath, test::Dump(*A.find("config")));
-  auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, LoadOptions{at::kDouble, false});
-  std::vector<int64_t> labels;
-  for (auto& v : A.find("label_word_ids")->arr) labels.push_back(v.integer);
+  const test::FixtureFiles files = test::WriteFixture(fx, "roberta", dir, tmp);
+  const std::string& cfgPath = files.config;
+  auto model = loadModel(cfgPath, files.weights, LoadOptions{at::kDouble, false});
+  const std::vector<int64_t>& labels = files.labelIds;
   const json::Value& inputs = *A.find("inputs")->find("prompt");
   auto train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
   train.resize(3);
@@ -75,7 +74,7 @@ int main(int argc, char** argv) {
   std::printf("finite differences vs SGD kernel: max rel err %.2e\n", worst);
 
   // float32 engine against float64 on the same checkpoint
-  auto m32 = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, LoadOptions{at::kFloat, false});
+  auto m32 = loadModel(cfgPath, files.weights, LoadOptions{at::kFloat, false});
   ko.sgd = ko.signgd = true;
   KernelResult r64 = computeKernels(*model, train, test, ko, Progress{});
   KernelResult r32 = computeKernels(*m32, train, test, ko, Progress{});

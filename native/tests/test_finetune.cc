@@ -19,18 +19,17 @@ int main(int argc, char** argv) {
   json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
   const json::Value& A = *fx.find("roberta");
   std::string tmp = test::TempDir();
-  std::string cfgPath = tmp + "/roberta-config.json";
-  test::WriteFile(cfgPath, test::Dump(*A.find("config")));
+  const test::FixtureFiles files = test::WriteFixture(fx, "roberta", dir, tmp);
+  const std::string& cfgPath = files.config;
   LoadOptions lo;
   lo.dtype = at::kDouble;
-  auto model = loadModel(cfgPath, dir + "/" + A.find("weights_file")->str, lo);
+  auto model = loadModel(cfgPath, files.weights, lo);
   const json::Value& P = *A.find("inputs")->find("prompt");
   FinetuneData data;
   data.train = Examples(*P.find("train"));
   data.test = Examples(*P.find("test"));
   for (auto& v : P.find("train_labels")->arr) data.trainLabels.push_back(v.integer);
-  std::vector<int64_t> labelIds;
-  for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
+  const std::vector<int64_t>& labelIds = files.labelIds;
   const json::Value& ft = *A.find("cases")->arr[0].find("fine_tuning");
   at::Tensor before = model->layers[0].q.w.clone();
 

@@ -71,11 +71,9 @@ int main(int argc, char** argv) {
   for (const char* arch : {"roberta", "bert"}) {
     if (quick && std::string(arch) != "roberta") continue;
     const json::Value& A = *fx.find(arch);
-    std::string cfgPath = tmp + "/" + arch + "-config.json";
-    test::WriteFile(cfgPath, test::Dump(*A.find("config")));
-    std::string weights = dir + "/" + A.find("weights_file")->str;
-    std::vector<int64_t> labelIds;
-    for (auto& v : A.find("label_word_ids")->arr) labelIds.push_back(v.integer);
+    const test::FixtureFiles files = test::WriteFixture(fx, arch, dir, tmp);
+    const std::string &cfgPath = files.config, &weights = files.weights;
+    const std::vector<int64_t>& labelIds = files.labelIds;
     for (bool tied : {false, true})
       for (const char* mode : {"prompt", "standard"})
         for (bool lora : {false, true})

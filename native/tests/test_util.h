@@ -93,6 +93,20 @@ inline std::string Dump(const json::Value& v) {
 }
 
 // Fixture examples [{input_ids, mask_pos}] -> core examples.
+// One architecture of fixtures-a.json as files a model loads: its config written to <tmp>/<arch>-config.json,
+// the weights file beside the fixtures, and its label word ids.
+struct FixtureFiles {
+  std::string config, weights;
+  std::vector<int64_t> labelIds;
+};
+inline FixtureFiles WriteFixture(const json::Value& fx, const std::string& arch, const std::string& dir, const std::string& tmp) {
+  const json::Value& A = *fx.find(arch);
+  FixtureFiles f{tmp + "/" + arch + "-config.json", dir + "/" + A.find("weights_file")->str, {}};
+  WriteFile(f.config, Dump(*A.find("config")));
+  for (auto& v : A.find("label_word_ids")->arr) f.labelIds.push_back(v.integer);
+  return f;
+}
+
 inline std::vector<Example> Examples(const json::Value& arr) {
   std::vector<Example> xs;
   for (auto& e : arr.arr) {
