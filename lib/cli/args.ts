@@ -1,11 +1,43 @@
 // A small, strict argument parser for the CLI: unknown flags and missing values are errors that name the flag.
 import { LmkError } from '../errors.js';
 
+export type FlagType = 'string' | 'number' | 'boolean' | 'list';
+
+export interface Flag {
+  type: FlagType;
+  help: string;
+  default?: unknown;
+  /** Old or alternative names that keep working (`--mode` for `--layout`). */
+  aliases?: readonly string[];
+  /** Missing or empty: an error that names the flag (checked by defineCommand). */
+  required?: boolean;
+}
+
 export interface FlagSpec {
-  [name: string]: { type: 'string' | 'number' | 'boolean' | 'list'; help: string; default?: unknown };
+  [name: string]: Flag;
 }
 
 export type ParsedArgs = Record<string, string | number | boolean | string[] | undefined> & { _: string[] };
+
+/** The flag of `name`, whether it is the flag's name or one of its aliases. */
+function lookup(spec: FlagSpec, name: string): [string, Flag] | undefined {
+  if (Object.hasOwn(spec, name)) return [name, spec[name]];
+  for (const [k, s] of Object.entries(spec)) if (s.aliases?.includes(name)) return [k, s];
+  return undefined;
+}
+
+function parseValue(command: string, flag: string, s: Flag, value: string, prev: unknown): string | number | string[] {
+  if (s.type === 'number') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new LmkError(`${command}: option '--${flag}' expects a number, received '${value}'`);
+    return n;
+  }
+  if (s.type === 'list') {
+    const before = Array.isArray(prev) && prev !== s.default ? (prev as string[]) : [];
+    return [...before, ...value.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
+  }
+  return value;
+}
 
 export function parseArgs(argv: string[], spec: FlagSpec, command: string): ParsedArgs {
   const out: ParsedArgs = { _: [] };
@@ -16,43 +48,39 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string): Pars
       out._.push(a);
       continue;
     }
-    let name = a.slice(2);
+    let given = a.slice(2);
     let value: string | undefined;
-    const eq = name.indexOf('=');
+    const eq = given.indexOf('=');
     if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
+      value = given.slice(eq + 1);
+      given = given.slice(0, eq);
     }
-    if (name === 'help') {
+    if (given === 'help') {
       out.help = true;
       continue;
     }
-    const s = spec[name];
-    if (!s) throw new LmkError(`${command}: unknown option '--${name}' (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    const found = lookup(spec, given);
+    if (!found) throw new LmkError(`${command}: unknown option '--${given}' (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    const [name, s] = found;
     if (s.type === 'boolean') {
       out[name] = value === undefined ? true : value !== 'false';
       continue;
     }
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new LmkError(`${command}: option '--${name}' needs a value`);
+      if (i + 1 >= argv.length) throw new LmkError(`${command}: option '--${given}' needs a value`);
       value = argv[++i];
     }
-    if (s.type === 'number') {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new LmkError(`${command}: option '--${name}' expects a number, received '${value}'`);
-      out[name] = n;
-    } else if (s.type === 'list') {
-      const prev = Array.isArray(out[name]) && out[name] !== s.default ? (out[name] as string[]) : [];
-      out[name] = [...prev, ...value.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
-    } else {
-      out[name] = value;
-    }
+    out[name] = parseValue(command, given, s, value, out[name]);
   }
   return out;
 }
 
 export function helpText(command: string, synopsis: string, spec: FlagSpec): string {
-  const rows = Object.entries(spec).map(([k, s]) => `  --${k.padEnd(24)} ${s.help}${s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : ''}`);
+  const rows = Object.entries(spec).map(([k, s]) => {
+    const dflt = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
+    const aliases = s.aliases && s.aliases.length > 0 ? ` (also ${s.aliases.map((x) => '--' + x).join(', ')})` : '';
+    return `  --${k.padEnd(24)} ${s.help}${dflt}${aliases}`;
+  });
   return `usage: lmkernel ${command} ${synopsis}\n\n${rows.join('\n')}`;
 }
 

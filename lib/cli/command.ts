@@ -1,0 +1,56 @@
+// One command of the `lmkernel` CLI: its flags, help text and handler. defineCommand does the preamble
+// every command shares (parse the flags, print the help on --help, check the required flags) and hands
+// the handler its flags typed from the spec.
+import { LmkError } from '../errors.js';
+import { helpText, parseArgs, type Flag, type FlagSpec } from './args.js';
+
+type ValueOf<F extends Flag> = F['type'] extends 'number'
+  ? number
+  : F['type'] extends 'boolean'
+    ? boolean
+    : F['type'] extends 'list'
+      ? string[]
+      : string;
+
+/** The parsed flags: a flag with a default or `required: true` is always present. */
+export type CommandArgs<S extends FlagSpec> = {
+  -readonly [K in keyof S]: S[K] extends { default: NonNullable<unknown> } | { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined;
+} & { _: string[] };
+
+export interface CommandDefinition<S extends FlagSpec> {
+  /** The command's name as typed (`kernel`, `data k-shot`). */
+  name: string;
+  /** What follows the name in the usage line. */
+  synopsis: string;
+  spec: S;
+  /** Positional arguments allowed (default none: an unexpected argument is an error). */
+  positionals?: boolean;
+  run(args: CommandArgs<S>): Promise<number>;
+}
+
+export interface Command {
+  name: string;
+  /** Text of `--help`. */
+  help: string;
+  /** Runs the command on its argument vector; resolves with the exit status. */
+  run(argv: string[]): Promise<number>;
+}
+
+export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S>): Command {
+  const help = helpText(def.name, def.synopsis, def.spec);
+  return {
+    name: def.name,
+    help,
+    run: async (argv: string[]): Promise<number> => {
+      const args = parseArgs(argv, def.spec, def.name);
+      if (args.help) {
+        console.log(help);
+        return 0;
+      }
+      if (!def.positionals && args._.length > 0) throw new LmkError(`${def.name}: unexpected argument '${args._[0]}'`);
+      for (const [k, s] of Object.entries(def.spec))
+        if (s.required && (args[k] === undefined || args[k] === '')) throw new LmkError(`${def.name}: option '--${k}' is required`);
+      return def.run(args as unknown as CommandArgs<S>);
+    },
+  };
+}
