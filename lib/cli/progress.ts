@@ -1,6 +1,6 @@
 // Progress bars with ETA for long CLI steps (cli-progress), silent when stderr is not a terminal.
 import cliProgress from 'cli-progress';
-import type { ProgressFn } from './native.js';
+import type { ProgressFn } from '../types.js';
 
 export interface CliProgress {
   update: ProgressFn;
