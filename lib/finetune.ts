@@ -3,9 +3,13 @@
 // new LmModel, the test outputs, the linearized model's test outputs f(θ0) + ∇f(θ0)·(θ1 − θ0), and the
 // relative distance of the SGD eNTK between θ0 and θ1. Options are checked here with messages that name
 // the option; the native core re-checks ranges (vocabulary, positions).
-import { native, withCancel, type ProgressFn } from './native.js';
+import { native, withCancel } from './addon/load.js';
+import type { AddonFinetuneOptions } from './addon/types.js';
 import { LmkError, OptionError } from './errors.js';
-import { LmModel, SUBSETS, checkExamples, type EncodedExample, type OutputMode, type Subset } from './model.js';
+import { rowsOfFlat } from './kernels/layout.js';
+import { LmModel, checkExamples } from './model.js';
+import { OUTPUT_KINDS, SUBSETS, type EncodedExample, type OutputKind, type ProgressFn, type Subset } from './types.js';
+import { checkInt, checkNumber, isInt, isNumber, isPlainObject, oneOf } from './validate.js';
 
 export type Optimizer = 'sgd' | 'adam' | 'signgd';
 export type DevMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
@@ -23,7 +27,7 @@ export interface FinetuneOptions {
   devLabels?: number[];
   test?: EncodedExample[];
   /** prompt (default): the label-word logits at the mask; standard: the classifier on the first position. */
-  output?: OutputMode;
+  output?: OutputKind;
   labelWordIds?: number[];
   optimizer: Optimizer;
   /** Peak learning rate (linear decay to 0 over `steps`, no warm-up). */
@@ -93,10 +97,6 @@ export class TrainingDivergedError extends LmkError {
   }
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-
 function checkLabels(ys: unknown, option: string, n: number, C: number): number[] {
   if (!Array.isArray(ys)) throw new OptionError(option, `an array of ${n} label indices`, ys);
   if (ys.length !== n) throw new OptionError(option, `${n} labels (one per example)`, ys);
@@ -106,110 +106,96 @@ function checkLabels(ys: unknown, option: string, n: number, C: number): number[
   return ys as number[];
 }
 
-function oneOf<T extends string>(v: unknown, option: string, allowed: readonly T[], def?: T): T {
-  if (v === undefined && def !== undefined) return def;
-  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new OptionError(option, `one of ${allowed.join(', ')}`, v);
-  return v as T;
-}
+/** An optional integer option: `def` when absent. */
+const optInt = (v: unknown, option: string, min: number, def: number): number => (v === undefined ? def : checkInt(v, option, min));
 
-function optInt(v: unknown, option: string, min: number, def: number): number {
-  if (v === undefined) return def;
-  if (!isInt(v) || v < min) throw new OptionError(option, `an integer >= ${min}`, v);
-  return v;
-}
-
-function toMatrix(flat: Float64Array | undefined, rows: number): number[][] | undefined {
-  if (!flat) return undefined;
-  const cols = rows === 0 ? 0 : flat.length / rows;
-  const out: number[][] = [];
-  for (let i = 0; i < rows; i++) out.push(Array.from(flat.subarray(i * cols, (i + 1) * cols)));
-  return out;
-}
-
-/** Checks the options and returns what the native call takes. */
-function prepare(model: LmModel, opts: FinetuneOptions): Record<string, unknown> {
-  if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
-  const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
-  const prompt = output === 'prompt';
-  const optimizer = oneOf(opts.optimizer, 'optimizer', OPTIMIZERS);
-  if (!isNum(opts.lr) || opts.lr <= 0) throw new OptionError('lr', 'a finite learning rate > 0', opts.lr);
-  if (!isInt(opts.steps) || opts.steps < 1) throw new OptionError('steps', 'an integer >= 1', opts.steps);
-  const train = checkExamples(opts.train, 'train', prompt, false);
-  let C: number;
-  let labelWordIds: number[] | undefined;
-  if (prompt) {
-    if (!Array.isArray(opts.labelWordIds) || opts.labelWordIds.length < 2 || !opts.labelWordIds.every((v) => isInt(v) && v >= 0))
-      throw new OptionError('labelWordIds', 'an array of >= 2 token ids, one per label (prompt mode)', opts.labelWordIds);
-    labelWordIds = opts.labelWordIds;
-    C = labelWordIds.length;
-  } else {
-    C = model.info.numLabels;
-    if (C === 0) throw new OptionError('output', "a model with a 'classifier' head for the standard setting (set one with setClassifier)", output);
+/** The output, its label words and the number of outputs C. */
+function checkOutput(model: LmModel, opts: FinetuneOptions): { output: OutputKind; labelWordIds?: number[]; numOutputs: number } {
+  const output = oneOf(opts.output, 'output', OUTPUT_KINDS, 'prompt');
+  if (output === 'prompt') {
+    const ids = opts.labelWordIds;
+    if (!Array.isArray(ids) || ids.length < 2 || !ids.every((v) => isInt(v) && v >= 0))
+      throw new OptionError('labelWordIds', 'an array of >= 2 token ids, one per label (prompt mode)', ids);
+    return { output, labelWordIds: ids, numOutputs: ids.length };
   }
-  const trainLabels = checkLabels(opts.trainLabels, 'trainLabels', train.length, C);
+  const numOutputs = model.info.numLabels;
+  if (numOutputs === 0) throw new OptionError('output', "a model with a 'classifier' head for the standard output (set one with setClassifier)", output);
+  return { output, numOutputs };
+}
+
+/** The training, dev and test sets with their labels. */
+function checkSplits(opts: FinetuneOptions, prompt: boolean, numOutputs: number) {
+  const train = checkExamples(opts.train, 'train', prompt, false);
+  const trainLabels = checkLabels(opts.trainLabels, 'trainLabels', train.length, numOutputs);
   const dev = checkExamples(opts.dev ?? [], 'dev', prompt, true);
   const evalEvery = optInt(opts.evalEvery, 'evalEvery', 0, 0);
   if (evalEvery > 0 && dev.length === 0) throw new OptionError('dev', `a non-empty dev set (evalEvery is ${evalEvery})`, opts.dev);
-  const devLabels = dev.length > 0 ? checkLabels(opts.devLabels, 'devLabels', dev.length, C) : [];
+  const devLabels = dev.length > 0 ? checkLabels(opts.devLabels, 'devLabels', dev.length, numOutputs) : [];
   const test = checkExamples(opts.test ?? [], 'test', prompt, true);
   if (opts.linearize && test.length === 0) throw new OptionError('test', 'a non-empty test set (linearize is set)', opts.test);
-  const batchSize = optInt(opts.batchSize, 'batchSize', 1, 0);
+  return { train, trainLabels, dev, devLabels, test, evalEvery };
+}
+
+/** The optimizer's hyper-parameters. */
+function checkOptimizer(opts: FinetuneOptions) {
+  const optimizer = oneOf(opts.optimizer, 'optimizer', OPTIMIZERS);
+  if (!isNumber(opts.lr) || opts.lr <= 0) throw new OptionError('lr', 'a finite learning rate > 0', opts.lr);
+  const steps = checkInt(opts.steps, 'steps', 1);
   let maxGradNorm = 1.0;
   if (opts.maxGradNorm === null) maxGradNorm = 0;
   else if (opts.maxGradNorm !== undefined) {
-    if (!isNum(opts.maxGradNorm) || opts.maxGradNorm < 0) throw new OptionError('maxGradNorm', 'a number >= 0 (0 or null: no clipping)', opts.maxGradNorm);
+    if (!isNumber(opts.maxGradNorm) || opts.maxGradNorm < 0) throw new OptionError('maxGradNorm', 'a number >= 0 (0 or null: no clipping)', opts.maxGradNorm);
     maxGradNorm = opts.maxGradNorm;
   }
-  const weightDecay = opts.weightDecay ?? 0;
-  if (!isNum(weightDecay) || weightDecay < 0) throw new OptionError('weightDecay', 'a number >= 0', opts.weightDecay);
+  const weightDecay = checkNumber(opts.weightDecay ?? 0, 'weightDecay', { min: 0 });
   const betas = opts.betas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => isNum(b) && b >= 0 && b < 1))
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => isNumber(b) && b >= 0 && b < 1))
     throw new OptionError('betas', 'two numbers in [0, 1)', opts.betas);
-  const eps = opts.eps ?? 1e-8;
-  if (!isNum(eps) || eps <= 0) throw new OptionError('eps', 'a number > 0', opts.eps);
-  const metric = oneOf(opts.metric, 'metric', DEV_METRICS, 'accuracy');
-  if ((metric === 'f1' || metric === 'mcc') && C !== 2) throw new OptionError('metric', `accuracy or loss (${metric} needs 2 labels, there are ${C})`, metric);
-  const seed = optInt(opts.seed, 'seed', 0, 42);
-  let trainable: string | string[] = 'all';
-  if (Array.isArray(opts.trainable)) {
-    if (opts.trainable.length === 0 || !opts.trainable.every((n) => typeof n === 'string'))
-      throw new OptionError('trainable', 'a non-empty array of parameter names', opts.trainable);
-    const known = new Set(model.info.params);
-    const unknown = opts.trainable.find((n) => !known.has(n));
-    if (unknown !== undefined) throw new OptionError('trainable', 'names of the model\'s parameters (model.info.params)', unknown);
-    trainable = opts.trainable;
-  } else if (opts.trainable !== undefined) {
-    trainable = oneOf(opts.trainable, 'trainable', SUBSETS, 'all');
-    if (trainable === 'lora' && !model.info.hasLora) throw new OptionError('trainable', "a subset the model has ('lora' needs applyLora first)", 'lora');
-  }
-  for (const k of ['linearize', 'kernelDistance'] as const)
-    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new OptionError(k, 'a boolean', opts[k]);
-  const evalBatchSize = optInt(opts.evalBatchSize, 'evalBatchSize', 1, 16);
-  const kernelBatchSize = optInt(opts.kernelBatchSize, 'kernelBatchSize', 1, 8);
-  return {
-    train, trainLabels, dev, devLabels, test, output, labelWordIds, optimizer, lr: opts.lr, steps: opts.steps, batchSize, maxGradNorm,
-    weightDecay, beta1: betas[0], beta2: betas[1], eps, evalEvery, metric, seed, trainable, linearize: !!opts.linearize,
-    kernelDistance: !!opts.kernelDistance, evalBatchSize, kernelBatchSize,
-  };
+  const eps = checkNumber(opts.eps ?? 1e-8, 'eps', { min: 0, exclusiveMin: true });
+  return { optimizer, lr: opts.lr, steps, maxGradNorm, weightDecay, beta1: betas[0], beta2: betas[1], eps };
 }
 
-interface RawResult {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  model: any;
-  trainedParams: string[];
-  trainLoss: number[];
-  gradNorm: number;
-  clipCoef: number;
-  devHistory: DevPoint[];
-  bestStep: number;
-  steps: number;
-  aborted: boolean;
-  error?: string;
-  errorStep?: number;
-  testLogits?: Float64Array;
-  linearizedTestLogits?: Float64Array;
-  trainTrainKernelDistance?: number;
-  trainTestKernelDistance?: number;
+/** What to train: a subset name or a list of the model's parameter names. */
+function checkTrainable(model: LmModel, trainable: unknown): string | string[] {
+  if (trainable === undefined) return 'all';
+  if (Array.isArray(trainable)) {
+    if (trainable.length === 0 || !trainable.every((n) => typeof n === 'string'))
+      throw new OptionError('trainable', 'a non-empty array of parameter names', trainable);
+    const known = new Set(model.info.params);
+    const unknown = trainable.find((n) => !known.has(n));
+    if (unknown !== undefined) throw new OptionError('trainable', "names of the model's parameters (model.info.params)", unknown);
+    return trainable;
+  }
+  const subset = oneOf(trainable, 'trainable', SUBSETS, 'all');
+  if (subset === 'lora' && !model.info.hasLora) throw new OptionError('trainable', "a subset the model has ('lora' needs applyLora first)", 'lora');
+  return subset;
+}
+
+/** Checks the options and returns what the native call takes. */
+function prepare(model: LmModel, opts: FinetuneOptions): AddonFinetuneOptions {
+  if (!isPlainObject(opts)) throw new OptionError('options', 'an object', opts);
+  const optimizer = checkOptimizer(opts);
+  const { output, labelWordIds, numOutputs } = checkOutput(model, opts);
+  const splits = checkSplits(opts, output === 'prompt', numOutputs);
+  const metric = oneOf(opts.metric, 'metric', DEV_METRICS, 'accuracy');
+  if ((metric === 'f1' || metric === 'mcc') && numOutputs !== 2)
+    throw new OptionError('metric', `accuracy or loss (${metric} needs 2 labels, there are ${numOutputs})`, metric);
+  for (const k of ['linearize', 'kernelDistance'] as const)
+    if (opts[k] !== undefined && typeof opts[k] !== 'boolean') throw new OptionError(k, 'a boolean', opts[k]);
+  return {
+    ...splits,
+    ...optimizer,
+    output,
+    labelWordIds,
+    metric,
+    batchSize: optInt(opts.batchSize, 'batchSize', 1, 0),
+    seed: optInt(opts.seed, 'seed', 0, 42),
+    trainable: checkTrainable(model, opts.trainable),
+    linearize: !!opts.linearize,
+    kernelDistance: !!opts.kernelDistance,
+    evalBatchSize: optInt(opts.evalBatchSize, 'evalBatchSize', 1, 16),
+    kernelBatchSize: optInt(opts.kernelBatchSize, 'kernelBatchSize', 1, 8),
+  };
 }
 
 /**
@@ -220,8 +206,8 @@ interface RawResult {
 export async function finetune(model: LmModel, opts: FinetuneOptions): Promise<FinetuneResult> {
   if (!(model instanceof LmModel)) throw new OptionError('model', 'an LmModel (from loadModel)', model);
   const args = prepare(model, opts);
-  const nTest = (args.test as EncodedExample[]).length;
-  const raw = await withCancel<RawResult>(opts.signal, (token) => native().finetune(model.handle, args, opts.onProgress, token));
+  const nTest = args.test?.length ?? 0;
+  const raw = await withCancel(opts.signal, (token) => native().finetune(model.handle, args, opts.onProgress, token));
   const res: FinetuneResult = {
     model: new LmModel(raw.model, model.dir),
     devHistory: raw.devHistory,
@@ -233,8 +219,8 @@ export async function finetune(model: LmModel, opts: FinetuneOptions): Promise<F
     trainedParams: raw.trainedParams,
   };
   if (raw.aborted) res.aborted = true;
-  if (raw.testLogits) res.testLogits = toMatrix(raw.testLogits, nTest);
-  if (raw.linearizedTestLogits) res.linearizedTestLogits = toMatrix(raw.linearizedTestLogits, nTest);
+  if (raw.testLogits) res.testLogits = rowsOfFlat(raw.testLogits, nTest);
+  if (raw.linearizedTestLogits) res.linearizedTestLogits = rowsOfFlat(raw.linearizedTestLogits, nTest);
   if (raw.trainTrainKernelDistance !== undefined) res.trainSgdKernelRelativeDistance = raw.trainTrainKernelDistance;
   if (raw.trainTestKernelDistance !== undefined) res.trainTestSgdKernelRelativeDistance = raw.trainTestKernelDistance;
   if (raw.error) throw new TrainingDivergedError(raw.error, raw.errorStep ?? -1, res);

@@ -1,5 +1,6 @@
 // lmkernel public API.
 export * from './errors.js';
+export * from './types.js';
 export * from './model.js';
 export * from './prompts/index.js';
 export * from './tasks/index.js';
@@ -7,6 +8,8 @@ export * from './data/index.js';
 export * from './metrics.js';
 export * from './solvers/index.js';
 export { accuracy } from './metrics.js';
+export { mean, populationStd, sampleStd, meanStd, l2Norm, relativeDifference, argmaxRows } from './stats.js';
+export { hasCuda } from './addon/load.js';
 export {
   finetune,
   finetuneGrid,
@@ -21,5 +24,6 @@ export {
   type DevPoint,
   type DevMetric as FinetuneDevMetric,
 } from './finetune.js';
-export * from './runner/index.js';
+export * from './experiments/index.js';
+export { splitColumns, concatColumns, flatRows, rowsOfFlat, nestedToFlat, flatToNested, tileRows, shardTiles } from './kernels/layout.js';
 export * from './kernels/merge.js';

@@ -3,39 +3,14 @@
 // option, the expected and the received value; the native core re-checks ranges (vocabulary, positions).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { native, withCancel, type ProgressFn } from './native.js';
+import { native, withCancel } from './addon/load.js';
+import type { AddonKernelResult, AddonModel, AddonModelInfo } from './addon/types.js';
 import { InputError, OptionError } from './errors.js';
+import { flatToNested, rowsOfFlat, type NestedKernel } from './kernels/layout.js';
+import { FORMULAS, OUTPUT_KINDS, SUBSETS, type Dtype, type EncodedExample, type Formula, type Kernel, type OutputKind, type ProgressFn, type Subset } from './types.js';
+import { checkInt, checkNumber, isInt, isPlainObject, oneOf } from './validate.js';
 
-export type Dtype = 'float32' | 'float64';
-export type OutputMode = 'prompt' | 'standard';
-export type Formula = 'sgd' | 'signgd' | 'asymmetric_signgd';
-export type Subset = 'all' | 'exclude_embeddings' | 'exclude_head' | 'only_biases' | 'lora';
-
-export const FORMULAS: readonly Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
-export const SUBSETS: readonly Subset[] = ['all', 'exclude_embeddings', 'exclude_head', 'only_biases', 'lora'];
-
-export interface EncodedExample {
-  input_ids: number[];
-  mask_pos?: number;
-  token_type_ids?: number[];
-}
-
-export interface ModelInfo {
-  arch: 'roberta' | 'bert';
-  vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  maxPositions: number;
-  padId: number;
-  dtype: Dtype;
-  device: string;
-  tied: boolean;
-  numParams: number;
-  numLabels: number;
-  hasLora: boolean;
-  params: string[];
-}
+export type ModelInfo = AddonModelInfo;
 
 export interface LoadModelOptions {
   dtype?: Dtype;
@@ -48,17 +23,11 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
-/** A kernel [Na, C, Nb, C] in float64, row-major (row = example·C + logit). */
-export interface Kernel {
-  shape: [number, number, number, number];
-  data: Float64Array;
-}
-
 export interface KernelOptions {
   train: EncodedExample[];
   test?: EncodedExample[];
   /** prompt: label-word logits at the mask; standard: the classifier on the first position. */
-  output?: OutputMode;
+  output?: OutputKind;
   labelWordIds?: number[];
   /** One output, logit1 − logit0 (2-class tasks). */
   binary?: boolean;
@@ -78,6 +47,9 @@ export interface KernelOptions {
 
 export interface KernelResult {
   gradDim: number;
+  /** Outputs per example C: the label words or classes, or 1 for a binary logit difference. */
+  numOutputs: number;
+  /** @deprecated The former name of numOutputs. */
   numLogits: number;
   nTrain: number;
   nTest: number;
@@ -89,185 +61,170 @@ export interface KernelResult {
   tiling: { tileSize: number; numTiles: number; tiles: number[]; shard: { index: number; count: number } };
 }
 
-// safe integers only: larger values cannot cross to the native int64 ids exactly
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+export interface OutputsOptions {
+  inputs: EncodedExample[];
+  output?: OutputKind;
+  labelWordIds?: number[];
+  binary?: boolean;
+  batchSize?: number;
+  signal?: AbortSignal;
+}
 
-/** Validates encoded examples (the option name is used in messages); mask_pos is checked in prompt mode. */
+export interface LoraSpec {
+  r: number;
+  alpha: number;
+  targets?: string[];
+  A?: Record<string, number[][]>;
+  B?: Record<string, number[][]>;
+  seed?: number;
+}
+
+/** Validates encoded examples (the option name is used in messages); mask_pos is checked for the prompt output. */
 export function checkExamples(xs: unknown, option: string, needMask: boolean, allowEmpty: boolean): EncodedExample[] {
   if (!Array.isArray(xs)) throw new OptionError(option, 'an array of {input_ids, mask_pos} examples', xs);
   if (!allowEmpty && xs.length === 0) throw new OptionError(option, 'a non-empty array of examples', xs);
-  xs.forEach((x, i) => {
+  xs.forEach((x: unknown, i) => {
     const at = `${option}[${i}]`;
-    if (typeof x !== 'object' || x === null) throw new OptionError(at, 'an object with input_ids', x);
-    const ids = (x as EncodedExample).input_ids;
+    if (!isPlainObject(x)) throw new OptionError(at, 'an object with input_ids', x);
+    const ids = x.input_ids;
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every(isInt))
       throw new OptionError(`${at}.input_ids`, 'a non-empty array of integer token ids', ids);
-    const mp = (x as EncodedExample).mask_pos;
+    const mp = x.mask_pos;
     if (needMask && (!isInt(mp) || mp < 0 || mp >= ids.length))
       throw new OptionError(`${at}.mask_pos`, `an index in [0, ${ids.length}) (prompt mode needs the mask position)`, mp);
   });
   return xs as EncodedExample[];
 }
 
-function oneOf<T extends string>(v: unknown, option: string, allowed: readonly T[], def: T): T {
-  if (v === undefined) return def;
-  if (typeof v !== 'string' || !allowed.includes(v as T)) throw new OptionError(option, `one of ${allowed.join(', ')}`, v);
-  return v as T;
-}
-
-function toMatrix(flat: Float64Array, rows: number): number[][] {
-  const cols = rows === 0 ? 0 : flat.length / rows;
-  const out: number[][] = [];
-  for (let i = 0; i < rows; i++) out.push(Array.from(flat.subarray(i * cols, (i + 1) * cols)));
-  return out;
-}
-
 /** Nested [Na][C][Nb][C] arrays (the JSON layout of the fixtures and the CLI). */
-export function kernelToNested(k: Kernel): number[][][][] {
-  const [na, c, nb, c2] = k.shape;
-  const out: number[][][][] = [];
-  let p = 0;
-  for (let i = 0; i < na; i++) {
-    const a: number[][][] = [];
-    for (let l = 0; l < c; l++) {
-      const b: number[][] = [];
-      for (let j = 0; j < nb; j++) {
-        b.push(Array.from(k.data.subarray(p, p + c2)));
-        p += c2;
-      }
-      a.push(b);
-    }
-    out.push(a);
+export function kernelToNested(k: Kernel): NestedKernel {
+  return flatToNested(k);
+}
+
+/** The checked options of LmModel#kernels, as the addon takes them. */
+function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
+  if (!isPlainObject(opts)) throw new OptionError('options', 'an object', opts);
+  const output = oneOf(opts.output, 'output', OUTPUT_KINDS, 'prompt');
+  const prompt = output === 'prompt';
+  const train = checkExamples(opts.train, 'train', prompt, false);
+  const test = checkExamples(opts.test ?? [], 'test', prompt, true);
+  const formulas = opts.formulas ?? ['sgd'];
+  if (!Array.isArray(formulas) || formulas.length === 0 || !formulas.every((f) => FORMULAS.includes(f)))
+    throw new OptionError('formulas', `a non-empty array of ${FORMULAS.join(', ')}`, formulas);
+  const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
+  const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
+  if (opts.binary !== undefined && typeof opts.binary !== 'boolean') throw new OptionError('binary', 'a boolean', opts.binary);
+  const trainTile = checkInt(opts.trainTile ?? 0, 'trainTile', 0);
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  if (!isInt(shard.count) || shard.count < 1 || !isInt(shard.index) || shard.index < 0 || shard.index >= shard.count)
+    throw new OptionError('shard', '{index, count} with 0 <= index < count', shard);
+  let labelWordIds: number[] | undefined;
+  if (prompt) {
+    if (!Array.isArray(opts.labelWordIds) || opts.labelWordIds.length === 0 || !opts.labelWordIds.every(isInt))
+      throw new OptionError('labelWordIds', 'a non-empty array of token ids (the prompt output)', opts.labelWordIds);
+    labelWordIds = opts.labelWordIds;
+    if (opts.binary && labelWordIds.length !== 2)
+      throw new OptionError('binary', `2 label words for a binary output (got ${labelWordIds.length})`, opts.binary);
+  } else if (!hasClassifier) {
+    throw new InputError(dir, "the standard output needs a 'classifier' head: the checkpoint has none (set one with setClassifier or linear probing)");
   }
-  return out;
+  const args = { train, test, output, binary: !!opts.binary, labelWordIds, formulas, subset, batchSize, trainTile, shardIndex: shard.index, shardCount: shard.count };
+  return { args, shard };
+}
+
+/** The addon's flat kernel result as a KernelResult. */
+function kernelResultOf(res: AddonKernelResult, formulas: readonly Formula[], shard: { index: number; count: number }): KernelResult {
+  const C = res.numOutputs;
+  const kernels: KernelResult['kernels'] = {};
+  const shape = (na: number, nb: number): Kernel['shape'] => [na, C, nb, C];
+  for (const f of formulas) {
+    const flipped = res.kernels[`${f}/train_test_flipped`];
+    kernels[f] = {
+      trainTrain: { shape: shape(res.nTrain, res.nTrain), data: res.kernels[`${f}/train_train`] },
+      trainTest: { shape: shape(res.nTrain, res.nTest), data: res.kernels[`${f}/train_test`] },
+      ...(flipped ? { trainTestFlipped: { shape: shape(res.nTrain, res.nTest), data: flipped } } : {}),
+    };
+  }
+  return {
+    gradDim: res.gradDim,
+    numOutputs: C,
+    numLogits: C,
+    nTrain: res.nTrain,
+    nTest: res.nTest,
+    paramNames: res.paramNames,
+    f0Train: rowsOfFlat(res.f0Train, res.nTrain),
+    f0Test: rowsOfFlat(res.f0Test, res.nTest),
+    kernels,
+    tiling: { tileSize: res.tileSize, numTiles: res.numTiles, tiles: res.tiles, shard },
+  };
+}
+
+/** LoRA matrices as the addon takes them (flat, with their dimensions). */
+function loraMatrices(spec: LoraSpec): Record<string, { rows: number; cols: number; data: number[] }> {
+  const matrices: Record<string, { rows: number; cols: number; data: number[] }> = {};
+  for (const [name, m] of Object.entries({ ...(spec.A ?? {}), ...(spec.B ?? {}) })) {
+    if (!Array.isArray(m) || m.length === 0 || !Array.isArray(m[0])) throw new OptionError(`lora.${name}`, 'a matrix (array of rows)', m);
+    matrices[name] = { rows: m.length, cols: m[0].length, data: m.flat() };
+  }
+  return matrices;
 }
 
 export class LmModel {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor(readonly handle: any, readonly dir: string) {}
+  constructor(
+    readonly handle: AddonModel,
+    readonly dir: string,
+  ) {}
 
   get info(): ModelInfo {
-    return this.handle.info() as ModelInfo;
+    return this.handle.info();
   }
 
   async kernels(opts: KernelOptions): Promise<KernelResult> {
-    if (typeof opts !== 'object' || opts === null) throw new OptionError('options', 'an object', opts);
-    const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
-    const prompt = output === 'prompt';
-    const train = checkExamples(opts.train, 'train', prompt, false);
-    const test = checkExamples(opts.test ?? [], 'test', prompt, true);
-    const formulas = opts.formulas ?? ['sgd'];
-    if (!Array.isArray(formulas) || formulas.length === 0 || !formulas.every((f) => FORMULAS.includes(f)))
-      throw new OptionError('formulas', `a non-empty array of ${FORMULAS.join(', ')}`, formulas);
-    const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
-    const batchSize = opts.batchSize ?? 8;
-    if (!isInt(batchSize) || batchSize < 1) throw new OptionError('batchSize', 'a positive integer', batchSize);
-    if (opts.binary !== undefined && typeof opts.binary !== 'boolean') throw new OptionError('binary', 'a boolean', opts.binary);
-    const trainTile = opts.trainTile ?? 0;
-    if (!isInt(trainTile) || trainTile < 0) throw new OptionError('trainTile', 'a non-negative integer (0 = all)', trainTile);
-    const shard = opts.shard ?? { index: 0, count: 1 };
-    if (!isInt(shard.count) || shard.count < 1 || !isInt(shard.index) || shard.index < 0 || shard.index >= shard.count)
-      throw new OptionError('shard', '{index, count} with 0 <= index < count', shard);
-    let labelWordIds: number[] | undefined;
-    if (prompt) {
-      if (!Array.isArray(opts.labelWordIds) || opts.labelWordIds.length === 0 || !opts.labelWordIds.every(isInt))
-        throw new OptionError('labelWordIds', 'a non-empty array of token ids (prompt mode)', opts.labelWordIds);
-      labelWordIds = opts.labelWordIds;
-      if (opts.binary && labelWordIds.length !== 2)
-        throw new OptionError('binary', `2 label words for a binary output (got ${labelWordIds.length})`, opts.binary);
-    } else if (this.info.numLabels === 0) {
-      throw new InputError(this.dir, "the standard setting needs a 'classifier' head: the checkpoint has none (set one with setClassifier or linear probing)");
-    }
-    interface RawKernels {
-      gradDim: number;
-      numOutputs: number;
-      nTrain: number;
-      nTest: number;
-      paramNames: string[];
-      tileSize: number;
-      numTiles: number;
-      tiles: number[];
-      f0Train: Float64Array;
-      f0Test: Float64Array;
-      kernels: Record<string, Float64Array>;
-    }
-    const res = await withCancel<RawKernels>(opts.signal, (token) =>
-      this.handle.kernels(
-        { train, test, output, binary: !!opts.binary, labelWordIds, formulas, subset, batchSize, trainTile, shardIndex: shard.index, shardCount: shard.count },
-        opts.onProgress,
-        token,
-      ),
-    );
-    const C = res.numOutputs as number;
-    const kernels: KernelResult['kernels'] = {};
-    const shape = (na: number, nb: number): [number, number, number, number] => [na, C, nb, C];
-    for (const f of formulas) {
-      const tt = res.kernels[`${f}/train_train`] as Float64Array;
-      const te = res.kernels[`${f}/train_test`] as Float64Array;
-      kernels[f] = {
-        trainTrain: { shape: shape(res.nTrain, res.nTrain), data: tt },
-        trainTest: { shape: shape(res.nTrain, res.nTest), data: te },
-      };
-      const fl = res.kernels[`${f}/train_test_flipped`] as Float64Array | undefined;
-      if (fl) kernels[f]!.trainTestFlipped = { shape: shape(res.nTrain, res.nTest), data: fl };
-    }
-    return {
-      gradDim: res.gradDim,
-      numLogits: C,
-      nTrain: res.nTrain,
-      nTest: res.nTest,
-      paramNames: res.paramNames,
-      f0Train: toMatrix(res.f0Train, res.nTrain),
-      f0Test: toMatrix(res.f0Test, res.nTest),
-      kernels,
-      tiling: { tileSize: res.tileSize, numTiles: res.numTiles, tiles: res.tiles, shard },
-    };
+    const { args, shard } = kernelArgs(opts, this.info.numLabels > 0, this.dir);
+    const res = await withCancel(opts.signal, (token) => this.handle.kernels(args, opts.onProgress, token));
+    return kernelResultOf(res, args.formulas, shard);
   }
 
   /** Model outputs f [N][C] (label-word logits, classifier logits, or logit1 − logit0 when binary). */
-  async outputs(opts: {
-    inputs: EncodedExample[];
-    output?: OutputMode;
-    labelWordIds?: number[];
-    binary?: boolean;
-    batchSize?: number;
-    signal?: AbortSignal;
-  }): Promise<number[][]> {
-    const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
+  async outputs(opts: OutputsOptions): Promise<number[][]> {
+    const output = oneOf(opts.output, 'output', OUTPUT_KINDS, 'prompt');
     const inputs = checkExamples(opts.inputs, 'inputs', output === 'prompt', true);
-    const flat: Float64Array = await withCancel(opts.signal, (token) =>
-      this.handle.outputs({ inputs, output, labelWordIds: opts.labelWordIds, binary: !!opts.binary, batchSize: opts.batchSize ?? 16 }, undefined, token),
-    );
-    return toMatrix(flat, inputs.length);
+    const args = { inputs, output, labelWordIds: opts.labelWordIds, binary: !!opts.binary, batchSize: opts.batchSize ?? 16 };
+    const flat = await withCancel(opts.signal, (token) => this.handle.outputs(args, undefined, token));
+    return rowsOfFlat(flat, inputs.length);
   }
 
   /** Features entering the output layer [N][hidden]: MLM-head features at the mask (prompt) or the <s> state (standard). */
-  async features(opts: { inputs: EncodedExample[]; output?: OutputMode; batchSize?: number; signal?: AbortSignal }): Promise<number[][]> {
-    const output = oneOf(opts.output, 'output', ['prompt', 'standard'] as const, 'prompt');
+  async features(opts: { inputs: EncodedExample[]; output?: OutputKind; batchSize?: number; signal?: AbortSignal }): Promise<number[][]> {
+    const output = oneOf(opts.output, 'output', OUTPUT_KINDS, 'prompt');
     const inputs = checkExamples(opts.inputs, 'inputs', output === 'prompt', true);
-    const flat: Float64Array = await withCancel(opts.signal, (token) =>
-      this.handle.features({ inputs, output, batchSize: opts.batchSize ?? 16 }, undefined, token),
-    );
-    return toMatrix(flat, inputs.length);
+    const flat = await withCancel(opts.signal, (token) => this.handle.features({ inputs, output, batchSize: opts.batchSize ?? 16 }, undefined, token));
+    return rowsOfFlat(flat, inputs.length);
   }
 
-  /** Sets the standard setting's linear head: weight [C][hidden], bias [C]. */
+  /** Sets the standard output's linear head: weight [C][hidden], bias [C]. */
   setClassifier(weight: number[][], bias: number[]): void {
-    const C = weight.length;
-    this.handle.setClassifier({ numLabels: C, weight: weight.flat(), bias });
+    this.handle.setClassifier({ numLabels: weight.length, weight: weight.flat(), bias });
   }
 
   /** LoRA on query/value of every layer: A given per name or Kaiming-uniform (seeded), B = 0 unless given. */
-  applyLora(spec: { r: number; alpha: number; targets?: string[]; A?: Record<string, number[][]>; B?: Record<string, number[][]>; seed?: number }): void {
-    if (!isInt(spec.r) || spec.r < 1) throw new OptionError('lora.r', 'a positive integer', spec.r);
-    if (typeof spec.alpha !== 'number' || !(spec.alpha > 0)) throw new OptionError('lora.alpha', 'a positive number', spec.alpha);
-    const matrices: Record<string, { rows: number; cols: number; data: number[] }> = {};
-    for (const [name, m] of Object.entries({ ...(spec.A ?? {}), ...(spec.B ?? {}) })) {
-      if (!Array.isArray(m) || m.length === 0 || !Array.isArray(m[0])) throw new OptionError(`lora.${name}`, 'a matrix (array of rows)', m);
-      matrices[name] = { rows: m.length, cols: m[0].length, data: m.flat() };
-    }
-    this.handle.applyLora({ r: spec.r, alpha: spec.alpha, targets: spec.targets, matrices, seed: spec.seed ?? 0 });
+  applyLora(spec: LoraSpec): void {
+    const r = checkInt(spec.r, 'lora.r', 1);
+    const alpha = checkNumber(spec.alpha, 'lora.alpha', { min: 0, exclusiveMin: true });
+    this.handle.applyLora({ r, alpha, targets: spec.targets, matrices: loraMatrices(spec), seed: spec.seed ?? 0 });
   }
+}
+
+/** Throws an InputError naming what the model folder lacks. */
+function checkModelFolder(dir: string, config: string, weights: string, opts: LoadModelOptions): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(dir, 'model folder not found');
+  if (!existsSync(config)) throw new InputError(dir, `no ${opts.config ?? 'config.json'} in the model folder`);
+  if (existsSync(weights)) return;
+  const hint = existsSync(join(dir, 'pytorch_model.bin'))
+    ? ' (it has pytorch_model.bin: lmkernel never unpickles; convert it once with Python: ' +
+      '`from transformers import AutoModelForMaskedLM; AutoModelForMaskedLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)`)'
+    : '';
+  throw new InputError(dir, `no ${opts.weights ?? 'model.safetensors'} in the model folder${hint}`);
 }
 
 /** Loads `dir/config.json` + `dir/model.safetensors`. */
@@ -276,18 +233,8 @@ export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promi
   const dtype = oneOf(opts.dtype, 'dtype', ['float32', 'float64'] as const, 'float32');
   const config = join(dir, opts.config ?? 'config.json');
   const weights = join(dir, opts.weights ?? 'model.safetensors');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(dir, 'model folder not found');
-  if (!existsSync(config)) throw new InputError(dir, `no ${opts.config ?? 'config.json'} in the model folder`);
-  if (!existsSync(weights)) {
-    const bin = join(dir, 'pytorch_model.bin');
-    const hint = existsSync(bin)
-      ? ' (it has pytorch_model.bin: lmkernel never unpickles; convert it once with Python: ' +
-        '`from transformers import AutoModelForMaskedLM; AutoModelForMaskedLM.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)`)'
-      : '';
-    throw new InputError(dir, `no ${opts.weights ?? 'model.safetensors'} in the model folder${hint}`);
-  }
-  const handle = await withCancel<unknown>(opts.signal, (token) =>
-    native().loadModel({ config, weights, dtype, tieWordEmbeddings: !!opts.tieWordEmbeddings, device: opts.device ?? 'cpu' }, undefined, token),
-  );
+  checkModelFolder(dir, config, weights, opts);
+  const args = { config, weights, dtype, tieWordEmbeddings: !!opts.tieWordEmbeddings, device: opts.device ?? 'cpu' };
+  const handle = await withCancel(opts.signal, (token) => native().loadModel(args, undefined, token));
   return new LmModel(handle, dir);
 }

@@ -5,8 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from './errors.js';
 import { writeFileAtomic } from './io.js';
+import { native, withCancel } from './addon/load.js';
+import type { AddonPretrainOptions } from './addon/types.js';
 import { LmModel } from './model.js';
-import { native, withCancel, type ProgressFn } from './native.js';
+import type { ProgressFn } from './types.js';
+import { checkInt } from './validate.js';
 
 export interface ModelArch {
   hidden: number;
@@ -66,11 +69,6 @@ export interface PretrainResult {
   seconds: number;
 }
 
-const posInt = (v: unknown, name: string): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new OptionError(name, 'a positive integer', v);
-  return v;
-};
-
 function flatten(xs: ArrayLike<number>[], name: string): { ids: Int32Array; lengths: Int32Array } {
   if (!Array.isArray(xs)) throw new OptionError(name, 'an array of token-id sequences', xs);
   let n = 0;
@@ -86,12 +84,12 @@ function flatten(xs: ArrayLike<number>[], name: string): { ids: Int32Array; leng
 }
 
 export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
-  for (const k of ['hidden', 'layers', 'heads', 'intermediate', 'maxLength', 'vocabSize', 'steps'] as const) posInt(opts[k], k);
+  for (const k of ['hidden', 'layers', 'heads', 'intermediate', 'maxLength', 'vocabSize', 'steps'] as const) checkInt(opts[k], k, 1);
   if (opts.hidden % opts.heads !== 0) throw new OptionError('heads', `a divisor of hidden (${opts.hidden})`, opts.heads);
   const train = flatten(opts.train, 'train');
   const heldout = flatten(opts.heldout ?? [], 'heldout');
   const padId = opts.padId ?? 1;
-  const args = {
+  const args: AddonPretrainOptions = {
     vocabSize: opts.vocabSize,
     hidden: opts.hidden,
     layers: opts.layers,
@@ -123,19 +121,8 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     heldoutIds: heldout.ids,
     heldoutLengths: heldout.lengths,
   };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const raw = await withCancel<any>(opts.signal, (token) => native().pretrain(args, opts.onProgress, token));
-  return {
-    model: new LmModel(raw.model, '(pre-trained in memory)'),
-    loss: Array.from(raw.loss as Float64Array),
-    lr: Array.from(raw.lr as Float64Array),
-    evals: raw.evals,
-    steps: raw.steps,
-    resumedFrom: raw.resumedFrom,
-    checkpoints: raw.checkpoints,
-    aborted: raw.aborted,
-    seconds: raw.seconds,
-  };
+  const raw = await withCancel(opts.signal, (token) => native().pretrain(args, opts.onProgress, token));
+  return { ...raw, model: new LmModel(raw.model, '(pre-trained in memory)'), loss: Array.from(raw.loss), lr: Array.from(raw.lr) };
 }
 
 /** HF config.json of a RoBERTa masked LM of this architecture. */

@@ -12,10 +12,16 @@ export const isNumber = (v: unknown): v is number => typeof v === 'number' && Nu
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 
+function intExpected(min: number, max?: number): string {
+  if (max !== undefined) return `an integer in [${min}, ${max}]`;
+  if (min === 1) return 'a positive integer';
+  if (min === 0) return 'a non-negative integer';
+  return `an integer >= ${min}`;
+}
+
 /** An integer in [min, max] (max optional); returns it. */
 export function checkInt(value: unknown, option: string, min: number, max?: number): number {
-  if (!isInt(value) || value < min || (max !== undefined && value > max))
-    throw new OptionError(option, max === undefined ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`, value);
+  if (!isInt(value) || value < min || (max !== undefined && value > max)) throw new OptionError(option, intExpected(min, max), value);
   return value;
 }
 
@@ -32,10 +38,12 @@ export function checkNumber(value: unknown, option: string, bounds: NumberBounds
   const below = min !== undefined && isNumber(value) && (exclusiveMin ? value <= min : value < min);
   const above = max !== undefined && isNumber(value) && value > max;
   if (!isNumber(value) || below || above) {
-    const parts: string[] = [];
-    if (min !== undefined) parts.push(`${exclusiveMin ? '>' : '>='} ${min}`);
-    if (max !== undefined) parts.push(`<= ${max}`);
-    throw new OptionError(option, `a finite number${parts.length > 0 ? ' ' + parts.join(' and ') : ''}`, value);
+    const lower = min === undefined ? undefined : `${exclusiveMin ? '>' : '>='} ${min}`;
+    let expected = 'a finite number';
+    if (lower !== undefined && max !== undefined) expected = `a number ${lower} and <= ${max}`;
+    else if (lower !== undefined) expected = `a number ${lower}`;
+    else if (max !== undefined) expected = `a number <= ${max}`;
+    throw new OptionError(option, expected, value);
   }
   return value;
 }

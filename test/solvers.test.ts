@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { run } from '../lib/cli/solve.js';
 import { InputError, OptionError } from '../lib/errors.js';
-import { packageRoot } from '../lib/native.js';
+import { packageRoot } from '../lib/addon/load.js';
 import { gridOf, selectOnDev, solve, type SolveInput, type SolverName } from '../lib/solvers/index.js';
 
 type K4 = number[][][][];

@@ -3,7 +3,7 @@
 // dev run per seed). lstsq grids are evaluated in one native call (one eigendecomposition), asym settings
 // that differ only in lambda share one solve.
 import { OptionError } from '../errors.js';
-import type { ProgressFn } from '../native.js';
+import type { ProgressFn } from '../types.js';
 import { accuracy, decode } from './shapes.js';
 import {
   asymLambdas,

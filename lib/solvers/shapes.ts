@@ -2,14 +2,13 @@
 // the fixtures) or flat Float64Arrays with a shape, flattened to the (example, logit) problem with index
 // n*C + c, as the reference's reshape_kernel_and_targets. Only reshaping here, no math.
 import { InputError } from '../errors.js';
+import { nestedToFlat, type NestedKernel } from '../kernels/layout.js';
+import { argmaxRows } from '../stats.js';
+import type { Kernel } from '../types.js';
 
-/** A kernel as nested arrays, shape [N][C][M][C]. */
-export type NestedKernel = number[][][][];
+export type { NestedKernel };
 /** A kernel as one row-major buffer with its shape [N, C, M, C]. */
-export interface FlatKernel {
-  data: Float64Array;
-  shape: [number, number, number, number];
-}
+export type FlatKernel = Kernel;
 export type KernelInput = NestedKernel | FlatKernel;
 /** Per-example outputs f0 [N][C] (nested) or flattened (length N*C). */
 export type LogitsInput = number[][] | ArrayLike<number>;
@@ -30,29 +29,7 @@ export function flattenKernel(k: KernelInput, what: string): FlatKernel {
       throw new InputError(what, `a flat kernel of shape ${shapeString(k.shape)} needs ${a * b * c * d} values, received ${k.data.length}`);
     return k;
   }
-  if (!Array.isArray(k) || k.length === 0 || !Array.isArray(k[0]) || !Array.isArray(k[0][0]) || !Array.isArray(k[0][0][0]))
-    throw new InputError(what, 'expected a kernel of shape [N][C][M][C] (nested arrays of numbers)');
-  const N = k.length, C = k[0].length, M = k[0][0].length, C2 = k[0][0][0].length;
-  const data = new Float64Array(N * C * M * C2);
-  let p = 0;
-  for (let i = 0; i < N; i++) {
-    const a = k[i];
-    if (!Array.isArray(a) || a.length !== C) throw new InputError(what, `ragged kernel: entry [${i}] has ${Array.isArray(a) ? a.length : 'no'} logits, expected ${C}`);
-    for (let c = 0; c < C; c++) {
-      const b = a[c];
-      if (!Array.isArray(b) || b.length !== M) throw new InputError(what, `ragged kernel: entry [${i}][${c}] has length ${Array.isArray(b) ? b.length : 'none'}, expected ${M}`);
-      for (let j = 0; j < M; j++) {
-        const row = b[j];
-        if (!Array.isArray(row) || row.length !== C2) throw new InputError(what, `ragged kernel: entry [${i}][${c}][${j}] has length ${Array.isArray(row) ? row.length : 'none'}, expected ${C2}`);
-        for (let d = 0; d < C2; d++) {
-          const v = row[d];
-          if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(what, `entry [${i}][${c}][${j}][${d}] is not a finite number`);
-          data[p++] = v;
-        }
-      }
-    }
-  }
-  return { data, shape: [N, C, M, C2] };
+  return nestedToFlat(k, what);
 }
 
 /** Flattens f0 logits to length N*C (index n*C + c). */
@@ -86,16 +63,10 @@ export function targetsOf(labels: readonly number[], numClasses: number, binary:
 /** Reshapes flat predictions (per example and logit, or per example when binary) to [M][numClasses]
  * scores and argmax labels; binary scores are [-p, p] as the reference builds them. */
 export function decode(pred: ArrayLike<number>, M: number, numClasses: number, binary: boolean): { scores: number[][]; labels: number[] } {
-  const scores: number[][] = [];
-  const labels: number[] = [];
-  for (let j = 0; j < M; j++) {
-    const row = binary ? [-pred[j], pred[j]] : Array.from({ length: numClasses }, (_, c) => pred[j * numClasses + c]);
-    let best = 0;
-    for (let c = 1; c < row.length; c++) if (row[c] > row[best]) best = c;
-    scores.push(row);
-    labels.push(best);
-  }
-  return { scores, labels };
+  const scores = Array.from({ length: M }, (_, j) =>
+    binary ? [-pred[j], pred[j]] : Array.from({ length: numClasses }, (_, c) => pred[j * numClasses + c]),
+  );
+  return { scores, labels: argmaxRows(scores) };
 }
 
 export function accuracy(predicted: readonly number[], labels: readonly number[]): number {

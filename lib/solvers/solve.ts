@@ -2,7 +2,10 @@
 // (native/core/solver_*.cc) through the addon's solveLstsqGrid / solveLogistic / solveSvc / solveSvr /
 // solveAsym jobs.
 import { InputError, OptionError } from '../errors.js';
-import { native, withCancel, type ProgressFn } from '../native.js';
+import { native, withCancel } from '../addon/load.js';
+import type { AddonDenseProblem } from '../addon/types.js';
+import type { ProgressFn } from '../types.js';
+import { checkInt, isInt, isNumber } from '../validate.js';
 import {
   accuracy,
   decode,
@@ -92,7 +95,7 @@ function checkLabels(labels: readonly number[] | undefined, numClasses: number, 
   if (labels === undefined) return;
   if (!Array.isArray(labels)) throw new OptionError(what, 'an array of label indices', labels);
   labels.forEach((l, i) => {
-    if (!Number.isInteger(l) || l < 0 || l >= numClasses)
+    if (!isInt(l) || l < 0 || l >= numClasses)
       throw new OptionError(`${what}[${i}]`, `an integer label index in [0, ${numClasses - 1}]`, l);
   });
 }
@@ -102,7 +105,7 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
   const { numClasses, binary, solver } = input;
   if (!(SOLVERS as readonly string[]).includes(solver)) throw new OptionError('solver', SOLVERS.join(' | '), solver);
   if (typeof binary !== 'boolean') throw new OptionError('binary', 'a boolean', binary);
-  if (!Number.isInteger(numClasses) || numClasses < 2) throw new OptionError('numClasses', 'an integer >= 2', numClasses);
+  checkInt(numClasses, 'numClasses', 2);
   if (binary && numClasses !== 2) throw new OptionError('numClasses', '2 for a binary problem', numClasses);
   if (solver === 'asym' && !binary)
     throw new OptionError('binary', "true: solver 'asym' (asymmetric LS-SVM) is defined for binary problems only", binary);
@@ -160,7 +163,7 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
 function num(p: SolverParams, key: keyof SolverParams, def: number, ok: (v: number) => boolean, expected: string): number {
   const v = p[key];
   if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new OptionError(key, expected, v);
+  if (!isNumber(v) || !ok(v)) throw new OptionError(key, expected, v);
   return v;
 }
 
@@ -198,15 +201,8 @@ function finish(prob: Problem, pred: ArrayLike<number>, info: SolveResult['info'
   return res;
 }
 
-function dense(prob: Problem, targets: Float64Array): Record<string, unknown> {
+function dense(prob: Problem, targets: Float64Array): AddonDenseProblem & { targets: Float64Array; labels: Float64Array } {
   return { n: prob.n, m: prob.m, kernel: prob.K, kernelTest: prob.Kx, targets, labels: targets };
-}
-
-interface LstsqGridNative {
-  predictions: Float64Array;
-  ranks: number[];
-  sigmaMax: number;
-  method: string;
 }
 
 /** Kernel regression over a lambda x s grid in one native call (one eigendecomposition when K is
@@ -220,13 +216,13 @@ export async function lstsqGrid(
   lambdas.forEach((l) => checkParams('lstsq', { kernelRegularization: l }, prob));
   scales.forEach((s) => checkParams('lstsq', { f0Scaling: s }, prob));
   if (lambdas.length === 0 || scales.length === 0) throw new OptionError('grid', 'at least one lambda and one f0 scaling', lambdas.length === 0 ? lambdas : scales);
-  const r = (await withCancel(opts.signal, (token) =>
+  const r = await withCancel(opts.signal, (token) =>
     native().solveLstsqGrid(
       { ...dense(prob, prob.targets), f0: prob.f0, f0Test: prob.f0x, lambdas: [...lambdas], scales: [...scales], method: opts.method ?? 'auto' },
       opts.onProgress,
       token,
     ),
-  )) as LstsqGridNative;
+  );
   const predictions: Float64Array[] = [];
   for (let g = 0; g < lambdas.length * scales.length; g++) predictions.push(r.predictions.subarray(g * prob.m, (g + 1) * prob.m));
   return { predictions, ranks: r.ranks, sigmaMax: r.sigmaMax, method: r.method };
@@ -239,14 +235,15 @@ export async function asymLambdas(
   lambdas: readonly number[],
   opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
 ): Promise<{ predictions: Float64Array[]; rank: number }> {
-  if (!prob.binary || !prob.Kflip) throw new OptionError('binary', "true, with kernelTrainTestFlipped, for solver 'asym'", prob.binary);
+  const flipped = prob.Kflip;
+  if (!prob.binary || !flipped) throw new OptionError('binary', "true, with kernelTrainTestFlipped, for solver 'asym'", prob.binary);
   const p = checkParams('asym', params, prob);
   lambdas.forEach((l) => checkParams('asym', { lambda: l }, prob));
-  const r = (await withCancel(opts.signal, (token) =>
+  const r = await withCancel(opts.signal, (token) =>
     native().solveAsym(
       {
         ...dense(prob, prob.targets),
-        kernelTestFlipped: prob.Kflip,
+        kernelTestFlipped: flipped,
         f0: prob.f0,
         f0Test: prob.f0x,
         gamma: p.gamma,
@@ -257,7 +254,7 @@ export async function asymLambdas(
       opts.onProgress,
       token,
     ),
-  )) as { predictions: Float64Array; rank: number };
+  );
   return { predictions: lambdas.map((_, i) => r.predictions.subarray(i * prob.m, (i + 1) * prob.m)), rank: r.rank };
 }
 
@@ -282,19 +279,19 @@ export async function solveProblem(
     case 'logistic': {
       // Targets +-1 or one-hot 0/1 -> labels 0/1, as ((t + 1) / 2).int() in the reference.
       const labels = prob.binary ? prob.targets.map((t) => (t + 1) / 2) : prob.targets;
-      const r = (await withCancel(opts.signal, (token) =>
+      const r = await withCancel(opts.signal, (token) =>
         addon.solveLogistic(
           { ...dense(prob, labels), C: p.C, tol: p.tol, maxIter: p.maxIter, regularization: p.kernelRegularization },
           opts.onProgress,
           token,
         ),
-      )) as { decision: Float64Array; iterations: number; converged: boolean; objective: number };
+      );
       return { predictions: r.decision, info: { iterations: r.iterations, converged: r.converged, objective: r.objective } };
     }
     case 'svr':
     case 'svc': {
       const fn = solver === 'svr' ? addon.solveSvr : addon.solveSvc;
-      const r = (await withCancel(opts.signal, (token) =>
+      const r = await withCancel(opts.signal, (token) =>
         fn(
           {
             ...dense(prob, prob.targets),
@@ -310,7 +307,7 @@ export async function solveProblem(
           opts.onProgress,
           token,
         ),
-      )) as { decision: Float64Array; iterations: number; converged: boolean; supportVectors: number };
+      );
       return { predictions: r.decision, info: { iterations: r.iterations, converged: r.converged, supportVectors: r.supportVectors } };
     }
   }

@@ -1,31 +1,19 @@
-// Typed view of the native addon and its loader. The addon is loaded once, lazily, so that the parts of
-// lmkernel that need no tensors (data, prompts, reports) work without libtorch.
+// The addon's loader. The addon is loaded once, lazily, so that the parts of lmkernel that need no
+// tensors (data, prompts, reports) work without libtorch.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { typedNativeError } from './errors.js';
+import { typedNativeError } from '../errors.js';
+import type { Addon, AddonCancelToken } from './types.js';
 
-export interface CancelTokenHandle {
-  cancel(): void;
-  cancelled(): boolean;
-}
-
-export type ProgressFn = (phase: string, done: number, total: number) => void;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type NativeAddon = Record<string, any> & {
-  torchVersion: string;
-  CancelToken: new () => CancelTokenHandle;
-};
-
-let cached: NativeAddon | undefined;
+let cached: Addon | undefined;
 
 export function packageRoot(): string {
-  // lib/native.ts (vitest) and dist/native.js (built) both sit one level below the package root.
+  // lib/addon/load.ts (vitest) and dist/addon/load.js (built) both sit two levels below the package root.
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
@@ -33,7 +21,7 @@ export function packageRoot(): string {
 }
 
 /** Loads the addon (once). Errors say what to run to build it. */
-export function native(): NativeAddon {
+export function native(): Addon {
   if (cached) return cached;
   // OpenBLAS runs its own thread pool beside libtorch's. Measured on the 2-core machines
   // (scripts/bench-kernel, docs/benchmarks.md): BLAS threads = cores with one libtorch thread beat
@@ -41,11 +29,12 @@ export function native(): NativeAddon {
   // LMKERNEL_THREADS sets libtorch's intra-op threads.
   process.env.OPENBLAS_NUM_THREADS ??= String(availableParallelism());
   const require = createRequire(import.meta.url);
-  const root = packageRoot();
   try {
-    cached = require('node-gyp-build')(root) as NativeAddon;
+    const load = require('node-gyp-build') as (dir: string) => Addon;
+    const addon = load(packageRoot());
     const t = Number(process.env.LMKERNEL_THREADS ?? '1');
-    if (Number.isInteger(t) && t >= 0) cached.setThreads(t);
+    if (Number.isInteger(t) && t >= 0) addon.setThreads(t);
+    cached = addon;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(
@@ -56,11 +45,13 @@ export function native(): NativeAddon {
   return cached;
 }
 
-/** Runs a native job with an AbortSignal wired to a CancelToken. */
-export async function withCancel<T>(
-  signal: AbortSignal | undefined,
-  start: (token: CancelTokenHandle) => Promise<T>,
-): Promise<T> {
+/** Whether the loaded libtorch build sees CUDA (from the addon's runtime() description). */
+export function hasCuda(): boolean {
+  return /\bcuda=yes\b/.test(native().runtime());
+}
+
+/** Runs a native job with an AbortSignal wired to a CancelToken; native errors get a typed class. */
+export async function withCancel<T>(signal: AbortSignal | undefined, start: (token: AddonCancelToken) => Promise<T>): Promise<T> {
   const addon = native();
   const token = new addon.CancelToken();
   if (signal?.aborted) {
