@@ -3,7 +3,7 @@
 // distance train x train and train x test), one row per (task, k, method), cells mean (std) over seeds;
 // also the χ table (Table 8) and the LoRA-vs-full table. Lines are de-duplicated by config_id (the last
 // occurrence wins) and only finished lines (status "done") with a `behaviour` record are used.
-import type { BehaviourRecord } from './finetuneRun.js';
+import type { BehaviourRecord } from '../experiments/finetuneSpec.js';
 
 export interface Agg {
   mean: number;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { InputError, LmkError, OptionError } from '../errors.js';
 import { writeFigures } from '../figures/index.js';
-import { readResultLines } from '../runner/experiment.js';
+import { readResultLines } from '../experiments/results.js';
 import { helpText, parseArgs, type FlagSpec } from './args.js';
 
 const SPEC: FlagSpec = {

@@ -15,7 +15,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../io.js';
 import { textWidth } from './fontMetrics.js';
-import { reportTable } from '../runner/report.js';
+import { reportTable } from '../experiments/report.js';
 import {
   behaviourTable,
   renderBehaviourCsv,

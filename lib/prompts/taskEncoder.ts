@@ -1,5 +1,5 @@
 // One task's encoder: built-in (or custom) template, label word ids and lengths, checked once.
-import type { EncodedExample, OutputMode } from '../model.js';
+import type { EncodedExample, OutputKind } from '../types.js';
 import type { Example } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
 import { encodePrompt, encodeStandard, type PromptEncoding, type StandardEncoding, type Texts } from './encode.js';
@@ -47,10 +47,10 @@ export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptio
 }
 
 /** Encodes task examples into model inputs (the task's prompt, or the standard encoding); `split` names them in errors. */
-export function encodeExamples(enc: TaskEncoder, mode: OutputMode, xs: Example[], split: string): EncodedExample[] {
+export function encodeExamples(enc: TaskEncoder, output: OutputKind, xs: Example[], split: string): EncodedExample[] {
   return xs.map((x, i) => {
     const where = `${split} example ${i}`;
-    if (mode === 'prompt') {
+    if (output === 'prompt') {
       const e = enc.encode(x.texts, where);
       return { input_ids: e.inputIds, mask_pos: e.maskPos };
     }
