@@ -1,7 +1,7 @@
 // The bad-input catalogue (docs/errors.md): every entry feeds one bad input and asserts the error's
 // class AND its message (the file, row, tensor or option; expected and received where they apply).
 // All entries run in this one process: none may crash it, and the addon stays usable after them.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,11 +15,12 @@ import { runKernelExperiment, type RunOptions } from '../lib/runner/index.js';
 import { solve } from '../lib/solvers/index.js';
 import { readTaskFile } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
-import { fixtureModelDir, fixtures, fixturesDir, sharedDir } from './helpers/fixtures.js';
+import { fixtureModelDir, fixtures, sharedDir } from './helpers/fixtures.js';
+import { expectCudaRefusedOrWorking, fixtureWeights, modelDir, readSafetensors as readSt, safetensorsBytes as stBytes } from './helpers/model-files.js';
 
 const A = fixtures().roberta;
 const P = A.inputs.prompt;
-const weights = join(fixturesDir, A.weights_file);
+const weights = fixtureWeights();
 const tmp = (p = 'lmk-cat-') => mkdtempSync(join(tmpdir(), p));
 const tok = loadTokenizer(join(sharedDir, 'tokenizers', 'roberta-base'));
 const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
@@ -41,31 +42,6 @@ async function expectError(f: () => unknown, cls: ErrorClass, message: RegExp | 
   return e;
 }
 
-// --- safetensors helpers -------------------------------------------------------------------------------
-interface St {
-  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  data: Buffer;
-}
-function readSt(): St {
-  const buf = readFileSync(weights);
-  const n = Number(buf.readBigUInt64LE(0));
-  return { header: JSON.parse(buf.subarray(8, 8 + n).toString('utf8')), data: buf.subarray(8 + n) };
-}
-function stBytes(st: St, headerText?: string): Buffer {
-  const h = Buffer.from(headerText ?? JSON.stringify(st.header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  return Buffer.concat([len, h, st.data]);
-}
-function modelDir(opts: { weights?: Buffer; config?: object | string; noWeights?: boolean } = {}): string {
-  const d = tmp('lmk-cat-model-');
-  writeFileSync(join(d, 'config.json'), typeof opts.config === 'string' ? opts.config : JSON.stringify(opts.config ?? A.config));
-  if (!opts.noWeights) {
-    if (opts.weights) writeFileSync(join(d, 'model.safetensors'), opts.weights);
-    else copyFileSync(weights, join(d, 'model.safetensors'));
-  }
-  return d;
-}
 /** A folder no file can be created in (for root, whom permissions do not stop: /sys). */
 function unwritableDir(): string {
   if (process.getuid?.() === 0) return '/sys';
@@ -164,8 +140,8 @@ describe('catalogue: model files and configs', () => {
     await expectError(() => loadModel(fixtureModelDir('roberta'), { dtype: 'float16' as never }), OptionError,
       "option 'dtype': expected one of float32, float64, received \"float16\"");
   });
-  it('C18 --device cuda without CUDA', async () => {
-    await expectError(() => loadModel(fixtureModelDir('roberta'), { device: 'cuda' }), NativeError, /device 'cuda' was requested/);
+  it('C18 --device cuda: refused without CUDA (NativeError naming the device); with CUDA it works', async () => {
+    await expectCudaRefusedOrWorking();
   });
 });
 

@@ -1,42 +1,16 @@
 // Bad inputs to model loading and kernels: each gives a clear error naming what is wrong, and the
 // process survives (every case runs in this same Node process, after which the addon still works).
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
-import { fixtures, fixtureModelDir, fixturesDir } from './helpers/fixtures.js';
+import { fixtures, fixtureModelDir } from './helpers/fixtures.js';
+import { expectCudaRefusedOrWorking, fixtureWeights, modelDir, readSafetensors as readSt, safetensorsBytes as stBytes } from './helpers/model-files.js';
 
 const A = fixtures().roberta;
 const P = A.inputs.prompt;
-const weights = join(fixturesDir, A.weights_file);
-
-interface St {
-  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
-  data: Buffer;
-}
-function readSt(path: string): St {
-  const buf = readFileSync(path);
-  const n = Number(buf.readBigUInt64LE(0));
-  return { header: JSON.parse(buf.subarray(8, 8 + n).toString('utf8')), data: buf.subarray(8 + n) };
-}
-function stBytes(st: St, headerText?: string): Buffer {
-  const h = Buffer.from(headerText ?? JSON.stringify(st.header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  return Buffer.concat([len, h, st.data]);
-}
-function modelDir(opts: { weights?: Buffer; config?: object; noWeights?: boolean } = {}): string {
-  const d = mkdtempSync(join(tmpdir(), 'lmk-bad-'));
-  writeFileSync(join(d, 'config.json'), JSON.stringify(opts.config ?? A.config));
-  if (!opts.noWeights) {
-    if (opts.weights) writeFileSync(join(d, 'model.safetensors'), opts.weights);
-    else copyFileSync(weights, join(d, 'model.safetensors'));
-  }
-  return d;
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const entry = (st: St, name: string) => st.header[name] as any;
+const weights = fixtureWeights();
+const entry = (st: ReturnType<typeof readSt>, name: string) => st.header[name];
 
 describe('model loading: bad files and configs', () => {
   const st = readSt(weights);
@@ -118,8 +92,8 @@ describe('model loading: bad files and configs', () => {
       /option 'dtype': expected one of float32, float64, received "float16"/,
     );
   });
-  it('--device cuda without CUDA', async () => {
-    await expect(loadModel(fixtureModelDir('roberta'), { device: 'cuda' })).rejects.toThrow(/device 'cuda' was requested/);
+  it('--device cuda: refused without CUDA, matches the fixture with it', async () => {
+    await expectCudaRefusedOrWorking();
   });
 });
 
