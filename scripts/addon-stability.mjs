@@ -7,28 +7,18 @@
 //   3. Two calls in flight at once give the same kernels as one at a time.
 // Needs dist/ (npm run build:ts) and the native addon. Exit status 1 on any failure.
 //   node --expose-gc scripts/addon-stability.mjs [--calls 100] [--warmup 5] [--tol 0.05] [--json]
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fixtureModel, numberOption, repoRoot as root } from './lib/fixture-setup.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const shared = process.env.LMK_SHARED ?? join(root, '..', 'shared');
 const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
-const CALLS = opt('calls', 100);
-const WARMUP = opt('warmup', 5);
-const TOL = opt('tol', 0.05);
+const CALLS = numberOption(argv, 'calls', 100);
+const WARMUP = numberOption(argv, 'warmup', 5);
+const TOL = numberOption(argv, 'tol', 0.05);
 const asJson = argv.includes('--json');
 const { loadModel } = await import(pathToFileURL(join(root, 'dist', 'index.js')).href);
 
-const fx = JSON.parse(readFileSync(join(shared, 'fixtures', 'fixtures-a.json'), 'utf8')).roberta;
-const dir = mkdtempSync(join(tmpdir(), 'lmk-stab-'));
-writeFileSync(join(dir, 'config.json'), JSON.stringify(fx.config));
-symlinkSync(join(shared, 'fixtures', fx.weights_file), join(dir, 'model.safetensors'));
+const { dir, fx } = fixtureModel('roberta');
 const P = fx.inputs.prompt;
 const opts = { train: P.train, test: P.test, labelWordIds: fx.label_word_ids, formulas: ['sgd', 'signgd'], batchSize: 4 };
 const failures = [];

@@ -16,18 +16,13 @@
 //   node scripts/crash-safety.mjs [--trials 8] [--kills 2] [--seed 1] [--json]
 // Prints one line per trial and a summary; exit status 1 on any violation.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fixtureModel, numberOption, repoRoot as root, sharedDir as shared } from './lib/fixture-setup.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const shared = process.env.LMK_SHARED ?? join(root, '..', 'shared');
 const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
+const opt = (name, def) => numberOption(argv, name, def);
 const TRIALS = opt('trials', 8);
 const KILLS = opt('kills', 2);
 const APPENDERS = opt('appenders', 4);
@@ -42,13 +37,8 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) {
   process.exit(2);
 }
 
-// the fixture model folder (config.json + a link to the tiny weights)
-const fx = JSON.parse(readFileSync(join(shared, 'fixtures', 'fixtures-a.json'), 'utf8')).roberta;
 const work = mkdtempSync(join(tmpdir(), 'lmk-crash-'));
-const modelDir = join(work, 'model');
-mkdirSync(modelDir);
-writeFileSync(join(modelDir, 'config.json'), JSON.stringify(fx.config));
-symlinkSync(join(shared, 'fixtures', fx.weights_file), join(modelDir, 'model.safetensors'));
+const modelDir = fixtureModel('roberta', join(work, 'model')).dir;
 
 const args = (out) => [join(root, 'bin', 'lmkernel'), 'run', '--task', 'SST-2', '--k', '16', '--seeds', '13,42',
   '--data-dir', join(shared, 'data', 'k-shot-1k-test'), '--model', modelDir, '--tokenizer', join(shared, 'tokenizers', 'roberta-base'),
