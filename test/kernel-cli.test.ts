@@ -36,7 +36,8 @@ describe('lmkernel kernel', () => {
         expect(maxRelErr(flat(o.f0_test), flat(cs.f0_test))).toBeLessThan(1e-9);
         for (const f of Object.keys(cs.kernels))
           for (const k of Object.keys(cs.kernels[f]))
-            expect(maxRelErr(flat(o.kernels[f][k]), flat(cs.kernels[f][k])), `${f}/${k}`).toBeLessThan(f === 'signgd' ? 1e-15 : 1e-9);
+            if (f === 'signgd') expect(maxRelErr(flat(o.kernels[f][k]), flat(cs.kernels[f][k])), `${f}/${k}`).toBe(0);
+            else expect(maxRelErr(flat(o.kernels[f][k]), flat(cs.kernels[f][k])), `${f}/${k}`).toBeLessThan(1e-9);
       });
     });
   }
@@ -48,11 +49,23 @@ describe('lmkernel kernel', () => {
     writeFileSync(loraPath, JSON.stringify(cs.lora));
     const out = join(tmp, 'lora-out.json');
     expect(await kernelCli(['--model', fixtureModelDir('roberta'), '--input', inputFile('roberta', 'prompt'), '--out', out,
-      '--formula', 'sgd,signgd', '--subset', 'lora', '--lora', loraPath, '--dtype', 'float64'])).toBe(0);
+      '--formula', 'sgd,signgd,asymmetric_signgd', '--subset', 'lora', '--lora', loraPath, '--dtype', 'float64'])).toBe(0);
     const o = readJson(out);
     expect(o.grad_dim).toBe(cs.grad_dim);
-    expect(maxRelErr(flat(o.kernels.sgd.train_test), flat(cs.kernels.sgd.train_test))).toBeLessThan(1e-9);
-    expect(maxRelErr(flat(o.kernels.signgd.train_train), flat(cs.kernels.signgd.train_train))).toBe(0);
+    expect(o.num_logits).toBe(cs.num_logits);
+    expect(maxRelErr(flat(o.f0_train), flat(cs.f0_train))).toBeLessThan(1e-9);
+    expect(maxRelErr(flat(o.f0_test), flat(cs.f0_test))).toBeLessThan(1e-9);
+    // all 7 arrays of the fixture (sgd and signgd: train_train, train_test; asymmetric_signgd: also
+    // train_test_flipped); the sign kernel exactly
+    const compared: string[] = [];
+    for (const f of Object.keys(cs.kernels))
+      for (const k of Object.keys(cs.kernels[f])) {
+        const err = maxRelErr(flat(o.kernels[f][k]), flat(cs.kernels[f][k]));
+        if (f === 'signgd') expect(err, `${f}/${k}`).toBe(0);
+        else expect(err, `${f}/${k}`).toBeLessThan(1e-9);
+        compared.push(`${f}/${k}`);
+      }
+    expect(compared).toHaveLength(7);
   });
 
   it('--shard i/n over train tiles + merge reproduce a single run', async () => {

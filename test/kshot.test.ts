@@ -313,6 +313,8 @@ describe('k-shot generator: full md5 matrix', () => {
   it('every train/dev/test file of the 9 complete tasks and every test file of MNLI/SNLI/QNLI/QQP', () => {
     const rows: string[] = [];
     let bad: string[] = [];
+    let compared = 0;
+    let matched = 0;
     for (const [tasks, filter] of [[COMPLETE, undefined], [SUBSET_POOLS, (f: KShotFile) => /\/test[^/]*$/.test(f.path)]] as const) {
       for (const t of tasks) {
         let m = 0;
@@ -324,9 +326,15 @@ describe('k-shot generator: full md5 matrix', () => {
           bad = bad.concat(r.bad);
         }
         rows.push(`${t}: ${m}/${c}`);
+        compared += c;
+        matched += m;
       }
     }
     console.log(`k-shot md5 matrix:\n  ${rows.join('\n  ')}`);
     expect(bad).toEqual([]);
+    // every file compared: 3 k x 5 seeds x (train, dev, test) for the 9 complete tasks, and the test
+    // files of the 4 pools (MNLI has test_matched and test_mismatched)
+    expect(compared).toBe(9 * 3 * 5 * 3 + (2 + 1 + 1 + 1) * 3 * 5);
+    expect(matched).toBe(compared);
   });
 });

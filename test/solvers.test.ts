@@ -311,9 +311,20 @@ describe('solvers: dev selection', () => {
     expect(margin.bestIndex).toBe(sums.indexOf(Math.max(...sums)));
   });
 
-  it('selects C for svc / logistic one setting at a time', async () => {
+  it('selects C for svc / logistic one setting at a time: each score is the accuracy of the fixture decision function', async () => {
+    // binary: class 1 where the (scikit-learn) decision function is positive
+    const accuracyOf = (df: number[]) => df.filter((v, i) => (v > 0 ? 1 : 0) === testLabels[i]).length / testLabels.length;
+    const svc = bin.solvers.svc;
+    // by hand: signs + + + - + - - + against labels 1 0 1 1 0 1 0 0 agree at 3 of 8 examples
+    expect(accuracyOf(svc.decision_function)).toBe(3 / 8);
+    const svcInput = baseInput(bin, 'svc');
+    const selSvc = await selectOnDev({ ...svcInput, f0Train: undefined, kernelTrainDev: svcInput.kernelTrainTest, devLabels: testLabels, grid: [{ C: svc.C }] });
+    expect(selSvc.scores).toEqual([3 / 8]);
+    const logistic: { C: number; decision_function: number[] }[] = bin.solvers.logistic;
     const input = baseInput(bin, 'logistic');
-    const sel = await selectOnDev({ ...input, f0Train: undefined, kernelTrainDev: input.kernelTrainTest, devLabels: testLabels, grid: [{ C: 0.01 }, { C: 1 }] });
-    expect(sel.scores.every((s) => s >= 0 && s <= 1)).toBe(true);
+    const sel = await selectOnDev({ ...input, f0Train: undefined, kernelTrainDev: input.kernelTrainTest, devLabels: testLabels, grid: logistic.map((e) => ({ C: e.C })) });
+    const want = logistic.map((e) => accuracyOf(e.decision_function));
+    expect(sel.scores).toEqual(want);
+    expect(sel.bestIndex).toBe(want.indexOf(Math.max(...want)));
   });
 });

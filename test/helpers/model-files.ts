@@ -1,13 +1,13 @@
 // Model folders with one thing wrong, for the model-error tests (errors-catalogue, model-errors): the
 // fixture's safetensors file as header + data to edit, the bytes of an edited file, a folder with an
-// edited config or weights; and whether the loaded libtorch sees CUDA (the `--device cuda` cases).
+// edited config or weights; and the `--device cuda` case, which depends on whether libtorch sees CUDA.
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { NativeError } from '../../lib/errors.js';
 import { loadModel } from '../../lib/model.js';
-import { native } from '../../lib/native.js';
+import { hasCuda } from '../../lib/addon/load.js';
 import { fixtureModelDir, fixtures, fixturesDir, flat, maxRelErr } from './fixtures.js';
 
 export interface SafetensorsEntry {
@@ -52,17 +52,13 @@ export function modelDir(opts: { weights?: Buffer; config?: object | string; noW
   return d;
 }
 
-/** Whether the addon's libtorch sees CUDA (its runtime() says "cuda=yes"; lib/addon's hasCuda()). */
-export function cudaAvailable(): boolean {
-  return /\bcuda=yes\b/.test(String(native().runtime()));
-}
 
 /**
  * `device: 'cuda'`: without CUDA, refused with a NativeError that names the device; with CUDA, the model
  * loads there and the RoBERTa prompt case's grad_dim, f0 and SGD kernel match the fixture in float64.
  */
 export async function expectCudaRefusedOrWorking(): Promise<void> {
-  if (!cudaAvailable()) {
+  if (!hasCuda()) {
     const err = await loadModel(fixtureModelDir('roberta'), { device: 'cuda' }).then(
       () => new Error('loadModel with device cuda resolved without CUDA'),
       (e: unknown) => e,
