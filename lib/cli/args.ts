@@ -19,6 +19,14 @@ export interface FlagSpec {
 
 export type ParsedArgs = Record<string, string | number | boolean | string[] | undefined> & { _: string[] };
 
+// The name each flag was given under (an alias when one was used), so that messages name what was typed.
+const spelled = new WeakMap<object, Map<string, string>>();
+
+/** `--name` as the user typed it (`--mode` when the alias of `--layout` was used). */
+export function flagAsGiven(args: object, name: string): string {
+  return '--' + (spelled.get(args)?.get(name) ?? name);
+}
+
 /** The flag of `name`, whether it is the flag's name or one of its aliases. */
 function lookup(spec: FlagSpec, name: string): [string, Flag] | undefined {
   if (Object.hasOwn(spec, name)) return [name, spec[name]];
@@ -41,6 +49,8 @@ function parseValue(command: string, flag: string, s: Flag, value: string, prev:
 
 export function parseArgs(argv: string[], spec: FlagSpec, command: string): ParsedArgs {
   const out: ParsedArgs = { _: [] };
+  const given = new Map<string, string>();
+  spelled.set(out, given);
   for (const [k, s] of Object.entries(spec)) if (s.default !== undefined) out[k] = s.default as never;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -48,29 +58,30 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string): Pars
       out._.push(a);
       continue;
     }
-    let given = a.slice(2);
+    let typed = a.slice(2);
     let value: string | undefined;
-    const eq = given.indexOf('=');
+    const eq = typed.indexOf('=');
     if (eq >= 0) {
-      value = given.slice(eq + 1);
-      given = given.slice(0, eq);
+      value = typed.slice(eq + 1);
+      typed = typed.slice(0, eq);
     }
-    if (given === 'help') {
+    if (typed === 'help') {
       out.help = true;
       continue;
     }
-    const found = lookup(spec, given);
-    if (!found) throw new LmkError(`${command}: unknown option '--${given}' (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    const found = lookup(spec, typed);
+    if (!found) throw new LmkError(`${command}: unknown option '--${typed}' (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
     const [name, s] = found;
+    given.set(name, typed);
     if (s.type === 'boolean') {
       out[name] = value === undefined ? true : value !== 'false';
       continue;
     }
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new LmkError(`${command}: option '--${given}' needs a value`);
+      if (i + 1 >= argv.length) throw new LmkError(`${command}: option '--${typed}' needs a value`);
       value = argv[++i];
     }
-    out[name] = parseValue(command, given, s, value, out[name]);
+    out[name] = parseValue(command, typed, s, value, out[name]);
   }
   return out;
 }

@@ -25,6 +25,8 @@ export interface CommandDefinition<S extends FlagSpec> {
   spec: S;
   /** Positional arguments allowed (default none: an unexpected argument is an error). */
   positionals?: boolean;
+  /** Text printed after the flags in `--help`. */
+  notes?: string;
   run(args: CommandArgs<S>): Promise<number>;
 }
 
@@ -37,7 +39,7 @@ export interface Command {
 }
 
 export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S>): Command {
-  const help = helpText(def.name, def.synopsis, def.spec);
+  const help = helpText(def.name, def.synopsis, def.spec) + (def.notes ? `\n\n${def.notes}` : '');
   return {
     name: def.name,
     help,
@@ -53,4 +55,16 @@ export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S
       return def.run(args as unknown as CommandArgs<S>);
     },
   };
+}
+
+/** Runs `job` with an AbortSignal that Ctrl-C (SIGINT) aborts; the handler is removed afterwards. */
+export async function withInterrupt<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  try {
+    return await job(ac.signal);
+  } finally {
+    process.removeListener('SIGINT', onSig);
+  }
 }

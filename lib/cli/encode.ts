@@ -2,17 +2,16 @@
 import { readFileSync } from 'node:fs';
 import { InputError, LmkError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
-import { taskEncoder, type TaskEncoderOptions } from '../prompts/index.js';
+import { taskEncoder, type TaskEncoder, type TaskEncoderOptions } from '../prompts/index.js';
 import { loadTokenizer } from '../tokenizer.js';
-import { helpText, parseArgs, requireFlag, type FlagSpec } from './args.js';
+import { isInt, isPlainObject } from '../validate.js';
+import { defineCommand } from './command.js';
 
-const COMMAND = 'encode';
-
-const SPEC: FlagSpec = {
-  task: { type: 'string', help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA; any case)' },
-  tokenizer: { type: 'string', help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)' },
-  input: { type: 'string', help: 'input JSONL: one {"texts": [...]} per line (blank lines are skipped)' },
-  out: { type: 'string', help: 'output JSONL: one {"input_ids": [...], "mask_pos": n} or {"error": "..."} per input line' },
+const SPEC = {
+  task: { type: 'string', help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA; any case)', required: true },
+  tokenizer: { type: 'string', help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)', required: true },
+  input: { type: 'string', help: 'input JSONL: one {"texts": [...]} per line (blank lines are skipped)', required: true },
+  out: { type: 'string', help: 'output JSONL: one {"input_ids": [...], "mask_pos": n} or {"error": "..."} per input line', required: true },
   standard: { type: 'boolean', help: 'standard (non-prompt) encoding [CLS] A [SEP] (B [SEP]); no mask_pos', default: false },
   template: { type: 'string', help: "custom template, e.g. '*cls**sent_0*_It_was*mask*.*sep+*' (default: the task's)" },
   'label-words': { type: 'string', help: 'custom label words as JSON: {"label": "word", ...} or ["word", ...] in label order' },
@@ -20,30 +19,28 @@ const SPEC: FlagSpec = {
   'first-sent-limit': { type: 'string', help: "token cap on sentence 0 parts, or 'none' (default: the task's)" },
   'other-sent-limit': { type: 'string', help: "token cap on sentence >= 1 parts, or 'none' (default: the task's)" },
   'truncate-head': { type: 'boolean', help: 'truncate prompt encodings from the left', default: false },
-};
+} as const;
 
-const SYNOPSIS = '--task TASK --tokenizer DIR --input IN.jsonl --out OUT.jsonl [--standard] [options]';
-
-function limitFlag(v: unknown, flag: string): number | null | undefined {
+function limitFlag(v: string | undefined, flag: string): number | null | undefined {
   if (v === undefined) return undefined;
-  const s = String(v).trim();
+  const s = v.trim();
   if (s.toLowerCase() === 'none') return null;
   const n = Number(s);
-  if (s === '' || !Number.isInteger(n) || n < 0) throw new OptionError(flag, "an integer >= 0 or 'none'", s);
+  if (s === '' || !isInt(n) || n < 0) throw new OptionError(flag, "an integer >= 0 or 'none'", s);
   return n;
 }
 
-function labelWordsFlag(v: unknown): TaskEncoderOptions['labelWords'] {
+function labelWordsFlag(v: string | undefined): TaskEncoderOptions['labelWords'] {
   if (v === undefined) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(String(v));
+    parsed = JSON.parse(v);
   } catch (e) {
-    throw new OptionError('--label-words', 'JSON: an object {"label": "word"} or an array of words', `${String(v)} (${(e as Error).message})`);
+    throw new OptionError('--label-words', 'JSON: an object {"label": "word"} or an array of words', `${v} (${(e as Error).message})`);
   }
-  const okArray = Array.isArray(parsed) && parsed.every((w) => typeof w === 'string');
-  const okObject = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every((w) => typeof w === 'string');
-  if (!okArray && !okObject) throw new OptionError('--label-words', 'an object {"label": "word"} or an array of strings', String(v));
+  const isWords = (ws: unknown[]) => ws.every((w) => typeof w === 'string');
+  const ok = Array.isArray(parsed) ? isWords(parsed) : isPlainObject(parsed) && isWords(Object.values(parsed));
+  if (!ok) throw new OptionError('--label-words', 'an object {"label": "word"} or an array of strings', v);
   return parsed as TaskEncoderOptions['labelWords'];
 }
 
@@ -65,8 +62,8 @@ function readExamples(path: string): Array<{ line: number; texts: Array<string |
     } catch (e) {
       throw new InputError(`${path}:${line}`, `line ${line} is not valid JSON: ${(e as Error).message}`);
     }
-    const texts = (obj as { texts?: unknown } | null)?.texts;
-    if (obj === null || typeof obj !== 'object' || !Array.isArray(texts) || !texts.every((t) => typeof t === 'string' || t === null)) {
+    const texts = isPlainObject(obj) ? obj.texts : undefined;
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string' || t === null)) {
       throw new InputError(`${path}:${line}`, `line ${line} must be an object {"texts": [string, ...]}`);
     }
     out.push({ line, texts: texts as Array<string | null> });
@@ -74,34 +71,8 @@ function readExamples(path: string): Array<{ line: number; texts: Array<string |
   return out;
 }
 
-export async function run(args: string[]): Promise<number> {
-  const a = parseArgs(args, SPEC, COMMAND);
-  if (a.help) {
-    console.log(
-      helpText(COMMAND, SYNOPSIS, SPEC) +
-        '\n\nAn input that cannot be encoded (e.g. the mask truncated away) gives an {"error": ...} line;' +
-        '\nthe exit status is then 1, and the output is still written. A malformed input line stops the command.',
-    );
-    return 0;
-  }
-  const task = requireFlag<string>(a, 'task', COMMAND);
-  const tokDir = requireFlag<string>(a, 'tokenizer', COMMAND);
-  const input = requireFlag<string>(a, 'input', COMMAND);
-  const out = requireFlag<string>(a, 'out', COMMAND);
-  if (a._.length > 0) throw new LmkError(`${COMMAND}: unexpected argument(s) ${a._.map((x) => `'${x}'`).join(' ')}`);
-
-  const tok = loadTokenizer(tokDir);
-  const enc = taskEncoder(tok, task, {
-    template: a.template as string | undefined,
-    labelWords: labelWordsFlag(a['label-words']),
-    maxLength: a['max-length'] as number | undefined,
-    firstSentLimit: limitFlag(a['first-sent-limit'], '--first-sent-limit'),
-    otherSentLimit: limitFlag(a['other-sent-limit'], '--other-sent-limit'),
-    truncateHead: a['truncate-head'] as boolean,
-  });
-  const standard = a.standard === true;
-  const examples = readExamples(input);
-
+/** Encodes every example; one that cannot be encoded gives an {"error"} line. */
+function encodeLines(enc: TaskEncoder, examples: Array<{ line: number; texts: Array<string | null> }>, standard: boolean): { lines: string[]; errors: number } {
   const lines: string[] = [];
   let errors = 0;
   for (const ex of examples) {
@@ -119,12 +90,35 @@ export async function run(args: string[]): Promise<number> {
       lines.push(JSON.stringify({ error: e.message }));
     }
   }
-  writeFileAtomic(out, lines.map((l) => l + '\n').join(''));
-  const p = enc.prompt;
-  console.error(
-    `lmkernel encode: ${p.task} (${tok.kind}, ${standard ? 'standard' : `template ${p.template}, label words ${JSON.stringify(p.labelWords)} = ${JSON.stringify(enc.labelWordIds)}`}, ` +
-      `max_length ${p.maxLength}): wrote ${lines.length} line(s) to ${out}` +
-      (errors > 0 ? `, ${errors} could not be encoded` : ''),
-  );
-  return errors > 0 ? 1 : 0;
+  return { lines, errors };
 }
+
+export const command = defineCommand({
+  name: 'encode',
+  synopsis: '--task TASK --tokenizer DIR --input IN.jsonl --out OUT.jsonl [--standard] [options]',
+  notes:
+    'An input that cannot be encoded (e.g. the mask truncated away) gives an {"error": ...} line;\n' +
+    'the exit status is then 1, and the output is still written. A malformed input line stops the command.',
+  spec: SPEC,
+  async run(a) {
+    const tok = loadTokenizer(a.tokenizer);
+    const enc = taskEncoder(tok, a.task, {
+      template: a.template,
+      labelWords: labelWordsFlag(a['label-words']),
+      maxLength: a['max-length'],
+      firstSentLimit: limitFlag(a['first-sent-limit'], '--first-sent-limit'),
+      otherSentLimit: limitFlag(a['other-sent-limit'], '--other-sent-limit'),
+      truncateHead: a['truncate-head'],
+    });
+    const standard = a.standard === true;
+    const { lines, errors } = encodeLines(enc, readExamples(a.input), standard);
+    writeFileAtomic(a.out, lines.map((l) => l + '\n').join(''));
+    const p = enc.prompt;
+    const how = standard ? 'standard' : `template ${p.template}, label words ${JSON.stringify(p.labelWords)} = ${JSON.stringify(enc.labelWordIds)}`;
+    const failed = errors > 0 ? `, ${errors} could not be encoded` : '';
+    console.error(`lmkernel encode: ${p.task} (${tok.kind}, ${how}, max_length ${p.maxLength}): wrote ${lines.length} line(s) to ${a.out}${failed}`);
+    return errors > 0 ? 1 : 0;
+  },
+});
+
+export const run = command.run;

@@ -1,8 +1,8 @@
 // Public API of the data slice: the k-shot generator and the numpy/pandas pieces it reproduces.
 export {
   generateKShot, writeKShot, generateForSeed, loadKShotSource, kshotTaskName,
-  DEFAULT_KSHOT_SEEDS, DEFAULT_KSHOT_TASKS, KSHOT_MODES, KSHOT_TASK_NAMES,
-  type KShotMode, type KShotOptions, type KShotFile, type KShotSource, type Shortfall,
+  DEFAULT_KSHOT_SEEDS, DEFAULT_KSHOT_TASKS, KSHOT_LAYOUTS, KSHOT_MODES, KSHOT_TASK_NAMES,
+  type KShotLayout, type KShotMode, type KShotOptions, type KShotFile, type KShotSource, type Shortfall,
   type GenerateKShotOptions, type GenerateKShotResult,
 } from './kshot.js';
 export { RandomState } from './mt19937.js';

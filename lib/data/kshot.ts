@@ -4,14 +4,14 @@
 // (GLUE: the file's lines after the header; csv: `df.values.tolist()`); write the test split(s); bucket
 // the shuffled lines by label (buckets in order of first appearance); train = first k of each bucket,
 // dev = the next k (k-shot-10x: next 10k), written bucket after bucket.
-// - GLUE tests: each non-train file, `dev` renamed `test`, its own header kept; in k-shot-1k-test mode a
+// - GLUE tests: each non-train file, `dev` renamed `test`, its own header kept; in the k-shot-1k-test layout a
 //   file of more than 1000 rows is shuffled with `np.random.seed(42)` and cut to its first 1000.
-// - csv tests: `test.csv` through pandas; in k-shot-1k-test mode more than 1000 rows become
+// - csv tests: `test.csv` through pandas; in the k-shot-1k-test layout more than 1000 rows become
 //   `df.sample(n=1000, random_state=42)` = `RandomState(42).permutation(n)[:1000]`.
 // - train/dev of GLUE tasks get the train header; MNLI's dev is `dev_matched.tsv`. csv train/dev are
 //   `pd.DataFrame(rows).to_csv(header=False, index=False)`.
 // Reference quirks reproduced on purpose:
-// - CoLA has no header, so the reference shuffles its loaded train list (and, in 1k-test mode, its dev list)
+// - CoLA has no header, so the reference shuffles its loaded train list (and, in the 1k-test layout, its dev list)
 //   in place: each seed reshuffles the previous seed's order, so CoLA splits depend on the seed order
 //   (default 100, 13, 21, 42, 87). This module keeps the loaded lists across seeds the same way.
 // - A label bucket with fewer than k (or 2k, 11k) rows silently yields fewer rows (trec's label 2 has 86
@@ -26,9 +26,15 @@ import { pyReadlines, pyStrip } from './pytext.js';
 import { readCsvLikePandas, frameFromRows, toCsvLikePandas, pyFloatRepr, type Cell, type Frame } from './pandas-csv.js';
 import { readTextFile } from '../tasks/files.js';
 import { TASKS } from '../tasks/registry.js';
+import { isInt } from '../validate.js';
 
-export type KShotMode = 'k-shot' | 'k-shot-10x' | 'k-shot-1k-test';
-export const KSHOT_MODES: readonly KShotMode[] = ['k-shot', 'k-shot-10x', 'k-shot-1k-test'];
+/** The k-shot layout: the output folder and how many dev rows / test rows are kept. */
+export type KShotLayout = 'k-shot' | 'k-shot-10x' | 'k-shot-1k-test';
+export const KSHOT_LAYOUTS: readonly KShotLayout[] = ['k-shot', 'k-shot-10x', 'k-shot-1k-test'];
+/** @deprecated The former name of KShotLayout. */
+export type KShotMode = KShotLayout;
+/** @deprecated The former name of KSHOT_LAYOUTS. */
+export const KSHOT_MODES = KSHOT_LAYOUTS;
 
 /** The reference's default `--seed` list, in its order (the order matters for CoLA, see above). */
 export const DEFAULT_KSHOT_SEEDS: readonly number[] = [100, 13, 21, 42, 87];
@@ -130,12 +136,12 @@ export interface Shortfall {
   seed: number;
   label: string;
   available: number;
-  /** Rows needed for train + dev from this bucket (2k, or 11k in k-shot-10x mode). */
+  /** Rows needed for train + dev from this bucket (2k, or 11k in the k-shot-10x layout). */
   needed: number;
 }
 
 export interface KShotFile {
-  /** Path relative to the output directory: `<mode>/<TASK>/<k>-<seed>/<file>`. */
+  /** Path relative to the output directory: `<layout>/<TASK>/<k>-<seed>/<file>`. */
   path: string;
   content: string;
 }
@@ -143,7 +149,9 @@ export interface KShotFile {
 export interface KShotOptions {
   k: number;
   seeds?: readonly number[];
-  mode?: KShotMode;
+  layout?: KShotLayout;
+  /** @deprecated The former name of `layout`. */
+  mode?: KShotLayout;
   /** Make a bucket smaller than the train+dev need an error instead of a reported shortfall. */
   strict?: boolean;
 }
@@ -162,15 +170,16 @@ function bucketize<T>(items: T[], key: (x: T, i: number) => string, text: (x: T)
   return [...map.values()];
 }
 
-function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; mode: KShotMode; devRate: number } {
-  if (!Number.isInteger(o.k) || o.k < 1) throw new LmkError(`k must be a positive integer, received ${o.k}`, 'LMK_BAD_OPTION');
+function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; layout: KShotLayout; devRate: number } {
+  if (!isInt(o.k) || o.k < 1) throw new LmkError(`k must be a positive integer, received ${o.k}`, 'LMK_BAD_OPTION');
   const seeds = o.seeds ?? DEFAULT_KSHOT_SEEDS;
   for (const s of seeds) {
-    if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new LmkError(`seed must be an integer in [0, 2**32 - 1], received ${s}`, 'LMK_BAD_OPTION');
+    if (!isInt(s) || s < 0 || s > 0xffffffff) throw new LmkError(`seed must be an integer in [0, 2**32 - 1], received ${s}`, 'LMK_BAD_OPTION');
   }
-  const mode = o.mode ?? 'k-shot';
-  if (!KSHOT_MODES.includes(mode)) throw new LmkError(`mode must be one of ${KSHOT_MODES.join(', ')}, received '${mode}'`, 'LMK_BAD_OPTION');
-  return { k: o.k, seeds, mode, devRate: mode.includes('10x') ? 11 : 2 };
+  const layout = o.layout ?? o.mode ?? 'k-shot';
+  const option = o.layout === undefined && o.mode !== undefined ? 'mode' : 'layout';
+  if (!KSHOT_LAYOUTS.includes(layout)) throw new LmkError(`${option} must be one of ${KSHOT_LAYOUTS.join(', ')}, received '${layout}'`, 'LMK_BAD_OPTION');
+  return { k: o.k, seeds, layout, devRate: layout.includes('10x') ? 11 : 2 };
 }
 
 /**
@@ -178,10 +187,10 @@ function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; m
  * mutates its loaded lists, so call it seed after seed on the same source object.
  */
 export function generateForSeed(source: KShotSource, seed: number, opts: KShotOptions): { files: KShotFile[]; shortfalls: Shortfall[] } {
-  const { k, mode, devRate } = checkOptions({ ...opts, seeds: [seed] });
+  const { k, layout, devRate } = checkOptions({ ...opts, seeds: [seed] });
   const rng = new RandomState(seed);
   const task = source.task;
-  const dir = `${mode}/${task}/${k}-${seed}`;
+  const dir = `${layout}/${task}/${k}-${seed}`;
   const files: KShotFile[] = [];
   const shortfalls: Shortfall[] = [];
   const noteShortfalls = (buckets: { label: string; items: unknown[] }[]): void => {
@@ -203,7 +212,7 @@ export function generateForSeed(source: KShotSource, seed: number, opts: KShotOp
       const name = split.replace('dev', 'test');
       const [testHeader, testLinesAll] = splitHeader(task, lines);
       let testLines = testLinesAll;
-      if (mode.includes('1k-test') && testLines.length > 1000) {
+      if (layout.includes('1k-test') && testLines.length > 1000) {
         rng.seed(42);
         rng.shuffle(testLines);
         testLines = testLines.slice(0, 1000);
@@ -225,7 +234,7 @@ export function generateForSeed(source: KShotSource, seed: number, opts: KShotOp
   const trainRows = valuesToList(source.train);
   rng.shuffle(trainRows);
   let test = source.test;
-  if (mode.includes('1k-test') && test.rows.length > 1000) {
+  if (layout.includes('1k-test') && test.rows.length > 1000) {
     const idx = new RandomState(42).choiceWithoutReplacement(test.rows.length, 1000);
     test = { dtypes: test.dtypes, rows: idx.map((i) => test.rows[i]), lines: idx.map((i) => test.lines[i]) };
   }
@@ -275,7 +284,7 @@ export function generateKShot(opts: GenerateKShotOptions): GenerateKShotResult {
   return { files: count, shortfalls };
 }
 
-/** `generateKShot` writing every file atomically under `outDir` (`<outDir>/<mode>/<TASK>/<k>-<seed>/...`). */
+/** `generateKShot` writing every file atomically under `outDir` (`<outDir>/<layout>/<TASK>/<k>-<seed>/...`). */
 export function writeKShot(opts: GenerateKShotOptions & { outDir: string }): GenerateKShotResult {
   return generateKShot({
     ...opts,
