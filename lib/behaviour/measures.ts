@@ -16,12 +16,16 @@
 // (all logits), per rank r and LoRA seed. A inits: 'gaussian' N(0, 1/r) (σ² = 1/r) and 'kaiming'
 // (loralib's kaiming_uniform(a=√5) = U(−1/√d_in, 1/√d_in), σ² = 1/(3 d_in)); A is drawn here, seeded.
 import { OptionError } from '../errors.js';
-import { loadModel, type Dtype, type EncodedExample, type LmModel, type OutputMode } from '../model.js';
+import { loadModel, type LmModel } from '../model.js';
+import { accuracy } from '../metrics.js';
+import { argmaxRows, l2Norm, mean, meanStd, relativeDifference } from '../stats.js';
+import type { Dtype, EncodedExample, OutputKind } from '../types.js';
+import { checkIntList, checkNumber, isInt, oneOf } from '../validate.js';
 
 export interface ChiOptions {
   inputs: EncodedExample[];
   labels: number[];
-  output?: OutputMode;
+  output?: OutputKind;
   labelWordIds?: number[];
   batchSize?: number;
   signal?: AbortSignal;
@@ -47,7 +51,7 @@ export function chiFromLogits(logits: readonly (readonly number[])[], labels: re
   return logits.map((row, i) => {
     const C = row.length;
     const y = labels[i];
-    if (!Number.isInteger(y) || y < 0 || y >= C) throw new OptionError(`labels[${i}]`, `a label index in [0, ${C})`, y);
+    if (!isInt(y) || y < 0 || y >= C) throw new OptionError(`labels[${i}]`, `a label index in [0, ${C})`, y);
     const m = Math.max(...row);
     const ex = row.map((v) => Math.exp(v - m));
     const z = ex.reduce((a, b) => a + b, 0);
@@ -59,18 +63,10 @@ export function chiStatsFromLogits(logits: readonly (readonly number[])[], label
   if (logits.length === 0) throw new OptionError('inputs', 'a non-empty set of examples', logits);
   const chi = chiFromLogits(logits, labels);
   const C = logits[0].length;
-  const perExample = chi.map((r) => r.reduce((a, v) => a + Math.abs(v), 0) / C);
-  const n = perExample.length;
-  const mean = perExample.reduce((a, v) => a + v, 0) / n;
-  const std = Math.sqrt(perExample.reduce((a, v) => a + (v - mean) ** 2, 0) / n);
-  const label = chi.reduce((a, r, i) => a + Math.abs(r[labels[i]]), 0) / n;
-  let ok = 0;
-  logits.forEach((row, i) => {
-    let k = 0;
-    for (let c = 1; c < row.length; c++) if (row[c] > row[k]) k = c;
-    if (k === labels[i]) ok++;
-  });
-  return { meanAbsChi: mean, perExample, std, meanAbsChiLabel: label, accuracy: ok / n, n, numOutputs: C };
+  const perExample = chi.map((r) => mean(r.map(Math.abs)));
+  const { mean: meanAbsChi, std } = meanStd(perExample);
+  const meanAbsChiLabel = mean(chi.map((r, i) => Math.abs(r[labels[i]])));
+  return { meanAbsChi, perExample, std, meanAbsChiLabel, accuracy: accuracy(argmaxRows(logits), labels), n: perExample.length, numOutputs: C };
 }
 
 /** Mean |χ| of `model` at its current parameters (θ0) on the inputs. */
@@ -130,7 +126,7 @@ export function loraMatrixName(model: LmModel, layer: number, target: string, wh
 
 export interface LoraKernelOptions {
   inputs: EncodedExample[];
-  output?: OutputMode;
+  output?: OutputKind;
   labelWordIds?: number[];
   targets?: string[];
   batchSize?: number;
@@ -145,27 +141,17 @@ export async function loraKernel(
   modelDir: string,
   spec: { r: number; alpha: number; A: (layer: number, target: string) => number[][] },
   opts: LoraKernelOptions & { dtype?: Dtype; device?: string },
-): Promise<{ data: Float64Array; numLogits: number; gradDim: number }> {
+): Promise<{ data: Float64Array; numOutputs: number; gradDim: number }> {
   const m = await loadModel(modelDir, { dtype: opts.dtype ?? 'float64', device: opts.device, signal: opts.signal });
   const targets = opts.targets ?? ['query', 'value'];
   const A: Record<string, number[][]> = {};
   for (let l = 0; l < m.info.layers; l++) for (const t of targets) A[loraMatrixName(m, l, t, 'A')] = spec.A(l, t);
   m.applyLora({ r: spec.r, alpha: spec.alpha, targets, A });
   const res = await m.kernels({ train: opts.inputs, output: opts.output, labelWordIds: opts.labelWordIds, subset: 'lora', formulas: ['sgd'], batchSize: opts.batchSize ?? 8, signal: opts.signal });
-  return { data: res.kernels.sgd!.trainTrain.data, numLogits: res.numLogits, gradDim: res.gradDim };
+  return { data: res.kernels.sgd!.trainTrain.data, numOutputs: res.numOutputs, gradDim: res.gradDim };
 }
 
-/** ‖s·a − b‖_F / ‖b‖_F. */
-export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>, s = 1): number {
-  if (a.length !== b.length) throw new OptionError('kernels', `two kernels of the same size (${b.length})`, a.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (s * a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.sqrt(den);
-}
+export { relativeDifference };
 
 export interface LoraVsFullOptions extends LoraKernelOptions {
   ranks: number[];
@@ -195,33 +181,27 @@ export interface LoraVsFullResult {
   /** Gradient dimension of the reference (full, restricted to the targets) kernel. */
   fullGradDim: number;
   hidden: number;
-  numLogits: number;
+  numOutputs: number;
 }
 
 export async function loraVsFull(modelDir: string, opts: LoraVsFullOptions): Promise<LoraVsFullResult> {
-  const ranks = opts.ranks;
-  if (!Array.isArray(ranks) || ranks.length === 0 || !ranks.every((r) => Number.isInteger(r) && r >= 1))
-    throw new OptionError('ranks', 'a non-empty list of integers >= 1', ranks);
-  const seeds = opts.seeds ?? [0, 1, 2];
-  if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0))
-    throw new OptionError('seeds', 'a non-empty list of integers >= 0', seeds);
-  const alpha = opts.alpha ?? 16;
-  if (typeof alpha !== 'number' || !(alpha > 0)) throw new OptionError('alpha', 'a number > 0', alpha);
-  const init = opts.init ?? 'gaussian';
-  if (init !== 'gaussian' && init !== 'kaiming') throw new OptionError('init', 'gaussian | kaiming', init);
+  const ranks = checkIntList(opts.ranks, 'ranks', 1);
+  const seeds = checkIntList(opts.seeds ?? [0, 1, 2], 'seeds', 0);
+  const alpha = checkNumber(opts.alpha ?? 16, 'alpha', { min: 0, exclusiveMin: true });
+  const init = oneOf(opts.init, 'init', ['gaussian', 'kaiming'] as const, 'gaussian');
   const probe = await loadModel(modelDir, { dtype: opts.dtype ?? 'float64', device: opts.device, signal: opts.signal });
   const H = probe.info.hidden;
   // Reference: A = I, α = H (scale α/r = 1): ∂f/∂B = ∂f/∂W.
   const eye = Array.from({ length: H }, (_, i) => Array.from({ length: H }, (_, j) => (i === j ? 1 : 0)));
   const full = await loraKernel(modelDir, { r: H, alpha: H, A: () => eye }, opts);
-  const fullNorm = Math.sqrt(full.data.reduce((a, v) => a + v * v, 0));
+  const fullNorm = l2Norm(full.data);
   const points: LoraVsFullPoint[] = [];
   for (const r of ranks) {
     for (const seed of seeds) {
       const next = rng(seed * 100003 + r);
       const lk = await loraKernel(modelDir, { r, alpha, A: () => randomLoraA(init, r, H, next) }, opts);
       const scale = r / (alpha * alpha * loraInitVariance(init, r, H));
-      const norm = Math.sqrt(lk.data.reduce((a, v) => a + v * v, 0));
+      const norm = l2Norm(lk.data);
       const p = { r, seed, scale, relDiff: relativeDifference(lk.data, full.data, scale), normRatio: (scale * norm) / fullNorm };
       points.push(p);
       opts.onPoint?.(p);
@@ -229,8 +209,7 @@ export async function loraVsFull(modelDir: string, opts: LoraVsFullOptions): Pro
   }
   const byRank = ranks.map((r) => {
     const v = points.filter((p) => p.r === r).map((p) => p.relDiff);
-    const mean = v.reduce((a, x) => a + x, 0) / v.length;
-    return { r, mean, std: Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / v.length), n: v.length };
+    return { r, ...meanStd(v), n: v.length };
   });
-  return { points, byRank, fullGradDim: full.gradDim, hidden: H, numLogits: full.numLogits };
+  return { points, byRank, fullGradDim: full.gradDim, hidden: H, numOutputs: full.numOutputs };
 }

@@ -4,6 +4,7 @@
 // also the χ table (Table 8) and the LoRA-vs-full table. Lines are de-duplicated by config_id (the last
 // occurrence wins) and only finished lines (status "done") with a `behaviour` record are used.
 import type { BehaviourRecord } from '../experiments/finetuneSpec.js';
+import { meanStd } from '../stats.js';
 
 export interface Agg {
   mean: number;
@@ -14,8 +15,7 @@ export interface Agg {
 export function agg(values: readonly (number | null | undefined)[]): Agg {
   const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   if (v.length === 0) return { mean: NaN, std: NaN, n: 0 };
-  const mean = v.reduce((a, x) => a + x, 0) / v.length;
-  return { mean, std: Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / v.length), n: v.length };
+  return { ...meanStd(v), n: v.length };
 }
 
 export interface BehaviourRow {
