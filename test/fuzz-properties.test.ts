@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LmkError } from '../lib/errors.js';
-import { frameFromRows, readCsvLikePandas, toCsvLikePandas, PANDAS_NA_VALUES, type Cell, type Frame } from '../lib/data/pandas-csv.js';
+import { frameFromRows, readCsvLikePandas, toCsvLikePandas, PANDAS_NA_VALUES, type Cell, type Frame } from '../lib/pyformats/pandas-csv.js';
 import { encodePrompt, encodeStandard, parseTemplate } from '../lib/prompts/index.js';
 import { readCsvTask, readTsvTask } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';

@@ -4,9 +4,9 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RandomState } from '../lib/data/mt19937.js';
-import { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr } from '../lib/data/pandas-csv.js';
-import { pyReadlines, pyStrip } from '../lib/data/pytext.js';
+import { RandomState } from '../lib/pyformats/mt19937.js';
+import { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr } from '../lib/pyformats/pandas-csv.js';
+import { pyReadlines, pyStrip } from '../lib/pyformats/pytext.js';
 import { generateKShot, writeKShot, loadKShotSource, generateForSeed, kshotTaskName, type KShotFile, type KShotMode } from '../lib/data/kshot.js';
 import { run as runDataCli } from '../lib/cli/data.js';
 

@@ -5,6 +5,6 @@ export {
   type KShotLayout, type KShotMode, type KShotOptions, type KShotFile, type KShotSource, type Shortfall,
   type GenerateKShotOptions, type GenerateKShotResult,
 } from './kshot.js';
-export { RandomState } from './mt19937.js';
-export { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr, PANDAS_NA_VALUES, type Cell, type Dtype as PandasDtype, type Frame } from './pandas-csv.js';
-export { pyReadlines, pyStrip } from './pytext.js';
+export { RandomState } from '../pyformats/mt19937.js';
+export { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr, PANDAS_NA_VALUES, type Cell, type Dtype as PandasDtype, type Frame } from '../pyformats/pandas-csv.js';
+export { pyReadlines, pyStrip } from '../pyformats/pytext.js';

@@ -21,9 +21,9 @@
 import { join } from 'node:path';
 import { LmkError, InputError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
-import { RandomState } from './mt19937.js';
-import { pyReadlines, pyStrip } from './pytext.js';
-import { readCsvLikePandas, frameFromRows, toCsvLikePandas, pyFloatRepr, type Cell, type Frame } from './pandas-csv.js';
+import { RandomState } from '../pyformats/mt19937.js';
+import { pyReadlines, pyStrip } from '../pyformats/pytext.js';
+import { readCsvLikePandas, frameFromRows, toCsvLikePandas, pyFloatRepr, type Cell, type Frame } from '../pyformats/pandas-csv.js';
 import { readTextFile } from '../tasks/files.js';
 import { TASKS } from '../tasks/registry.js';
 import { isInt } from '../validate.js';

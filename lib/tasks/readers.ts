@@ -9,8 +9,8 @@
 // Labels are returned as the processor's label string plus its index in the task's label list.
 import { join, dirname } from 'node:path';
 import { InputError } from '../errors.js';
-import { pyReadlines } from '../data/pytext.js';
-import { readCsvLikePandas, pyFloatRepr, type Cell } from '../data/pandas-csv.js';
+import { pyReadlines } from '../pyformats/pytext.js';
+import { readCsvLikePandas, pyFloatRepr, type Cell } from '../pyformats/pandas-csv.js';
 import { readTextFile, fileExists } from './files.js';
 import { getTask, type TaskSpec } from './registry.js';
 
