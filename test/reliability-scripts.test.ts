@@ -4,28 +4,12 @@
 // `node scripts/crash-safety.mjs` (8 trials). Both scripts run the built dist/: it is rebuilt here when
 // older than lib/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureDist } from './helpers/dist.js';
 import { repoRoot } from './helpers/fixtures.js';
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    const st = statSync(p);
-    t = Math.max(t, st.isDirectory() ? newest(p) : st.mtimeMs);
-  }
-  return t;
-}
-
-beforeAll(() => {
-  const cli = join(repoRoot, 'dist', 'cli.js');
-  if (!existsSync(cli) || statSync(cli).mtimeMs < newest(join(repoRoot, 'lib'))) {
-    const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.json')], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
-  }
-}, 300_000);
+beforeAll(ensureDist, 300_000);
 
 function runScript(script: string, args: string[], nodeArgs: string[] = []) {
   const r = spawnSync(process.execPath, [...nodeArgs, join(repoRoot, 'scripts', script), ...args, '--json'], {
