@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 
-process.env.OPENBLAS_NUM_THREADS ??= '1'; // as lib/native.ts sets it
+process.env.OPENBLAS_NUM_THREADS ??= '1'; // one BLAS thread unless set (lib/addon/load.ts defaults to the core count)
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = createRequire(import.meta.url)('node-gyp-build')(root);
 
@@ -46,7 +46,7 @@ for (let i = 0; i < n; i++)
     for (let k = 0; k < rankD; k++) s += A[i * rankD + k] * B[j * rankD + k];
     Kx[i * m + j] = s / rankD;
   }
-const targets = Float64Array.from({ length: n }, (_, i) => (i % 2 === (Math.floor(i / 2) % 2) ? 1 : 0));
+const targets = Float64Array.from({ length: n }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 1 : 0));
 const f0 = Float64Array.from({ length: n }, rand);
 const f0Test = Float64Array.from({ length: m }, rand);
 
@@ -56,8 +56,12 @@ async function time(method, ls, ss) {
   return { seconds: (performance.now() - t0) / 1000, r };
 }
 
-console.log(`lstsq grid: K ${n}x${n}, Kx ${n}x${m}, ${lambdas.length} lambdas x ${scales.length} scales = ${lambdas.length * scales.length} points`);
-console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, libtorch ${addon.torchVersion}, OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS}`);
+console.log(
+  `lstsq grid: K ${n}x${n}, Kx ${n}x${m}, ${lambdas.length} lambdas x ${scales.length} scales = ${lambdas.length * scales.length} points`,
+);
+console.log(
+  `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, libtorch ${addon.torchVersion}, OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS}`,
+);
 const fast = await time('auto', lambdas, scales);
 console.log(`fast path (${fast.r.method}, whole grid, one call): ${fast.seconds.toFixed(2)} s`);
 const perLambda = await time('per-lambda', lambdas, scales);
@@ -68,12 +72,16 @@ for (let i = 0; i < fast.r.predictions.length; i++) {
   maxDiff = Math.max(maxDiff, Math.abs(fast.r.predictions[i] - perLambda.r.predictions[i]));
   scale = Math.max(scale, Math.abs(perLambda.r.predictions[i]));
 }
-console.log(`  fast vs per-lambda: max relative difference ${(maxDiff / scale).toExponential(2)} (ranks ${fast.r.ranks.filter((_, i) => i % scales.length === 0).join(',')} vs ${perLambda.r.ranks.filter((_, i) => i % scales.length === 0).join(',')})`);
+console.log(
+  `  fast vs per-lambda: max relative difference ${(maxDiff / scale).toExponential(2)} (ranks ${fast.r.ranks.filter((_, i) => i % scales.length === 0).join(',')} vs ${perLambda.r.ranks.filter((_, i) => i % scales.length === 0).join(',')})`,
+);
 if (fullBaseline) {
   const base = await time('per-point', lambdas, scales);
   console.log(`baseline per-point gelsy (${lambdas.length * scales.length} solves): ${base.seconds.toFixed(2)} s`);
 } else {
   const sub = await time('per-point', [lambdas[3]], scales.slice(0, 2));
   const est = (sub.seconds / 2) * lambdas.length * scales.length;
-  console.log(`baseline per-point gelsy: ${(sub.seconds / 2).toFixed(2)} s per point -> ~${est.toFixed(1)} s for the grid (extrapolated from 2 points; --full-baseline to time all)`);
+  console.log(
+    `baseline per-point gelsy: ${(sub.seconds / 2).toFixed(2)} s per point -> ~${est.toFixed(1)} s for the grid (extrapolated from 2 points; --full-baseline to time all)`,
+  );
 }

@@ -11,7 +11,9 @@ const { widthStudySpec, renderSvg, svgToPng } = await import(join(root, 'dist/fi
 const args = process.argv.slice(2);
 const fi = args.indexOf('--figure');
 const figure = fi >= 0 ? resolve(args[fi + 1]) : null;
-const file = resolve(args.find((a, i) => !a.startsWith('--') && (fi < 0 || i !== fi + 1)) ?? join(root, 'work', 'width', 'width-study.json'));
+const file = resolve(
+  args.find((a, i) => !a.startsWith('--') && (fi < 0 || i !== fi + 1)) ?? join(root, 'work', 'width', 'width-study.json'),
+);
 const { results } = JSON.parse(readFileSync(file, 'utf8'));
 
 const finite = (xs) => (xs ?? []).filter(Number.isFinite);
@@ -19,7 +21,9 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / xs.length);
 const ms = (xs, scale = 1, digits = 3) => {
   const ok = finite(xs);
-  return ok.length ? `${(mean(ok) * scale).toFixed(digits)} ± ${(sd(ok) * scale).toFixed(digits)}${ok.length < xs.length ? ` (n=${ok.length})` : ''}` : 'n/a';
+  return ok.length
+    ? `${(mean(ok) * scale).toFixed(digits)} ± ${(sd(ok) * scale).toFixed(digits)}${ok.length < xs.length ? ` (n=${ok.length})` : ''}`
+    : 'n/a';
 };
 const acc = (r, name) => r.rows.find((x) => x.method.trim() === name)?.acc ?? [];
 const pct = (xs) => ms(xs, 100, 1);
@@ -31,10 +35,14 @@ for (const task of tasks) {
   const rs = results.filter((r) => r.task === task).sort((a, b) => a.width - b.width);
   const adam = rs[0].adam_kernel.replace(' eNTK', '').replace(/ \(.*\)/, '');
   lines.push(`### ${task} (k = 16, ${rs[0].chi.length} seeds; accuracies in %, mean ± std over seeds)`, '');
-  lines.push(`| W | params | held-out MLM acc | mean abs χ at θ0 | zero-shot | SGD eNTK | SGD FT | FT − eNTK (SGD) | ${adam} eNTK | Adam FT | FT − eNTK (Adam vs ${adam}) | lin. share SGD | lin. share Adam | kernel dist. SGD | kernel dist. Adam |`);
+  lines.push(
+    `| W | params | held-out MLM acc | mean abs χ at θ0 | zero-shot | SGD eNTK | SGD FT | FT − eNTK (SGD) | ${adam} eNTK | Adam FT | FT − eNTK (Adam vs ${adam}) | lin. share SGD | lin. share Adam | kernel dist. SGD | kernel dist. Adam |`,
+  );
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rs)
-    lines.push(`| ${r.width} | ${(r.params / 1e6).toFixed(2)} M | ${(r.heldout_mlm_acc * 100).toFixed(1)} | ${ms(r.chi)} | ${pct(acc(r, 'zero-shot prompt'))} | ${pct(acc(r, 'SGD eNTK (logistic)'))} | ${pct(acc(r, 'SGD fine-tuning'))} | ${pct(r.gap_sgd)} | ${pct(acc(r, r.adam_kernel))} | ${pct(acc(r, 'Adam fine-tuning'))} | ${pct(r.gap_adam)} | ${ms(r.linearization_share.sgd)} | ${ms(r.linearization_share.adam)} | ${ms(r.kernel_distance.sgd)} | ${ms(r.kernel_distance.adam)} |`);
+    lines.push(
+      `| ${r.width} | ${(r.params / 1e6).toFixed(2)} M | ${(r.heldout_mlm_acc * 100).toFixed(1)} | ${ms(r.chi)} | ${pct(acc(r, 'zero-shot prompt'))} | ${pct(acc(r, 'SGD eNTK (logistic)'))} | ${pct(acc(r, 'SGD fine-tuning'))} | ${pct(r.gap_sgd)} | ${pct(acc(r, r.adam_kernel))} | ${pct(acc(r, 'Adam fine-tuning'))} | ${pct(r.gap_adam)} | ${ms(r.linearization_share.sgd)} | ${ms(r.linearization_share.adam)} | ${ms(r.kernel_distance.sgd)} | ${ms(r.kernel_distance.adam)} |`,
+    );
   lines.push('');
 }
 console.log(lines.join('\n'));
@@ -44,7 +52,8 @@ if (figure) {
   const add = (r, metric, xs, scale = 1) => {
     const ok = finite(xs).map((x) => x * scale);
     if (!ok.length) return;
-    const m = mean(ok), s = sd(ok);
+    const m = mean(ok),
+      s = sd(ok);
     data.push({ width: r.width, task: r.task, metric, mean: m, lo: m - s, hi: m + s });
   };
   for (const r of results) {

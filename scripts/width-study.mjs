@@ -20,7 +20,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { runDemo } = await import(join(root, 'dist/demo.js'));
+const { runDemo } = await import(join(root, 'dist/demo/run.js'));
 const { loadModel } = await import(join(root, 'dist/model.js'));
 const { loadTokenizer, taskEncoder } = await import(join(root, 'dist/prompts/index.js'));
 const { readSplit } = await import(join(root, 'dist/tasks/index.js'));
@@ -41,20 +41,63 @@ mkdirSync(out, { recursive: true });
 const log = (m) => console.error(`[width-study] ${new Date().toISOString().slice(11, 19)} ${m}`);
 
 // The shipped model's recipe (package.json "pretrain:demo") at width W.
-const recipe = (W) => ['--hidden', W, '--layers', 4, '--heads', Math.max(1, W / 32), '--intermediate', 4 * W, '--max-length', 128,
-  '--steps', 2000, '--batch-size', 32, '--lr', 1e-3, '--warmup', 200, '--seed', 1].map(String);
+const recipe = (W) =>
+  [
+    '--hidden',
+    W,
+    '--layers',
+    4,
+    '--heads',
+    Math.max(1, W / 32),
+    '--intermediate',
+    4 * W,
+    '--max-length',
+    128,
+    '--steps',
+    2000,
+    '--batch-size',
+    32,
+    '--lr',
+    1e-3,
+    '--warmup',
+    200,
+    '--seed',
+    1,
+  ].map(String);
 const sameRecipe = (dir, W) => {
   const t = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
-  const a = t.architecture, o = t.optimisation;
-  return a.hidden === W && a.layers === 4 && a.heads === W / 32 && a.intermediate === 4 * W && a.maxLength === 128 && o.steps === 2000 &&
-    o.batch_size === 32 && o.lr === 1e-3 && o.warmup === 200 && o.seed === 1;
+  const a = t.architecture,
+    o = t.optimisation;
+  return (
+    a.hidden === W &&
+    a.layers === 4 &&
+    a.heads === W / 32 &&
+    a.intermediate === 4 * W &&
+    a.maxLength === 128 &&
+    o.steps === 2000 &&
+    o.batch_size === 32 &&
+    o.lr === 1e-3 &&
+    o.warmup === 200 &&
+    o.seed === 1
+  );
 };
 const modelFor = (W) => {
   const shipped = join(root, 'models', 'demo');
   if (sameRecipe(shipped, W)) return shipped;
   const dir = join(out, `w${W}`);
   if (!existsSync(join(dir, 'training.json'))) {
-    const a = ['pretrain', '--out', dir, '--tokenizer', shipped, ...recipe(W), '--zero-shot-max', '0', '--checkpoint-every', '200'];
+    const a = [
+      'pretrain',
+      '--out',
+      dir,
+      '--tokenizer',
+      shipped,
+      ...recipe(W),
+      '--zero-shot-max',
+      '0',
+      '--checkpoint-every',
+      '200',
+    ];
     log(`pre-training width ${W}: lmkernel ${a.join(' ')}`);
     const r = spawnSync(join(root, 'bin', 'lmkernel'), a, { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`pretrain width ${W} failed`);
@@ -66,7 +109,8 @@ const modelFor = (W) => {
 // The shipped tokenizer has no single token for SST-5's "okay": " fine" stands in for it.
 const labelWordsFor = (task) => (task === 'sst-5' ? ['terrible', 'bad', 'fine', 'good', 'great'] : undefined);
 const binaryTask = (task) => task !== 'sst-5';
-const adamKernel = (task) => (binaryTask(task) ? ['A-SignGD eNTK (asym)', 'asymmetric_signgd'] : ['SignGD eNTK (logistic)', 'signgd']);
+const adamKernel = (task) =>
+  binaryTask(task) ? ['A-SignGD eNTK (asym)', 'asymmetric_signgd'] : ['SignGD eNTK (logistic)', 'signgd'];
 
 async function meanAbsChi(dir, task, dataDir) {
   const model = await loadModel(dir);
@@ -74,14 +118,21 @@ async function meanAbsChi(dir, task, dataDir) {
   const chi = [];
   for (const seed of seeds) {
     const xs = readSplit(join(dataDir, task, `16-${seed}`), task, 'train');
-    const inputs = xs.map((x, i) => { const e = enc.encode(x.texts, i); return { input_ids: e.inputIds, mask_pos: e.maskPos }; });
+    const inputs = xs.map((x, i) => {
+      const e = enc.encode(x.texts, i);
+      return { input_ids: e.inputIds, mask_pos: e.maskPos };
+    });
     const f = await model.outputs({ inputs, labelWordIds: enc.labelWordIds });
-    let s = 0, n = 0;
+    let s = 0,
+      n = 0;
     f.forEach((row, i) => {
       const m = Math.max(...row);
       const e = row.map((v) => Math.exp(v - m));
       const z = e.reduce((a, b) => a + b, 0);
-      e.forEach((p, c) => { s += Math.abs(p / z - (c === xs[i].labelIndex ? 1 : 0)); n++; });
+      e.forEach((p, c) => {
+        s += Math.abs(p / z - (c === xs[i].labelIndex ? 1 : 0));
+        n++;
+      });
     });
     chi.push(s / n);
   }
@@ -100,16 +151,33 @@ for (const W of widths) {
     const demoTask = task === 'brown-genre';
     const [adamLabel, adamFormula] = adamKernel(task);
     const demo = await runDemo({
-      modelDir: dir, out: join(out, `w${W}`, task), k: 16, seeds, maxTest, ftSteps, formulas: ['sgd', adamFormula],
-      ...(demoTask ? {} : { task, dataDir: sharedData }), labelWords: labelWordsFor(task), log: (m) => log(`w${W} ${task}: ${m}`),
+      modelDir: dir,
+      out: join(out, `w${W}`, task),
+      k: 16,
+      seeds,
+      maxTest,
+      ftSteps,
+      formulas: ['sgd', adamFormula],
+      ...(demoTask ? {} : { task, dataDir: sharedData }),
+      labelWords: labelWordsFor(task),
+      log: (m) => log(`w${W} ${task}: ${m}`),
     });
     const dataDir = demoTask ? join(out, `w${W}`, task, 'data', 'k-shot-1k-test') : sharedData;
     const chi = await meanAbsChi(dir, task, dataDir);
     const row = (name) => demo.rows.find((r) => r.method.trim() === name).acc;
     state.results.push({
-      width: W, task, model: dir, params: training.architecture.num_params, heldout_mlm_acc: training.heldout.at(-1)?.accuracy,
-      final_loss: training.final_train_loss, pretrain_seconds: training.seconds, chi, rows: demo.rows, adam_kernel: adamLabel,
-      kernel_distance: demo.kernelDistance, linearization_share: demo.linearizationShare,
+      width: W,
+      task,
+      model: dir,
+      params: training.architecture.num_params,
+      heldout_mlm_acc: training.heldout.at(-1)?.accuracy,
+      final_loss: training.final_train_loss,
+      pretrain_seconds: training.seconds,
+      chi,
+      rows: demo.rows,
+      adam_kernel: adamLabel,
+      kernel_distance: demo.kernelDistance,
+      linearization_share: demo.linearizationShare,
       gap_sgd: row('SGD fine-tuning').map((a, i) => a - row('SGD eNTK (logistic)')[i]),
       gap_adam: row('Adam fine-tuning').map((a, i) => a - row(adamLabel)[i]),
       seconds: (performance.now() - t0) / 1000,

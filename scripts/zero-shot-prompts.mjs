@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { splitBrown } = await import(join(root, 'dist/embedded/demoTask.js'));
-const { zeroShotAccuracy } = await import(join(root, 'dist/embedded/zeroShot.js'));
+const { splitBrown } = await import(join(root, 'dist/demo/demoTask.js'));
+const { zeroShotAccuracy } = await import(join(root, 'dist/demo/zeroShot.js'));
 const { loadModel } = await import(join(root, 'dist/model.js'));
 const { loadTokenizer } = await import(join(root, 'dist/tokenizer.js'));
 
@@ -25,7 +25,11 @@ const CANDIDATES = [
 const s = splitBrown();
 const pick = (rows) => {
   const m = Math.min(n, rows.length);
-  return Array.from({ length: m }, (_, i) => rows[Math.floor((i * rows.length) / m)]).map(([l, x]) => ({ texts: [x], label: String(l), labelIndex: l }));
+  return Array.from({ length: m }, (_, i) => rows[Math.floor((i * rows.length) / m)]).map(([l, x]) => ({
+    texts: [x],
+    label: String(l),
+    labelIndex: l,
+  }));
 };
 const train = pick(s.train);
 const test = pick(s.test);
@@ -34,10 +38,18 @@ const tok = loadTokenizer(dir);
 const out = [];
 for (const [template, labelWords] of CANDIDATES) {
   const ok = labelWords.every((w) => tok.tokenToId('Ġ' + w) !== undefined);
-  if (!ok) { out.push({ template, labelWords, skipped: 'a label word is not a single token' }); continue; }
+  if (!ok) {
+    out.push({ template, labelWords, skipped: 'a label word is not a single token' });
+    continue;
+  }
   const tr = await zeroShotAccuracy(model, tok, 'brown-genre', train, { template, labelWords });
   const te = await zeroShotAccuracy(model, tok, 'brown-genre', test, { template, labelWords });
   out.push({ template, labelWords, train: tr, test: te });
-  console.error(`${template} ${labelWords.join('/')}: train ${(tr.accuracy * 100).toFixed(1)}% (majority ${(tr.majority * 100).toFixed(1)}), test ${(te.accuracy * 100).toFixed(1)}% (majority ${(te.majority * 100).toFixed(1)})`);
+  console.error(
+    `${template} ${labelWords.join('/')}: train ${(tr.accuracy * 100).toFixed(1)}% (majority ${(tr.majority * 100).toFixed(1)}), test ${(te.accuracy * 100).toFixed(1)}% (majority ${(te.majority * 100).toFixed(1)})`,
+  );
 }
-writeFileSync(join(dir, 'prompt-selection.json'), JSON.stringify({ n_train: train.length, n_test: test.length, candidates: out }, null, 1) + '\n');
+writeFileSync(
+  join(dir, 'prompt-selection.json'),
+  JSON.stringify({ n_train: train.length, n_test: test.length, candidates: out }, null, 1) + '\n',
+);
