@@ -64,7 +64,16 @@ int main(int argc, char** argv) {
     else if (a == "--repeat") repeat = std::max<int64_t>(1, next());
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--device" && i + 1 < argc) device = argv[++i];
-    else {
+    else if (a == "--help" || a == "-h") {
+      std::printf(
+          "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
+          "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
+          "             [--only sgd|signgd|asymmetric_signgd]\n"
+          "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
+          "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
+          "Prints one JSON object (scripts/bench-kernel summarises it).\n");
+      return 0;
+    } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
     }
