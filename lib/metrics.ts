@@ -6,6 +6,7 @@
 // - mcc (CoLA): sklearn `matthews_corrcoef`; 0 when the denominator is 0.
 import { LmkError } from './errors.js';
 import { getTask, type MetricName, type TaskSpec } from './tasks/registry.js';
+import { isInt } from './validate.js';
 
 export interface Metrics {
   acc: number;
@@ -20,7 +21,7 @@ function check(predictions: readonly number[], labels: readonly number[], numLab
     throw new LmkError(`metrics: ${predictions.length} predictions but ${labels.length} labels`, 'LMK_BAD_INPUT');
   }
   if (labels.length === 0) throw new LmkError('metrics: no examples (empty predictions and labels)', 'LMK_BAD_INPUT');
-  const bad = (v: number): boolean => !Number.isInteger(v) || v < 0 || (numLabels !== undefined && v >= numLabels);
+  const bad = (v: number): boolean => !isInt(v) || v < 0 || (numLabels !== undefined && v >= numLabels);
   const bp = predictions.findIndex(bad);
   if (bp >= 0) throw new LmkError(`metrics: prediction ${bp} is ${predictions[bp]}, not a label index${numLabels !== undefined ? ` in [0, ${numLabels - 1}]` : ''}`, 'LMK_BAD_INPUT');
   const bl = labels.findIndex(bad);

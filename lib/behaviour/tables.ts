@@ -42,7 +42,9 @@ interface FtLike {
   task: string;
   k: number;
   seed: number;
-  mode: string;
+  /** prompt | standard (results lines keep the key `mode`, see lib/experiments/finetuneRun.ts). */
+  mode?: string;
+  output?: string;
   formula: string;
   solver: string;
   subset?: string;
@@ -62,8 +64,11 @@ export function dedupe<T extends { config_id?: string }>(lines: readonly T[]): T
   return order.map((id) => byId.get(id)!);
 }
 
-export const methodLabel = (l: { mode: string; formula: string; solver: string; subset?: string; binary?: boolean }): string =>
-  `${l.mode}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
+/** The prompt/standard choice of a line: `output`, or `mode` in lines that keep the old key. */
+export const outputOf = (l: { output?: string; mode?: string }): string => l.output ?? l.mode ?? '';
+
+export const methodLabel = (l: { output?: string; mode?: string; formula: string; solver: string; subset?: string; binary?: boolean }): string =>
+  `${outputOf(l)}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
 
 /** Fine-tuning lines that carry behaviour measurements. */
 export function behaviourLines(lines: readonly unknown[]): FtLike[] {
@@ -164,7 +169,9 @@ export interface ChiLine {
   split: string;
   model: string;
   model_id: string;
-  mode: string;
+  output: string;
+  /** @deprecated `output` in lines written before the rename. */
+  mode?: string;
   n: number;
   num_outputs: number;
   mean_abs_chi: number;
@@ -174,16 +181,16 @@ export interface ChiLine {
 }
 
 export function renderChiMarkdown(lines: ChiLine[]): string {
-  const head = ['Model', 'Task', 'k-seed', 'split', 'mode', 'mean |χ|', 'std', 'acc at θ0', 'n'];
+  const head = ['Model', 'Task', 'k-seed', 'split', 'output', 'mean |χ|', 'std', 'acc at θ0', 'n'];
   const body = lines.map((l) => [
-    l.model, l.task, `${l.k}-${l.seed}`, l.split, l.mode, l.mean_abs_chi.toFixed(4), l.std_abs_chi.toFixed(4), (l.accuracy * 100).toFixed(1), String(l.n),
+    l.model, l.task, `${l.k}-${l.seed}`, l.split, outputOf(l), l.mean_abs_chi.toFixed(4), l.std_abs_chi.toFixed(4), (l.accuracy * 100).toFixed(1), String(l.n),
   ]);
   return 'Natural-task test: mean over examples and outputs of |χ| = |softmax(f) − onehot(y)| at θ0 (Definition 5.3).\n\n' + mdTable(head, body) + '\n';
 }
 
 export function renderChiCsv(lines: ChiLine[]): string {
-  const head = ['model', 'task', 'k', 'seed', 'split', 'mode', 'mean_abs_chi', 'std_abs_chi', 'mean_abs_chi_label', 'accuracy', 'n', 'num_outputs'];
-  return csv(head, lines.map((l) => [l.model, l.task, String(l.k), String(l.seed), l.split, l.mode, f(l.mean_abs_chi, 6), f(l.std_abs_chi, 6), f(l.mean_abs_chi_label, 6), f(l.accuracy), String(l.n), String(l.num_outputs)]));
+  const head = ['model', 'task', 'k', 'seed', 'split', 'output', 'mean_abs_chi', 'std_abs_chi', 'mean_abs_chi_label', 'accuracy', 'n', 'num_outputs'];
+  return csv(head, lines.map((l) => [l.model, l.task, String(l.k), String(l.seed), l.split, outputOf(l), f(l.mean_abs_chi, 6), f(l.std_abs_chi, 6), f(l.mean_abs_chi_label, 6), f(l.accuracy), String(l.n), String(l.num_outputs)]));
 }
 
 export interface LoraLine {
@@ -192,7 +199,9 @@ export interface LoraLine {
   k: number;
   seed: number;
   model: string;
-  mode: string;
+  output: string;
+  /** @deprecated `output` in lines written before the rename. */
+  mode?: string;
   init: string;
   alpha: number;
   n_examples: number;
@@ -204,7 +213,7 @@ export function renderLoraMarkdown(l: LoraLine): string {
   const head = ['r', 'mean ‖s·K_LoRA − K_full‖/‖K_full‖', 'std', 'LoRA seeds'];
   const body = l.by_rank.map((b) => [String(b.r), b.mean.toFixed(4), b.std.toFixed(4), String(b.n)]);
   return (
-    `LoRA vs full kernel (${l.model}, ${l.task} ${l.k}-${l.seed}, ${l.mode}, ${l.n_examples} train examples, A ${l.init}, α ${l.alpha}): ` +
+    `LoRA vs full kernel (${l.model}, ${l.task} ${l.k}-${l.seed}, ${outputOf(l)}, ${l.n_examples} train examples, A ${l.init}, α ${l.alpha}): ` +
     'relative Frobenius difference of the scaled LoRA eNTK (over B at B = 0) from the full SGD eNTK of the query/value weights.\n\n' +
     mdTable(head, body) + '\n'
   );

@@ -248,10 +248,14 @@ function useFontMetrics(): void {
   if (metricsSet) return;
   metricsSet = true;
   const file = fontFile();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const tm = (vega as any).textMetrics;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  tm.width = (item: any, text: unknown) => {
+  // vega's text measurer (vega-scenegraph textMetrics) is not in its typings: the part used here.
+  interface TextItem {
+    text?: unknown;
+    fontSize?: number;
+    fontWeight?: string | number;
+  }
+  const tm = (vega as unknown as { textMetrics: { width(item: TextItem, text?: unknown): number } }).textMetrics;
+  tm.width = (item: TextItem, text?: unknown) => {
     const t = text ?? item.text;
     const str = t == null ? '' : String(t);
     const size = item.fontSize ?? 11;

@@ -5,6 +5,7 @@
 // tiles (the shards of `kernel --shard`), and per-example output rows [N][C] ↔ flat.
 import { InputError } from '../errors.js';
 import type { Kernel } from '../types.js';
+import { isInt } from '../validate.js';
 
 /** A kernel as nested arrays, shape [Na][C][Nb][C]. */
 export type NestedKernel = number[][][][];
@@ -63,7 +64,7 @@ export function flatToNested(k: Kernel): NestedKernel {
 /** Splits the columns of [N, C, M, C] at example `m1`: ([N, C, m1, C], [N, C, M - m1, C]). */
 export function splitColumns(k: Kernel, m1: number): [Kernel, Kernel] {
   const [N, C, M, C2] = k.shape;
-  if (!Number.isInteger(m1) || m1 < 0 || m1 > M) throw new InputError('kernel', `cannot split ${M} columns at ${m1}`);
+  if (!isInt(m1) || m1 < 0 || m1 > M) throw new InputError('kernel', `cannot split ${M} columns at ${m1}`);
   const rows = N * C;
   const w = M * C2;
   const wa = m1 * C2;

@@ -1,6 +1,7 @@
 // Prompt encoding (REFERENCE.md §3.1) and the standard, non-prompt encoding (§3.2).
 import { InputError, OptionError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer.js';
+import { isInt } from '../validate.js';
 import { parseTemplate, sentenceText, type ParsedTemplate } from './template.js';
 
 /** The texts of one example; `null` is an absent text (skipped by the standard encoding). */
@@ -42,7 +43,7 @@ function whereOf(example: number | string | undefined): string {
 }
 
 export function checkMaxLength(maxLength: unknown, option = 'maxLength'): number {
-  if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1) {
+  if (!isInt(maxLength) || maxLength < 1) {
     throw new OptionError(option, 'an integer ≥ 1', maxLength);
   }
   return maxLength;
@@ -50,7 +51,7 @@ export function checkMaxLength(maxLength: unknown, option = 'maxLength'): number
 
 export function checkLimit(limit: unknown, option: string): number | null {
   if (limit === undefined || limit === null) return null;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
+  if (!isInt(limit) || limit < 0) {
     throw new OptionError(option, 'an integer ≥ 0, or null for no limit', limit);
   }
   return limit;

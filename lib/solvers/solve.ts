@@ -181,7 +181,7 @@ export function checkParams(solver: SolverName, params: SolverParams | undefined
     gamma: num(p, 'gamma', 1, (v) => v > 0, 'a number > 0'),
     lambda: num(p, 'lambda', 0.5, () => true, 'a finite number'),
     tol: num(p, 'tol', solver === 'logistic' ? 1e-4 : 1e-3, (v) => v > 0, 'a number > 0'),
-    maxIter: num(p, 'maxIter', solver === 'logistic' ? 10000 : 10_000_000, (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
+    maxIter: num(p, 'maxIter', solver === 'logistic' ? 10000 : 10_000_000, (v) => isInt(v) && v > 0, 'a positive integer'),
     method: (p.method ?? 'auto') as LstsqMethod,
   };
   if (!['auto', 'eigh', 'per-lambda', 'per-point'].includes(out.method))
