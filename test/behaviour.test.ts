@@ -18,15 +18,12 @@ import { reportTable } from '../lib/runner/report.js';
 import { run as ftRunCli } from '../lib/cli/finetune-run.js';
 import { run as behaviourCli } from '../lib/cli/behaviour.js';
 import { fixtureModelDir, maxRelErr, sharedDir } from './helpers/fixtures.js';
+import { readJsonLines } from './helpers/runner.js';
 
 const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
 const tokenizerDir = join(sharedDir, 'tokenizers', 'roberta-base');
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-beh-'));
-const readLines = (p: string): FtResultLine[] =>
-  readFileSync(p, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l));
+const readLines = (p: string) => readJsonLines<FtResultLine>(p);
 
 function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
   return {
