@@ -4,11 +4,11 @@
 // relative distance of the SGD eNTK between θ0 and θ1. Options are checked here with messages that name
 // the option; the native core re-checks ranges (vocabulary, positions).
 import { native, withCancel } from './addon/load.js';
-import type { AddonFinetuneOptions } from './addon/types.js';
+import type { AddonFinetuneData, AddonFinetuneOptions } from './addon/types.js';
 import { LmkError, OptionError } from './errors.js';
 import { rowsOfFlat } from './kernels/layout.js';
 import { LmModel, checkExamples } from './model.js';
-import { OUTPUT_KINDS, SUBSETS, type EncodedExample, type OutputKind, type ProgressFn, type Subset } from './types.js';
+import { OUTPUT_KINDS, SUBSETS, type OutputKind, type ProgressFn, type Subset } from './types.js';
 import { checkInt, checkNumber, isInt, isNumber, isPlainObject, oneOf } from './validate.js';
 
 export type Optimizer = 'sgd' | 'adam' | 'signgd';
@@ -19,16 +19,7 @@ export type Trainable = Exclude<Subset, 'lora'> | 'lora' | string[];
 export const OPTIMIZERS: readonly Optimizer[] = ['sgd', 'adam', 'signgd'];
 export const DEV_METRICS: readonly DevMetric[] = ['accuracy', 'f1', 'mcc', 'loss'];
 
-export interface FinetuneOptions {
-  train: EncodedExample[];
-  /** Label index of every training example, in [0, C). */
-  trainLabels: number[];
-  dev?: EncodedExample[];
-  devLabels?: number[];
-  test?: EncodedExample[];
-  /** prompt (default): the label-word logits at the mask; standard: the classifier on the first position. */
-  output?: OutputKind;
-  labelWordIds?: number[];
+export interface FinetuneOptions extends AddonFinetuneData {
   optimizer: Optimizer;
   /** Peak learning rate (linear decay to 0 over `steps`, no warm-up). */
   lr: number;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { OptionError } from './errors.js';
 import { writeFileAtomic } from './io.js';
 import { native, withCancel } from './addon/load.js';
-import type { AddonPretrainOptions } from './addon/types.js';
+import type { AddonPretrainOptions, AddonPretrainSettings } from './addon/types.js';
 import { LmModel } from './model.js';
 import type { ProgressFn } from './types.js';
 import { checkInt } from './validate.js';
@@ -20,32 +20,11 @@ export interface ModelArch {
   maxLength: number;
 }
 
-export interface PretrainOptions extends ModelArch {
-  vocabSize: number;
-  maskId: number;
-  padId?: number;
-  /** Ids below this are special (never masked, never random replacements); default 4. */
-  numSpecial?: number;
+export interface PretrainOptions extends ModelArch, AddonPretrainSettings {
   /** Token-id sequences, each <s> ... </s>. */
   train: ArrayLike<number>[];
   heldout?: ArrayLike<number>[];
-  steps: number;
-  batchSize?: number;
-  warmupSteps?: number;
-  lr: number;
-  weightDecay?: number;
   betas?: [number, number];
-  eps?: number;
-  maxGradNorm?: number;
-  maskProb?: number;
-  seed?: number;
-  evalEvery?: number;
-  evalBatchSize?: number;
-  checkpointEvery?: number;
-  /** Checkpoint file (safetensors); resumed from when it exists unless `resume` is false. */
-  checkpoint?: string;
-  resume?: boolean;
-  device?: string;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
 }

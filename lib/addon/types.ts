@@ -108,15 +108,21 @@ export interface AddonLoadOptions {
   device?: string;
 }
 
-/** finetune.cc: the options after lib/finetune.ts has checked them. */
-export interface AddonFinetuneOptions {
+/** The data of a fine-tuning run (lib/finetune.ts FinetuneOptions shares it). */
+export interface AddonFinetuneData {
   train: EncodedExample[];
+  /** Label index of every training example, in [0, C). */
   trainLabels: number[];
   dev?: EncodedExample[];
   devLabels?: number[];
   test?: EncodedExample[];
+  /** prompt (default): the label-word logits at the mask; standard: the classifier on the first position. */
   output?: OutputKind;
   labelWordIds?: number[];
+}
+
+/** finetune.cc: the options after lib/finetune.ts has checked them. */
+export interface AddonFinetuneOptions extends AddonFinetuneData {
   optimizer: 'sgd' | 'adam' | 'signgd';
   metric?: 'accuracy' | 'f1' | 'mcc' | 'loss';
   lr: number;
@@ -163,37 +169,43 @@ export interface AddonFinetuneResult {
   trainTestKernelDistance?: number;
 }
 
-/** pretrain.cc: sequences cross as one flat id array plus the lengths. */
-export interface AddonPretrainOptions {
+/** The pre-training settings that cross as they are (lib/pretrain.ts PretrainOptions shares them). */
+export interface AddonPretrainSettings {
   vocabSize: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  intermediate: number;
-  maxPositions: number;
-  padId?: number;
-  layerNormEps?: number;
   maskId: number;
+  padId?: number;
+  /** Ids below this are special (never masked, never random replacements); default 4. */
   numSpecial?: number;
   maskProb?: number;
-  maskReplace?: number;
-  randomReplace?: number;
   steps: number;
   batchSize?: number;
   warmupSteps?: number;
   lr: number;
   weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
   eps?: number;
   maxGradNorm?: number;
   seed?: number;
   evalEvery?: number;
   evalBatchSize?: number;
   checkpointEvery?: number;
+  /** Checkpoint file (safetensors); resumed from when it exists unless `resume` is false. */
   checkpoint?: string;
   resume?: boolean;
   device?: string;
+}
+
+/** pretrain.cc: sequences cross as one flat id array plus the lengths. */
+export interface AddonPretrainOptions extends AddonPretrainSettings {
+  hidden: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+  maxPositions: number;
+  layerNormEps?: number;
+  maskReplace?: number;
+  randomReplace?: number;
+  beta1?: number;
+  beta2?: number;
   trainIds: Int32Array | number[];
   trainLengths: Int32Array | number[];
   heldoutIds?: Int32Array | number[];

