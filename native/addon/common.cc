@@ -168,24 +168,47 @@ std::shared_ptr<std::atomic<bool>> CancelToken::FromValue(Napi::Value v) {
   return Napi::ObjectWrap<CancelToken>::Unwrap(v.As<Napi::Object>())->flag();
 }
 
+// --- BusyLease ------------------------------------------------------------------------------------
+BusyLease::BusyLease(BusyCount count) : count_(std::move(count)) {
+  if (count_) count_->fetch_add(1);
+}
+
+BusyLease& BusyLease::operator=(BusyLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    count_ = std::move(other.count_);
+  }
+  return *this;
+}
+
+void BusyLease::release() {
+  if (count_) count_->fetch_sub(1);
+  count_.reset();
+}
+
 // --- Job ------------------------------------------------------------------------------------------
-Job::Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish)
+Job::Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish,
+         BusyLease lease)
     : Napi::AsyncProgressWorker<ProgressMsg>(env, "lmkernel"),
       deferred_(Napi::Promise::Deferred::New(env)),
       cancel_(std::move(cancel)),
       work_(std::move(work)),
-      finish_(std::move(finish)) {
+      finish_(std::move(finish)),
+      lease_(std::move(lease)) {
   if (!progressCb.IsEmpty()) progressCb_ = Napi::Persistent(progressCb);
 }
 
-Napi::Value Job::Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish) {
+Napi::Value Job::Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish,
+                       BusyLease lease) {
   Napi::Env env = info.Env();
   Napi::Function cb;
   if (info.Length() > progressIdx && info[progressIdx].IsFunction()) cb = info[progressIdx].As<Napi::Function>();
   auto cancel = CancelToken::FromValue(info.Length() > cancelIdx ? info[cancelIdx] : env.Undefined());
-  auto* job = new Job(env, cb, cancel, std::move(work), std::move(finish));
+  // owned here until queued: a throw from Queue deletes the job and with it the lease
+  std::unique_ptr<Job> job(new Job(env, cb, cancel, std::move(work), std::move(finish), std::move(lease)));
   auto promise = job->Promise();
   job->Queue();
+  job.release();  // the worker deletes itself once complete
   return promise;
 }
 
@@ -213,6 +236,7 @@ void Job::Execute(const ExecutionProgress& progress) {
   } catch (...) {
     SetError("unknown native error");
   }
+  lease_.release();  // the work no longer reads the model
 }
 
 void Job::OnProgress(const ProgressMsg* data, size_t count) {

@@ -48,6 +48,27 @@ class CancelToken : public Napi::ObjectWrap<CancelToken> {
   std::shared_ptr<std::atomic<bool>> flag_;
 };
 
+// A model's count of running jobs that read it (setClassifier / applyLora refuse while it is > 0).
+using BusyCount = std::shared_ptr<std::atomic<int>>;
+
+// One hold on a BusyCount: taken when made, given back once (release() or the destructor). A job that
+// reads a model holds one from before Job::Start until its work has returned; made as Start's argument, it
+// is given back even when Start throws, so a failed start never leaves the model "in use".
+class BusyLease {
+ public:
+  BusyLease() = default;
+  explicit BusyLease(BusyCount count);
+  BusyLease(BusyLease&& other) noexcept : count_(std::move(other.count_)) {}
+  BusyLease& operator=(BusyLease&& other) noexcept;
+  BusyLease(const BusyLease&) = delete;
+  BusyLease& operator=(const BusyLease&) = delete;
+  ~BusyLease() { release(); }
+  void release();
+
+ private:
+  BusyCount count_;
+};
+
 struct ProgressMsg {
   char phase[48];
   int64_t done;
@@ -56,16 +77,20 @@ struct ProgressMsg {
 
 // One AsyncWorker per long job. Execute() runs `work` on the pool thread (no N-API there); progress is
 // delivered to an optional JS callback (phase, done, total); the result is built on the main thread by
-// `finish`; any exception rejects the promise with the native message.
+// `finish`; any exception rejects the promise with the native message. A job that reads a model is given
+// a BusyLease on it, held until `work` has returned (whether it succeeded, threw or was cancelled).
 class Job : public Napi::AsyncProgressWorker<ProgressMsg> {
  public:
   using Work = std::function<void(const lmk::Progress&)>;
   using Finish = std::function<Napi::Value(Napi::Env)>;
-  Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish);
+  Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish,
+      BusyLease lease);
   Napi::Promise Promise() { return deferred_.Promise(); }
   // Queue a job and return its promise. `info[progressIdx]` may be undefined or a function,
-  // `info[cancelIdx]` undefined or a CancelToken.
-  static Napi::Value Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish);
+  // `info[cancelIdx]` undefined or a CancelToken. `lease`: the hold on the model the job reads (none for
+  // jobs that read no model); released if Start throws.
+  static Napi::Value Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish,
+                           BusyLease lease = BusyLease());
 
  protected:
   void Execute(const ExecutionProgress& progress) override;
@@ -79,6 +104,7 @@ class Job : public Napi::AsyncProgressWorker<ProgressMsg> {
   std::shared_ptr<std::atomic<bool>> cancel_;
   Work work_;
   Finish finish_;
+  BusyLease lease_;
   bool aborted_ = false;
 };
 

@@ -16,17 +16,10 @@ Napi::Value ToJs(Napi::Env env, const at::Tensor& t) {
   return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
 }
 
-// finetune(model, opts, onProgress?, cancelToken?) -> Promise<{model, testLogits?, ...}>
-Napi::Value Finetune(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ModelRef ref = UnwrapModel(info.Length() > 0 ? info[0] : env.Undefined(), "finetune(model, options)");
-  Napi::Object o = ObjectArg(info, 1, "finetune(model, options)");
+FinetuneOptions ReadFinetuneOptions(const Napi::Object& o) {
+  Napi::Env env = o.Env();
   FinetuneOptions fo;
-  std::string mode = GetString(o, "output", "prompt");
-  if (mode == "prompt") fo.output.mode = OutputMode::Prompt;
-  else if (mode == "standard") fo.output.mode = OutputMode::Standard;
-  else throw Napi::TypeError::New(env, "option 'output' must be 'prompt' or 'standard', got '" + mode + "'");
-  fo.output.labelWordIds = GetIntArray(o, "labelWordIds");
+  fo.output = ReadOutput(o);
   try {
     fo.optimizer.kind = parseOptimizer(GetString(o, "optimizer", "", true));
     fo.metric = parseDevMetric(GetString(o, "metric", "accuracy"));
@@ -54,59 +47,61 @@ Napi::Value Finetune(const Napi::CallbackInfo& info) {
   } else {
     fo.trainable = GetString(o, "trainable", "all");
   }
+  return fo;
+}
+
+Napi::Value ResultToJs(Napi::Env env, const FinetuneResult& r) {
+  auto out = Napi::Object::New(env);
+  out.Set("model", WrapModel(env, r.model));
+  auto names = Napi::Array::New(env);
+  for (size_t i = 0; i < r.trained.size(); i++)
+    if (r.trained[i]) names.Set(names.Length(), r.model->params[i].name);
+  out.Set("trainedParams", names);
+  auto loss = Napi::Array::New(env, r.trainLoss.size());
+  for (size_t i = 0; i < r.trainLoss.size(); i++) loss.Set(static_cast<uint32_t>(i), r.trainLoss[i]);
+  out.Set("trainLoss", loss);
+  out.Set("gradNorm", r.gradNorm);
+  out.Set("clipCoef", r.clipCoef);
+  auto hist = Napi::Array::New(env, r.devHistory.size());
+  for (size_t i = 0; i < r.devHistory.size(); i++) {
+    auto h = Napi::Object::New(env);
+    h.Set("step", static_cast<double>(r.devHistory[i].step));
+    h.Set("metric", r.devHistory[i].metric);
+    h.Set("loss", r.devHistory[i].loss);
+    hist.Set(static_cast<uint32_t>(i), h);
+  }
+  out.Set("devHistory", hist);
+  out.Set("bestStep", static_cast<double>(r.bestStep));
+  out.Set("steps", static_cast<double>(r.steps));
+  out.Set("aborted", r.aborted);
+  if (!r.error.empty()) {
+    out.Set("error", r.error);
+    out.Set("errorStep", static_cast<double>(r.errorStep));
+  }
+  out.Set("testLogits", ToJs(env, r.testLogits));
+  out.Set("linearizedTestLogits", ToJs(env, r.linearizedTestLogits));
+  if (!std::isnan(r.trainTrainKernelDistance)) out.Set("trainTrainKernelDistance", r.trainTrainKernelDistance);
+  if (!std::isnan(r.trainTestKernelDistance)) out.Set("trainTestKernelDistance", r.trainTestKernelDistance);
+  return out;
+}
+
+// finetune(model, opts, onProgress?, cancelToken?) -> Promise<{model, testLogits?, ...}>
+Napi::Value Finetune(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelRef ref = UnwrapModel(info.Length() > 0 ? info[0] : env.Undefined(), "finetune(model, options)");
+  Napi::Object o = ObjectArg(info, 1, "finetune(model, options)");
+  const FinetuneOptions fo = ReadFinetuneOptions(o);
   auto data = std::make_shared<FinetuneData>();
   data->train = ReadExamples(o, "train", true);
   data->dev = ReadExamples(o, "dev", false);
   data->test = ReadExamples(o, "test", false);
   data->trainLabels = GetIntArray(o, "trainLabels", true);
   data->devLabels = GetIntArray(o, "devLabels");
-
   auto result = std::make_shared<FinetuneResult>();
-  ref.busy->fetch_add(1);
+  auto model = ref.model;
   return Job::Start(
-      info, 2, 3,
-      [ref, data, fo, result](const Progress& p) {
-        struct Release {
-          std::shared_ptr<std::atomic<int>> b;
-          ~Release() { b->fetch_sub(1); }
-        } rel{ref.busy};
-        *result = finetune(*ref.model, *data, fo, p);
-      },
-      [result](Napi::Env env) -> Napi::Value {
-        const FinetuneResult& r = *result;
-        auto out = Napi::Object::New(env);
-        out.Set("model", WrapModel(env, r.model));
-        auto names = Napi::Array::New(env);
-        for (size_t i = 0; i < r.trained.size(); i++)
-          if (r.trained[i]) names.Set(names.Length(), r.model->params[i].name);
-        out.Set("trainedParams", names);
-        auto loss = Napi::Array::New(env, r.trainLoss.size());
-        for (size_t i = 0; i < r.trainLoss.size(); i++) loss.Set(static_cast<uint32_t>(i), r.trainLoss[i]);
-        out.Set("trainLoss", loss);
-        out.Set("gradNorm", r.gradNorm);
-        out.Set("clipCoef", r.clipCoef);
-        auto hist = Napi::Array::New(env, r.devHistory.size());
-        for (size_t i = 0; i < r.devHistory.size(); i++) {
-          auto h = Napi::Object::New(env);
-          h.Set("step", static_cast<double>(r.devHistory[i].step));
-          h.Set("metric", r.devHistory[i].metric);
-          h.Set("loss", r.devHistory[i].loss);
-          hist.Set(static_cast<uint32_t>(i), h);
-        }
-        out.Set("devHistory", hist);
-        out.Set("bestStep", static_cast<double>(r.bestStep));
-        out.Set("steps", static_cast<double>(r.steps));
-        out.Set("aborted", r.aborted);
-        if (!r.error.empty()) {
-          out.Set("error", r.error);
-          out.Set("errorStep", static_cast<double>(r.errorStep));
-        }
-        out.Set("testLogits", ToJs(env, r.testLogits));
-        out.Set("linearizedTestLogits", ToJs(env, r.linearizedTestLogits));
-        if (!std::isnan(r.trainTrainKernelDistance)) out.Set("trainTrainKernelDistance", r.trainTrainKernelDistance);
-        if (!std::isnan(r.trainTestKernelDistance)) out.Set("trainTestKernelDistance", r.trainTestKernelDistance);
-        return out;
-      });
+      info, 2, 3, [model, data, fo, result](const Progress& p) { *result = finetune(*model, *data, fo, p); },
+      [result](Napi::Env env) -> Napi::Value { return ResultToJs(env, *result); }, BusyLease(ref.busy));
 }
 
 void InitFinetune(Napi::Env env, Napi::Object exports) { exports.Set("finetune", Napi::Function::New(env, Finetune)); }

@@ -32,11 +32,12 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return o;
   }
   std::shared_ptr<Model> model() const { return model_; }
-  std::shared_ptr<std::atomic<int>> busy() const { return busy_; }
+  BusyCount busy() const { return busy_; }
 
  private:
   std::shared_ptr<Model> model_;
-  std::shared_ptr<std::atomic<int>> busy_ = std::make_shared<std::atomic<int>>(0);
+  // running jobs that read model_ (every one holds a BusyLease): setClassifier / applyLora refuse while > 0
+  BusyCount busy_ = std::make_shared<std::atomic<int>>(0);
 
   void CheckIdle(Napi::Env env, const char* what) {
     if (busy_->load() > 0) throw Napi::Error::New(env, std::string(what) + ": the model is in use by a running job");
@@ -112,30 +113,21 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     ko.shardIndex = GetInt(o, "shardIndex", 0);
     ko.shardCount = GetInt(o, "shardCount", 1);
     auto formulas = Has(o, "formulas") ? o.Get("formulas").As<Napi::Array>() : Napi::Array::New(info.Env());
-    ko.sgd = ko.signgd = ko.asym = false;
+    ko.sgd = ko.signgd = ko.asymmetricSigngd = false;
     for (uint32_t i = 0; i < formulas.Length(); i++) {
       std::string f = formulas.Get(i).ToString().Utf8Value();
       if (f == "sgd") ko.sgd = true;
       else if (f == "signgd") ko.signgd = true;
-      else if (f == "asymmetric_signgd") ko.asym = true;
+      else if (f == "asymmetric_signgd") ko.asymmetricSigngd = true;
       else throw Napi::TypeError::New(info.Env(), "unknown formula '" + f + "' (sgd, signgd, asymmetric_signgd)");
     }
     if (formulas.Length() == 0) ko.sgd = true;
     auto train = std::make_shared<std::vector<Example>>(ReadExamples(o, "train", true));
     auto test = std::make_shared<std::vector<Example>>(ReadExamples(o, "test", false));
     auto model = model_;
-    auto busy = busy_;
     auto result = std::make_shared<KernelResult>();
-    busy->fetch_add(1);
     return Job::Start(
-        info, 1, 2,
-        [model, train, test, ko, result, busy](const Progress& p) {
-          struct Release {
-            std::shared_ptr<std::atomic<int>> b;
-            ~Release() { b->fetch_sub(1); }
-          } rel{busy};
-          *result = computeKernels(*model, *train, *test, ko, p);
-        },
+        info, 1, 2, [model, train, test, ko, result](const Progress& p) { *result = computeKernels(*model, *train, *test, ko, p); },
         [result](Napi::Env env) -> Napi::Value {
           auto out = Napi::Object::New(env);
           out.Set("gradDim", static_cast<double>(result->gradDim));
@@ -161,7 +153,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           for (auto& kv : result->kernels) ks.Set(kv.first, toArr(kv.second));
           out.Set("kernels", ks);
           return out;
-        });
+        },
+        BusyLease(busy_));
   }
 
   // A matrix-valued job over encoded inputs: outputs() and features() differ only in the core call.
@@ -178,7 +171,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
         [res](Napi::Env env) -> Napi::Value {
           at::Tensor c = res->contiguous();
           return ToFloat64Array(env, std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
-        });
+        },
+        BusyLease(busy_));
   }
 
   // outputs(opts) -> Promise<Float64Array [N, C]>
@@ -298,5 +292,7 @@ Napi::Object WrapModel(Napi::Env env, std::shared_ptr<Model> m) { return ModelHa
 std::vector<Example> ReadExamples(const Napi::Object& opts, const char* key, bool required) {
   return ModelHandle::ReadExamples(opts, key, required);
 }
+
+OutputSpec ReadOutput(const Napi::Object& opts) { return ModelHandle::ReadOutput(opts); }
 
 }  // namespace lmk::addon
