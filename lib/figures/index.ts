@@ -2,7 +2,7 @@
 // canvas: text widths are estimated) and to PNG with @resvg/resvg-js (prebuilt binary; fonts: DejaVu Sans
 // when a system copy is found, else resvg's system font loading — install `fonts-dejavu-core` on Debian).
 //
-// Figure 1: kernel vs fine-tuning test score per task, prompt vs standard (one panel per mode; bars = the
+// Figure 1: kernel vs fine-tuning test score per task, prompt vs standard (one panel per output; bars = the
 //           report's columns, mean ± std over seeds with the best dev line per seed, as `lmkernel report`).
 // Figure 2: pre-trained / linearized / fine-tuned test score per task (fine-tuning lines with behaviour).
 // Figure 3: LoRA vs full kernel relative difference against the rank (lora-vs-full lines), when present.
@@ -52,7 +52,8 @@ const isRunLine = (l: Record<string, unknown>) =>
 
 export interface Figure1Datum {
   task: string;
-  mode: string;
+  /** prompt | standard. */
+  output: string;
   method: string;
   kind: 'kernel' | 'fine-tuning';
   mean: number;
@@ -71,15 +72,15 @@ export function figure1Data(lines: readonly unknown[]): Figure1Datum[] {
     for (const c of t.columns) {
       const cell = t.cells[r.key]?.[c.key];
       if (!cell || !Number.isFinite(cell.mean)) continue;
-      // column label: [model:]mode/formula/solver[/...]
+      // column label: [model:]output/formula/solver[/...]
       const parts = c.label.replace(/^[^/]*:/, '').split('/');
-      const mode = parts[0];
+      const output = parts[0];
       const ft = parts[2] === 'ft';
       const method = ft ? `FT ${parts[1]}${parts.slice(3).map((p) => ' ' + p).join('')}` : `kernel ${parts[1]} (${parts.slice(2).join(', ')})`;
       const modelPrefix = c.label.includes(':') ? c.label.slice(0, c.label.indexOf(':') + 1) + ' ' : '';
       const m = 100 * cell.mean;
       const s = 100 * cell.std;
-      out.push({ task: r.label, mode, method: modelPrefix + method, kind: ft ? 'fine-tuning' : 'kernel', mean: m, std: s, lo: m - s, hi: m + s, n: cell.n });
+      out.push({ task: r.label, output, method: modelPrefix + method, kind: ft ? 'fine-tuning' : 'kernel', mean: m, std: s, lo: m - s, hi: m + s, n: cell.n });
     }
   return out;
 }
@@ -134,7 +135,7 @@ export function figure1Spec(data: Figure1Datum[]): TopLevelSpec {
   return groupedBars(data, {
     title: 'Figure 1: kernel vs fine-tuning, test score per task',
     subtitle: 'prompt vs standard; mean ± std over seeds (best dev setting per seed)',
-    x: 'task', xTitle: 'task', series: 'method', seriesTitle: 'method', facet: 'mode', yTitle: 'test score (x100)',
+    x: 'task', xTitle: 'task', series: 'method', seriesTitle: 'method', facet: 'output', yTitle: 'test score (x100)',
   });
 }
 

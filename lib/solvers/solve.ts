@@ -119,7 +119,7 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
   if (tt.shape.some((d, i) => d !== wantTT[i]))
     throw new InputError(
       'kernelTrainTrain',
-      `shape ${shapeString(tt.shape)} does not match trainLabels (${N} examples) and ${C} logit(s): expected ${shapeString(wantTT)}`,
+      `shape ${shapeString(tt.shape)} does not match trainLabels (${N} examples) and ${C} output(s): expected ${shapeString(wantTT)}`,
     );
   const M = tx.shape[2];
   const wantTX = [N, C, M, C];
