@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "addon/common.h"
-#include "core/solver_asym.h"
+#include "core/solver_asym_lssvm.h"
 #include "core/solver_logistic.h"
 #include "core/solver_lstsq.h"
 #include "core/solver_svm.h"
@@ -89,21 +89,21 @@ Napi::Value LstsqGrid(const Napi::CallbackInfo& info) {
       });
 }
 
-Napi::Value Asym(const Napi::CallbackInfo& info) {
+Napi::Value AsymLsSvm(const Napi::CallbackInfo& info) {
   auto o = ObjectArg(info, 0, "solveAsym");
   auto d = std::make_shared<Dense>(readDense(o, "targets", true));
-  auto in = std::make_shared<AsymInput>();
+  auto in = std::make_shared<AsymLsSvmInput>();
   in->gamma = GetNumber(o, "gamma", 1.0);
   in->lambdas = GetDoubleArray(o, "lambdas", true);
   in->scale = GetNumber(o, "scale", 0.0);
   in->regularization = GetNumber(o, "regularization", 0.0);
-  auto res = std::make_shared<AsymResult>();
+  auto res = std::make_shared<AsymLsSvmResult>();
   return Job::Start(
       info, 1, 2,
       [d, in, res](const Progress& p) {
         d->bind(*in);
         in->Kflip = d->Kflip.data();
-        *res = asymSolve(*in, p);
+        *res = asymLsSvmSolve(*in, p);
       },
       [res](Napi::Env env) -> Napi::Value {
         auto out = Napi::Object::New(env);
@@ -177,7 +177,7 @@ Napi::Value Svm(const Napi::CallbackInfo& info, bool regression) {
 
 void InitSolvers(Napi::Env env, Napi::Object exports) {
   exports.Set("solveLstsqGrid", Napi::Function::New(env, LstsqGrid, "solveLstsqGrid"));
-  exports.Set("solveAsym", Napi::Function::New(env, Asym, "solveAsym"));
+  exports.Set("solveAsym", Napi::Function::New(env, AsymLsSvm, "solveAsym"));
   exports.Set("solveLogistic", Napi::Function::New(env, Logistic, "solveLogistic"));
   exports.Set("solveSvc", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Svm(i, false); }, "solveSvc"));
   exports.Set("solveSvr", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Svm(i, true); }, "solveSvr"));

@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   auto timeKernels = [&](bool sgd, bool sign, bool asym, KernelResult* out, double* cpuOfBest) {
     ko.sgd = sgd;
     ko.signgd = sign;
-    ko.asym = asym;
+    ko.asymmetricSigngd = asym;
     return bestOf(
         [&]() {
           KernelResult r = computeKernels(*model, train, test, ko, Progress{});
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
         cpuOfBest);
   };
   auto wanted = [&](const char* f) { return only.empty() || only == f; };
-  ko.sgd = true, ko.signgd = false, ko.asym = false;
+  ko.sgd = true, ko.signgd = false, ko.asymmetricSigngd = false;
   computeKernels(*model, train, test, ko, Progress{});  // warm-up (allocator, thread pools), not timed
   KernelResult rs;
   double tSgd = -1, cSgd = -1, tSign = -1, cSign = -1, tAsym = -1, cAsym = -1;

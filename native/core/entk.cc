@@ -1,4 +1,11 @@
-#include <c10/core/GradMode.h>
+// computeKernels (entk.h): drives the eNTK engine tile by tile. For each training tile: the train side's
+// small blocks are stored and its linear sites kept as (a, δ); the training set (several tiles) and the
+// test set are then streamed against the tile, small blocks multiplied as they are formed, linear blocks
+// by the joint pass over groups of streamed examples (entk_products.h) or the ghost contraction.
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
 #include "core/entk.h"
 #include "core/entk_products.h"
 #include "core/memory.h"
@@ -6,506 +13,284 @@
 #include "core/skinny_gemm.h"
 #include "core/workers.h"
 
-#include <torch/csrc/autograd/autograd.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <map>
-#include <set>
-#include <stdexcept>
-
 namespace lmk {
-
-
-Subset parseSubset(const std::string& s) {
-  if (s == "all") return Subset::All;
-  if (s == "exclude_embeddings") return Subset::ExcludeEmbeddings;
-  if (s == "exclude_head") return Subset::ExcludeHead;
-  if (s == "only_biases") return Subset::OnlyBiases;
-  if (s == "lora") return Subset::Lora;
-  throw std::runtime_error("subset '" + s + "' is not one of all, exclude_embeddings, exclude_head, only_biases, lora");
-}
-
-std::vector<bool> subsetMask(const Model& m, Subset s) {
-  std::vector<bool> w(m.params.size(), false);
-  const bool bert = m.cfg.arch == Arch::Bert;
-  for (size_t i = 0; i < m.params.size(); i++) {
-    const std::string& n = m.params[i].name;
-    auto has = [&](const char* x) { return n.find(x) != std::string::npos; };
-    const bool lora = has("lora_");
-    switch (s) {
-      case Subset::All: w[i] = true; break;
-      case Subset::ExcludeEmbeddings: w[i] = !has("embed"); break;
-      // "head" as the reference's predicate (lm_head.*); BERT's MLM head is cls.predictions.*
-      case Subset::ExcludeHead: w[i] = !(has("head") || (bert && has("cls.predictions"))); break;
-      case Subset::OnlyBiases: w[i] = has("bias"); break;
-      case Subset::Lora: w[i] = lora; break;
-    }
-  }
-  if (s == Subset::Lora && !m.hasLora()) throw std::runtime_error("subset 'lora' needs LoRA matrices: apply LoRA to the model first");
-  return w;
-}
-
-// ------------------------------------------------------------------------------------------------
-struct BlockContext {
-  const Model& m;
-  OutputSpec out;
-  std::vector<bool> wanted;
-  int64_t C = 0;      // logits read from the model (label words or classifier rows)
-  int64_t Cout = 0;   // outputs differentiated (C, or 1 when binary)
-  at::Tensor g;       // [Cout, C] output coefficients: f = logits · gᵀ
-  at::Tensor labelIds;
-  // word-embedding rows kept: tokens of the training set (plus label words when the decoder is tied)
-  at::Tensor unionMap;  // [vocab] int64, -1 where dropped
-  int64_t U = 0;
-  // unique label rows of the untied decoder (two labels may share a word)
-  at::Tensor labelRow;  // [C] -> row in 0..Cu-1
-  int64_t Cu = 0;
-  std::vector<int> unionLabelRows;  // tied: union row of each label
-};
-
-GradientBlocks::GradientBlocks(const Model& m, const OutputSpec& out, Subset subset, const std::vector<Example>& train)
-    : ctx_(new BlockContext{m, out, subsetMask(m, subset)}) {
-  auto& c = *ctx_;
-  const auto dev = m.device();
-  if (out.mode == OutputMode::Prompt) {
-    if (out.labelWordIds.empty()) throw std::runtime_error("prompt mode needs label_word_ids (one token id per label)");
-    for (size_t i = 0; i < out.labelWordIds.size(); i++)
-      if (out.labelWordIds[i] < 0 || out.labelWordIds[i] >= m.cfg.vocabSize)
-        throw std::runtime_error("label_word_ids[" + std::to_string(i) + "] = " + std::to_string(out.labelWordIds[i]) +
-                                 " is outside the vocabulary [0, " + std::to_string(m.cfg.vocabSize) + ")");
-    c.C = static_cast<int64_t>(out.labelWordIds.size());
-    c.labelIds = at::tensor(out.labelWordIds, at::kLong).to(dev);
-  } else {
-    if (!m.clsW.defined())
-      throw std::runtime_error("the standard setting needs a 'classifier' head: the checkpoint has no classifier.weight (supply one)");
-    c.C = m.clsW.size(0);
-  }
-  if (out.binary && c.C != 2) throw std::runtime_error("binary output needs exactly 2 logits, the model has " + std::to_string(c.C));
-  c.Cout = out.binary ? 1 : c.C;
-  c.g = out.binary ? at::tensor({-1.0, 1.0}, at::kDouble).view({1, 2}) : at::eye(c.C, at::kDouble);
-  c.g = c.g.to(dev, m.dtype);
-
-  std::set<int64_t> uni;
-  for (const auto& x : train) uni.insert(x.ids.begin(), x.ids.end());
-  if (m.tied && out.mode == OutputMode::Prompt) uni.insert(out.labelWordIds.begin(), out.labelWordIds.end());
-  auto map = at::full({m.cfg.vocabSize}, -1, at::kLong);
-  auto pm = map.accessor<int64_t, 1>();
-  int64_t k = 0;
-  for (auto id : uni) pm[id] = k++;
-  c.U = k;
-  if (m.tied && out.mode == OutputMode::Prompt)
-    for (auto id : out.labelWordIds) c.unionLabelRows.push_back(static_cast<int>(pm[id]));
-  c.unionMap = map.to(dev);
-
-  std::vector<int64_t> rows;
-  std::vector<int64_t> seen;
-  for (auto id : out.labelWordIds) {
-    auto it = std::find(seen.begin(), seen.end(), id);
-    if (it == seen.end()) {
-      rows.push_back(static_cast<int64_t>(seen.size()));
-      seen.push_back(id);
-    } else {
-      rows.push_back(it - seen.begin());
-    }
-  }
-  c.Cu = static_cast<int64_t>(seen.size());
-  c.labelRow = at::tensor(rows.empty() ? std::vector<int64_t>{0} : rows, at::kLong).to(dev);
-}
-
-GradientBlocks::~GradientBlocks() = default;
-int64_t GradientBlocks::numOutputs() const { return ctx_->Cout; }
-const std::vector<bool>& GradientBlocks::wanted() const { return ctx_->wanted; }
 
 namespace {
 
-
-// Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K].
-at::Tensor ScatterRows(const at::Tensor& delta, const at::Tensor& index, const at::Tensor& valid, int64_t R) {
-  const int64_t B = delta.size(0), L = delta.size(1), K = delta.size(2);
-  auto base = at::arange(B, index.options()).view({B, 1}) * R;
-  auto flat = (base + index.clamp_min(0)).view({B * L});
-  auto keep = (valid & index.ge(0)).view({B * L});
-  auto out = at::zeros({B * R, K}, delta.options());
-  out.index_add_(0, flat.masked_select(keep), delta.reshape({B * L, K}).index({keep}));
-  return out.view({B, R, K});
+void CheckKernelOptions(const std::vector<Example>& train, const KernelOptions& opts) {
+  if (train.empty()) throw std::runtime_error("the training set is empty: kernels need at least one training example");
+  if (opts.batchSize < 1) throw std::runtime_error("batch size must be >= 1, got " + std::to_string(opts.batchSize));
+  if (opts.groupSize < 0) throw std::runtime_error("group size must be >= 0 (0 = automatic), got " + std::to_string(opts.groupSize));
+  if (!opts.sgd && !opts.signs()) throw std::runtime_error("no kernel formula requested");
+  if (opts.ghost == 1 && opts.signs())
+    throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
 }
 
-// [B, R, Cout, d] -> [B·Cout, R·d]
-at::Tensor RowsToBlock(const at::Tensor& g) {
-  const int64_t B = g.size(0), R = g.size(1), Co = g.size(2), d = g.size(3);
-  return g.permute({0, 2, 1, 3}).reshape({B * Co, R * d});
+// One training tile [t0, t1): its stored small blocks (values and signs, [Rn, P_k] each), the (a, δ) of its
+// linear sites per batch, and whether its own train x train of the linear blocks is done.
+struct Tile {
+  int64_t t0 = 0, t1 = 0, R0 = 0, Rn = 0, groupSize = 0;
+  std::vector<at::Tensor> store, signStore;
+  std::vector<SiteBatch> sites;
+  std::vector<size_t> linearBlocks;
+  bool trainDone = false;
+};
+
+class KernelRun {
+ public:
+  KernelRun(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test, const KernelOptions& opts,
+            const Progress& progress);
+  KernelResult run();
+
+ private:
+  void storeTrainSide(Tile& tile);
+  void trainTrainFromStore(Tile& tile);
+  JointTargets trainTargets(const Tile& tile) const;
+  void stream(Tile& tile, const std::vector<Example>& xs, const char* phase, const JointTargets& into, at::Tensor* f0);
+  void multiplyStreamed(const Tile& tile, size_t k, const at::Tensor& t, const JointTargets& into, int64_t c0, int64_t c1);
+  void jointPass(Tile& tile, const std::vector<SiteBatch>& group, int64_t Rg, const JointTargets& t);
+  void addKernel(const char* name, const at::Tensor& k, int64_t na, int64_t nb);
+
+  const Model& m_;
+  const std::vector<Example>& train_;
+  const std::vector<Example>& test_;
+  const KernelOptions& opts_;
+  const Progress& progress_;
+  const at::Device dev_;
+  // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
+  GradientBlocks gb_;
+  KernelResult r_;
+  int64_t Co_ = 0;
+  bool useGhost_ = false, keepStore_ = false, signs_ = false, single_ = true;
+  int64_t batches_ = 0, done_ = 0;
+  JointTargets k_;  // the whole kernels: train x train (K*) and train x test (T*)
+  at::Tensor f0Train_, f0Test_, signWs_;
+  int workers_ = 1;
+  std::vector<JointWorkspace> jointWs_;
+};
+
+KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test, const KernelOptions& opts,
+                     const Progress& progress)
+    : m_(m), train_(train), test_(test), opts_(opts), progress_(progress), dev_(m.device()), gb_(m, opts.output, opts.subset, train) {
+  r_.numOutputs = Co_ = gb_.numOutputs();
+  r_.nTrain = static_cast<int64_t>(train.size());
+  r_.nTest = static_cast<int64_t>(test.size());
+  for (size_t i = 0; i < m.params.size(); i++)
+    if (gb_.wanted()[i]) {
+      r_.gradDim += m.params[i].numel;
+      r_.paramNames.push_back(m.params[i].name);
+    }
+  signs_ = opts.signs();
+  keepStore_ = opts.sgd || opts.asymmetricSigngd;  // the small blocks' values (the sign kernels alone need only their signs)
+  useGhost_ = sgdByGhost(m, gb_.wanted(), train, test, opts, Co_);
+  // fail before allocating, or tile the training set automatically when its stores do not fit
+  const int64_t chosen = chooseTrainTile(m, gb_.wanted(), train, test, opts, Co_);
+  r_.tileSize = chosen > 0 ? std::min<int64_t>(chosen, r_.nTrain) : r_.nTrain;
+  r_.numTiles = (r_.nTrain + r_.tileSize - 1) / r_.tileSize;
+  r_.tiles = shardTiles(r_.numTiles, opts.shardIndex, opts.shardCount);
+  single_ = r_.numTiles == 1;
+  auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
+  for (int64_t t : r_.tiles) batches_ += nb(std::min(r_.nTrain, (t + 1) * r_.tileSize) - t * r_.tileSize);
+  batches_ += static_cast<int64_t>(r_.tiles.size()) * (nb(r_.nTest) + (single_ ? 0 : nb(r_.nTrain)));
+
+  const int64_t Rtr = r_.nTrain * Co_, Rte = r_.nTest * Co_;
+  auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev_);
+  if (opts.sgd) k_.Ksgd = at::zeros({Rtr, Rtr}, f64), k_.Tsgd = at::zeros({Rtr, Rte}, f64);
+  if (opts.signgd) k_.Ksign = at::zeros({Rtr, Rtr}, f64), k_.Tsign = at::zeros({Rtr, Rte}, f64);
+  if (opts.asymmetricSigngd)
+    k_.Kasymmetric = at::zeros({Rtr, Rtr}, f64), k_.Tasymmetric = at::zeros({Rtr, Rte}, f64), k_.Tflip = at::zeros({Rtr, Rte}, f64);
+  f0Train_ = at::zeros({r_.nTrain, Co_}, at::kDouble);
+  f0Test_ = at::zeros({r_.nTest, Co_}, at::kDouble);
+  // the joint pass's workers: on CPU as many as BLAS had threads, each calling a single-threaded BLAS
+  workers_ = dev_.is_cpu() ? blasThreads() : 1;
+  jointWs_.resize(static_cast<size_t>(workers_));
+}
+
+// 1. The train side of the tile: (a, δ) of the linear weight sites per batch, and the small blocks'
+//    per-example gradients stored in place ([Rn, P_k] per block).
+void KernelRun::storeTrainSide(Tile& tile) {
+  for (int64_t i = tile.t0; i < tile.t1; i += opts_.batchSize) {
+    progress_.check();
+    const int64_t j = std::min(tile.t1, i + opts_.batchSize);
+    const int64_t r0 = (i - tile.t0) * Co_;
+    tile.sites.push_back(MakeSiteBatch(r0, train_, static_cast<size_t>(i), static_cast<size_t>(j)));
+    GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { tile.sites.back().sites[k] = {a, d}; };
+    BlockConsumer put = [&](size_t k, const at::Tensor& blk) {
+      auto& store = tile.store;
+      auto& signStore = tile.signStore;
+      if (k >= store.size()) store.resize(k + 1), signStore.resize(k + 1);
+      if (keepStore_ && !store[k].defined()) store[k] = at::empty({tile.Rn, blk.size(1)}, blk.options());
+      if (signs_ && !signStore[k].defined()) signStore[k] = at::empty({tile.Rn, blk.size(1)}, blk.options());
+      if (keepStore_) store[k].narrow(0, r0, blk.size(0)).copy_(blk);
+      if (signs_) {
+        at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0));
+        at::sign_out(dst, blk);
+      }
+    };
+    at::Tensor f = gb_.compute(makeBatch(m_, train_, i, j, dev_), progress_, put, keep);
+    f0Train_.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
+    progress_("train", ++done_, batches_);
+  }
+  for (const auto& kv : tile.sites.front().sites) tile.linearBlocks.push_back(kv.first);
+}
+
+// 2. Train x train of the small blocks from the store alone when it holds the whole set (and, for the
+//    ghost contraction, of the linear blocks from every pair of stored batches).
+void KernelRun::trainTrainFromStore(Tile& tile) {
+  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
+  for (size_t k = 0; k < tile.store.size(); k++) {
+    progress_.check();
+    const at::Tensor& v = keepStore_ ? tile.store[k] : tile.signStore[k];
+    if (!v.defined()) continue;  // a linear weight block: joint pass or ghost contraction
+    if (opts_.sgd) addProductTransposed(k_.Ksgd, tile.store[k], tile.store[k]);
+    if (opts_.signgd) addProductTransposed(k_.Ksign, tile.signStore[k], tile.signStore[k]);
+    if (opts_.asymmetricSigngd) addProductTransposed(k_.Kasymmetric, tile.signStore[k], tile.store[k]);  // <sign g(train), g(train')>
+  }
+  if (!useGhost_) return;
+  for (const auto& p : tile.sites)
+    for (const auto& q : tile.sites)
+      for (const auto& kv : p.sites) {
+        const auto& x = kv.second;
+        const auto& y = q.sites.at(kv.first);
+        k_.Ksgd.narrow(0, p.row0, x.first.size(0) * Co_)
+            .narrow(1, q.row0, y.first.size(0) * Co_)
+            .add_(GhostProduct(PackGhost(x.first, x.second, p.lengths), PackGhost(y.first, y.second, q.lengths), Co_));
+      }
+  tile.trainDone = true;
+}
+
+// The tile's own train x train of the linear blocks, joined to the first joint pass (or a pass of its own).
+JointTargets KernelRun::trainTargets(const Tile& tile) const {
+  JointTargets t;
+  if (!tile.trainDone) t.Ksgd = k_.Ksgd, t.Ksign = k_.Ksign, t.Kasymmetric = k_.Kasymmetric;
+  return t;
+}
+
+void KernelRun::jointPass(Tile& tile, const std::vector<SiteBatch>& group, int64_t Rg, const JointTargets& t) {
+  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
+  std::unique_ptr<SingleThreadedBlas> single(workers_ > 1 ? new SingleThreadedBlas : nullptr);
+  for (size_t k : tile.linearBlocks) {
+    progress_.check();
+    JointProducts(k, tile.sites, tile.Rn, group, Rg, t, jointWs_);
+  }
+  tile.trainDone = true;
+}
+
+// A streamed small block t [rows of x, P_k] against the tile's stored ones, into columns [c0, c1).
+void KernelRun::multiplyStreamed(const Tile& tile, size_t k, const at::Tensor& t, const JointTargets& into, int64_t c0, int64_t c1) {
+  auto cols = [&](const at::Tensor& T) { return T.narrow(0, tile.R0, tile.Rn).slice(1, c0, c1); };
+  if (into.Tsgd.defined()) {
+    at::Tensor v = cols(into.Tsgd);
+    addProductTransposed(v, tile.store[k], t);
+  }
+  if (!into.Tsign.defined() && !into.Tasymmetric.defined()) return;
+  if (signWs_.numel() < t.numel()) signWs_ = at::empty({t.numel()}, t.options());
+  at::Tensor st = signWs_.narrow(0, 0, t.numel()).view(t.sizes());
+  at::sign_out(st, t);
+  if (into.Tsign.defined()) {
+    at::Tensor v = cols(into.Tsign);
+    addProductTransposed(v, tile.signStore[k], st);
+  }
+  if (into.Tasymmetric.defined()) {
+    at::Tensor v = cols(into.Tasymmetric);
+    addProductTransposed(v, tile.signStore[k], t);  // <sign g(train), g(x)>
+  }
+  if (into.Tflip.defined()) {
+    at::Tensor v = cols(into.Tflip);
+    addProductTransposed(v, tile.store[k], st);  // <g(train), sign g(x)>
+  }
+}
+
+// 3. Streams a set of examples against the tile into the T* kernels of `into`: small blocks are multiplied
+//    with the stored ones as they are formed; linear blocks are gathered as (a, δ) for a group of
+//    examples, then one joint pass per block (or, for the SGD kernel alone, the ghost contraction per batch).
+void KernelRun::stream(Tile& tile, const std::vector<Example>& xs, const char* phase, const JointTargets& into, at::Tensor* f0) {
+  std::vector<SiteBatch> group;
+  int64_t groupCol0 = 0, groupExamples = 0;
+  for (size_t i = 0; i < xs.size(); i += opts_.batchSize) {
+    progress_.check();
+    const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts_.batchSize));
+    const int64_t c0 = static_cast<int64_t>(i) * Co_, c1 = static_cast<int64_t>(j) * Co_;
+    if (group.empty()) groupCol0 = c0;
+    // the batch's rows within the group (joint pass) and its lengths (both passes)
+    SiteBatch here = MakeSiteBatch(c0 - groupCol0, xs, i, j);
+    GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
+      const GhostSide y = PackGhost(a, d, here.lengths);
+      for (const auto& tb : tile.sites) {
+        const auto& ad = tb.sites.at(k);
+        into.Tsgd.narrow(0, tile.R0 + tb.row0, ad.first.size(0) * Co_)
+            .slice(1, c0, c1)
+            .add_(GhostProduct(PackGhost(ad.first, ad.second, tb.lengths), y, Co_));
+      }
+    };
+    if (!useGhost_) group.push_back(std::move(here));
+    GhostConsumer gather = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { group.back().sites[k] = {a, d}; };
+    BlockConsumer multiply = [&](size_t k, const at::Tensor& t) { multiplyStreamed(tile, k, t, into, c0, c1); };
+    at::Tensor f = gb_.compute(makeBatch(m_, xs, i, j, dev_), progress_, multiply, useGhost_ ? against : gather);
+    if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
+    groupExamples += static_cast<int64_t>(j - i);
+    if (!useGhost_ && (groupExamples >= tile.groupSize || j == xs.size())) {
+      JointTargets t = trainTargets(tile);
+      auto cols = [&](const at::Tensor& T) { return T.defined() ? T.narrow(0, tile.R0, tile.Rn).slice(1, groupCol0, c1) : at::Tensor(); };
+      t.Tsgd = cols(into.Tsgd), t.Tsign = cols(into.Tsign), t.Tasymmetric = cols(into.Tasymmetric), t.Tflip = cols(into.Tflip);
+      jointPass(tile, group, c1 - groupCol0, t);
+      group.clear();
+      groupExamples = 0;
+    }
+    progress_(phase, ++done_, batches_);
+  }
+}
+
+void KernelRun::addKernel(const char* name, const at::Tensor& k, int64_t na, int64_t nb) {
+  r_.kernels[name] = k.to(at::kCPU).view({na, Co_, nb, Co_}).contiguous();
+}
+
+KernelResult KernelRun::run() {
+  for (int64_t t : r_.tiles) {
+    Tile tile;
+    tile.t0 = t * r_.tileSize;
+    tile.t1 = std::min(r_.nTrain, tile.t0 + r_.tileSize);
+    tile.R0 = tile.t0 * Co_;
+    tile.Rn = (tile.t1 - tile.t0) * Co_;
+    tile.groupSize = useGhost_ ? 0 : chooseGroupSize(m_, gb_.wanted(), train_, test_.empty() ? train_ : test_, tile.t1 - tile.t0, opts_, Co_);
+    tile.trainDone = !single_;  // with several tiles the train set is streamed against each tile instead
+    storeTrainSide(tile);
+    if (single_) trainTrainFromStore(tile);
+    // 4. train x train rows of the tile by streaming the whole training set when there are several tiles
+    //    (exact, at the price of recomputing its gradients per tile); then the test set
+    if (!single_) {
+      JointTargets tt;
+      tt.Tsgd = k_.Ksgd, tt.Tsign = k_.Ksign, tt.Tasymmetric = k_.Kasymmetric;
+      stream(tile, train_, "train x train", tt, nullptr);
+    }
+    JointTargets te;
+    te.Tsgd = k_.Tsgd, te.Tsign = k_.Tsign, te.Tasymmetric = k_.Tasymmetric, te.Tflip = k_.Tflip;
+    stream(tile, test_, "test", te, &f0Test_);
+    if (!tile.trainDone && !tile.linearBlocks.empty()) jointPass(tile, {}, 0, trainTargets(tile));  // no test examples
+  }
+  PhaseTimer::report();
+  r_.f0Train = f0Train_;
+  r_.f0Test = f0Test_;
+  const int64_t na = r_.nTrain, nb = r_.nTest;
+  if (opts_.sgd) addKernel("sgd/train_train", k_.Ksgd, na, na), addKernel("sgd/train_test", k_.Tsgd, na, nb);
+  if (opts_.signgd) addKernel("signgd/train_train", k_.Ksign, na, na), addKernel("signgd/train_test", k_.Tsign, na, nb);
+  if (opts_.asymmetricSigngd) {
+    addKernel("asymmetric_signgd/train_train", k_.Kasymmetric, na, na);
+    addKernel("asymmetric_signgd/train_test", k_.Tasymmetric, na, nb);
+    addKernel("asymmetric_signgd/train_test_flipped", k_.Tflip, na, nb);
+  }
+  return std::move(r_);
 }
 
 }  // namespace
 
-at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer& linear) const {
-  const auto& c = *ctx_;
-  const Model& m = c.m;
-  const int64_t B = b.size(), Co = c.Cout, H = m.cfg.hidden;
-  Tape tape;
-  tape.wanted = &c.wanted;
-  std::unique_ptr<PhaseTimer> pt(new PhaseTimer(0));
-  at::Tensor hidden = encoderForward(m, b, &tape);
-  at::Tensor z = featuresForward(m, hidden, b, c.out.mode, &tape);
-  at::Tensor logits = logitsFromFeatures(m, z, c.out.mode, c.labelIds);
-  at::Tensor f = at::matmul(logits, c.g.t());  // [B, Cout]
-  pt.reset(new PhaseTimer(1));
-
-  // one backward pass per output, to the recorded activations only (no weight gradients)
-  std::vector<at::Tensor> outs;
-  for (auto& s : tape.sites) outs.push_back(s.output);
-  std::vector<std::vector<at::Tensor>> deltas(tape.sites.size());
-  if (!outs.empty()) {
-    for (int64_t o = 0; o < Co; o++) {
-      progress.check();
-      auto gr = torch::autograd::grad({f.select(1, o).sum()}, outs, {}, /*retain_graph=*/o + 1 < Co, false, /*allow_unused=*/true);
-      for (size_t i = 0; i < gr.size(); i++) deltas[i].push_back(gr[i].defined() ? gr[i] : at::zeros_like(outs[i]));
-    }
-  }
-  outs.clear();
-  pt.reset(new PhaseTimer(2));
-  at::Tensor zd = z.detach();
-  size_t k = 0;
-  auto emitWhole = [&](const at::Tensor& blk) {  // block k, whole
-    pt.reset(new PhaseTimer(5));
-    consume(k++, blk);
-    pt.reset(new PhaseTimer(2));
-  };
-
-  for (size_t i = 0; i < tape.sites.size(); i++) {
-    Site& s = tape.sites[i];
-    at::Tensor d = deltas[i].size() == 1 ? deltas[i][0].unsqueeze(2) : at::stack(deltas[i], 2);  // [B, L, Cout, dout]
-    deltas[i].clear();
-    s.output = at::Tensor();
-    const int64_t L = d.size(1), dout = d.size(3);
-    if (s.kind == Site::Kind::Linear) {
-      if (s.pw >= 0) {
-        pt.reset(new PhaseTimer(5));
-        linear(k++, s.input, d);
-        pt.reset(new PhaseTimer(2));
-      }
-      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
-    } else if (s.kind == Site::Kind::Norm) {
-      if (s.pw >= 0) emitWhole((d * s.input.unsqueeze(2)).sum(1).reshape({B * Co, dout}));
-      if (s.pb >= 0) emitWhole(d.sum(1).reshape({B * Co, dout}));
-    } else {  // embeddings: scatter δ of the embedding sum into table rows
-      at::Tensor dd = d.reshape({B, L, Co * H});
-      if (c.wanted[m.pWord]) {
-        at::Tensor idx = c.unionMap.index_select(0, b.ids.reshape({-1})).view(b.ids.sizes());
-        at::Tensor rows = ScatterRows(dd, idx, b.attention, c.U).view({B, c.U, Co, H});
-        // tied decoder: its label-row gradient g[o, c] · z joins the embedding rows before any sign
-        for (int64_t l = 0; l < static_cast<int64_t>(c.unionLabelRows.size()); l++) {
-          at::Tensor add = c.g.select(1, l).view({1, Co, 1}) * zd.view({B, 1, H});  // [B, Co, H]
-          rows.select(1, c.unionLabelRows[l]).add_(add);
-        }
-        emitWhole(RowsToBlock(rows));
-      }
-      if (c.wanted[m.pPos]) emitWhole(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-      if (c.wanted[m.pType]) emitWhole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
-    }
-    s.input = at::Tensor();
-  }
-
-  // explicit output rows: untied decoder + output bias (prompt) or classifier (standard)
-  auto coeffRows = [&](int64_t R, const at::Tensor& rowOf) {  // [Co, R]: Σ_c g[o, c] into row rowOf[c]
-    at::Tensor gr = at::zeros({Co, R}, c.g.options());
-    gr.index_add_(1, rowOf, c.g);
-    return gr;
-  };
-  if (c.out.mode == OutputMode::Prompt) {
-    at::Tensor gr = coeffRows(c.Cu, c.labelRow);  // [Co, Cu]
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emitWhole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
-    if (c.wanted[m.pDecoderBias]) emitWhole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
-  } else {
-    if (c.wanted[m.pClsW]) emitWhole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
-    if (c.wanted[m.pClsB]) emitWhole(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
-  }
-  return f.detach();
-}
-
-// ------------------------------------------------------------------------------------------------
-at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize) {
-  c10::NoGradGuard ng;
-  validateExamples(m, xs, out.mode == OutputMode::Prompt, "inputs");
-  at::Tensor labelIds = out.labelWordIds.empty() ? at::Tensor() : at::tensor(out.labelWordIds, at::kLong).to(m.device());
-  std::vector<at::Tensor> parts;
-  for (size_t i = 0; i < xs.size(); i += batchSize) {
-    size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
-    Batch b = makeBatch(m, xs, i, j, m.device());
-    at::Tensor logits = logitsFromFeatures(m, featuresForward(m, encoderForward(m, b, nullptr), b, out.mode, nullptr), out.mode, labelIds);
-    if (out.binary) logits = (logits.select(1, 1) - logits.select(1, 0)).unsqueeze(1);
-    parts.push_back(logits.to(at::kCPU, at::kDouble));
-  }
-  return parts.empty() ? at::zeros({0, 0}, at::kDouble) : at::cat(parts, 0);
-}
-
-at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize) {
-  c10::NoGradGuard ng;
-  validateExamples(m, xs, mode == OutputMode::Prompt, "inputs");
-  std::vector<at::Tensor> parts;
-  for (size_t i = 0; i < xs.size(); i += batchSize) {
-    size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
-    Batch b = makeBatch(m, xs, i, j, m.device());
-    parts.push_back(featuresForward(m, encoderForward(m, b, nullptr), b, mode, nullptr).to(at::kCPU, at::kDouble));
-  }
-  return parts.empty() ? at::zeros({0, m.cfg.hidden}, at::kDouble) : at::cat(parts, 0);
-}
-
-
-bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
-                const KernelOptions& opts, int64_t numOutputs) {
-  if (opts.ghost >= 0) return opts.ghost == 1;
-  if (!opts.sgd || opts.signgd || opts.asym) return false;
-  auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
-  double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites (din + C²·dout) and Σ_sites din·dout
-  const double C = static_cast<double>(numOutputs);
-  auto site = [&](double din, double dout) {
-    ghostPerToken += din + C * C * dout;
-    jointPerRow += din * dout;
-  };
-  auto linear = [&](const Linear& l) {
-    const double din = static_cast<double>(l.w.size(1)), dout = static_cast<double>(l.w.size(0));
-    const double r = l.loraA.defined() ? static_cast<double>(l.loraA.size(0)) : 0;
-    if (want(l.pw)) site(din, dout);
-    if (want(l.pA)) site(din, r);
-    if (want(l.pB)) site(r, dout);
-  };
-  for (const auto& L : m.layers)
-    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out}) linear(*l);
-  auto tokens = [](const std::vector<Example>& xs) {
-    double t = 0;
-    for (const auto& x : xs) t += static_cast<double>(x.ids.size());
-    return t;
-  };
-  const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
-  const double ghost = ghostPerToken * ttr * (ttr + tte);
-  const double joint = jointPerRow * (C * (ttr + tte) + C * C * ntr * (ntr + nte));
-  return ghost <= joint;
-}
-
-std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
-  if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
-    throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
-  std::vector<int64_t> out;
-  for (int64_t t = shardIndex; t < numTiles; t += shardCount) out.push_back(t);  // round-robin: balanced, deterministic
-  return out;
-}
-
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress) {
-  if (train.empty()) throw std::runtime_error("the training set is empty: kernels need at least one training example");
-  if (opts.batchSize < 1) throw std::runtime_error("batch size must be >= 1, got " + std::to_string(opts.batchSize));
-  if (opts.groupSize < 0) throw std::runtime_error("group size must be >= 0 (0 = automatic), got " + std::to_string(opts.groupSize));
-  if (!opts.sgd && !opts.signgd && !opts.asym) throw std::runtime_error("no kernel formula requested");
+  CheckKernelOptions(train, opts);
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");
   validateExamples(m, test, prompt, "test");
-  // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
-  GradientBlocks gb(m, opts.output, opts.subset, train);
-  const auto dev = m.device();
-  KernelResult r;
-  r.numOutputs = gb.numOutputs();
-  r.nTrain = static_cast<int64_t>(train.size());
-  r.nTest = static_cast<int64_t>(test.size());
-  for (size_t i = 0; i < m.params.size(); i++)
-    if (gb.wanted()[i]) {
-      r.gradDim += m.params[i].numel;
-      r.paramNames.push_back(m.params[i].name);
-    }
-  const int64_t Co = r.numOutputs, Rtr = r.nTrain * Co, Rte = r.nTest * Co;
-  const bool signs = opts.signgd || opts.asym;
-  if (opts.ghost == 1 && signs) throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
-  const bool useGhost = sgdByGhost(m, gb.wanted(), train, test, opts, r.numOutputs);
-  // fail before allocating, or tile the training set automatically when its stores do not fit
-  const int64_t chosen = chooseTrainTile(m, gb.wanted(), train, test, opts, Co);
-  const int64_t tileSize = chosen > 0 ? std::min<int64_t>(chosen, r.nTrain) : r.nTrain;
-  r.numTiles = (r.nTrain + tileSize - 1) / tileSize;
-  r.tileSize = tileSize;
-  r.tiles = shardTiles(r.numTiles, opts.shardIndex, opts.shardCount);
-  const bool single = r.numTiles == 1;
-  auto nb = [&](int64_t n) { return (n + opts.batchSize - 1) / opts.batchSize; };
-  int64_t tileBatches = 0;
-  for (int64_t t : r.tiles) tileBatches += nb(std::min(r.nTrain, (t + 1) * tileSize) - t * tileSize);
-  const int64_t batches = tileBatches + static_cast<int64_t>(r.tiles.size()) * (nb(r.nTest) + (single ? 0 : nb(r.nTrain)));
-  int64_t done = 0;
-
-  auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
-  at::Tensor Ksgd, Ksign, Kasym, Tsgd, Tsign, Tasym, Tflip;
-  if (opts.sgd) Ksgd = at::zeros({Rtr, Rtr}, f64), Tsgd = at::zeros({Rtr, Rte}, f64);
-  if (opts.signgd) Ksign = at::zeros({Rtr, Rtr}, f64), Tsign = at::zeros({Rtr, Rte}, f64);
-  if (opts.asym) Kasym = at::zeros({Rtr, Rtr}, f64), Tasym = at::zeros({Rtr, Rte}, f64), Tflip = at::zeros({Rtr, Rte}, f64);
-  at::Tensor f0Train = at::zeros({r.nTrain, Co}, at::kDouble), f0Test = at::zeros({r.nTest, Co}, at::kDouble);
-  at::Tensor signWs;
-  // the joint pass's workers: on CPU as many as BLAS had threads, each calling a single-threaded BLAS
-  const int workers = dev.is_cpu() ? blasThreads() : 1;
-  std::vector<JointWorkspace> jointWs(static_cast<size_t>(workers));
-  const bool keepStore = opts.sgd || opts.asym;  // the small blocks' values (the sign kernels alone need only their signs)
-
-  for (int64_t tile : r.tiles) {
-    const int64_t t0 = tile * tileSize, t1 = std::min(r.nTrain, t0 + tileSize);
-    const int64_t R0 = t0 * Co, Rn = (t1 - t0) * Co;
-    const int64_t groupSize = useGhost ? 0 : chooseGroupSize(m, gb.wanted(), train, test.empty() ? train : test, t1 - t0, opts, Co);
-
-    // 1. train side of the tile: (a, δ) of the linear weight sites per batch, and the small blocks'
-    //    per-example gradients stored in place ([Rn, P_k] per block)
-    std::vector<at::Tensor> store, signStore;
-    std::vector<SiteBatch> tileSites;
-    for (int64_t i = t0; i < t1; i += opts.batchSize) {
-      progress.check();
-      const int64_t j = std::min(t1, i + opts.batchSize);
-      const int64_t r0 = (i - t0) * Co;
-      tileSites.push_back(MakeSiteBatch(r0, train, static_cast<size_t>(i), static_cast<size_t>(j)));
-      GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { tileSites.back().sites[k] = {a, d}; };
-      at::Tensor f = gb.compute(makeBatch(m, train, i, j, dev), progress, [&](size_t k, const at::Tensor& blk) {
-        if (k >= store.size()) store.resize(k + 1), signStore.resize(k + 1);
-        if (keepStore && !store[k].defined()) store[k] = at::empty({Rn, blk.size(1)}, blk.options());
-        if (signs && !signStore[k].defined()) signStore[k] = at::empty({Rn, blk.size(1)}, blk.options());
-        if (keepStore) store[k].narrow(0, r0, blk.size(0)).copy_(blk);
-        if (signs) {
-          at::Tensor dst = signStore[k].narrow(0, r0, blk.size(0));
-          at::sign_out(dst, blk);
-        }
-      }, keep);
-      f0Train.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
-      progress("train", ++done, batches);
-    }
-    std::vector<size_t> linearBlocks;
-    for (const auto& kv : tileSites.front().sites) linearBlocks.push_back(kv.first);
-
-    // 2. train x train of the small blocks from the store alone when it holds the whole set
-    bool tileTrainDone = !single;  // with several tiles the train set is streamed against each tile instead
-    if (single) {
-      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(4));
-      for (size_t k = 0; k < store.size(); k++) {
-        progress.check();
-        const at::Tensor& v = keepStore ? store[k] : signStore[k];
-        if (!v.defined()) continue;  // a linear weight block: joint pass or ghost contraction
-        if (opts.sgd) addProductTransposed(Ksgd, store[k], store[k]);
-        if (opts.signgd) addProductTransposed(Ksign, signStore[k], signStore[k]);
-        if (opts.asym) addProductTransposed(Kasym, signStore[k], store[k]);  // <sign g(train), g(train')>
-      }
-      if (useGhost) {  // ghost blocks: every pair of stored train batches
-        for (const auto& p : tileSites)
-          for (const auto& q : tileSites)
-            for (const auto& kv : p.sites) {
-              const auto& x = kv.second;
-              const auto& y = q.sites.at(kv.first);
-              Ksgd.narrow(0, p.row0, x.first.size(0) * Co).narrow(1, q.row0, y.first.size(0) * Co)
-                  .add_(GhostProduct(PackGhost(x.first, x.second, p.lengths), PackGhost(y.first, y.second, q.lengths), Co));
-            }
-        tileTrainDone = true;
-      }
-    }
-    // the tile's own train x train of the linear blocks by a joint pass with no streamed rows (or with
-    // the first group of the test set, below)
-    auto trainTargets = [&]() {
-      JointTargets t;
-      if (!tileTrainDone) t.Ksgd = opts.sgd ? Ksgd : at::Tensor(), t.Ksign = opts.signgd ? Ksign : at::Tensor(), t.Kasym = opts.asym ? Kasym : at::Tensor();
-      return t;
-    };
-
-    // 3. stream a set of examples against the tile: small blocks are multiplied with the stored ones as
-    //    they are formed; linear blocks are gathered as (a, δ) for a group of examples, then one joint
-    //    pass per block (or, for the SGD kernel alone, the ghost contraction per batch)
-    auto stream = [&](const std::vector<Example>& xs, const char* phase, at::Tensor S, at::Tensor G, at::Tensor A, at::Tensor F, at::Tensor* f0) {
-      std::vector<SiteBatch> group;
-      int64_t groupCol0 = 0, groupExamples = 0;
-      auto flush = [&](int64_t col1) {
-        const int64_t Rg = col1 - groupCol0;
-        JointTargets t = trainTargets();
-        auto cols = [&](const at::Tensor& T) { return T.defined() ? T.narrow(0, R0, Rn).slice(1, groupCol0, col1) : at::Tensor(); };
-        t.Tsgd = cols(S), t.Tsign = cols(G), t.Tasym = cols(A), t.Tflip = cols(F);
-        std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
-        std::unique_ptr<SingleThreadedBlas> single(workers > 1 ? new SingleThreadedBlas : nullptr);
-        for (size_t k : linearBlocks) {
-          progress.check();
-          JointProducts(k, tileSites, Rn, group, Rg, t, jointWs);
-        }
-        tileTrainDone = true;
-        group.clear();
-        groupExamples = 0;
-      };
-      for (size_t i = 0; i < xs.size(); i += opts.batchSize) {
-        progress.check();
-        const size_t j = std::min(xs.size(), i + static_cast<size_t>(opts.batchSize));
-        const int64_t c0 = static_cast<int64_t>(i) * Co, c1 = static_cast<int64_t>(j) * Co;
-        if (group.empty()) groupCol0 = c0;
-        // the batch's rows within the group (joint pass) and its lengths (both passes)
-        SiteBatch here = MakeSiteBatch(c0 - groupCol0, xs, i, j);
-        GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
-          const GhostSide y = PackGhost(a, d, here.lengths);
-          for (const auto& tb : tileSites) {
-            const auto& ad = tb.sites.at(k);
-            S.narrow(0, R0 + tb.row0, ad.first.size(0) * Co).slice(1, c0, c1).add_(GhostProduct(PackGhost(ad.first, ad.second, tb.lengths), y, Co));
-          }
-        };
-        if (!useGhost) group.push_back(std::move(here));
-        GhostConsumer gather = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { group.back().sites[k] = {a, d}; };
-        at::Tensor f = gb.compute(makeBatch(m, xs, i, j, dev), progress, [&](size_t k, const at::Tensor& t) {
-          if (S.defined()) {
-            at::Tensor v = S.narrow(0, R0, Rn).slice(1, c0, c1);
-            addProductTransposed(v, store[k], t);
-          }
-          if (G.defined() || A.defined()) {
-            if (signWs.numel() < t.numel()) signWs = at::empty({t.numel()}, t.options());
-            at::Tensor st = signWs.narrow(0, 0, t.numel()).view(t.sizes());
-            at::sign_out(st, t);
-            if (G.defined()) {
-              at::Tensor v = G.narrow(0, R0, Rn).slice(1, c0, c1);
-              addProductTransposed(v, signStore[k], st);
-            }
-            if (A.defined()) {
-              at::Tensor va = A.narrow(0, R0, Rn).slice(1, c0, c1);
-              addProductTransposed(va, signStore[k], t);  // <sign g(train), g(x)>
-            }
-            if (F.defined()) {
-              at::Tensor vf = F.narrow(0, R0, Rn).slice(1, c0, c1);
-              addProductTransposed(vf, store[k], st);  // <g(train), sign g(x)>
-            }
-          }
-        }, useGhost ? against : gather);
-        if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
-        groupExamples += static_cast<int64_t>(j - i);
-        if (!useGhost && (groupExamples >= groupSize || j == xs.size())) flush(c1);
-        progress(phase, ++done, batches);
-      }
-    };
-
-    // 4. train x train rows of the tile by streaming the whole training set when there are several tiles
-    //    (exact, at the price of recomputing its gradients per tile); then the test set
-    if (!single) stream(train, "train x train", Ksgd, Ksign, Kasym, at::Tensor(), nullptr);
-    stream(test, "test", Tsgd, Tsign, Tasym, Tflip, &f0Test);
-    if (!tileTrainDone && !linearBlocks.empty()) {  // no test examples: the tile's own pass
-      std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
-      std::unique_ptr<SingleThreadedBlas> single(workers > 1 ? new SingleThreadedBlas : nullptr);
-      for (size_t k : linearBlocks) {
-        progress.check();
-        JointProducts(k, tileSites, Rn, {}, 0, trainTargets(), jointWs);
-      }
-    }
-  }
-  PhaseTimer::report();
-  r.f0Train = f0Train;
-  r.f0Test = f0Test;
-
-  auto shape4 = [&](const at::Tensor& k, int64_t na, int64_t nb) { return k.to(at::kCPU).view({na, Co, nb, Co}).contiguous(); };
-  if (opts.sgd) {
-    r.kernels["sgd/train_train"] = shape4(Ksgd, r.nTrain, r.nTrain);
-    r.kernels["sgd/train_test"] = shape4(Tsgd, r.nTrain, r.nTest);
-  }
-  if (opts.signgd) {
-    r.kernels["signgd/train_train"] = shape4(Ksign, r.nTrain, r.nTrain);
-    r.kernels["signgd/train_test"] = shape4(Tsign, r.nTrain, r.nTest);
-  }
-  if (opts.asym) {
-    r.kernels["asymmetric_signgd/train_train"] = shape4(Kasym, r.nTrain, r.nTrain);
-    r.kernels["asymmetric_signgd/train_test"] = shape4(Tasym, r.nTrain, r.nTest);
-    r.kernels["asymmetric_signgd/train_test_flipped"] = shape4(Tflip, r.nTrain, r.nTest);
-  }
-  return r;
+  return KernelRun(m, train, test, opts, progress).run();
 }
 
 }  // namespace lmk

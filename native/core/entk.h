@@ -16,40 +16,11 @@
 #include <vector>
 
 #include "core/forward.h"
+#include "core/kernel_options.h"
 #include "core/model.h"
 #include "core/progress.h"
 
 namespace lmk {
-
-enum class Subset { All, ExcludeEmbeddings, ExcludeHead, OnlyBiases, Lora };
-Subset parseSubset(const std::string& s);
-
-struct OutputSpec {
-  OutputMode mode = OutputMode::Prompt;
-  bool binary = false;                // one output: logit1 − logit0
-  std::vector<int64_t> labelWordIds;  // prompt mode: the label words in label order
-};
-
-struct KernelOptions {
-  OutputSpec output;
-  bool sgd = true, signgd = false, asym = false;
-  Subset subset = Subset::All;
-  int64_t batchSize = 8;
-  // Training examples whose (a, δ) and small gradient blocks are stored at once (0 = all, or as many as
-  // fit in memory). With several tiles each tile is stored in turn and the training and test sets are streamed against it: exact, no approximation.
-  int64_t trainTile = 0;
-  // SGD kernel of linear layers by the "ghost" contraction Σ_{t,t'} (δ_t·δ'_t')(a_t·a'_t'), which never
-  // forms per-example weight gradients (cheaper when sequences are short relative to the width). -1 auto:
-  // used when only the SGD kernel is asked for and it is the cheaper (sgdByGhost); 0 off: the joint pass
-  // for the SGD kernel too; 1 on (an error with sign kernels).
-  int ghost = -1;
-  // Streamed examples whose (a, δ) are gathered for one joint pass over the linear layers (0 = automatic:
-  // up to 128, as memory allows). Each pass re-forms the tile's gradients once.
-  int64_t groupSize = 0;
-  // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
-  // `lmkernel merge` assembles the shards.
-  int64_t shardIndex = 0, shardCount = 1;
-};
 
 struct KernelResult {
   int64_t gradDim = 0;
@@ -62,27 +33,6 @@ struct KernelResult {
   // "sgd/train_train", "sgd/train_test", "signgd/...", "asymmetric_signgd/train_test_flipped": float64 [Na, C, Nb, C]
   std::map<std::string, at::Tensor> kernels;
 };
-
-// Which parameters a subset differentiates (the reference's name predicates, REFERENCE.md §5.2).
-std::vector<bool> subsetMask(const Model& m, Subset s);
-
-// The model outputs f [N, C] (float64) for a set of examples, in batches, without gradients.
-at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize);
-
-// The features that enter the output layer, [N, hidden] float64: the MLM-head features at the mask
-// (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
-at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
-
-// Whether computeKernels takes the ghost contraction for the linear layers: opts.ghost = 1, or automatic
-// (-1) when only the SGD kernel is asked for and the ghost contraction costs fewer multiply-adds than the
-// joint pass: ghost ≈ Σ_sites (din + C²·dout) · T_train · (T_train + T_test) with T the real tokens, joint ≈
-// Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short sequences, few outputs
-// and wide layers favour the ghost; long sequences and many labels (SST-5 on a small model) the joint pass.
-bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
-                const KernelOptions& opts, int64_t numOutputs);
-
-// The tiles a shard computes (round-robin over tiles).
-std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount);
 
 KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
                             const KernelOptions& opts, const Progress& progress);

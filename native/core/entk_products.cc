@@ -69,6 +69,57 @@ SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, 
 
 
 
+namespace {
+
+// Rows [r0, r0 + nr) of the per-example gradients Σ_t δ_t a_tᵀ of linear block k for one batch, written
+// into g's rows from base + sb.row0 (g [R, nr·din]).
+void FormChunk(JointWorkspace& ws, const SiteBatch& sb, size_t k, int64_t base, const at::Tensor& g, int64_t r0, int64_t nr, bool gpu) {
+  const auto& ad = sb.sites.at(k);
+  const int64_t B = ad.first.size(0), L = ad.first.size(1), din = ad.first.size(2), Co = ad.second.size(2), dout = ad.second.size(3);
+  at::Tensor dc = ad.second.reshape({B, L, Co * dout});
+  if (nr < dout) {
+    dc = ws.get(ws.d, B * L * Co * nr, ad.first).view({B, L, Co, nr});
+    dc.copy_(ad.second.narrow(3, r0, nr));
+    dc = dc.view({B, L, Co * nr});
+  }
+  at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
+  if (!sb.ragged || L == 1 || gpu) {  // on a GPU one batched call beats skipping the padding
+    at::bmm_out(out, dc.transpose(1, 2), ad.first);
+    return;
+  }
+  for (int64_t e = 0; e < B; e++) {
+    at::Tensor oe = out.select(0, e);
+    const int64_t Le = std::min(L, sb.lengths[e]);
+    at::mm_out(oe, dc.select(0, e).narrow(0, 0, Le).t(), ad.first.select(0, e).narrow(0, 0, Le));
+  }
+}
+
+// The tile's rows of `left` (the first Rn) against every row of `right` (train x train wanted: K defined)
+// or against the group's rows only (the last Rg), added into K [Rn, Rn] and Tt [Rn, Rg].
+void Accumulate(const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt, int64_t Rn, int64_t Rg) {
+  if (!K.defined() && !Tt.defined()) return;
+  const bool withTrain = K.defined();
+  at::Tensor cols = withTrain ? right : right.narrow(0, Rn, Rg);
+  if (cols.size(0) == 0) return;
+  at::Tensor p = at::zeros({Rn, cols.size(0)}, at::TensorOptions().dtype(at::kDouble).device(left.device()));
+  addProductTransposed(p, left.narrow(0, 0, Rn), cols);
+  if (withTrain) K.add_(p.narrow(1, 0, Rn));
+  if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
+}
+
+// Output rows per chunk: a cache-sized chunk, but at least LMKERNEL_MIN_CHUNK_ROWS (16): with many rows R a
+// cache-sized chunk would leave each per-example GEMM only a few rows (M = C·nr) and cost more in calls
+// than it saves in cache.
+int64_t RowsPerChunk(int64_t dout, int64_t R, int64_t din, bool gpu) {
+  static const int64_t kMinRows = [] {
+    const char* e = std::getenv("LMKERNEL_MIN_CHUNK_ROWS");
+    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(16);
+  }();
+  return std::min<int64_t>(dout, std::max<int64_t>(kMinRows, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
+}
+
+}  // namespace
+
 // The joint pass over linear weight block k: per-example gradients Σ_t δ_t a_tᵀ of the tile's rows and the
 // group's rows formed together in chunks of output rows (a chunk [Rn + Rg, nr·din] stays in cache), signed,
 // and multiplied at once; nothing of it outlives the chunk. Chunks are spread over the workers (one
@@ -77,17 +128,11 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
                    const JointTargets& t, std::vector<JointWorkspace>& wss) {
   const at::Tensor& a0 = tile.front().sites.at(k).first;
   const at::Tensor& d0 = tile.front().sites.at(k).second;
-  const int64_t din = a0.size(2), Co = d0.size(2), dout = d0.size(3), R = Rn + Rg;
-  const bool signs = t.Ksign.defined() || t.Kasym.defined() || t.Tsign.defined() || t.Tasym.defined() || t.Tflip.defined();
-  const bool signsOnly = signs && !t.Ksgd.defined() && !t.Tsgd.defined() && !t.Kasym.defined() && !t.Tasym.defined() && !t.Tflip.defined();
+  const int64_t din = a0.size(2), dout = d0.size(3), R = Rn + Rg;
+  const bool signs = t.Ksign.defined() || t.Kasymmetric.defined() || t.Tsign.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
+  const bool values = t.Ksgd.defined() || t.Tsgd.defined() || t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
   const bool gpu = !a0.device().is_cpu();
-  // at least kMinRows output rows per chunk: with many rows R a cache-sized chunk would leave each
-  // per-example GEMM only a few rows (M = C·nr) and cost more in calls than it saves in cache
-  static const int64_t kMinRows = [] {
-    const char* e = std::getenv("LMKERNEL_MIN_CHUNK_ROWS");
-    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(16);
-  }();
-  const int64_t rowsPerChunk = std::min<int64_t>(dout, std::max<int64_t>(kMinRows, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
+  const int64_t rowsPerChunk = RowsPerChunk(dout, R, din, gpu);
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
   const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
@@ -95,8 +140,8 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   auto zerosLike = [](const at::Tensor& x) { return x.defined() ? at::zeros(x.sizes(), x.options()) : at::Tensor(); };
   for (int w = 0; w < W; w++)
     parts[w] = W == 1 ? t
-                      : JointTargets{zerosLike(t.Ksgd), zerosLike(t.Ksign), zerosLike(t.Kasym), zerosLike(t.Tsgd),
-                                     zerosLike(t.Tsign), zerosLike(t.Tasym), zerosLike(t.Tflip)};
+                      : JointTargets{zerosLike(t.Ksgd),        zerosLike(t.Ksign), zerosLike(t.Kasymmetric), zerosLike(t.Tsgd),
+                                     zerosLike(t.Tsign), zerosLike(t.Tasymmetric), zerosLike(t.Tflip)};
 
   forEachOnWorkers(chunks, W, [&](int worker, int64_t c) {
     JointWorkspace& ws = wss[worker];
@@ -104,32 +149,12 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
     auto timer = [&](int slot) { return worker == 0 ? std::unique_ptr<PhaseTimer>(new PhaseTimer(slot)) : nullptr; };
     const int64_t r0 = c * rowsPerChunk, nr = std::min(rowsPerChunk, dout - r0), w = nr * din;
     at::Tensor g = ws.get(ws.g, n, a0).narrow(0, 0, R * w).view({R, w});
-    auto form = [&](const SiteBatch& sb, int64_t base) {
-      const auto& ad = sb.sites.at(k);
-      const int64_t B = ad.first.size(0), L = ad.first.size(1);
-      at::Tensor dc = ad.second.reshape({B, L, Co * dout});
-      if (nr < dout) {
-        dc = ws.get(ws.d, B * L * Co * nr, a0).view({B, L, Co, nr});
-        dc.copy_(ad.second.narrow(3, r0, nr));
-        dc = dc.view({B, L, Co * nr});
-      }
-      at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
-      if (!sb.ragged || L == 1 || gpu) {  // on a GPU one batched call beats skipping the padding
-        at::bmm_out(out, dc.transpose(1, 2), ad.first);
-        return;
-      }
-      for (int64_t e = 0; e < B; e++) {
-        at::Tensor oe = out.select(0, e);
-        const int64_t Le = std::min(L, sb.lengths[e]);
-        at::mm_out(oe, dc.select(0, e).narrow(0, 0, Le).t(), ad.first.select(0, e).narrow(0, 0, Le));
-      }
-    };
     auto pt = timer(3);
-    for (const auto& sb : tile) form(sb, 0);
-    for (const auto& sb : group) form(sb, Rn);
+    for (const auto& sb : tile) FormChunk(ws, sb, k, 0, g, r0, nr, gpu);
+    for (const auto& sb : group) FormChunk(ws, sb, k, Rn, g, r0, nr, gpu);
     pt = timer(7);
     at::Tensor s;
-    if (signsOnly) {  // the values are not needed: signs in place
+    if (signs && !values) {  // the values are not needed: signs in place
       s = g;
       g.sign_();
     } else if (signs) {
@@ -137,30 +162,17 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
       at::sign_out(s, g);
     }
     pt = timer(4);
-    // train rows (left) against every row (train × train wanted) or the group's rows only
-    auto acc = [&](const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt) {
-      if (!K.defined() && !Tt.defined()) return;
-      const bool withTrain = K.defined();
-      at::Tensor cols = withTrain ? right : right.narrow(0, Rn, Rg);
-      if (cols.size(0) == 0) return;
-      at::Tensor p = at::zeros({Rn, cols.size(0)}, at::TensorOptions().dtype(at::kDouble).device(left.device()));
-      addProductTransposed(p, left.narrow(0, 0, Rn), cols);
-      if (withTrain) K.add_(p.narrow(1, 0, Rn));
-      if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
-    };
-    if (!signsOnly) acc(g, g, T.Ksgd, T.Tsgd);
-    if (signs) {
-      acc(s, s, T.Ksign, T.Tsign);
-      if (!signsOnly) {
-        acc(s, g, T.Kasym, T.Tasym);       // ⟨sign g(train), g(x)⟩
-        acc(g, s, at::Tensor(), T.Tflip);  // ⟨g(train), sign g(x)⟩
-      }
+    if (values) {
+      Accumulate(g, g, T.Ksgd, T.Tsgd, Rn, Rg);
+      Accumulate(s, g, T.Kasymmetric, T.Tasymmetric, Rn, Rg);  // ⟨sign g(train), g(x)⟩
+      Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩
     }
+    if (signs) Accumulate(s, s, T.Ksign, T.Tsign, Rn, Rg);
   });
   if (W > 1)
     for (const auto& p : parts)
-      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd}, {t.Ksign, p.Ksign}, {t.Kasym, p.Kasym}, {t.Tsgd, p.Tsgd},
-                              {t.Tsign, p.Tsign}, {t.Tasym, p.Tasym}, {t.Tflip, p.Tflip}})
+      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd}, {t.Ksign, p.Ksign}, {t.Kasymmetric, p.Kasymmetric},
+                              {t.Tsgd, p.Tsgd}, {t.Tsign, p.Tsign}, {t.Tasymmetric, p.Tasymmetric}, {t.Tflip, p.Tflip}})
         if (dst.defined()) dst.add_(src);
 }
 

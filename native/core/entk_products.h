@@ -31,8 +31,8 @@ struct SiteBatch {
 // Where one joint pass accumulates: train × train of the tile ([Rn, Rn], undefined when not wanted) and
 // tile × group ([Rn, Rg]) for each formula.
 struct JointTargets {
-  at::Tensor Ksgd, Ksign, Kasym;
-  at::Tensor Tsgd, Tsign, Tasym, Tflip;
+  at::Tensor Ksgd, Ksign, Kasymmetric;
+  at::Tensor Tsgd, Tsign, Tasymmetric, Tflip;
 };
 
 // Buffers reused by every chunk of every joint pass: the hot loop allocates nothing (a fresh δ-column

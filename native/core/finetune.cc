@@ -1,72 +1,19 @@
-#include <c10/core/GradMode.h>
 #include "core/finetune.h"
+
+#include <c10/core/GradMode.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <set>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
 #include "core/linearize.h"
 
 namespace lmk {
-
-// ------------------------------------------------------------------------------------------------
-namespace {
-template <typename M, typename T>
-std::vector<T*> Refs(M& m) {
-  std::vector<T*> r(m.params.size(), nullptr);
-  auto put = [&](int idx, T& t) {
-    if (idx >= 0) r.at(static_cast<size_t>(idx)) = &t;
-  };
-  auto lin = [&](auto& l) {
-    put(l.pw, l.w);
-    put(l.pb, l.b);
-    put(l.pA, l.loraA);
-    put(l.pB, l.loraB);
-  };
-  auto norm = [&](auto& n) {
-    put(n.pw, n.w);
-    put(n.pb, n.b);
-  };
-  put(m.pWord, m.wordEmb);
-  put(m.pPos, m.posEmb);
-  put(m.pType, m.typeEmb);
-  norm(m.embLn);
-  for (auto& l : m.layers) {
-    lin(l.q);
-    lin(l.k);
-    lin(l.v);
-    lin(l.o);
-    norm(l.ln1);
-    lin(l.inter);
-    lin(l.out);
-    norm(l.ln2);
-  }
-  lin(m.headDense);
-  norm(m.headLn);
-  put(m.pDecoderW, m.decoderW);  // -1 when tied: the word embeddings are the one parameter
-  put(m.pDecoderBias, m.decoderBias);
-  put(m.pClsW, m.clsW);
-  put(m.pClsB, m.clsB);
-  for (size_t i = 0; i < r.size(); i++)
-    if (!r[i]) throw std::logic_error("parameter '" + m.params[i].name + "' has no tensor in the model");
-  return r;
-}
-}  // namespace
-
-std::vector<at::Tensor*> parameterRefs(Model& m) { return Refs<Model, at::Tensor>(m); }
-std::vector<const at::Tensor*> parameterRefs(const Model& m) { return Refs<const Model, const at::Tensor>(m); }
-
-std::shared_ptr<Model> cloneModel(const Model& m) {
-  auto c = std::make_shared<Model>(m);
-  for (at::Tensor* t : parameterRefs(*c)) *t = t->detach().clone();
-  if (c->tied) c->decoderW = c->wordEmb;
-  return c;
-}
 
 std::vector<bool> trainableMask(const Model& m, const std::string& subset, const std::vector<std::string>& names) {
   std::vector<bool> w(m.params.size(), false);
@@ -181,13 +128,6 @@ void Validate(const Model& m, const FinetuneData& d, const FinetuneOptions& o) {
   if (o.evalBatchSize < 1 || o.kernelBatchSize < 1) throw std::runtime_error("evaluation batch sizes must be >= 1");
 }
 
-bool NoDecay(const std::string& name) {
-  // the reference's groups: "bias" and "LayerNorm.weight"; RoBERTa's head LayerNorm is spelled
-  // `lm_head.layer_norm`, which the reference decays by accident: every LayerNorm weight is exempt here
-  return name.find("bias") != std::string::npos || name.find("LayerNorm.weight") != std::string::npos ||
-         name.find("layer_norm.weight") != std::string::npos;
-}
-
 std::vector<at::Tensor> Snapshot(const std::vector<at::Tensor>& ps) {
   std::vector<at::Tensor> s;
   for (auto& p : ps) s.push_back(p.detach().clone());
@@ -198,175 +138,210 @@ void Restore(std::vector<at::Tensor>& ps, const std::vector<at::Tensor>& s) {
   for (size_t i = 0; i < ps.size(); i++) ps[i].copy_(s[i]);
 }
 
+// The batches of fine-tuning: the whole set in order every step, or a seeded shuffle per epoch (the last
+// batch of an epoch may be short).
+class BatchSampler {
+ public:
+  BatchSampler(const FinetuneData& data, int64_t batchSize, uint64_t seed)
+      : data_(data),
+        n_(static_cast<int64_t>(data.train.size())),
+        full_(batchSize == 0 || batchSize >= n_),
+        b_(full_ ? n_ : batchSize),
+        gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+  void next(std::vector<Example>& xs, std::vector<int64_t>& ys) {
+    if (full_) {
+      xs = data_.train;
+      ys = data_.trainLabels;
+      return;
+    }
+    for (int64_t k = 0; k < b_; k++) {
+      if (cursor_ >= order_.size()) {
+        if (k > 0) break;
+        at::Tensor perm = at::randperm(n_, gen_, at::TensorOptions().dtype(at::kLong));
+        order_.assign(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n_);
+        cursor_ = 0;
+      }
+      xs.push_back(data_.train[order_[cursor_]]);
+      ys.push_back(data_.trainLabels[order_[cursor_]]);
+      cursor_++;
+    }
+  }
+
+ private:
+  const FinetuneData& data_;
+  const int64_t n_;
+  const bool full_;
+  const int64_t b_;
+  at::Generator gen_;
+  std::vector<int64_t> order_;
+  size_t cursor_ = 0;
+};
+
+// One fine-tuning run on a copy of m0: the steps, dev evaluation with the best state kept, and the
+// measurements of kernel behaviour afterwards.
+class FinetuneRun {
+ public:
+  FinetuneRun(const Model& m0, const FinetuneData& data, const FinetuneOptions& opts, const Progress& progress)
+      : m0_(m0),
+        data_(data),
+        opts_(opts),
+        progress_(progress),
+        sampler_(data, opts.batchSize, opts.seed),
+        best_(opts.metric == DevMetric::Loss ? INFINITY : -INFINITY) {
+    res_.model = cloneModel(m0);
+    res_.trained = trainableMask(*res_.model, opts.trainable, opts.trainableNames);
+    spec_ = opts.output;
+    spec_.binary = false;
+    labelIds_ = spec_.mode == OutputMode::Prompt ? labelIdTensor(*res_.model, spec_) : at::Tensor();
+    trained_.reset(new TrainableParams(*res_.model, res_.trained));
+    if (trained_->tensors().empty()) throw std::runtime_error("option 'trainable': no parameter is selected for training");
+    opt_.reset(new Optimizer(opts.optimizer, trained_->tensors(), trained_->decay()));
+  }
+  FinetuneResult run();
+
+ private:
+  bool step(int64_t step);
+  void evaluate(int64_t step);
+  void stop(int64_t step, const std::string& what, int64_t back, const std::string& note);
+  void finish(int64_t stateStep);
+  void measure();
+
+  const Model& m0_;
+  const FinetuneData& data_;
+  const FinetuneOptions& opts_;
+  const Progress& progress_;
+  BatchSampler sampler_;
+  FinetuneResult res_;
+  OutputSpec spec_;
+  at::Tensor labelIds_;
+  std::unique_ptr<TrainableParams> trained_;
+  std::unique_ptr<Optimizer> opt_;
+  std::vector<at::Tensor> bestState_, lastGood_;
+  bool haveBest_ = false;
+  double best_;  // the best dev metric so far (±inf before any)
+};
+
+// The returned state: the best on dev if any evaluation gave a finite metric, else the state after `stateStep`.
+void FinetuneRun::finish(int64_t stateStep) {
+  if (haveBest_) Restore(trained_->tensors(), bestState_);
+  else res_.bestStep = stateStep;
+  trained_->freeze();
+  Model& m = *res_.model;
+  if (m.tied) m.decoderW = m.wordEmb;
+}
+
+// Training diverged at `step`: stops, keeping the state after step `back`.
+void FinetuneRun::stop(int64_t step, const std::string& what, int64_t back, const std::string& note) {
+  res_.errorStep = step;
+  res_.error = "training diverged at step " + std::to_string(step) + ": " + what + "; stopped, keeping the state after step " +
+               std::to_string(back) + note;
+  res_.steps = step - 1;
+  finish(back);
+}
+
+// One update; false when training stopped on a non-finite loss or gradient norm.
+bool FinetuneRun::step(int64_t step) {
+  Model& m = *res_.model;
+  std::vector<Example> xs;
+  std::vector<int64_t> ys;
+  sampler_.next(xs, ys);
+  Batch b = makeBatch(m, xs, 0, xs.size(), m.device());
+  at::Tensor logits = forwardOutputs(m, b, spec_.mode, labelIds_, nullptr).logits;
+  at::Tensor y = at::tensor(ys, at::kLong).to(m.device());
+  at::Tensor loss = -at::log_softmax(logits, 1).gather(1, y.view({-1, 1})).mean();
+  const double lossVal = loss.item<double>();
+  if (!std::isfinite(lossVal)) {
+    if (step > 1) Restore(trained_->tensors(), lastGood_);  // the state before the previous update
+    stop(step, "the training loss is " + Num(lossVal), step > 1 ? step - 2 : 0, " (the last with a finite loss)");
+    return false;
+  }
+  res_.trainLoss.push_back(lossVal);
+  auto grads = torch::autograd::grad({loss}, trained_->tensors(), {}, false, false, /*allow_unused=*/true);
+  trained_->fixGradients(grads);
+  double sq = 0;
+  for (const auto& g : grads) sq += g.to(at::kDouble).pow(2).sum().item<double>();
+  const double norm = std::sqrt(sq);
+  if (!std::isfinite(norm)) {
+    stop(step, "the gradient norm is " + Num(norm), step - 1, "");
+    return false;
+  }
+  // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied when below 1
+  double coef = 1.0;
+  if (opts_.maxGradNorm > 0) coef = std::min(1.0, opts_.maxGradNorm / (norm + 1e-6));
+  if (step == 1) {
+    res_.gradNorm = norm;
+    res_.clipCoef = coef;
+  }
+  if (coef < 1.0)
+    for (auto& g : grads) g.mul_(coef);
+  if (lastGood_.empty()) lastGood_ = Snapshot(trained_->tensors());
+  else Restore(lastGood_, trained_->tensors());  // lastGood := the current state (finite loss)
+  // linear decay to 0 without warm-up (get_linear_schedule_with_warmup, warmup 0): lr·(T − t)/T
+  const double lrStep = opts_.lr * static_cast<double>(opts_.steps - (step - 1)) / static_cast<double>(opts_.steps);
+  opt_->step(grads, lrStep);
+  res_.steps = step;
+  progress_("train", step, opts_.steps);
+  return true;
+}
+
+void FinetuneRun::evaluate(int64_t step) {
+  const bool lowerBetter = opts_.metric == DevMetric::Loss;
+  at::Tensor dl = outputs(*res_.model, data_.dev, spec_, opts_.evalBatchSize);
+  DevPoint p{step, devMetricValue(opts_.metric, dl, data_.devLabels), crossEntropy(dl, data_.devLabels)};
+  res_.devHistory.push_back(p);
+  if (lowerBetter ? p.metric < best_ : p.metric > best_) {
+    best_ = p.metric;
+    if (bestState_.empty()) bestState_ = Snapshot(trained_->tensors());
+    else Restore(bestState_, trained_->tensors());
+    haveBest_ = true;
+    res_.bestStep = step;
+  }
+  progress_("dev", step, opts_.steps);
+}
+
+// Measurements of kernel behaviour, against the initial model m0.
+void FinetuneRun::measure() {
+  const Model& m = *res_.model;
+  try {
+    if (!data_.test.empty()) res_.testLogits = outputs(m, data_.test, spec_, opts_.evalBatchSize);
+    if (opts_.linearize)
+      res_.linearizedTestLogits = linearizedOutputs(m0_, m, res_.trained, data_.test, spec_, opts_.evalBatchSize, progress_).lin;
+    if (opts_.kernelDistance) {
+      KernelDistance d = kernelDistance(m0_, m, data_.train, data_.test, spec_, opts_.kernelBatchSize, progress_);
+      res_.trainTrainKernelDistance = d.trainTrain;
+      res_.trainTestKernelDistance = d.trainTest;
+    }
+  } catch (const Cancelled&) {
+    res_.aborted = true;
+  }
+}
+
+// The reference's loop evaluated once per epoch and could take one extra step (REFERENCE.md §9.2 item 7:
+// `global_step > max_steps`); here exactly `steps` updates are taken and dev is evaluated every
+// `evalEvery` steps (LM-BFF's protocol) and after the last step.
+FinetuneResult FinetuneRun::run() {
+  const bool evaluateDev = !data_.dev.empty();
+  try {
+    for (int64_t s = 1; s <= opts_.steps; s++) {
+      progress_.check();
+      if (!step(s)) return std::move(res_);
+      if (evaluateDev && ((opts_.evalEvery > 0 && s % opts_.evalEvery == 0) || s == opts_.steps)) evaluate(s);
+    }
+  } catch (const Cancelled&) {
+    res_.aborted = true;
+    finish(res_.steps);
+    return std::move(res_);
+  }
+  finish(opts_.steps);
+  measure();
+  return std::move(res_);
+}
+
 }  // namespace
 
 FinetuneResult finetune(const Model& m0, const FinetuneData& data, const FinetuneOptions& opts, const Progress& progress) {
   Validate(m0, data, opts);
-  FinetuneResult res;
-  res.model = cloneModel(m0);
-  Model& m = *res.model;
-  res.trained = trainableMask(m, opts.trainable, opts.trainableNames);
-
-  const bool prompt = opts.output.mode == OutputMode::Prompt;
-  OutputSpec spec = opts.output;
-  spec.binary = false;
-  at::Tensor labelIds = prompt ? at::tensor(spec.labelWordIds, at::kLong).to(m.device()) : at::Tensor();
-
-  // the trained tensors: requires_grad in place (the tied decoder aliases the word embeddings' tensor)
-  auto refs = parameterRefs(m);
-  std::vector<at::Tensor> params;
-  std::vector<bool> decay, zeroGrad;
-  std::set<int> keyBias;
-  for (auto& l : m.layers) keyBias.insert(l.k.pb);
-  for (size_t i = 0; i < refs.size(); i++) {
-    if (!res.trained[i]) continue;
-    refs[i]->requires_grad_(true);
-    params.push_back(*refs[i]);
-    decay.push_back(!NoDecay(m.params[i].name));
-    // the attention key bias shifts all scores of a query equally: its gradient is exactly 0 and autograd
-    // returns rounding noise there, whose sign SignGD (and Adam's g/|g|) would amplify. It is taken as 0,
-    // as the fixtures count it.
-    zeroGrad.push_back(keyBias.count(static_cast<int>(i)) > 0);
-  }
-  if (params.empty()) throw std::runtime_error("option 'trainable': no parameter is selected for training");
-  Optimizer opt(opts.optimizer, params, decay);
-
-  const int64_t N = static_cast<int64_t>(data.train.size());
-  const bool fullBatch = opts.batchSize == 0 || opts.batchSize >= N;
-  const int64_t B = fullBatch ? N : opts.batchSize;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
-  std::vector<int64_t> order;
-  size_t cursor = 0;
-
-  const bool evaluate = !data.dev.empty();
-  const bool lowerBetter = opts.metric == DevMetric::Loss;
-  double best = lowerBetter ? INFINITY : -INFINITY;
-  std::vector<at::Tensor> bestState, lastGood;
-  bool haveBest = false;
-  int64_t lastGoodStep = 0;
-
-  auto finish = [&](int64_t stateStep) {
-    // the returned state: the best on dev if any evaluation gave a finite metric, else `stateStep`
-    if (haveBest) {
-      Restore(params, bestState);
-    } else {
-      res.bestStep = stateStep;
-    }
-    for (at::Tensor* t : refs) t->requires_grad_(false);
-    if (m.tied) m.decoderW = m.wordEmb;
-  };
-
-  // The reference's loop evaluated once per epoch and could take one extra step (REFERENCE.md §9.2 item
-  // 7: `global_step > max_steps`); here exactly `steps` updates are taken and dev is evaluated every
-  // `evalEvery` steps (LM-BFF's protocol) and after the last step.
-  int64_t step = 0;
-  try {
-    for (step = 1; step <= opts.steps; step++) {
-      progress.check();
-      // the batch: the whole set in order, or a seeded shuffle per epoch (the last batch may be short)
-      std::vector<Example> xs;
-      std::vector<int64_t> ys;
-      if (fullBatch) {
-        xs = data.train;
-        ys = data.trainLabels;
-      } else {
-        for (int64_t k = 0; k < B; k++) {
-          if (cursor >= order.size()) {
-            if (k > 0) break;
-            at::Tensor perm = at::randperm(N, gen, at::TensorOptions().dtype(at::kLong));
-            order.assign(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + N);
-            cursor = 0;
-          }
-          xs.push_back(data.train[order[cursor]]);
-          ys.push_back(data.trainLabels[order[cursor]]);
-          cursor++;
-        }
-      }
-      Batch b = makeBatch(m, xs, 0, xs.size(), m.device());
-      at::Tensor logits = logitsFromFeatures(m, featuresForward(m, encoderForward(m, b, nullptr), b, spec.mode, nullptr), spec.mode, labelIds);
-      at::Tensor y = at::tensor(ys, at::kLong).to(m.device());
-      at::Tensor loss = -at::log_softmax(logits, 1).gather(1, y.view({-1, 1})).mean();
-      const double lossVal = loss.item<double>();
-      if (!std::isfinite(lossVal)) {
-        res.errorStep = step;
-        if (step > 1) Restore(params, lastGood);  // the state before the previous update
-        int64_t back = step > 1 ? step - 2 : 0;
-        res.error = "training diverged at step " + std::to_string(step) + ": the training loss is " + Num(lossVal) +
-                    "; stopped, keeping the state after step " + std::to_string(back) + " (the last with a finite loss)";
-        res.steps = step - 1;
-        finish(back);
-        return res;
-      }
-      res.trainLoss.push_back(lossVal);
-      auto grads = torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
-      double sq = 0;
-      for (size_t i = 0; i < grads.size(); i++) {
-        if (!grads[i].defined() || zeroGrad[i]) grads[i] = at::zeros_like(params[i]);
-        sq += grads[i].to(at::kDouble).pow(2).sum().item<double>();
-      }
-      const double norm = std::sqrt(sq);
-      if (!std::isfinite(norm)) {
-        res.errorStep = step;
-        res.error = "training diverged at step " + std::to_string(step) + ": the gradient norm is " + Num(norm) +
-                    "; stopped, keeping the state after step " + std::to_string(step - 1);
-        res.steps = step - 1;
-        finish(step - 1);
-        return res;
-      }
-      // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied when below 1
-      double coef = 1.0;
-      if (opts.maxGradNorm > 0) coef = std::min(1.0, opts.maxGradNorm / (norm + 1e-6));
-      if (step == 1) {
-        res.gradNorm = norm;
-        res.clipCoef = coef;
-      }
-      if (coef < 1.0)
-        for (auto& g : grads) g.mul_(coef);
-      if (lastGood.empty()) lastGood = Snapshot(params);
-      else Restore(lastGood, params);  // lastGood := the current state (finite loss)
-      lastGoodStep = step - 1;
-      // linear decay to 0 without warm-up (get_linear_schedule_with_warmup, warmup 0): lr·(T − t)/T
-      const double lrStep = opts.lr * static_cast<double>(opts.steps - (step - 1)) / static_cast<double>(opts.steps);
-      opt.step(grads, lrStep);
-      res.steps = step;
-      progress("train", step, opts.steps);
-
-      if (evaluate && ((opts.evalEvery > 0 && step % opts.evalEvery == 0) || step == opts.steps)) {
-        at::Tensor dl = outputs(m, data.dev, spec, opts.evalBatchSize);
-        DevPoint p{step, devMetricValue(opts.metric, dl, data.devLabels), crossEntropy(dl, data.devLabels)};
-        res.devHistory.push_back(p);
-        if (lowerBetter ? p.metric < best : p.metric > best) {
-          best = p.metric;
-          if (bestState.empty()) bestState = Snapshot(params);
-          else Restore(bestState, params);
-          haveBest = true;
-          res.bestStep = step;
-        }
-        progress("dev", step, opts.steps);
-      }
-    }
-  } catch (const Cancelled&) {
-    res.aborted = true;
-    finish(res.steps);
-    return res;
-  }
-  (void)lastGoodStep;
-  finish(opts.steps);
-
-  // measurements of kernel behaviour, against the initial model m0
-  try {
-    if (!data.test.empty()) res.testLogits = outputs(m, data.test, spec, opts.evalBatchSize);
-    if (opts.linearize)
-      res.linearizedTestLogits = linearizedOutputs(m0, m, res.trained, data.test, spec, opts.evalBatchSize, progress).lin;
-    if (opts.kernelDistance) {
-      KernelDistance d = kernelDistance(m0, m, data.train, data.test, spec, opts.kernelBatchSize, progress);
-      res.trainTrainKernelDistance = d.trainTrain;
-      res.trainTestKernelDistance = d.trainTest;
-    }
-  } catch (const Cancelled&) {
-    res.aborted = true;
-  }
-  return res;
+  return FinetuneRun(m0, data, opts, progress).run();
 }
 
 }  // namespace lmk

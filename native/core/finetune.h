@@ -13,20 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "core/entk.h"
 #include "core/forward.h"
+#include "core/kernel_options.h"
 #include "core/model.h"
 #include "core/optimizers.h"
 #include "core/progress.h"
 
 namespace lmk {
-
-// Pointers to every parameter tensor of a model, indexed like Model::params. The tied decoder is not a
-// separate parameter (it aliases the word embeddings); the output bias is one parameter.
-std::vector<at::Tensor*> parameterRefs(Model& m);
-std::vector<const at::Tensor*> parameterRefs(const Model& m);
-// A deep copy: every tensor cloned (detached), the tied decoder aliasing the copy's word embeddings.
-std::shared_ptr<Model> cloneModel(const Model& m);
 
 // Which parameters are trained: "all"; "lora" = the LoRA matrices plus the heads (every parameter whose
 // name does not start with the encoder prefix, as the reference's run.py freezes `roberta.*` without

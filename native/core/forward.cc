@@ -1,5 +1,8 @@
 #include "core/forward.h"
 
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -153,6 +156,47 @@ at::Tensor logitsFromFeatures(const Model& m, const at::Tensor& z, OutputMode mo
     return at::linear(z, m.clsW, m.clsB);
   }
   return at::linear(z, m.decoderW.index_select(0, labelIds), m.decoderBias.index_select(0, labelIds));
+}
+
+ForwardOutputs forwardOutputs(const Model& m, const Batch& b, OutputMode mode, const at::Tensor& labelIds, Tape* tape) {
+  ForwardOutputs o;
+  o.features = featuresForward(m, encoderForward(m, b, tape), b, mode, tape);
+  o.logits = logitsFromFeatures(m, o.features, mode, labelIds);
+  return o;
+}
+
+at::Tensor labelIdTensor(const Model& m, const OutputSpec& out) {
+  return out.labelWordIds.empty() ? at::Tensor() : at::tensor(out.labelWordIds, at::kLong).to(m.device());
+}
+
+at::Tensor binaryOutput(const at::Tensor& logits, bool binary) {
+  return binary ? (logits.select(1, 1) - logits.select(1, 0)).unsqueeze(1) : logits;
+}
+
+at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize) {
+  c10::NoGradGuard ng;
+  validateExamples(m, xs, out.mode == OutputMode::Prompt, "inputs");
+  const at::Tensor labelIds = labelIdTensor(m, out);
+  std::vector<at::Tensor> parts;
+  for (size_t i = 0; i < xs.size(); i += batchSize) {
+    size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
+    Batch b = makeBatch(m, xs, i, j, m.device());
+    at::Tensor f = binaryOutput(forwardOutputs(m, b, out.mode, labelIds, nullptr).logits, out.binary);
+    parts.push_back(f.to(at::kCPU, at::kDouble));
+  }
+  return parts.empty() ? at::zeros({0, 0}, at::kDouble) : at::cat(parts, 0);
+}
+
+at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize) {
+  c10::NoGradGuard ng;
+  validateExamples(m, xs, mode == OutputMode::Prompt, "inputs");
+  std::vector<at::Tensor> parts;
+  for (size_t i = 0; i < xs.size(); i += batchSize) {
+    size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
+    Batch b = makeBatch(m, xs, i, j, m.device());
+    parts.push_back(featuresForward(m, encoderForward(m, b, nullptr), b, mode, nullptr).to(at::kCPU, at::kDouble));
+  }
+  return parts.empty() ? at::zeros({0, m.cfg.hidden}, at::kDouble) : at::cat(parts, 0);
 }
 
 }  // namespace lmk

@@ -47,8 +47,12 @@ struct Tape {
 
 enum class OutputMode { Prompt, Standard };
 
-struct Features {
-  at::Tensor z;  // [B, H]: MLM-head features at the mask (prompt) or the final <s> state (standard)
+// What a model's output is: the label-word logits at the mask (prompt) or the classifier logits on the
+// first position (standard), optionally reduced to one output logit1 − logit0 (binary).
+struct OutputSpec {
+  OutputMode mode = OutputMode::Prompt;
+  bool binary = false;                // one output: logit1 − logit0
+  std::vector<int64_t> labelWordIds;  // prompt mode: the label words in label order
 };
 
 at::Tensor activation(const at::Tensor& x, const std::string& act);
@@ -62,5 +66,22 @@ at::Tensor encoderForward(const Model& m, const Batch& b, Tape* tape);
 at::Tensor featuresForward(const Model& m, const at::Tensor& hidden, const Batch& b, OutputMode mode, Tape* tape);
 // Label-word logits [B, C] (prompt) or classifier logits [B, C] (standard) from the features.
 at::Tensor logitsFromFeatures(const Model& m, const at::Tensor& z, OutputMode mode, const at::Tensor& labelIds);
+
+// The whole forward pass of a batch: encoder, features z [B, H] and logits [B, C].
+struct ForwardOutputs {
+  at::Tensor features, logits;
+};
+ForwardOutputs forwardOutputs(const Model& m, const Batch& b, OutputMode mode, const at::Tensor& labelIds, Tape* tape);
+// The label word ids as an int64 tensor on the model's device (undefined when there are none).
+at::Tensor labelIdTensor(const Model& m, const OutputSpec& out);
+// logit1 − logit0 as one output [B, 1] when `binary`, else the logits [B, C] unchanged.
+at::Tensor binaryOutput(const at::Tensor& logits, bool binary);
+
+// The model outputs f [N, C] (float64) for a set of examples, in batches, without gradients.
+at::Tensor outputs(const Model& m, const std::vector<Example>& xs, const OutputSpec& out, int64_t batchSize);
+
+// The features that enter the output layer, [N, hidden] float64: the MLM-head features at the mask
+// (prompt) or the final <s> state (standard). Linear probing fits the classifier on these.
+at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode mode, int64_t batchSize);
 
 }  // namespace lmk

@@ -6,7 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "core/finetune.h"
+#include "core/entk.h"
 
 namespace lmk {
 
@@ -27,7 +27,7 @@ LinearizedOutputs linearizedOutputs(const Model& m0, const Model& m1, const std:
   const bool prompt = out.mode == OutputMode::Prompt;
   validateExamples(m0, xs, prompt, "test");
   if (prompt && out.labelWordIds.empty()) throw std::runtime_error("prompt mode needs label_word_ids (one token id per label)");
-  at::Tensor labelIds = prompt ? at::tensor(out.labelWordIds, at::kLong).to(m0.device()) : at::Tensor();
+  at::Tensor labelIds = prompt ? labelIdTensor(m0, out) : at::Tensor();
 
   LinearizedOutputs r;
   std::vector<at::Tensor> f0s, jvps;
@@ -50,8 +50,7 @@ LinearizedOutputs linearizedOutputs(const Model& m0, const Model& m1, const std:
       progress.check();
       size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
       Batch b = makeBatch(md, xs, i, j, md.device());
-      at::Tensor logits = logitsFromFeatures(md, featuresForward(md, encoderForward(md, b, nullptr), b, out.mode, nullptr), out.mode, labelIds);
-      if (out.binary) logits = (logits.select(1, 1) - logits.select(1, 0)).unsqueeze(1);
+      at::Tensor logits = binaryOutput(forwardOutputs(md, b, out.mode, labelIds, nullptr).logits, out.binary);
       auto unpacked = at::_unpack_dual(logits, static_cast<int64_t>(dl.level));
       at::Tensor primal = std::get<0>(unpacked), tangent = std::get<1>(unpacked);
       f0s.push_back(primal.detach().to(at::kCPU, at::kDouble));

@@ -7,7 +7,6 @@
 
 #include <vector>
 
-#include "core/entk.h"
 #include "core/forward.h"
 #include "core/model.h"
 #include "core/progress.h"

@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 
 #include <algorithm>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -117,6 +116,37 @@ int64_t MaxLength(const std::vector<Example>& xs) {
 
 }  // namespace
 
+bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
+                const KernelOptions& opts, int64_t numOutputs) {
+  if (opts.ghost >= 0) return opts.ghost == 1;
+  if (!opts.sgd || opts.signs()) return false;
+  auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
+  double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites (din + C²·dout) and Σ_sites din·dout
+  const double C = static_cast<double>(numOutputs);
+  auto site = [&](double din, double dout) {
+    ghostPerToken += din + C * C * dout;
+    jointPerRow += din * dout;
+  };
+  auto linear = [&](const Linear& l) {
+    const double din = static_cast<double>(l.w.size(1)), dout = static_cast<double>(l.w.size(0));
+    const double r = l.loraA.defined() ? static_cast<double>(l.loraA.size(0)) : 0;
+    if (want(l.pw)) site(din, dout);
+    if (want(l.pA)) site(din, r);
+    if (want(l.pB)) site(r, dout);
+  };
+  for (const auto& L : m.layers)
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out}) linear(*l);
+  auto tokens = [](const std::vector<Example>& xs) {
+    double t = 0;
+    for (const auto& x : xs) t += static_cast<double>(x.ids.size());
+    return t;
+  };
+  const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
+  const double ghost = ghostPerToken * ttr * (ttr + tte);
+  const double joint = jointPerRow * (C * (ttr + tte) + C * C * ntr * (ntr + nte));
+  return ghost <= joint;
+}
+
 int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example>& xs, int64_t batchSize) {
   int64_t total = 0;
   for (size_t i = 0; i < xs.size(); i += static_cast<size_t>(batchSize)) {
@@ -161,8 +191,8 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   }
   e.rows = static_cast<int64_t>(train.size()) * numOutputs;
   const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
-  e.store = (opts.sgd || opts.asym ? e.rows * e.width : 0) * e.elementSize;
-  e.signStore = (opts.signgd || opts.asym) ? e.rows * e.width * e.elementSize : 0;
+  e.store = (opts.sgd || opts.asymmetricSigngd ? e.rows * e.width : 0) * e.elementSize;
+  e.signStore = (opts.signgd || opts.asymmetricSigngd) ? e.rows * e.width * e.elementSize : 0;
   ActivationSizes(m, wanted, prompt, numOutputs, e);
   e.trainActivations = activationBytes(e, train, opts.batchSize);
   if (joint) {
@@ -171,8 +201,8 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
     e.groupActivations = e.groupExamples * (std::max(MaxLength(train), MaxLength(test)) * e.activationsPerToken + e.activationsPerExample);
   }
   const int64_t rte = static_cast<int64_t>(test.size()) * numOutputs;
-  const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asym ? 1 : 0);
-  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asym ? 2 : 0);
+  const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
+  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
   return e;
 }

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "core/entk.h"
+#include "core/forward.h"
+#include "core/kernel_options.h"
+#include "core/model.h"
 
 namespace lmk {
 
@@ -44,8 +46,16 @@ struct KernelMemoryEstimate {
   int64_t trainActivations = 0;  // all training examples, padded per batch as computeKernels batches them
   int64_t groupActivations = 0;  // one group of streamed examples (groupExamples of the longest lengths)
   int64_t groupExamples = 0;
-  int64_t total() const { return store + signStore + kernels + trainActivations + groupActivations; }
 };
+
+// Whether computeKernels takes the ghost contraction for the linear layers: opts.ghost = 1, or automatic
+// (-1) when only the SGD kernel is asked for and the ghost contraction costs fewer multiply-adds than the
+// joint pass: ghost ≈ Σ_sites (din + C²·dout) · T_train · (T_train + T_test) with T the real tokens, joint ≈
+// Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short sequences, few outputs
+// and wide layers favour the ghost; long sequences and many labels (SST-5 on a small model) the joint pass.
+// The memory estimate follows the same choice.
+bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
+                const KernelOptions& opts, int64_t numOutputs);
 
 // Bytes of (a, δ) the linear weight sites of examples xs[begin, end) take when batched by batchSize.
 int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example>& xs, int64_t batchSize);

@@ -1,6 +1,6 @@
 // RoBERTa / BERT masked LM with the reference's heads (REFERENCE.md §3.4): encoder, MLM head
 // (dense, GELU, LayerNorm, decoder + bias) read at the mask position, and a linear `classifier` on the
-// first position's final hidden state. Eval mode (no dropout). One layer per function (model_forward.cc).
+// first position's final hidden state. Eval mode (no dropout). One layer per function (forward.h).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -77,7 +77,6 @@ struct Model {
   int addParam(const std::string& name, const at::Tensor& t);
   int64_t totalParams() const;
   bool hasLora() const { return !layers.empty() && layers[0].q.loraA.defined(); }
-  std::string paramName(int idx) const { return idx >= 0 ? params[idx].name : std::string(); }
   at::Device device() const { return wordEmb.device(); }
 };
 
@@ -92,10 +91,14 @@ void moveModel(Model& m, const at::Device& device);
 // Builds a model with random weights from a config alone (benchmarks, tests without checkpoints).
 std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& opts, uint64_t seed, int64_t numLabels);
 
-}  // namespace lmk
 
-namespace lmk {
-// The model's parameter tensors in registry order (index i <-> Model::params[i]); the tied decoder is
-// the word-embedding tensor and is not listed twice.
+// Pointers to every parameter tensor of a model, indexed like Model::params. The tied decoder is not a
+// separate parameter (it aliases the word embeddings); the output bias is one parameter.
+std::vector<at::Tensor*> parameterRefs(Model& m);
+std::vector<const at::Tensor*> parameterRefs(const Model& m);
+// The model's parameter tensors in registry order (index i <-> Model::params[i]), sharing storage.
 std::vector<at::Tensor> parameterTensors(const Model& m);
+// A deep copy: every tensor cloned (detached), the tied decoder aliasing the copy's word embeddings.
+std::shared_ptr<Model> cloneModel(const Model& m);
+
 }  // namespace lmk

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include <cmath>
+#include <set>
 #include <stdexcept>
 
 namespace lmk {
@@ -12,15 +13,6 @@ OptimizerKind parseOptimizer(const std::string& s) {
   if (s == "adam" || s == "adamw") return OptimizerKind::AdamW;
   if (s == "signgd") return OptimizerKind::SignGd;
   throw std::runtime_error("optimizer '" + s + "' is not one of sgd, adam, signgd");
-}
-
-const char* optimizerName(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::AdamW: return "adam";
-    case OptimizerKind::SignGd: return "signgd";
-  }
-  return "?";
 }
 
 Optimizer::Optimizer(const OptimizerOptions& opts, std::vector<at::Tensor> params, std::vector<bool> decay)
@@ -79,6 +71,33 @@ void Optimizer::step(const std::vector<at::Tensor>& grads, double lr) {
       }
     }
   }
+}
+
+bool takesWeightDecay(const std::string& name) {
+  return name.find("bias") == std::string::npos && name.find("LayerNorm.weight") == std::string::npos &&
+         name.find("layer_norm.weight") == std::string::npos;
+}
+
+TrainableParams::TrainableParams(Model& m, const std::vector<bool>& trained) : refs_(parameterRefs(m)) {
+  if (trained.size() != refs_.size()) throw std::logic_error("trainable: the mask and the parameters differ in length");
+  std::set<int> keyBias;
+  for (const auto& l : m.layers) keyBias.insert(l.k.pb);
+  for (size_t i = 0; i < refs_.size(); i++) {
+    if (!trained[i]) continue;
+    refs_[i]->requires_grad_(true);
+    params_.push_back(*refs_[i]);
+    decay_.push_back(takesWeightDecay(m.params[i].name));
+    zeroGrad_.push_back(keyBias.count(static_cast<int>(i)) > 0);
+  }
+}
+
+void TrainableParams::fixGradients(std::vector<at::Tensor>& grads) const {
+  for (size_t i = 0; i < grads.size(); i++)
+    if (!grads[i].defined() || zeroGrad_[i]) grads[i] = at::zeros_like(params_[i]);
+}
+
+void TrainableParams::freeze() {
+  for (at::Tensor* t : refs_) t->requires_grad_(false);
 }
 
 }  // namespace lmk

@@ -1,17 +1,19 @@
 // The fine-tuning optimizers of the paper (REFERENCE.md §7.1 item 6): SGD without momentum, AdamW and
-// SignGD. They update parameter tensors in place, outside autograd. No N-API, no torch::optim.
+// SignGD. They update parameter tensors in place, outside autograd. No N-API, no torch::optim. Also the
+// set-up of a model's trained parameters that fine-tuning and pre-training share.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <string>
 #include <vector>
 
+#include "core/model.h"
+
 namespace lmk {
 
 enum class OptimizerKind { Sgd, AdamW, SignGd };
 // "sgd", "adam" (or "adamw"), "signgd"
 OptimizerKind parseOptimizer(const std::string& s);
-const char* optimizerName(OptimizerKind k);
 
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::Sgd;
@@ -39,5 +41,34 @@ class Optimizer {
   std::vector<at::Tensor> m_, v_;  // AdamW moments
   int64_t t_ = 0;
 };
+
+// The trained parameters of a model, set up for training in place (requires_grad on the model's own
+// tensors, so the tied decoder, which aliases the word embeddings, trains with them):
+// - weight decay for all but biases and LayerNorm weights (the reference's groups; RoBERTa's head
+//   LayerNorm is spelled `lm_head.layer_norm`, which the reference decays by accident: every LayerNorm
+//   weight is exempt here);
+// - the attention key biases have a zero gradient: a key bias shifts all scores of a query equally, so
+//   softmax ignores it and autograd returns rounding noise there, whose sign SignGD (and Adam's g/|g|)
+//   would amplify. It is taken as exactly 0, as the fixtures count it.
+class TrainableParams {
+ public:
+  // `trained[i]`: whether Model::params[i] is trained.
+  TrainableParams(Model& m, const std::vector<bool>& trained);
+  const std::vector<at::Tensor>& tensors() const { return params_; }
+  std::vector<at::Tensor>& tensors() { return params_; }
+  const std::vector<bool>& decay() const { return decay_; }
+  // Gradients aligned with tensors(): undefined ones and those of the key biases become zeros.
+  void fixGradients(std::vector<at::Tensor>& grads) const;
+  // Ends training: requires_grad off on every parameter of the model.
+  void freeze();
+
+ private:
+  std::vector<at::Tensor*> refs_;
+  std::vector<at::Tensor> params_;
+  std::vector<bool> decay_, zeroGrad_;
+};
+
+// Whether a parameter takes weight decay (not biases, not LayerNorm weights).
+bool takesWeightDecay(const std::string& name);
 
 }  // namespace lmk

@@ -1,19 +1,19 @@
 #include "core/pretrain.h"
+
 #include <c10/core/GradMode.h>
 
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <memory>
+#include <cstdio>
 #include <random>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <sys/stat.h>
 
-#include "core/finetune.h"
 #include "core/forward.h"
 #include "core/json.h"
 #include "core/optimizers.h"
@@ -112,11 +112,6 @@ at::Tensor MlmLogits(const Model& m, const MlmBatch& mb) {
   return at::linear(z, m.decoderW, m.decoderBias);
 }
 
-bool NoDecay(const std::string& name) {
-  return name.find("bias") != std::string::npos || name.find("LayerNorm.weight") != std::string::npos ||
-         name.find("layer_norm.weight") != std::string::npos;
-}
-
 // RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows.
 void InitWeights(Model& m) {
   c10::NoGradGuard ng;
@@ -204,170 +199,202 @@ bool FileExists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-}  // namespace
+// One pre-training run: a fresh model, its AdamW state, resuming from and writing checkpoints.
+class PretrainRun {
+ public:
+  PretrainRun(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train, const std::vector<std::vector<int64_t>>& heldout,
+              const Progress& progress);
+  PretrainResult run();
 
-PretrainResult pretrain(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train,
-                        const std::vector<std::vector<int64_t>>& heldout, const Progress& progress) {
-  Validate(o, train, heldout);
-  const at::Device dev(o.device);
+ private:
+  void resume();
+  void writeCheckpoint(int64_t step);
+  void evaluate(int64_t step);
+  std::vector<const std::vector<int64_t>*> batch(int64_t step);
+  void trainStep(int64_t step);
+
+  const PretrainOptions& o_;
+  const std::vector<std::vector<int64_t>>& train_;
+  const std::vector<std::vector<int64_t>>& heldout_;
+  const Progress& progress_;
+  const at::Device dev_;
+  PretrainResult res_;
+  std::unique_ptr<TrainableParams> trained_;
+  std::unique_ptr<Optimizer> opt_;
+  std::string fp_;
+  int64_t start_ = 0;
+  std::vector<size_t> perm_;
+  int64_t permEpoch_ = -1;
+};
+
+PretrainRun::PretrainRun(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train,
+                         const std::vector<std::vector<int64_t>>& heldout, const Progress& progress)
+    : o_(o), train_(train), heldout_(heldout), progress_(progress), dev_(o.device), fp_(Fingerprint(o, train.size())) {
   LoadOptions lo;
   lo.tieWordEmbeddings = true;
-  auto model = randomModel(o.cfg, lo, o.seed, 0);
-  InitWeights(*model);
-  moveModel(*model, dev);
-  Model& m = *model;
-  PretrainResult res;
-  res.model = model;
-
-  auto refs = parameterRefs(m);
-  std::vector<at::Tensor> params;
-  std::vector<bool> decay, zeroGrad;
-  std::set<int> keyBias;
-  for (auto& l : m.layers) keyBias.insert(l.k.pb);
-  for (size_t i = 0; i < refs.size(); i++) {
-    refs[i]->requires_grad_(true);
-    params.push_back(*refs[i]);
-    decay.push_back(!NoDecay(m.params[i].name));
-    zeroGrad.push_back(keyBias.count(static_cast<int>(i)) > 0);  // exactly 0 (softmax shift invariance)
-  }
+  res_.model = randomModel(o.cfg, lo, o.seed, 0);
+  InitWeights(*res_.model);
+  moveModel(*res_.model, dev_);
+  trained_.reset(new TrainableParams(*res_.model, std::vector<bool>(res_.model->params.size(), true)));
   OptimizerOptions oo;
   oo.kind = OptimizerKind::AdamW;
   oo.beta1 = o.beta1;
   oo.beta2 = o.beta2;
   oo.eps = o.eps;
   oo.weightDecay = o.weightDecay;
-  Optimizer opt(oo, params, decay);
+  opt_.reset(new Optimizer(oo, trained_->tensors(), trained_->decay()));
+}
 
-  const std::string fp = Fingerprint(o, train.size());
-  int64_t start = 0;
-  if (!o.checkpointPath.empty() && o.resume && FileExists(o.checkpointPath)) {
-    Safetensors st(o.checkpointPath);
-    const auto& md = st.metadata();
-    auto get = [&](const std::string& k) {
-      auto it = md.find(k);
-      if (it == md.end()) throw std::runtime_error(o.checkpointPath + ": not an lmkernel pre-training checkpoint (no '" + k + "')");
-      return it->second;
-    };
-    if (get("lmkernel_pretrain") != fp)
-      throw std::runtime_error(o.checkpointPath + ": the checkpoint was written for other settings (" + get("lmkernel_pretrain") +
-                               "), this run has (" + fp + "); remove it or pass another checkpoint path");
-    c10::NoGradGuard ng;
-    for (size_t i = 0; i < refs.size(); i++) refs[i]->copy_(st.load(m.params[i].name, at::kFloat));
-    std::vector<at::Tensor> mm, vv;
-    for (size_t i = 0; i < params.size(); i++) {
-      mm.push_back(st.load("__adam_m." + std::to_string(i), at::kFloat).to(dev));
-      vv.push_back(st.load("__adam_v." + std::to_string(i), at::kFloat).to(dev));
-    }
-    start = std::stoll(get("step"));
-    opt.restore(mm, vv, std::stoll(get("adam_t")));
-    res.loss = ParseArray(get("loss"), "checkpoint loss record");
-    res.lr = ParseArray(get("lr"), "checkpoint lr record");
-    std::vector<double> ev = ParseArray(get("evals"), "checkpoint eval record");
-    for (size_t i = 0; i + 3 < ev.size(); i += 4)
-      res.evals.push_back({static_cast<int64_t>(ev[i]), ev[i + 1], ev[i + 2], static_cast<int64_t>(ev[i + 3])});
-    res.resumedFrom = start;
-    if (start > o.steps) throw std::runtime_error(o.checkpointPath + ": the checkpoint is at step " + std::to_string(start) + ", past 'steps'");
+// Resumes from the checkpoint (model, AdamW moments, step and records) when it exists and was written
+// for the same settings.
+void PretrainRun::resume() {
+  if (o_.checkpointPath.empty() || !o_.resume || !FileExists(o_.checkpointPath)) return;
+  Model& m = *res_.model;
+  Safetensors st(o_.checkpointPath);
+  const auto& md = st.metadata();
+  auto get = [&](const std::string& k) {
+    auto it = md.find(k);
+    if (it == md.end()) throw std::runtime_error(o_.checkpointPath + ": not an lmkernel pre-training checkpoint (no '" + k + "')");
+    return it->second;
+  };
+  if (get("lmkernel_pretrain") != fp_)
+    throw std::runtime_error(o_.checkpointPath + ": the checkpoint was written for other settings (" + get("lmkernel_pretrain") +
+                             "), this run has (" + fp_ + "); remove it or pass another checkpoint path");
+  c10::NoGradGuard ng;
+  auto refs = parameterRefs(m);
+  for (size_t i = 0; i < refs.size(); i++) refs[i]->copy_(st.load(m.params[i].name, at::kFloat));
+  std::vector<at::Tensor> mm, vv;
+  for (size_t i = 0; i < trained_->tensors().size(); i++) {
+    mm.push_back(st.load("__adam_m." + std::to_string(i), at::kFloat).to(dev_));
+    vv.push_back(st.load("__adam_v." + std::to_string(i), at::kFloat).to(dev_));
   }
-  res.steps = start;
+  start_ = std::stoll(get("step"));
+  opt_->restore(mm, vv, std::stoll(get("adam_t")));
+  res_.loss = ParseArray(get("loss"), "checkpoint loss record");
+  res_.lr = ParseArray(get("lr"), "checkpoint lr record");
+  std::vector<double> ev = ParseArray(get("evals"), "checkpoint eval record");
+  for (size_t i = 0; i + 3 < ev.size(); i += 4)
+    res_.evals.push_back({static_cast<int64_t>(ev[i]), ev[i + 1], ev[i + 2], static_cast<int64_t>(ev[i + 3])});
+  res_.resumedFrom = start_;
+  if (start_ > o_.steps) throw std::runtime_error(o_.checkpointPath + ": the checkpoint is at step " + std::to_string(start_) + ", past 'steps'");
+}
 
-  auto writeCheckpoint = [&](int64_t step) {
-    std::vector<std::pair<std::string, at::Tensor>> named;
-    for (size_t i = 0; i < refs.size(); i++) named.emplace_back(m.params[i].name, *refs[i]);
-    for (size_t i = 0; i < params.size(); i++) {
-      named.emplace_back("__adam_m." + std::to_string(i), opt.firstMoments()[i]);
-      named.emplace_back("__adam_v." + std::to_string(i), opt.secondMoments()[i]);
+void PretrainRun::writeCheckpoint(int64_t step) {
+  const Model& m = *res_.model;
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  const auto refs = parameterRefs(m);
+  for (size_t i = 0; i < refs.size(); i++) named.emplace_back(m.params[i].name, *refs[i]);
+  for (size_t i = 0; i < trained_->tensors().size(); i++) {
+    named.emplace_back("__adam_m." + std::to_string(i), opt_->firstMoments()[i]);
+    named.emplace_back("__adam_v." + std::to_string(i), opt_->secondMoments()[i]);
+  }
+  std::vector<double> ev;
+  for (auto& e : res_.evals) ev.insert(ev.end(), {static_cast<double>(e.step), e.loss, e.accuracy, static_cast<double>(e.tokens)});
+  writeSafetensors(o_.checkpointPath, named,
+                   {{"lmkernel_pretrain", fp_}, {"step", std::to_string(step)}, {"adam_t", std::to_string(opt_->stepCount())},
+                    {"loss", JsonArray(res_.loss)}, {"lr", JsonArray(res_.lr)}, {"evals", JsonArray(ev)}});
+  res_.checkpoints++;
+  progress_("checkpoint", step, o_.steps);
+}
+
+void PretrainRun::evaluate(int64_t step) {
+  c10::NoGradGuard ng;
+  const Model& m = *res_.model;
+  double lossSum = 0, correct = 0;
+  int64_t count = 0;
+  for (size_t i = 0; i < heldout_.size(); i += static_cast<size_t>(o_.evalBatchSize)) {
+    progress_.check();
+    std::vector<const std::vector<int64_t>*> seqs;
+    for (size_t j = i; j < std::min(heldout_.size(), i + static_cast<size_t>(o_.evalBatchSize)); j++) seqs.push_back(&heldout_[j]);
+    MlmBatch mb = MaskBatch(m, o_, seqs, Mix(o_.seed ^ 0xE7A1u, i), dev_);  // fixed masks: the same at every evaluation
+    if (mb.count == 0) continue;
+    at::Tensor logits = MlmLogits(m, mb);
+    lossSum += at::cross_entropy_loss(logits, mb.targets, {}, at::Reduction::Sum).item<double>();
+    correct += logits.argmax(1).eq(mb.targets).sum().item<double>();
+    count += mb.count;
+  }
+  res_.evals.push_back(PretrainEval{step, count ? lossSum / count : NAN, count ? correct / count : NAN, count});
+  progress_("eval", step, o_.steps);
+}
+
+// The sequences of a step's batch: a seeded shuffle per epoch, so that any step's batch is recomputable on resume.
+std::vector<const std::vector<int64_t>*> PretrainRun::batch(int64_t step) {
+  const size_t N = train_.size();
+  std::vector<const std::vector<int64_t>*> seqs;
+  for (int64_t j = 0; j < o_.batchSize; j++) {
+    const uint64_t g = static_cast<uint64_t>(step) * o_.batchSize + j;
+    const int64_t epoch = static_cast<int64_t>(g / N);
+    if (epoch != permEpoch_) {
+      perm_.resize(N);
+      for (size_t k = 0; k < N; k++) perm_[k] = k;
+      std::mt19937_64 r(Mix(o_.seed, 0x5EED0000ull + epoch));
+      std::shuffle(perm_.begin(), perm_.end(), r);
+      permEpoch_ = epoch;
     }
-    std::vector<double> ev;
-    for (auto& e : res.evals) ev.insert(ev.end(), {static_cast<double>(e.step), e.loss, e.accuracy, static_cast<double>(e.tokens)});
-    writeSafetensors(o.checkpointPath, named,
-                     {{"lmkernel_pretrain", fp}, {"step", std::to_string(step)}, {"adam_t", std::to_string(opt.stepCount())},
-                      {"loss", JsonArray(res.loss)}, {"lr", JsonArray(res.lr)}, {"evals", JsonArray(ev)}});
-    res.checkpoints++;
-    progress("checkpoint", step, o.steps);
-  };
+    seqs.push_back(&train_[perm_[g % N]]);
+  }
+  return seqs;
+}
 
-  auto evaluate = [&](int64_t step) {
-    c10::NoGradGuard ng;
-    double lossSum = 0, correct = 0;
-    int64_t count = 0;
-    for (size_t i = 0; i < heldout.size(); i += static_cast<size_t>(o.evalBatchSize)) {
-      progress.check();
-      std::vector<const std::vector<int64_t>*> seqs;
-      for (size_t j = i; j < std::min(heldout.size(), i + static_cast<size_t>(o.evalBatchSize)); j++) seqs.push_back(&heldout[j]);
-      MlmBatch mb = MaskBatch(m, o, seqs, Mix(o.seed ^ 0xE7A1u, i), dev);  // fixed masks: the same at every evaluation
-      if (mb.count == 0) continue;
-      at::Tensor logits = MlmLogits(m, mb);
-      lossSum += at::cross_entropy_loss(logits, mb.targets, {}, at::Reduction::Sum).item<double>();
-      correct += logits.argmax(1).eq(mb.targets).sum().item<double>();
-      count += mb.count;
-    }
-    PretrainEval e{step, count ? lossSum / count : NAN, count ? correct / count : NAN, count};
-    res.evals.push_back(e);
-    progress("eval", step, o.steps);
-  };
+void PretrainRun::trainStep(int64_t step) {
+  MlmBatch mb = MaskBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
+  at::Tensor loss = at::cross_entropy_loss(MlmLogits(*res_.model, mb), mb.targets);
+  const double lossVal = loss.item<double>();
+  if (!std::isfinite(lossVal))
+    throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the loss is " + Num(lossVal) +
+                             " (lower 'lr' or raise 'warmupSteps')");
+  auto grads = torch::autograd::grad({loss}, trained_->tensors(), {}, false, false, /*allow_unused=*/true);
+  trained_->fixGradients(grads);
+  std::vector<at::Tensor> sq;
+  for (const auto& g : grads) sq.push_back(g.pow(2).sum());
+  const double norm = std::sqrt(at::stack(sq).sum().item<double>());
+  if (!std::isfinite(norm)) throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the gradient norm is not finite");
+  if (o_.maxGradNorm > 0) {
+    const double coef = std::min(1.0, o_.maxGradNorm / (norm + 1e-6));
+    if (coef < 1.0)
+      for (auto& g : grads) g.mul_(coef);
+  }
+  const double lrStep = warmupLinearLr(o_.lr, step, o_.warmupSteps, o_.steps);
+  opt_->step(grads, lrStep);
+  res_.loss.push_back(lossVal);
+  res_.lr.push_back(lrStep);
+  res_.steps = step + 1;
+  char phase[40];
+  std::snprintf(phase, sizeof phase, "train loss %.4f", lossVal);
+  progress_(phase, step + 1, o_.steps);
+}
 
+PretrainResult PretrainRun::run() {
+  resume();
+  res_.steps = start_;
   const auto t0 = std::chrono::steady_clock::now();
-  const size_t N = train.size();
-  std::vector<size_t> perm;
-  int64_t permEpoch = -1;
   try {
-    for (int64_t step = start; step < o.steps; step++) {
-      progress.check();
-      std::vector<const std::vector<int64_t>*> seqs;
-      for (int64_t j = 0; j < o.batchSize; j++) {
-        const uint64_t g = static_cast<uint64_t>(step) * o.batchSize + j;
-        const int64_t epoch = static_cast<int64_t>(g / N);
-        if (epoch != permEpoch) {  // a seeded shuffle per epoch: any step's batch is recomputable on resume
-          perm.resize(N);
-          for (size_t k = 0; k < N; k++) perm[k] = k;
-          std::mt19937_64 r(Mix(o.seed, 0x5EED0000ull + epoch));
-          std::shuffle(perm.begin(), perm.end(), r);
-          permEpoch = epoch;
-        }
-        seqs.push_back(&train[perm[g % N]]);
-      }
-      MlmBatch mb = MaskBatch(m, o, seqs, Mix(o.seed, static_cast<uint64_t>(step)), dev);
-      at::Tensor loss = at::cross_entropy_loss(MlmLogits(m, mb), mb.targets);
-      const double lossVal = loss.item<double>();
-      if (!std::isfinite(lossVal))
-        throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the loss is " + Num(lossVal) +
-                                 " (lower 'lr' or raise 'warmupSteps')");
-      auto grads = torch::autograd::grad({loss}, params, {}, false, false, /*allow_unused=*/true);
-      std::vector<at::Tensor> sq;
-      for (size_t i = 0; i < grads.size(); i++) {
-        if (!grads[i].defined() || zeroGrad[i]) grads[i] = at::zeros_like(params[i]);
-        sq.push_back(grads[i].pow(2).sum());
-      }
-      const double norm = std::sqrt(at::stack(sq).sum().item<double>());
-      if (!std::isfinite(norm)) throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the gradient norm is not finite");
-      if (o.maxGradNorm > 0) {
-        const double coef = std::min(1.0, o.maxGradNorm / (norm + 1e-6));
-        if (coef < 1.0)
-          for (auto& g : grads) g.mul_(coef);
-      }
-      const double lrStep = warmupLinearLr(o.lr, step, o.warmupSteps, o.steps);
-      opt.step(grads, lrStep);
-      res.loss.push_back(lossVal);
-      res.lr.push_back(lrStep);
-      res.steps = step + 1;
-      char phase[40];
-      std::snprintf(phase, sizeof phase, "train loss %.4f", lossVal);
-      progress(phase, step + 1, o.steps);
+    for (int64_t step = start_; step < o_.steps; step++) {
+      progress_.check();
+      trainStep(step);
       const int64_t done = step + 1;
-      if (!heldout.empty() && o.evalEvery > 0 && done % o.evalEvery == 0 && done != o.steps) evaluate(done);
-      if (o.checkpointEvery > 0 && done % o.checkpointEvery == 0 && done != o.steps) writeCheckpoint(done);
+      if (!heldout_.empty() && o_.evalEvery > 0 && done % o_.evalEvery == 0 && done != o_.steps) evaluate(done);
+      if (o_.checkpointEvery > 0 && done % o_.checkpointEvery == 0 && done != o_.steps) writeCheckpoint(done);
     }
-    if (!heldout.empty() && (res.evals.empty() || res.evals.back().step != o.steps)) evaluate(o.steps);
-    if (!o.checkpointPath.empty()) writeCheckpoint(o.steps);
+    if (!heldout_.empty() && (res_.evals.empty() || res_.evals.back().step != o_.steps)) evaluate(o_.steps);
+    if (!o_.checkpointPath.empty()) writeCheckpoint(o_.steps);
   } catch (const Cancelled&) {
-    res.aborted = true;
+    res_.aborted = true;
     // keep what was done: the checkpoint resumes from the last finished step
-    if (!o.checkpointPath.empty() && res.steps > start) writeCheckpoint(res.steps);
+    if (!o_.checkpointPath.empty() && res_.steps > start_) writeCheckpoint(res_.steps);
   }
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (at::Tensor* t : refs) t->requires_grad_(false);
-  moveModel(m, at::Device(at::kCPU));
-  return res;
+  res_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  trained_->freeze();
+  moveModel(*res_.model, at::Device(at::kCPU));
+  return std::move(res_);
+}
+
+}  // namespace
+
+PretrainResult pretrain(const PretrainOptions& o, const std::vector<std::vector<int64_t>>& train,
+                        const std::vector<std::vector<int64_t>>& heldout, const Progress& progress) {
+  Validate(o, train, heldout);
+  return PretrainRun(o, train, heldout, progress).run();
 }
 
 }  // namespace lmk

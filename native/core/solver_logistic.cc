@@ -146,117 +146,132 @@ struct Objective {
   }
 };
 
+// The L-BFGS search direction -H g (two-loop recursion, H0 = (s'y / y'y) I; with no pairs yet, -g).
+void LbfgsDirection(const std::deque<std::vector<double>>& S, const std::deque<std::vector<double>>& Y, const std::deque<double>& SY,
+                    const std::vector<double>& g, std::vector<double>& d) {
+  const int64_t dim = static_cast<int64_t>(g.size());
+  if (S.empty()) {
+    for (int64_t k = 0; k < dim; k++) d[k] = -g[k];
+    return;
+  }
+  std::vector<double> q = g;
+  std::vector<double> al(S.size());
+  for (int64_t t = static_cast<int64_t>(S.size()) - 1; t >= 0; t--) {
+    al[t] = dot(S[t], q) / SY[t];
+    for (int64_t k = 0; k < dim; k++) q[k] -= al[t] * Y[t][k];
+  }
+  const double h0 = SY.back() / dot(Y.back(), Y.back());
+  for (double& e : q) e *= h0;
+  for (size_t t = 0; t < S.size(); t++) {
+    const double b = dot(Y[t], q) / SY[t];
+    for (int64_t k = 0; k < dim; k++) q[k] += S[t][k] * (al[t] - b);
+  }
+  for (int64_t k = 0; k < dim; k++) d[k] = -q[k];
+}
+
+struct LineSearchResult {
+  bool done = false;  // false: maxls evaluations without an acceptable step
+  double stp = 0, f = 0, gd = 0;
+};
+
+// The line search along d from x (dcsrch: ftol 1e-3, gtol 0.9, xtol 0.1, stpmin 0, stpmax stpmx), from the
+// step stp; xn and gn hold the last point evaluated.
+LineSearchResult LineSearch(Objective& fg, const std::vector<double>& x, const std::vector<double>& d, double finit, double ginit,
+                            double stp, double stpmx, std::vector<double>& xn, std::vector<double>& gn) {
+  const int maxls = 50;
+  const int64_t dim = static_cast<int64_t>(x.size());
+  const double ftol = 1e-3, gtol = 0.9, xtol = 0.1, gtest = ftol * ginit;
+  double width = stpmx, width1 = 2 * width;
+  bool brackt = false;
+  int stage = 1;
+  double stx = 0, fx = finit, gx = ginit, sty = 0, fy = finit, gy = ginit, stmin = 0, stmax = stp + 4.0 * stp;
+  double fnew = 0, gd = 0;
+  for (int ls = 0; ls < maxls; ls++) {
+    for (int64_t k = 0; k < dim; k++) xn[k] = stp == 1.0 ? x[k] + d[k] : stp * d[k] + x[k];
+    fnew = fg(xn, gn);
+    gd = dot(gn, d);
+    const double ftest = finit + stp * gtest;
+    if (stage == 1 && fnew <= ftest && gd >= 0) stage = 2;
+    const bool warn = (brackt && (stp <= stmin || stp >= stmax)) || (brackt && stmax - stmin <= xtol * stmax) ||
+                      (stp == stpmx && fnew <= ftest && gd <= gtest) || (stp == 0 && (fnew > ftest || gd >= gtest));
+    if (warn || (fnew <= ftest && std::fabs(gd) <= gtol * (-ginit))) return {true, stp, fnew, gd};
+    if (stage == 1 && fnew <= fx && fnew > ftest) {
+      double fm = fnew - stp * gtest, fxm = fx - stx * gtest, fym = fy - sty * gtest;
+      double gm = gd - gtest, gxm = gx - gtest, gym = gy - gtest;
+      dcstep(stx, fxm, gxm, sty, fym, gym, stp, fm, gm, brackt, stmin, stmax);
+      fx = fxm + stx * gtest;
+      fy = fym + sty * gtest;
+      gx = gxm + gtest;
+      gy = gym + gtest;
+    } else {
+      dcstep(stx, fx, gx, sty, fy, gy, stp, fnew, gd, brackt, stmin, stmax);
+    }
+    if (brackt) {
+      if (std::fabs(sty - stx) >= 0.66 * width1) stp = stx + 0.5 * (sty - stx);
+      width1 = width;
+      width = std::fabs(sty - stx);
+      stmin = std::min(stx, sty);
+      stmax = std::max(stx, sty);
+    } else {
+      stmin = stp + 1.1 * (stp - stx);
+      stmax = stp + 4.0 * (stp - stx);
+    }
+    stp = std::min(std::max(stp, 0.0), stpmx);
+    if ((brackt && (stp <= stmin || stp >= stmax)) || (brackt && stmax - stmin <= xtol * stmax)) stp = stx;
+  }
+  return {false, stp, fnew, gd};
+}
+
+void CheckLogisticInput(const LogisticInput& in) {
+  if (in.n <= 0 || !in.K || !in.labels || (in.m > 0 && !in.Kx)) throw std::invalid_argument("logistic: missing kernel or labels");
+  if (!(in.C > 0) || !std::isfinite(in.C)) throw std::invalid_argument("logistic: C must be finite and > 0");
+  if (!(in.tol > 0)) throw std::invalid_argument("logistic: tol must be > 0");
+  for (int64_t i = 0; i < in.n; i++)
+    if (in.labels[i] != 0.0 && in.labels[i] != 1.0) throw std::invalid_argument("logistic: labels must be 0 or 1");
+}
+
+double MaxAbs(const std::vector<double>& v) {
+  double s = 0;
+  for (double e : v) s = std::max(s, std::fabs(e));
+  return s;
+}
+
 }  // namespace
 
 LogisticResult logisticFit(const LogisticInput& in, const Progress& progress) {
+  CheckLogisticInput(in);
   const int64_t n = in.n, m = in.m, dim = in.n + 1;
-  if (n <= 0 || !in.K || !in.labels || (m > 0 && !in.Kx)) throw std::invalid_argument("logistic: missing kernel or labels");
-  if (!(in.C > 0) || !std::isfinite(in.C)) throw std::invalid_argument("logistic: C must be finite and > 0");
-  if (!(in.tol > 0)) throw std::invalid_argument("logistic: tol must be > 0");
-  for (int64_t i = 0; i < n; i++)
-    if (in.labels[i] != 0.0 && in.labels[i] != 1.0) throw std::invalid_argument("logistic: labels must be 0 or 1");
   std::vector<double> X = linalg::regularized(in.K, n, in.regularization);
   Objective fg{in, X, 1.0 / (in.C * static_cast<double>(n))};
 
   const double epsmch = std::numeric_limits<double>::epsilon();
   const double factr = 64.0, stpmx = 1e10;
-  const int mem = 10, maxls = 50;
+  const int mem = 10;
   std::vector<double> x(dim, 0.0), g, xn(dim), gn, d(dim);
   double f = fg(x, g);
   std::deque<std::vector<double>> S, Y;
   std::deque<double> SY;
-  LogisticResult out;
-  auto pgnorm = [](const std::vector<double>& v) {
-    double s = 0;
-    for (double e : v) s = std::max(s, std::fabs(e));
-    return s;
-  };
-  bool converged = pgnorm(g) <= in.tol;
+  bool converged = MaxAbs(g) <= in.tol;
   int64_t iter = 0;
   while (!converged && iter < in.maxIter) {
-    // Search direction: -H g (two-loop recursion; H0 = (s'y / y'y) I; first step: -g).
-    if (S.empty()) {
-      for (int64_t k = 0; k < dim; k++) d[k] = -g[k];
-    } else {
-      std::vector<double> q = g;
-      std::vector<double> al(S.size());
-      for (int64_t t = static_cast<int64_t>(S.size()) - 1; t >= 0; t--) {
-        al[t] = dot(S[t], q) / SY[t];
-        for (int64_t k = 0; k < dim; k++) q[k] -= al[t] * Y[t][k];
-      }
-      const double h0 = SY.back() / dot(Y.back(), Y.back());
-      for (double& e : q) e *= h0;
-      for (size_t t = 0; t < S.size(); t++) {
-        const double b = dot(Y[t], q) / SY[t];
-        for (int64_t k = 0; k < dim; k++) q[k] += S[t][k] * (al[t] - b);
-      }
-      for (int64_t k = 0; k < dim; k++) d[k] = -q[k];
-    }
-    double stp = iter == 0 ? std::min(1.0 / std::sqrt(dot(d, d)), stpmx) : 1.0;
-    // Line search (dcsrch: ftol 1e-3, gtol 0.9, xtol 0.1, stpmin 0, stpmax stpmx).
+    LbfgsDirection(S, Y, SY, g, d);
     const double finit = f, ginit = dot(g, d);
     if (ginit >= 0) break;  // not a descent direction: L-BFGS-B would restart; we stop (never seen here)
-    const double ftol = 1e-3, gtol = 0.9, xtol = 0.1, gtest = ftol * ginit;
-    double width = stpmx, width1 = 2 * width;
-    bool brackt = false;
-    int stage = 1;
-    double stx = 0, fx = finit, gx = ginit, sty = 0, fy = finit, gy = ginit, stmin = 0, stmax = stp + 4.0 * stp;
-    double fnew = 0, gd = 0;
-    bool lsDone = false;
-    for (int ls = 0; ls < maxls; ls++) {
-      for (int64_t k = 0; k < dim; k++) xn[k] = stp == 1.0 ? x[k] + d[k] : stp * d[k] + x[k];
-      fnew = fg(xn, gn);
-      gd = dot(gn, d);
-      const double ftest = finit + stp * gtest;
-      if (stage == 1 && fnew <= ftest && gd >= 0) stage = 2;
-      const bool warn = (brackt && (stp <= stmin || stp >= stmax)) || (brackt && stmax - stmin <= xtol * stmax) ||
-                        (stp == stpmx && fnew <= ftest && gd <= gtest) || (stp == 0 && (fnew > ftest || gd >= gtest));
-      if (warn || (fnew <= ftest && std::fabs(gd) <= gtol * (-ginit))) {
-        lsDone = true;
-        break;
-      }
-      if (stage == 1 && fnew <= fx && fnew > ftest) {
-        double fm = fnew - stp * gtest, fxm = fx - stx * gtest, fym = fy - sty * gtest;
-        double gm = gd - gtest, gxm = gx - gtest, gym = gy - gtest;
-        dcstep(stx, fxm, gxm, sty, fym, gym, stp, fm, gm, brackt, stmin, stmax);
-        fx = fxm + stx * gtest;
-        fy = fym + sty * gtest;
-        gx = gxm + gtest;
-        gy = gym + gtest;
-      } else {
-        dcstep(stx, fx, gx, sty, fy, gy, stp, fnew, gd, brackt, stmin, stmax);
-      }
-      if (brackt) {
-        if (std::fabs(sty - stx) >= 0.66 * width1) stp = stx + 0.5 * (sty - stx);
-        width1 = width;
-        width = std::fabs(sty - stx);
-        stmin = std::min(stx, sty);
-        stmax = std::max(stx, sty);
-      } else {
-        stmin = stp + 1.1 * (stp - stx);
-        stmax = stp + 4.0 * (stp - stx);
-      }
-      stp = std::min(std::max(stp, 0.0), stpmx);
-      if ((brackt && (stp <= stmin || stp >= stmax)) || (brackt && stmax - stmin <= xtol * stmax)) stp = stx;
-    }
-    if (!lsDone) break;  // line search failed (maxls): keep the last accepted point
+    const LineSearchResult ls = LineSearch(fg, x, d, finit, ginit, iter == 0 ? std::min(1.0 / std::sqrt(dot(d, d)), stpmx) : 1.0, stpmx, xn, gn);
+    if (!ls.done) break;  // line search failed (maxls): keep the last accepted point
     iter++;
     const double fold = f;
     // Curvature pair.
     std::vector<double> s(dim), yv(dim);
     for (int64_t k = 0; k < dim; k++) {
-      s[k] = stp * d[k];
+      s[k] = ls.stp * d[k];
       yv[k] = gn[k] - g[k];
     }
-    const double dr = (gd - ginit) * stp, ddum = -ginit * stp;
+    const double dr = (ls.gd - ginit) * ls.stp, ddum = -ginit * ls.stp;
     x.swap(xn);
     g.swap(gn);
-    f = fnew;
-    if (pgnorm(g) <= in.tol) {
-      converged = true;
-      break;
-    }
-    if (fold - f <= factr * epsmch * std::max({std::fabs(fold), std::fabs(f), 1.0})) {
+    f = ls.f;
+    if (MaxAbs(g) <= in.tol || fold - f <= factr * epsmch * std::max({std::fabs(fold), std::fabs(f), 1.0})) {
       converged = true;
       break;
     }
@@ -264,17 +279,14 @@ LogisticResult logisticFit(const LogisticInput& in, const Progress& progress) {
       S.push_back(std::move(s));
       Y.push_back(std::move(yv));
       SY.push_back(dr);
-      if (static_cast<int>(S.size()) > mem) {
-        S.pop_front();
-        Y.pop_front();
-        SY.pop_front();
-      }
+      if (static_cast<int>(S.size()) > mem) S.pop_front(), Y.pop_front(), SY.pop_front();
     }
     if (iter % 16 == 0) {
       progress("lbfgs", iter, in.maxIter);
       progress.check();
     }
   }
+  LogisticResult out;
   out.iterations = iter;
   out.evaluations = fg.evals;
   out.converged = converged;
@@ -283,9 +295,8 @@ LogisticResult logisticFit(const LogisticInput& in, const Progress& progress) {
   out.intercept = x[n];
   out.decision.assign(m, out.intercept);
   for (int64_t i = 0; i < n; i++) {
-    const double wi = x[i];
     const double* row = &in.Kx[i * m];
-    for (int64_t j = 0; j < m; j++) out.decision[j] += row[j] * wi;
+    for (int64_t j = 0; j < m; j++) out.decision[j] += row[j] * x[i];
   }
   return out;
 }

@@ -8,7 +8,7 @@
 
 #include "core/json.h"
 #include "core/progress.h"
-#include "core/solver_asym.h"
+#include "core/solver_asym_lssvm.h"
 #include "core/solver_logistic.h"
 #include "core/solver_lstsq.h"
 #include "core/solver_svm.h"
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
       expect("case1 svc", r.decision, flat(at(e, "decision_function")), 1e-4);
     }
     for (const auto& e : at(sv, "asym").arr) {
-      lmk::AsymInput in;
+      lmk::AsymLsSvmInput in;
       in.K = bin.Ka.data();
       in.Kx = bin.Kax.data();
       in.Kflip = bin.Kflip.data();
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
       in.m = bin.m;
       in.gamma = at(e, "gamma").num;
       in.lambdas = {at(e, "lambda").num};
-      auto r = lmk::asymSolve(in, lmk::Progress{});
+      auto r = lmk::asymLsSvmSolve(in, lmk::Progress{});
       expect("case1 asym lambda=" + std::to_string(in.lambdas[0]), r.predictions, flat(at(e, "predictions")), 1e-9);
     }
   } catch (const std::exception& e) {

@@ -1,3 +1,7 @@
+// The model (model.h): loading from a checkpoint or a config, parameter registry and access, LoRA,
+// classifier heads, devices.
+#include "core/model.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -6,7 +10,6 @@
 #include <functional>
 #include <stdexcept>
 
-#include "core/model.h"
 #include "core/safetensors.h"
 
 namespace lmk {
@@ -20,6 +23,63 @@ int64_t Model::totalParams() const {
   int64_t n = 0;
   for (auto& p : params) n += p.numel;
   return n;
+}
+
+namespace {
+// Every parameter tensor of `m` (a Model or a const Model) by its index in Model::params.
+template <typename M, typename T>
+std::vector<T*> Refs(M& m) {
+  std::vector<T*> r(m.params.size(), nullptr);
+  auto put = [&](int idx, T& t) {
+    if (idx >= 0) r.at(static_cast<size_t>(idx)) = &t;
+  };
+  auto lin = [&](auto& l) {
+    put(l.pw, l.w);
+    put(l.pb, l.b);
+    put(l.pA, l.loraA);
+    put(l.pB, l.loraB);
+  };
+  auto norm = [&](auto& n) {
+    put(n.pw, n.w);
+    put(n.pb, n.b);
+  };
+  put(m.pWord, m.wordEmb);
+  put(m.pPos, m.posEmb);
+  put(m.pType, m.typeEmb);
+  norm(m.embLn);
+  for (auto& l : m.layers) {
+    for (auto* x : {&l.q, &l.k, &l.v, &l.o}) lin(*x);
+    norm(l.ln1);
+    lin(l.inter);
+    lin(l.out);
+    norm(l.ln2);
+  }
+  lin(m.headDense);
+  norm(m.headLn);
+  put(m.pDecoderW, m.decoderW);  // -1 when tied: the word embeddings are the one parameter
+  put(m.pDecoderBias, m.decoderBias);
+  put(m.pClsW, m.clsW);
+  put(m.pClsB, m.clsB);
+  for (size_t i = 0; i < r.size(); i++)
+    if (!r[i]) throw std::logic_error("parameter '" + m.params[i].name + "' has no tensor in the model");
+  return r;
+}
+}  // namespace
+
+std::vector<at::Tensor*> parameterRefs(Model& m) { return Refs<Model, at::Tensor>(m); }
+std::vector<const at::Tensor*> parameterRefs(const Model& m) { return Refs<const Model, const at::Tensor>(m); }
+
+std::vector<at::Tensor> parameterTensors(const Model& m) {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor* t : parameterRefs(m)) out.push_back(*t);
+  return out;
+}
+
+std::shared_ptr<Model> cloneModel(const Model& m) {
+  auto c = std::make_shared<Model>(m);
+  for (at::Tensor* t : parameterRefs(*c)) *t = t->detach().clone();
+  if (c->tied) c->decoderW = c->wordEmb;
+  return c;
 }
 
 namespace {
@@ -227,74 +287,9 @@ void applyLora(Model& m, const LoraSpec& spec, uint64_t seed) {
   }
 }
 
-namespace {
-void MoveLinear(Linear& l, const at::Device& d) {
-  for (at::Tensor* t : {&l.w, &l.b, &l.loraA, &l.loraB})
-    if (t->defined()) *t = t->to(d);
-}
-void MoveNorm(Norm& n, const at::Device& d) {
-  n.w = n.w.to(d);
-  n.b = n.b.to(d);
-}
-}  // namespace
-
 void moveModel(Model& m, const at::Device& d) {
-  bool tiedShared = m.tied;
-  m.wordEmb = m.wordEmb.to(d);
-  m.posEmb = m.posEmb.to(d);
-  m.typeEmb = m.typeEmb.to(d);
-  MoveNorm(m.embLn, d);
-  for (auto& l : m.layers) {
-    MoveLinear(l.q, d);
-    MoveLinear(l.k, d);
-    MoveLinear(l.v, d);
-    MoveLinear(l.o, d);
-    MoveNorm(l.ln1, d);
-    MoveLinear(l.inter, d);
-    MoveLinear(l.out, d);
-    MoveNorm(l.ln2, d);
-  }
-  MoveLinear(m.headDense, d);
-  MoveNorm(m.headLn, d);
-  m.decoderW = tiedShared ? m.wordEmb : m.decoderW.to(d);
-  m.decoderBias = m.decoderBias.to(d);
-  if (m.clsW.defined()) {
-    m.clsW = m.clsW.to(d);
-    m.clsB = m.clsB.to(d);
-  }
+  for (at::Tensor* t : parameterRefs(m)) *t = t->to(d);
+  if (m.tied) m.decoderW = m.wordEmb;  // the tied decoder is the word-embedding tensor, moved once
 }
 
-}  // namespace lmk
-
-namespace lmk {
-std::vector<at::Tensor> parameterTensors(const Model& m) {
-  std::vector<at::Tensor> out(m.params.size());
-  auto put = [&](int idx, const at::Tensor& t) {
-    if (idx >= 0) out[idx] = t;
-  };
-  put(m.pWord, m.wordEmb);
-  put(m.pPos, m.posEmb);
-  put(m.pType, m.typeEmb);
-  auto lin = [&](const Linear& l) {
-    put(l.pw, l.w);
-    put(l.pb, l.b);
-    put(l.pA, l.loraA);
-    put(l.pB, l.loraB);
-  };
-  auto norm = [&](const Norm& n) {
-    put(n.pw, n.w);
-    put(n.pb, n.b);
-  };
-  norm(m.embLn);
-  for (const auto& l : m.layers) {
-    lin(l.q), lin(l.k), lin(l.v), lin(l.o), norm(l.ln1), lin(l.inter), lin(l.out), norm(l.ln2);
-  }
-  lin(m.headDense);
-  norm(m.headLn);
-  put(m.pDecoderW, m.decoderW);
-  put(m.pDecoderBias, m.decoderBias);
-  put(m.pClsW, m.clsW);
-  put(m.pClsB, m.clsB);
-  return out;
-}
 }  // namespace lmk

@@ -1,4 +1,4 @@
-#include "core/solver_asym.h"
+#include "core/solver_asym_lssvm.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -7,13 +7,13 @@
 
 namespace lmk {
 
-AsymResult asymSolve(const AsymInput& in, const Progress& progress) {
+AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progress) {
   const int64_t n = in.n, m = in.m;
-  if (n <= 0 || !in.K || !in.y) throw std::invalid_argument("asym: missing kernel or targets");
-  if (m > 0 && (!in.Kx || !in.Kflip)) throw std::invalid_argument("asym: missing train x test or flipped kernel");
-  if (!(in.gamma > 0) || !std::isfinite(in.gamma)) throw std::invalid_argument("asym: gamma must be finite and > 0");
+  if (n <= 0 || !in.K || !in.y) throw std::invalid_argument("asymmetric LS-SVM: missing kernel or targets");
+  if (m > 0 && (!in.Kx || !in.Kflip)) throw std::invalid_argument("asymmetric LS-SVM: missing train x test or flipped kernel");
+  if (!(in.gamma > 0) || !std::isfinite(in.gamma)) throw std::invalid_argument("asymmetric LS-SVM: gamma must be finite and > 0");
   if (in.scale < 0 || (in.scale > 0 && (!in.f0 || (m > 0 && !in.f0x))))
-    throw std::invalid_argument("asym: f0 scaling > 0 needs f0 for train and test");
+    throw std::invalid_argument("asymmetric LS-SVM: f0 scaling > 0 needs f0 for train and test");
   std::vector<double> y(in.y, in.y + n);
   if (in.scale > 0)
     for (int64_t i = 0; i < n; i++) y[i] -= in.f0[i] / in.scale;
@@ -34,7 +34,7 @@ AsymResult asymSolve(const AsymInput& in, const Progress& progress) {
   progress("solve", 0, 1);
   linalg::LstsqResult r = linalg::lstsq(A.data(), N, N, ones.data(), 1);
   progress.check();
-  AsymResult out;
+  AsymLsSvmResult out;
   out.rank = r.rank;
   out.alpha.assign(r.x.begin(), r.x.begin() + n);
   out.beta.assign(r.x.begin() + n, r.x.end());

@@ -9,7 +9,7 @@
 
 namespace lmk {
 
-struct AsymInput {
+struct AsymLsSvmInput {
   const double* K = nullptr;      // n x n: <sign g(train), g(train)> (part [0] of the train stack)
   const double* Kx = nullptr;     // n x m: <sign g(train), g(test)>
   const double* Kflip = nullptr;  // n x m: <g(train), sign g(test)>
@@ -23,12 +23,12 @@ struct AsymInput {
   double regularization = 0.0;       // kernel regularization lambda_reg (K + lambda_reg*sigma*I)
 };
 
-struct AsymResult {
+struct AsymLsSvmResult {
   std::vector<double> predictions;  // [lambdas.size()][m]
   std::vector<double> alpha, beta;  // n each
   int64_t rank = 0;
 };
 
-AsymResult asymSolve(const AsymInput& in, const Progress& progress);
+AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progress);
 
 }  // namespace lmk

@@ -1,0 +1,48 @@
+// What an eNTK computation is asked for: the output, the formulas, the parameter subset, batching,
+// tiling and sharding. Below both the engine (entk.h) and its memory planning (memory.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/forward.h"
+#include "core/model.h"
+
+namespace lmk {
+
+enum class Subset { All, ExcludeEmbeddings, ExcludeHead, OnlyBiases, Lora };
+Subset parseSubset(const std::string& s);
+
+// Which parameters a subset differentiates (the reference's name predicates, REFERENCE.md §5.2).
+std::vector<bool> subsetMask(const Model& m, Subset s);
+
+struct KernelOptions {
+  OutputSpec output;
+  // the formulas (the paper's names): SGD <g, g'>, SignGD <sign g, sign g'>, and asymmetric SignGD
+  // <sign g(train), g(x)> with its flipped train x test kernel <g(train), sign g(x)>
+  bool sgd = true, signgd = false, asymmetricSigngd = false;
+  Subset subset = Subset::All;
+  int64_t batchSize = 8;
+  // Training examples whose (a, δ) and small gradient blocks are stored at once (0 = all, or as many as
+  // fit in memory). With several tiles each tile is stored in turn and the training and test sets are
+  // streamed against it: exact, no approximation.
+  int64_t trainTile = 0;
+  // SGD kernel of linear layers by the "ghost" contraction Σ_{t,t'} (δ_t·δ'_t')(a_t·a'_t'), which never
+  // forms per-example weight gradients (cheaper when sequences are short relative to the width). -1 auto:
+  // used when only the SGD kernel is asked for and it is the cheaper (sgdByGhost, memory.h); 0 off: the
+  // joint pass for the SGD kernel too; 1 on (an error with sign kernels).
+  int ghost = -1;
+  // Streamed examples whose (a, δ) are gathered for one joint pass over the linear layers (0 = automatic:
+  // up to 128, as memory allows). Each pass re-forms the tile's gradients once.
+  int64_t groupSize = 0;
+  // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
+  // `lmkernel merge` assembles the shards.
+  int64_t shardIndex = 0, shardCount = 1;
+
+  bool signs() const { return signgd || asymmetricSigngd; }
+};
+
+// The tiles a shard computes (round-robin over tiles).
+std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount);
+
+}  // namespace lmk
