@@ -22,13 +22,10 @@ static at::Tensor Outputs(const Model& m, const std::vector<Example>& xs, const 
 }
 
 int main(int argc, char** argv) {
-  std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
-  json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
-  const json::Value& A = *fx.find("roberta");
-  std::string tmp = test::TempDir();
-  const test::FixtureFiles files = test::WriteFixture(fx, "roberta", dir, tmp);
-  const std::string& cfgPath = files.config;
-  auto model = loadModel(cfgPath, files.weights, LoadOptions{at::kDouble, false});
+  const test::Fixtures fx = test::LoadFixtures(argc, argv);
+  const json::Value& A = fx.arch("roberta");
+  const test::FixtureFiles files = fx.files("roberta");
+  auto model = loadModel(files.config, files.weights, LoadOptions{at::kDouble, false});
   const std::vector<int64_t>& labels = files.labelIds;
   const json::Value& inputs = *A.find("inputs")->find("prompt");
   auto train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
@@ -74,7 +71,7 @@ int main(int argc, char** argv) {
   std::printf("finite differences vs SGD kernel: max rel err %.2e\n", worst);
 
   // float32 engine against float64 on the same checkpoint
-  auto m32 = loadModel(cfgPath, files.weights, LoadOptions{at::kFloat, false});
+  auto m32 = loadModel(files.config, files.weights, LoadOptions{at::kFloat, false});
   ko.sgd = ko.signgd = true;
   KernelResult r64 = computeKernels(*model, train, test, ko, Progress{});
   KernelResult r32 = computeKernels(*m32, train, test, ko, Progress{});
@@ -82,7 +79,7 @@ int main(int argc, char** argv) {
   LMK_CHECK(e < 1e-4, "fp32 vs fp64 SGD kernel rel err %.3g", e);
 
   // a random config-only model (benchmarks use these): symmetric train x train, f0 = outputs()
-  ModelConfig cfg = ModelConfig::fromFile(cfgPath);
+  ModelConfig cfg = ModelConfig::fromFile(files.config);
   auto rnd = randomModel(cfg, LoadOptions{at::kDouble, false}, 7, 2);
   KernelResult rr = computeKernels(*rnd, train, test, ko, Progress{});
   at::Tensor tt = rr.kernels.at("sgd/train_train").reshape({6, 6});

@@ -9,21 +9,15 @@
 #include "test_util.h"
 
 using namespace lmk;
+using lmk::test::Examples;
 using lmk::test::MaxRelErr;
 using lmk::test::ToTensor;
 
-using lmk::test::Examples;
-
 int main(int argc, char** argv) {
-  std::string dir = argc > 1 ? argv[1] : "../shared/fixtures";
-  json::Value fx = json::parseFile(dir + "/fixtures-a.json", "fixtures");
-  const json::Value& A = *fx.find("roberta");
-  std::string tmp = test::TempDir();
-  const test::FixtureFiles files = test::WriteFixture(fx, "roberta", dir, tmp);
-  const std::string& cfgPath = files.config;
-  LoadOptions lo;
-  lo.dtype = at::kDouble;
-  auto model = loadModel(cfgPath, files.weights, lo);
+  const test::Fixtures fx = test::LoadFixtures(argc, argv);
+  const json::Value& A = fx.arch("roberta");
+  const test::FixtureFiles files = fx.files("roberta");
+  auto model = loadModel(files.config, files.weights, LoadOptions{at::kDouble, false});
   const json::Value& P = *A.find("inputs")->find("prompt");
   FinetuneData data;
   data.train = Examples(*P.find("train"));

@@ -14,9 +14,10 @@
 
 using namespace lmk;
 
-int main() {
-  std::string tmp = test::TempDir();
-  {  // writer round trip
+namespace {
+
+// A written file reads back exactly, with its metadata, its data 8-byte aligned.
+void CheckWriter(const std::string& tmp) {
     at::Tensor a = at::arange(6, at::kFloat).view({2, 3});
     at::Tensor b = at::tensor({1.5, -2.25}, at::kDouble);
     writeSafetensors(tmp + "/rt.safetensors", {{"a", a}, {"b", b}}, {{"k", "v \"quoted\"\n"}});
@@ -29,13 +30,54 @@ int main() {
     uint64_t hlen = 0;
     f.read(reinterpret_cast<char*>(&hlen), 8);
     LMK_CHECK((8 + hlen) % 8 == 0, "data section 8-byte aligned (header %llu)", static_cast<unsigned long long>(hlen));
-  }
-  // schedule: warm-up 0.25, 0.5, ... then linear decay to 0
+}
+
+// The schedule: warm-up 0.25, 0.5, ... then linear decay to 0.
+void CheckSchedule() {
   LMK_CHECK(std::abs(warmupLinearLr(1.0, 0, 4, 10) - 0.25) < 1e-12, "warm-up step 0");
   LMK_CHECK(std::abs(warmupLinearLr(1.0, 3, 4, 10) - 1.0) < 1e-12, "warm-up end");
   LMK_CHECK(std::abs(warmupLinearLr(1.0, 7, 4, 10) - 0.5) < 1e-12, "decay midway");
   LMK_CHECK(warmupLinearLr(1.0, 10, 4, 10) == 0.0, "decay end");
+}
 
+// Stopped after step 100 (cancellation) with a checkpoint, then resumed: the same losses as the
+// uninterrupted run; a checkpoint of other settings is refused.
+void CheckResume(const PretrainOptions& o, const PretrainResult& full, const std::vector<std::vector<int64_t>>& train,
+                 const std::vector<std::vector<int64_t>>& held, const std::string& tmp) {
+  Progress none;
+  PretrainOptions oc = o;
+  oc.checkpointPath = tmp + "/ckpt.safetensors";
+  oc.checkpointEvery = 50;
+  Progress stopAt;
+  stopAt.cancel = std::make_shared<std::atomic<bool>>(false);
+  auto flag = stopAt.cancel;
+  stopAt.report = [flag](const std::string& phase, int64_t done, int64_t) {
+    if (phase.rfind("train", 0) == 0 && done == 100) flag->store(true);
+  };
+  PretrainResult part = pretrain(oc, train, held, stopAt);
+  LMK_CHECK(part.aborted && part.steps == 100, "stopped at %lld", static_cast<long long>(part.steps));
+  PretrainResult resumed = pretrain(oc, train, held, none);
+  LMK_CHECK(resumed.resumedFrom == 100 && resumed.steps == 150, "resumed from %lld", static_cast<long long>(resumed.resumedFrom));
+  double maxDiff = 0;
+  for (size_t i = 0; i < 150 && i < resumed.loss.size(); i++) maxDiff = std::max(maxDiff, std::abs(resumed.loss[i] - full.loss[i]));
+  LMK_CHECK(resumed.loss.size() == 150 && maxDiff < 1e-4, "resumed loss record matches the uninterrupted run (max diff %g)", maxDiff);
+  PretrainOptions bad = oc;
+  bad.lr = 5e-3;
+  bool refused = false;
+  try {
+    pretrain(bad, train, held, none);
+  } catch (const std::exception& e) {
+    refused = std::string(e.what()).find("other settings") != std::string::npos;
+  }
+  LMK_CHECK(refused, "a checkpoint of other settings is refused");
+}
+
+}  // namespace
+
+int main() {
+  const std::string tmp = test::TempDir();
+  CheckWriter(tmp);
+  CheckSchedule();
   // a learnable corpus: each sequence repeats one token (ids 4..20; a masked token is any other one),
   // <s>=0 </s>=2, <mask>=24; held-out sequences repeat tokens the training sequences use
   std::vector<std::vector<int64_t>> train, held;
@@ -65,32 +107,7 @@ int main() {
   LMK_CHECK(last < first - 0.5, "loss falls: %.3f -> %.3f", first, last);
   LMK_CHECK(full.evals.size() == 3 && full.evals.back().accuracy > 0.5, "held-out accuracy %.3f", full.evals.empty() ? -1 : full.evals.back().accuracy);
 
-  // stop after step 100 (cancellation), checkpoint, resume: the same losses as the uninterrupted run
-  PretrainOptions oc = o;
-  oc.checkpointPath = tmp + "/ckpt.safetensors";
-  oc.checkpointEvery = 50;
-  Progress stopAt;
-  stopAt.cancel = std::make_shared<std::atomic<bool>>(false);
-  auto flag = stopAt.cancel;
-  stopAt.report = [flag](const std::string& phase, int64_t done, int64_t) {
-    if (phase.rfind("train", 0) == 0 && done == 100) flag->store(true);
-  };
-  PretrainResult part = pretrain(oc, train, held, stopAt);
-  LMK_CHECK(part.aborted && part.steps == 100, "stopped at %lld", static_cast<long long>(part.steps));
-  PretrainResult resumed = pretrain(oc, train, held, none);
-  LMK_CHECK(resumed.resumedFrom == 100 && resumed.steps == 150, "resumed from %lld", static_cast<long long>(resumed.resumedFrom));
-  double maxDiff = 0;
-  for (size_t i = 0; i < 150 && i < resumed.loss.size(); i++) maxDiff = std::max(maxDiff, std::abs(resumed.loss[i] - full.loss[i]));
-  LMK_CHECK(resumed.loss.size() == 150 && maxDiff < 1e-4, "resumed loss record matches the uninterrupted run (max diff %g)", maxDiff);
-  PretrainOptions bad = oc;
-  bad.lr = 5e-3;
-  bool refused = false;
-  try {
-    pretrain(bad, train, held, none);
-  } catch (const std::exception& e) {
-    refused = std::string(e.what()).find("other settings") != std::string::npos;
-  }
-  LMK_CHECK(refused, "a checkpoint of other settings is refused");
+  CheckResume(o, full, train, held, tmp);
 
   // the saved model loads (HF names, tied decoder absent: the loader clones the embeddings)
   saveModelSafetensors(*full.model, tmp + "/model.safetensors");

@@ -1,5 +1,6 @@
 // The joint pass's product kernel against at::mm: random values (float32 tolerance) and ±1/0 entries
-// (exact), every tail of M, N and K, strided operands and accumulator.
+// (exact), every tail of M, N and K, strided operands and accumulator, every cell around the accumulator
+// left untouched.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -23,7 +24,11 @@ int main(int, char**) {
         at::Tensor ref = at::mm(a.to(at::kDouble), b.to(at::kDouble).t()) + 7.0;
         const double err = ((acc - ref).abs().max() / (ref.abs().max() + 1)).item<double>();
         LMK_CHECK(err < 1e-5, "values M %lld N %lld K %lld rel err %.3g", (long long)M, (long long)N, (long long)K, err);
-        LMK_CHECK(big.select(0, 0).eq(7.0).all().item<bool>() && big.select(1, 0).eq(7.0).all().item<bool>(), "wrote outside the accumulator");
+        // every cell of `big` outside the accumulator's window (rows 1..M, columns 2..N+1) keeps its 7
+        at::Tensor outside = at::ones({M + 2, N + 4}, at::kBool);
+        outside.narrow(0, 1, M).narrow(1, 2, N).fill_(false);
+        LMK_CHECK(big.masked_select(outside).eq(7.0).all().item<bool>() && big.masked_select(outside).numel() == (M + 2) * (N + 4) - M * N,
+                  "M %lld N %lld K %lld: wrote outside the accumulator", (long long)M, (long long)N, (long long)K);
         at::Tensor sa = at::sign(at::randn({M, K}).clamp(-0.2, 0.2).round_() * 5), sb = at::sign(at::randn({N, K}));  // −1, 0, 1
         at::Tensor s = at::zeros({M, N}, at::kDouble);
         addProductTransposed(s, sa, sb);

@@ -92,7 +92,6 @@ inline std::string Dump(const json::Value& v) {
   return "null";
 }
 
-// Fixture examples [{input_ids, mask_pos}] -> core examples.
 // One architecture of fixtures-a.json as files a model loads: its config written to <tmp>/<arch>-config.json,
 // the weights file beside the fixtures, and its label word ids.
 struct FixtureFiles {
@@ -107,6 +106,23 @@ inline FixtureFiles WriteFixture(const json::Value& fx, const std::string& arch,
   return f;
 }
 
+// The fixtures folder (argv[1], else ../shared/fixtures) with its fixtures-a.json parsed, and a temporary
+// folder for the config files that files() writes.
+struct Fixtures {
+  std::string dir, tmp;
+  json::Value fx;
+  const json::Value& arch(const std::string& a) const { return *fx.find(a); }
+  FixtureFiles files(const std::string& a) const { return WriteFixture(fx, a, dir, tmp); }
+};
+inline Fixtures LoadFixtures(int argc, char** argv) {
+  Fixtures f;
+  f.dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  f.fx = json::parseFile(f.dir + "/fixtures-a.json", "fixtures");
+  f.tmp = TempDir();
+  return f;
+}
+
+// Fixture examples [{input_ids, mask_pos}] -> core examples.
 inline std::vector<Example> Examples(const json::Value& arr) {
   std::vector<Example> xs;
   for (auto& e : arr.arr) {
