@@ -23,7 +23,10 @@ describe('restricted GPT-2 BPE tokenizer', () => {
     expect(t.maskId).toBe(t.vocabSize - 1);
     expect(v.vocabSize).toBeLessThan(400); // 256 bytes + a few merges + 5 specials
     expect(t.tokenize('The cat sat on the mat.')).toEqual(['The', 'Ġcat', 'Ġsat', 'Ġon', 'Ġthe', 'Ġmat', '.']);
-    expect(t.tokenToId('Ġnews')).toBeDefined();
+    // a kept word is one token of its own
+    const news = t.tokenToId('Ġnews');
+    expect(Number.isInteger(news) && news! >= 4 && news! < t.maskId).toBe(true);
+    expect(t.encode(' news')).toEqual([news]);
     // a word never seen still tokenizes (bytes and kept merges), every id inside the vocabulary
     const ids = t.encode('Zyzzyva quux!');
     expect(ids.every((i) => i >= 4 && i < t.vocabSize - 1)).toBe(true);
@@ -110,6 +113,8 @@ describe('the shipped demo model', () => {
     const m = await loadModel(dir);
     expect(m.info.vocabSize).toBe(tok.vocabSize);
     const rec = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
-    expect(rec.heldout.length).toBeGreaterThan(0);
+    // package.json's pretrain:demo: --steps 2000, held-out evaluation every 250 steps (the default)
+    expect(rec.heldout.map((e: { step: number }) => e.step)).toEqual([250, 500, 750, 1000, 1250, 1500, 1750, 2000]);
+    expect(rec.architecture).toMatchObject({ hidden: 128, layers: 4, heads: 4, intermediate: 512, maxLength: 128, vocab_size: tok.vocabSize });
   });
 });
