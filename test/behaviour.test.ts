@@ -44,10 +44,6 @@ describe('finetune-run', () => {
     expect(l.grid_runs).toHaveLength(1);
     expect(l.test_score).toBe(l.test!.acc);
     const b = l.behaviour!;
-    for (const k of ['pre_test_score', 'linearized_test_score', 'ft_test_score'] as const) {
-      expect(b[k]).toBeGreaterThanOrEqual(0);
-      expect(b[k]).toBeLessThanOrEqual(1);
-    }
     expect(b.ft_test_score).toBe(l.test_score);
     if (b.ft_test_score !== b.pre_test_score)
       expect(b.share_recovered).toBeCloseTo((b.linearized_test_score - b.pre_test_score) / (b.ft_test_score - b.pre_test_score), 12);
@@ -71,6 +67,13 @@ describe('finetune-run', () => {
     expect(b.kernel_distance_train_train).toBeCloseTo(r.trainSgdKernelRelativeDistance!, 12);
     const pre = await m.outputs({ inputs: e.test, labelWordIds: enc.labelWordIds });
     expect(maxRelErr(s.preTestLogits!.flat(), pre.flat())).toBeLessThanOrEqual(1e-12);
+    // the three scores are the accuracies of those logits (argmax against the 16 test labels), by hand
+    const accuracyOf = (logits: number[][]) => e.testLabels.filter((y, i) => (logits[i][1] > logits[i][0] ? 1 : 0) === y).length / 16;
+    expect(e.testLabels).toHaveLength(16);
+    expect(b.pre_test_score).toBe(accuracyOf(pre));
+    expect(b.linearized_test_score).toBe(accuracyOf(r.linearizedTestLogits!));
+    expect(b.ft_test_score).toBe(accuracyOf(r.testLogits!));
+    expect(b.kernel_distance_train_test).toBeCloseTo(r.trainTestSgdKernelRelativeDistance!, 12);
 
     // the report puts the FT line in a column of its own; rerunning skips the seed
     const t = reportTable(lines);
