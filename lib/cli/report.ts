@@ -3,36 +3,37 @@
 // written as Markdown and CSV (atomically).
 import { existsSync } from 'node:fs';
 import { InputError, LmkError } from '../errors.js';
+import { readResultLines, renderCsv, renderMarkdown, reportTable } from '../experiments/index.js';
 import { writeFileAtomic } from '../io.js';
-import { readResultLines, renderCsv, renderMarkdown, reportTable } from '../runner/index.js';
-import { helpText, parseArgs, type FlagSpec } from './args.js';
+import { defineCommand } from './command.js';
 
-const SPEC: FlagSpec = {
-  'out-md': { type: 'string', help: 'write the Markdown table here' },
-  'out-csv': { type: 'string', help: 'write the CSV table here (per method: mean, std x100 and number of seeds)' },
-  task: { type: 'list', help: 'only these tasks' },
-  k: { type: 'number', help: 'only this k' },
-};
-
-export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, SPEC, 'report');
-  if (a.help) {
-    console.log(helpText('report', 'RESULTS.jsonl [more.jsonl ...] [--out-md table.md] [--out-csv table.csv]', SPEC));
+const command = defineCommand({
+  name: 'report',
+  synopsis: 'RESULTS.jsonl [more.jsonl ...] [--out-md table.md] [--out-csv table.csv]',
+  positionals: true,
+  spec: {
+    'out-md': { type: 'string', help: 'write the Markdown table here' },
+    'out-csv': { type: 'string', help: 'write the CSV table here (per method: mean, std x100 and number of seeds)' },
+    task: { type: 'list', help: 'only these tasks' },
+    k: { type: 'number', help: 'only this k' },
+  },
+  run: async (a) => {
+    if (a._.length === 0) throw new LmkError('report: give at least one results.jsonl file');
+    for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
+    let lines = a._.flatMap((p) => readResultLines<{ task?: unknown; k?: unknown }>(p));
+    if (a.task) {
+      const want = a.task.map((t) => t.toLowerCase());
+      lines = lines.filter((l) => want.includes(String(l.task).toLowerCase()));
+    }
+    if (a.k !== undefined) lines = lines.filter((l) => l.k === a.k);
+    if (lines.length === 0) throw new LmkError(`report: no result lines in ${a._.join(', ')}${a.task || a.k !== undefined ? ' after filtering' : ''}`);
+    const table = reportTable(lines);
+    const md = renderMarkdown(table);
+    process.stdout.write(md);
+    if (a['out-md']) writeFileAtomic(a['out-md'], md);
+    if (a['out-csv']) writeFileAtomic(a['out-csv'], renderCsv(table));
     return 0;
-  }
-  if (a._.length === 0) throw new LmkError('report: give at least one results.jsonl file');
-  for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
-  let lines = a._.flatMap((p) => readResultLines(p));
-  if (a.task) {
-    const want = (a.task as string[]).map((t) => t.toLowerCase());
-    lines = lines.filter((l) => want.includes(String(l.task).toLowerCase()));
-  }
-  if (a.k !== undefined) lines = lines.filter((l) => l.k === a.k);
-  if (lines.length === 0) throw new LmkError(`report: no result lines in ${a._.join(', ')}${a.task || a.k !== undefined ? ' after filtering' : ''}`);
-  const table = reportTable(lines);
-  const md = renderMarkdown(table);
-  process.stdout.write(md);
-  if (a['out-md']) writeFileAtomic(a['out-md'] as string, md);
-  if (a['out-csv']) writeFileAtomic(a['out-csv'] as string, renderCsv(table));
-  return 0;
-}
+  },
+});
+
+export const run = command.run;

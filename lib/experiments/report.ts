@@ -1,10 +1,11 @@
-// The paper's Table 2 from results.jsonl lines: rows = tasks, columns = methods (mode/formula/solver,
+// The paper's Table 2 from results.jsonl lines: rows = tasks, columns = methods (output/formula/solver,
 // plus /binary and a non-default parameter subset), cells = test metric mean (std) x100 over seeds.
 // Aggregation as `tools/gather_result.py` (REFERENCE.md §8.2): lines are de-duplicated by config_id (the
 // last occurrence wins, keeping the first one's position); per seed the line with the best dev score wins,
 // ties going to the first line in file order; then mean and population std (ddof 0) of the winners' test
 // scores. The metric is the task's selection metric (F1 for MRPC/QQP, acc elsewhere; mcc for CoLA).
 import { InputError } from '../errors.js';
+import { meanStd } from '../stats.js';
 import { TASKS } from '../tasks/index.js';
 
 export interface ReportCell {
@@ -45,7 +46,8 @@ interface Line {
   seed: number;
   model?: string;
   model_id?: string;
-  mode: string;
+  /** prompt | standard (`mode` in lines written before the rename). */
+  output: string;
   formula: string;
   solver: string;
   binary?: boolean;
@@ -59,8 +61,9 @@ interface Line {
 function check(l: unknown, i: number): Line {
   const where = `results line ${i + 1}`;
   if (typeof l !== 'object' || l === null) throw new InputError(where, 'not a JSON object');
-  const o = l as Record<string, unknown>;
-  for (const f of ['task', 'mode', 'formula', 'solver', 'metric'])
+  const o = { ...(l as Record<string, unknown>) };
+  o.output ??= o.mode;
+  for (const f of ['task', 'output', 'formula', 'solver', 'metric'])
     if (typeof o[f] !== 'string') throw new InputError(where, `field "${f}" missing or not a string`);
   for (const f of ['k', 'seed']) if (typeof o[f] !== 'number') throw new InputError(where, `field "${f}" missing or not a number`);
   for (const f of ['dev_score', 'test_score'])
@@ -106,7 +109,7 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
   for (const l of uniq) {
     const rowKey = `${l.task}\0${l.k}`;
     if (!rows.has(rowKey)) rows.set(rowKey, { key: rowKey, label: ks.size > 1 ? `${l.task} (k=${l.k})` : l.task, task: l.task, k: l.k, metric: l.metric });
-    const label = `${modelLabel(l)}${l.mode}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
+    const label = `${modelLabel(l)}${l.output}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
     if (!columns.has(label)) columns.set(label, { key: label, label });
     const g = groups.get(rowKey) ?? new Map<string, Map<number, Line[]>>();
     groups.set(rowKey, g);
@@ -127,9 +130,7 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
         return { seed, dev: num(best.dev_score), test: num(best.test_score), params: best.params, trials: ls.length };
       });
       const vals = perSeed.map((p) => p.test);
-      const mean = vals.reduce((s, v) => s + v, 0) / vals.length;
-      const std = Math.sqrt(vals.reduce((s, v) => s + (v - mean) ** 2, 0) / vals.length);
-      cells[rowKey][colKey] = { mean, std, n: vals.length, seeds, perSeed };
+      cells[rowKey][colKey] = { ...meanStd(vals), n: vals.length, seeds, perSeed };
     }
   }
   const rowList = [...rows.values()].sort((a, b) => taskOrder(a.task) - taskOrder(b.task) || a.task.localeCompare(b.task) || a.k - b.k);

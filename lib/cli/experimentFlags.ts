@@ -1,0 +1,103 @@
+// The flags and their conversion that the experiment commands share (run, finetune-run, behaviour):
+// task and split, model and tokenizer, output kind, prompt overrides, results file, Ctrl-C handling.
+import { OptionError } from '../errors.js';
+import type { ExperimentOptions } from '../experiments/index.js';
+import { tokenizerDirFor } from '../experiments/index.js';
+import { OUTPUT_KINDS, type Dtype, type OutputKind } from '../types.js';
+import { oneOf } from '../validate.js';
+import type { FlagSpec } from './args.js';
+
+export const EXPERIMENT_FLAGS = {
+  task: { type: 'string', required: true, help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA)' },
+  k: { type: 'number', required: true, help: 'examples per label (the <k>-<seed> split folders)' },
+  seeds: { type: 'list', help: 'data seeds', default: ['13', '21', '42', '87', '100'] },
+  'data-dir': { type: 'string', required: true, help: 'folder holding <TASK>/<k>-<seed>/{train,dev,test} (e.g. data/k-shot-1k-test)' },
+  model: { type: 'string', required: true, help: 'model folder: config.json + model.safetensors' },
+  tokenizer: { type: 'string', help: "tokenizer folder (default: the model folder, when it holds tokenizer files); must match the model's vocabulary" },
+  output: {
+    type: 'string', aliases: ['mode'], default: 'prompt',
+    help: 'prompt | standard (standard: <s> A </s> B </s>, head fitted by linear probing); --mode is an alias',
+  },
+  'max-test': { type: 'number', help: 'use only the first N test examples (file order): quick runs and tests' },
+  'label-words': { type: 'list', help: 'custom label words in label order (w0,w1,...) or label:word pairs; each must be one token' },
+  template: { type: 'string', help: 'custom prompt template (template mini-language)' },
+  'lp-C': { type: 'number', help: 'standard output: fixed linear-probe C (default: 5-fold CV over logspace(-4,4,10))' },
+  dtype: { type: 'string', help: 'float32 | float64', default: 'float32' },
+  device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
+  out: { type: 'string', help: 'results file: one JSON line appended per seed; finished seeds are skipped', default: 'results.jsonl' },
+  quiet: { type: 'boolean', help: 'no per-seed messages' },
+} as const satisfies FlagSpec;
+
+/** A comma-separated list of numbers (`integer`: whole numbers >= 0). */
+export function numberList(flag: string, values: readonly string[], integer = false): number[] {
+  return values.map((s) => {
+    const n = Number(s);
+    const ok = s.trim() !== '' && Number.isFinite(n) && (!integer || (Number.isInteger(n) && n >= 0));
+    if (!ok) throw new OptionError(`--${flag}`, integer ? 'a comma-separated list of non-negative integers' : 'a comma-separated list of numbers', s);
+    return n;
+  });
+}
+
+/** `--label-words w0,w1` (label order) or `--label-words neg:bad,pos:good` (label -> word). */
+export function parseLabelWords(ws: readonly string[] | undefined): string[] | Record<string, string> | undefined {
+  if (ws === undefined) return undefined;
+  if (!ws.every((w) => w.includes(':'))) return [...ws];
+  return Object.fromEntries(ws.map((w) => [w.slice(0, w.indexOf(':')), w.slice(w.indexOf(':') + 1)]));
+}
+
+export const outputFlag = (v: string): OutputKind => oneOf(v, '--output', OUTPUT_KINDS);
+export const dtypeFlag = (v: string): Dtype => oneOf(v, '--dtype', ['float32', 'float64'] as const);
+
+interface ExperimentArgs {
+  task: string;
+  k: number;
+  seeds: string[];
+  'data-dir': string;
+  model: string;
+  tokenizer?: string;
+  output: string;
+  'max-test'?: number;
+  'label-words'?: string[];
+  template?: string;
+  'lp-C'?: number;
+  dtype: string;
+  device: string;
+  out: string;
+  quiet?: boolean;
+}
+
+/** The shared experiment options from the parsed flags; `command` prefixes the log lines. */
+export function experimentOptions(a: ExperimentArgs, command: string): Omit<ExperimentOptions, 'signal'> {
+  return {
+    task: a.task,
+    k: a.k,
+    seeds: numberList('seeds', a.seeds),
+    dataDir: a['data-dir'],
+    modelDir: a.model,
+    tokenizerDir: tokenizerDirFor(a.model, a.tokenizer),
+    output: outputFlag(a.output),
+    dtype: dtypeFlag(a.dtype),
+    device: a.device,
+    maxTest: a['max-test'],
+    labelWords: parseLabelWords(a['label-words']),
+    template: a.template,
+    linearProbe: a['lp-C'] !== undefined ? { C: a['lp-C'] } : {},
+    out: a.out,
+    log: a.quiet ? undefined : (m) => console.error(`${command}: ${m}`),
+  };
+}
+
+/** Runs `f` with an AbortSignal that Ctrl-C (SIGINT) fires after printing `message`. */
+export async function withInterrupt<T>(message: string, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSig = () => {
+    if (message) console.error(message);
+    ac.abort();
+  };
+  process.once('SIGINT', onSig);
+  try {
+    return await f(ac.signal);
+  } finally {
+    process.removeListener('SIGINT', onSig);
+  }
+}

@@ -1,0 +1,154 @@
+// The fine-tuning runner's options, defaults and result lines (the runner itself: finetuneRun.ts).
+import { OptionError } from '../errors.js';
+import { OPTIMIZERS, type Optimizer } from '../finetune.js';
+import type { Metrics } from '../metrics.js';
+import type { Dtype, OutputKind, ProgressFn } from '../types.js';
+import { checkInt, checkIntList, checkNumber, oneOf } from '../validate.js';
+import { resolveExperiment, type ExperimentOptions } from './options.js';
+import type { SeedHead } from './prepare.js';
+
+/** Bump when the meaning of fine-tuning result lines changes. */
+export const FT_RUNNER_VERSION = 1;
+
+/** Default learning-rate grids (LM-BFF's Adam grid; SGD/SignGD grids are ours: the paper's are not in the reference code, §7.1). */
+export const DEFAULT_FT_LRS: Readonly<Record<Optimizer, number[]>> = {
+  adam: [1e-5, 2e-5, 5e-5],
+  sgd: [1e-4, 1e-3, 1e-2],
+  signgd: [1e-6, 1e-5, 1e-4],
+};
+export const DEFAULT_FT_BATCH_SIZES = [2, 4, 8];
+
+/** 1000 steps for a 16-shot binary task (LM-BFF), scaled with the training-set size k·C. */
+export function defaultSteps(k: number, numClasses: number): number {
+  return Math.max(1, Math.round((1000 * k * numClasses) / 32));
+}
+
+export interface FinetuneRunOptions extends ExperimentOptions {
+  optimizer: Optimizer;
+  /** Learning rates to try (default DEFAULT_FT_LRS[optimizer]). */
+  lrs?: number[];
+  /** Batch sizes to try (default 2, 4, 8; sizes >= the training set mean full batch and are tried once). */
+  batchSizes?: number[];
+  /** Updates per run (default defaultSteps(k, C)). */
+  steps?: number;
+  /** Dev evaluation interval (default steps/10, at least 1). */
+  evalEvery?: number;
+  /** LoRA on query/value (A Kaiming-uniform seeded by the data seed, B = 0); trains the LoRA matrices and the heads. */
+  lora?: { r: number; alpha: number } | null;
+  /** Record the kernel-behaviour measurements (pre-trained, linearized, kernel distances). */
+  behaviour?: boolean;
+  maxGradNorm?: number;
+  weightDecay?: number;
+  evalBatchSize?: number;
+  kernelBatchSize?: number;
+  /** Progress of the current training run (label names the seed and grid point). */
+  onProgress?: (label: string) => ProgressFn | undefined;
+}
+
+export interface GridRunRecord {
+  lr: number;
+  batch_size: number;
+  dev_score: number | null;
+  best_step: number;
+  steps: number;
+  error?: string;
+}
+
+export interface BehaviourRecord {
+  pre_test: Metrics;
+  linearized_test: Metrics;
+  ft_test: Metrics;
+  /** Selection metric (acc for most tasks) of the three models. */
+  pre_test_score: number;
+  linearized_test_score: number;
+  ft_test_score: number;
+  /** (lin − pre)/(ft − pre) on the selection metric; null when ft = pre. */
+  share_recovered: number | null;
+  /** The same on accuracy. */
+  share_recovered_acc: number | null;
+  kernel_distance_train_train: number | null;
+  kernel_distance_train_test: number | null;
+  /** The re-run of the selected setting reproduced its dev score (grids of more than one point). */
+  rerun_dev_score?: number | null;
+}
+
+export interface FtResultLine {
+  version: number;
+  time: string;
+  config_id: string;
+  method: 'finetune';
+  status: 'done' | 'aborted' | 'diverged';
+  task: string;
+  k: number;
+  seed: number;
+  model: string;
+  model_id: string;
+  output: OutputKind;
+  /** The optimizer (report column `<output>/<optimizer>/ft`). */
+  formula: Optimizer;
+  solver: 'ft';
+  binary: false;
+  /** 'lora' for LoRA runs (the report appends `/lora`), else 'all'. */
+  subset: 'all' | 'lora';
+  dtype: Dtype;
+  metric: string;
+  params: { lr: number; batch_size: number; best_step: number; steps: number } | null;
+  grid: { lr: number[]; batch_size: number[] };
+  grid_size: number;
+  grid_runs: GridRunRecord[];
+  dev: Metrics | null;
+  test: Metrics | null;
+  dev_score: number | null;
+  test_score: number | null;
+  steps: number;
+  eval_every: number;
+  lora: { r: number; alpha: number } | null;
+  n_train: number;
+  n_dev: number;
+  n_test: number;
+  max_test: number | null;
+  label_word_ids: number[] | null;
+  linear_probe: SeedHead['info'];
+  behaviour: BehaviourRecord | null;
+  /** Aborted / diverged: the state reached (its step, and its test metrics). */
+  partial?: { lr: number; batch_size: number; step: number; test: Metrics | null; error?: string };
+  train_loss: { first: number; last: number } | null;
+  timings: { encode_s: number; grid_s: number; behaviour_s: number; total_s: number };
+}
+
+export interface FtSeedResult {
+  seed: number;
+  status: 'done' | 'skipped' | 'aborted' | 'diverged';
+  line: FtResultLine;
+  /** Not in the line (sizes): the selected run's test outputs, the linearized and the pre-trained ones. */
+  testLogits?: number[][];
+  linearizedTestLogits?: number[][];
+  preTestLogits?: number[][];
+}
+
+export interface FtRunStats {
+  seeds: FtSeedResult[];
+  lines: FtResultLine[];
+  skipped: number;
+  aborted: boolean;
+  total_s: number;
+}
+
+/** Validates the options and returns the resolved settings (exported for the CLI's early checks). */
+export function resolveFtOptions(opts: FinetuneRunOptions) {
+  const x = resolveExperiment(opts);
+  const optimizer = oneOf(opts.optimizer, 'optimizer', OPTIMIZERS);
+  const lrs = opts.lrs ?? DEFAULT_FT_LRS[optimizer];
+  if (!Array.isArray(lrs) || lrs.length === 0) throw new OptionError('lrs', 'a non-empty list of learning rates', lrs);
+  lrs.forEach((lr, i) => checkNumber(lr, `lrs[${i}]`, { min: 0, exclusiveMin: true }));
+  const batchSizes = checkIntList(opts.batchSizes ?? DEFAULT_FT_BATCH_SIZES, 'batchSizes', 1);
+  const steps = opts.steps === undefined ? defaultSteps(x.k, x.spec.labels.length) : checkInt(opts.steps, 'steps', 1);
+  const evalEvery = opts.evalEvery === undefined ? Math.max(1, Math.floor(steps / 10)) : checkInt(opts.evalEvery, 'evalEvery', 1);
+  let lora: { r: number; alpha: number } | null = null;
+  if (opts.lora) {
+    checkInt(opts.lora.r, 'lora.r', 1);
+    checkNumber(opts.lora.alpha, 'lora.alpha', { min: 0, exclusiveMin: true });
+    lora = { r: opts.lora.r, alpha: opts.lora.alpha };
+  }
+  return { ...x, optimizer, lrs, batchSizes, steps, evalEvery, lora };
+}

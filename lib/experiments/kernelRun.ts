@@ -1,0 +1,339 @@
+// The kernel experiment runner: data folder -> kernels -> dev-selected solver -> one results.jsonl line
+// per seed (REFERENCE.md §5, §6, §8).
+//
+// Per seed: read train/dev/test of <dataDir>/<TASK>/<k>-<seed>/, encode them with the task's prompt
+// (prompt output) or `<s> A </s> B </s>` (standard output; the head is first fitted by linear probing on
+// the <s> features, §3.5), compute train x train and train x (dev ∪ test) kernels and f0 in one engine
+// call (or load them from the cache), select the solver's hyper-parameters on dev over the whole grid
+// with the task's selection metric (ties to the first setting in grid order), fit once with the best
+// setting, predict dev and test, and append one JSON line.
+//
+// Resuming: every line carries `config_id`, a hash of everything that determines it (task, k, seed,
+// model content, data content as encoded, output, formula, solver, binary, subset, dtype, grid, label
+// words, template, linear-probe options, test cap). Seeds whose config_id is already in the output file
+// are skipped. Kernels are cached as soon as they are computed, so an interrupted seed restarts at the
+// solver step.
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+import { packageRoot } from '../addon/load.js';
+import { OptionError } from '../errors.js';
+import { appendLineAtomic, assertWritableDir, removeStaleTemps } from '../io.js';
+import { flatRows, splitColumns } from '../kernels/layout.js';
+import type { Metrics } from '../metrics.js';
+import { loadModel, type LmModel } from '../model.js';
+import { SOLVERS, gridOf, type SolverName, type SolverParams } from '../solvers/index.js';
+import { FORMULAS, SUBSETS, type Dtype, type Formula, type Kernel, type OutputKind, type Subset } from '../types.js';
+import { checkInt, oneOf } from '../validate.js';
+import { entryPath, fileSha256, hashJson, readEntry, writeEntry } from './cache.js';
+import { resolveGrid, type GridAxes } from './grids.js';
+import { abortError, resolveExperiment, secs, type Experiment, type ExperimentOptions, type RunProgress } from './options.js';
+import { RUNNER_VERSION, inputsId, loadEncodedSplits, prepareModel, seedHead, type EncodedSplits, type PreparedModel, type SeedHead } from './prepare.js';
+import { finishedLines } from './results.js';
+import { solveSeed, type SeedSolveResult } from './solveSeed.js';
+
+export interface RunOptions extends ExperimentOptions {
+  formula?: Formula;
+  solver?: SolverName;
+  /** One output logit1 - logit0 (2-class tasks only). */
+  binary?: boolean;
+  /** Hyper-parameter grid (per solver defaults in DEFAULT_GRIDS). */
+  grid?: GridAxes;
+  subset?: Subset;
+  batchSize?: number;
+  /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
+  cacheDir?: string | null;
+  /** Progress bar factory (the CLI passes cliProgressBar). */
+  progress?: (label: string) => RunProgress;
+}
+
+type CacheState = 'hit' | 'miss' | 'off';
+
+export interface ResultLine {
+  version: number;
+  time: string;
+  config_id: string;
+  task: string;
+  k: number;
+  seed: number;
+  model: string;
+  model_id: string;
+  output: OutputKind;
+  formula: Formula;
+  solver: SolverName;
+  binary: boolean;
+  subset: Subset;
+  dtype: Dtype;
+  /** The selection metric (dev) and the reported metric (test). */
+  metric: string;
+  params: SolverParams;
+  grid: GridAxes;
+  grid_size: number;
+  dev: Metrics;
+  test: Metrics;
+  dev_score: number;
+  test_score: number;
+  grad_dim: number;
+  num_outputs: number;
+  n_train: number;
+  n_dev: number;
+  n_test: number;
+  max_test: number | null;
+  label_word_ids: number[] | null;
+  kernel_cache: CacheState;
+  kernel_key: string;
+  linear_probe: SeedHead['info'];
+  timings: { encode_s: number; linear_probe_s: number; kernel_s: number; select_s: number; eval_s: number; total_s: number };
+}
+
+export interface SeedStatus {
+  seed: number;
+  status: 'done' | 'skipped';
+  kernelCache?: CacheState;
+  line: ResultLine;
+}
+
+export interface RunStats {
+  /** One line per seed, in seed order (skipped seeds: the line found in the output file). */
+  lines: ResultLine[];
+  seeds: SeedStatus[];
+  skipped: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Whether the model was loaded at all (not when every seed was skipped or cached in prompt output). */
+  modelLoaded: boolean;
+  total_s: number;
+}
+
+/** The validated settings of a kernel run, and the state its seeds share. */
+interface KernelRun extends Experiment {
+  opts: RunOptions;
+  formula: Formula;
+  solver: SolverName;
+  binary: boolean;
+  subset: Subset;
+  batchSize: number;
+  gridAxes: GridAxes;
+  grid: SolverParams[];
+  cacheDir: string | null;
+  progress: (label: string) => RunProgress;
+  prepared: PreparedModel;
+  getModel: () => Promise<LmModel>;
+  modelLoaded: () => boolean;
+}
+
+function resolveKernelOptions(opts: RunOptions, x: Experiment) {
+  const formula = oneOf(opts.formula, 'formula', FORMULAS, 'sgd');
+  const solver = oneOf(opts.solver, 'solver', SOLVERS, 'lstsq');
+  const binary = opts.binary ?? false;
+  if (typeof binary !== 'boolean') throw new OptionError('binary', 'a boolean', binary);
+  if (binary && x.spec.labels.length !== 2)
+    throw new OptionError('binary', `false: ${x.task} has ${x.spec.labels.length} labels, binary mode needs 2`, binary);
+  if (solver === 'asym' && (!binary || formula !== 'asymmetric_signgd'))
+    throw new OptionError('solver', 'asym only with --binary and --formula asymmetric_signgd (it needs the flipped kernel)', solver);
+  const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
+  const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
+  const gridAxes = resolveGrid(solver, opts.grid);
+  const cacheDir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(dirname(resolve(opts.out)), '.lmkernel-cache'));
+  return { formula, solver, binary, subset, batchSize, gridAxes, grid: gridOf(gridAxes), cacheDir };
+}
+
+/** Validates everything, clears an earlier killed run's temporary files, and prepares the model's inputs. */
+async function startKernelRun(opts: RunOptions): Promise<KernelRun> {
+  const x = resolveExperiment(opts);
+  const k = resolveKernelOptions(opts, x);
+  // Temporary files and locks of an earlier run that was killed mid-write (never a truncated target: every
+  // writer is write-temp + fsync + rename).
+  assertWritableDir(dirname(resolve(opts.out)), opts.out);
+  removeStaleTemps(dirname(resolve(opts.out)));
+  if (k.cacheDir) removeStaleTemps(k.cacheDir, true);
+  const prepared = await prepareModel(x, opts, k.cacheDir ? join(k.cacheDir, 'file-hashes.json') : undefined);
+  let model: LmModel | undefined;
+  const getModel = async (): Promise<LmModel> => {
+    model ??= await loadModel(opts.modelDir, { dtype: x.dtype, device: opts.device, signal: opts.signal });
+    return model;
+  };
+  const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
+  return { ...x, ...k, opts, progress, prepared, getModel, modelLoaded: () => model !== undefined };
+}
+
+/** The addon binary's content: a rebuilt engine never reuses kernels of another build. */
+function engineId(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return fileSha256(require('node-gyp-build').path(packageRoot()) as string);
+  } catch {
+    return 'unknown';
+  }
+}
+let engine: string | undefined;
+
+interface SeedKernels {
+  trainTrain: Kernel;
+  trainDev: Kernel;
+  trainTest: Kernel;
+  flipped?: [Kernel, Kernel];
+  f0Train: Float64Array;
+  f0Eval: Float64Array;
+  gradDim: number;
+  numOutputs: number;
+  cache: CacheState;
+  key: string;
+}
+
+/** Computes the kernels of one engine call, with the head set first (standard output). */
+async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number) {
+  const m = await run.getModel();
+  if (head) m.setClassifier(head.weight, head.bias);
+  const bar = run.progress(`seed ${seed} kernel`);
+  try {
+    const r = await m.kernels({
+      train: e.train,
+      test: [...e.dev, ...e.test],
+      output: run.output,
+      labelWordIds: run.prepared.labelWordIds ?? undefined,
+      binary: run.binary,
+      formulas: [run.formula],
+      subset: run.subset,
+      batchSize: run.batchSize,
+      onProgress: bar.update,
+      signal: run.opts.signal,
+    });
+    const kk = r.kernels[run.formula]!;
+    const arrays: Record<string, Float64Array> = { trainTrain: kk.trainTrain.data, trainEval: kk.trainTest.data, f0Train: flatRows(r.f0Train), f0Eval: flatRows(r.f0Test) };
+    if (kk.trainTestFlipped) arrays.trainEvalFlipped = kk.trainTestFlipped.data;
+    return { gradDim: r.gradDim, numOutputs: r.numOutputs, arrays };
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Train x train and train x (dev ∪ test) kernels and f0 of one seed: from the cache, or computed and cached. */
+async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number): Promise<SeedKernels> {
+  engine ??= engineId();
+  const evalInputs = [...e.dev, ...e.test];
+  const key = hashJson({
+    v: RUNNER_VERSION, kind: 'kernels', engine, model: run.prepared.modelId, dtype: run.dtype, mode: run.output, formula: run.formula,
+    subset: run.subset, binary: run.binary, labelWordIds: run.prepared.labelWordIds, classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
+    train: hashJson(e.train), eval: hashJson(evalInputs),
+  });
+  const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', key) : undefined;
+  let entry = path ? readEntry(path, key) : undefined;
+  if (entry && 'error' in entry) {
+    run.log(`seed ${seed}: ignoring unreadable cache file ${path} (${entry.error})`);
+    entry = undefined;
+  }
+  let cache: CacheState = path ? 'miss' : 'off';
+  let got: { gradDim: number; numOutputs: number; arrays: Record<string, Float64Array> };
+  if (entry) {
+    cache = 'hit';
+    got = { gradDim: entry.meta.gradDim as number, numOutputs: (entry.meta.numOutputs ?? entry.meta.numLogits) as number, arrays: entry.arrays };
+  } else {
+    got = await computeKernels(run, e, head, seed);
+    if (path) {
+      const meta = { gradDim: got.gradDim, numOutputs: got.numOutputs, nTrain: e.train.length, nEval: evalInputs.length, task: run.task, output: run.output, formula: run.formula, subset: run.subset, binary: run.binary, dtype: run.dtype };
+      writeEntry(path, { key, meta, arrays: got.arrays });
+    }
+  }
+  const [N, C, nDev, nEval] = [e.train.length, got.numOutputs, e.dev.length, evalInputs.length];
+  const a = got.arrays;
+  const [trainDev, trainTest] = splitColumns({ shape: [N, C, nEval, C], data: a.trainEval }, nDev);
+  const flipped = a.trainEvalFlipped ? splitColumns({ shape: [N, C, nEval, C], data: a.trainEvalFlipped }, nDev) : undefined;
+  const trainTrain: Kernel = { shape: [N, C, N, C], data: a.trainTrain };
+  return { trainTrain, trainDev, trainTest, flipped, f0Train: a.f0Train, f0Eval: a.f0Eval, gradDim: got.gradDim, numOutputs: C, cache, key };
+}
+
+/** The solver step of one seed, with its progress bar. */
+async function solveKernels(run: KernelRun, e: EncodedSplits, k: SeedKernels, seed: number): Promise<SeedSolveResult> {
+  const nDevOut = e.dev.length * k.numOutputs;
+  const bar = run.progress(`seed ${seed} solve`);
+  try {
+    return await solveSeed({
+      task: run.task, solver: run.solver, binary: run.binary, grid: run.grid,
+      kernelTrainTrain: k.trainTrain, kernelTrainDev: k.trainDev, kernelTrainTest: k.trainTest,
+      kernelTrainDevFlipped: k.flipped?.[0], kernelTrainTestFlipped: k.flipped?.[1],
+      f0Train: k.f0Train, f0Dev: k.f0Eval.subarray(0, nDevOut), f0Test: k.f0Eval.subarray(nDevOut),
+      trainLabels: e.trainLabels, devLabels: e.devLabels, testLabels: e.testLabels,
+      signal: run.opts.signal, onProgress: bar.update,
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+interface SeedTimes {
+  t0: number;
+  encode_s: number;
+  linear_probe_s: number;
+  kernel_s: number;
+}
+
+function resultLine(run: KernelRun, seed: number, configId: string, e: EncodedSplits, k: SeedKernels, head: SeedHead | null, sr: SeedSolveResult, t: SeedTimes): ResultLine {
+  return {
+    version: RUNNER_VERSION, time: new Date().toISOString(), config_id: configId, task: run.task, k: run.k, seed,
+    model: basename(resolve(run.opts.modelDir)), model_id: run.prepared.modelId, output: run.output, formula: run.formula, solver: run.solver,
+    binary: run.binary, subset: run.subset, dtype: run.dtype, metric: sr.metric, params: sr.best, grid: run.gridAxes, grid_size: run.grid.length,
+    dev: sr.dev, test: sr.test, dev_score: sr.devScore, test_score: sr.testScore, grad_dim: k.gradDim, num_outputs: k.numOutputs,
+    n_train: e.train.length, n_dev: e.dev.length, n_test: e.test.length, max_test: run.maxTest, label_word_ids: run.prepared.labelWordIds,
+    kernel_cache: k.cache, kernel_key: k.key, linear_probe: head ? head.info : null,
+    timings: { encode_s: t.encode_s, linear_probe_s: t.linear_probe_s, kernel_s: t.kernel_s, select_s: round2(sr.select_s), eval_s: round2(sr.eval_s), total_s: secs(t.t0) },
+  };
+}
+
+/** One seed from its encoded splits to its appended result line. */
+async function runSeed(run: KernelRun, seed: number, e: EncodedSplits, configId: string, t0: number): Promise<ResultLine> {
+  const encode_s = secs(t0);
+  const tLp = performance.now();
+  const head = await seedHead({
+    getModel: run.getModel, train: e.train, trainLabels: e.trainLabels, numClasses: run.spec.labels.length, options: run.linearProbe,
+    cache: run.cacheDir ? { dir: run.cacheDir, modelId: run.prepared.modelId, dtype: run.dtype } : null,
+    batchSize: run.batchSize, signal: run.opts.signal, log: (m) => run.log(`seed ${seed}: ${m}`),
+  });
+  const linear_probe_s = run.output === 'standard' ? secs(tLp) : 0;
+  const tK = performance.now();
+  const k = await seedKernels(run, e, head, seed);
+  const kernel_s = secs(tK);
+  const sr = await solveKernels(run, e, k, seed);
+  const line = resultLine(run, seed, configId, e, k, head, sr, { t0, encode_s, linear_probe_s, kernel_s });
+  appendLineAtomic(run.opts.out, JSON.stringify(line));
+  run.log(
+    `seed ${seed}: dev ${sr.metric} ${(sr.devScore * 100).toFixed(1)}, test ${(sr.testScore * 100).toFixed(1)} ` +
+      `(${JSON.stringify(sr.best)}; kernels ${k.cache}, ${line.timings.total_s}s)`,
+  );
+  return line;
+}
+
+export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
+  const tStart = performance.now();
+  const run = await startKernelRun(opts);
+  const existing = finishedLines<ResultLine>(opts.out);
+  const stats: RunStats = { lines: [], seeds: [], skipped: 0, cacheHits: 0, cacheMisses: 0, modelLoaded: false, total_s: 0 };
+  for (const seed of run.seeds) {
+    if (opts.signal?.aborted) throw abortError(`run interrupted before seed ${seed}`);
+    const t0 = performance.now();
+    const e = loadEncodedSplits(opts.dataDir, run.spec, run.k, seed, run.prepared.enc, run.output, { maxTest: run.maxTest });
+    const configId = hashJson({
+      v: RUNNER_VERSION, task: run.task, k: run.k, seed, model: run.prepared.modelId, mode: run.output, formula: run.formula, solver: run.solver,
+      binary: run.binary, subset: run.subset, dtype: run.dtype, grid: run.gridAxes, labelWordIds: run.prepared.labelWordIds,
+      template: run.prepared.enc.prompt.template, linearProbe: run.linearProbe, maxTest: run.maxTest, inputs: inputsId(e),
+    });
+    const prev = existing.get(configId);
+    if (prev) {
+      run.log(`seed ${seed}: already in ${opts.out}, skipped`);
+      stats.skipped++;
+      stats.lines.push(prev);
+      stats.seeds.push({ seed, status: 'skipped', line: prev });
+      continue;
+    }
+    const line = await runSeed(run, seed, e, configId, t0);
+    if (line.kernel_cache === 'hit') stats.cacheHits++;
+    else if (line.kernel_cache === 'miss') stats.cacheMisses++;
+    existing.set(configId, line);
+    stats.lines.push(line);
+    stats.seeds.push({ seed, status: 'done', kernelCache: line.kernel_cache, line });
+  }
+  stats.modelLoaded = run.modelLoaded();
+  stats.total_s = secs(tStart);
+  return stats;
+}

@@ -1,0 +1,28 @@
+// results.jsonl: one JSON line per finished seed, appended atomically; a line's `config_id` (a hash of
+// everything that determines it) lets a rerun skip the seeds already there.
+import { existsSync, readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+
+/** Existing lines of `path` (none when it does not exist); an unparsable line is an error naming it. */
+export function readResultLines<T = Record<string, unknown>>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const out: T[] = [];
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((l, i) => {
+      if (l.trim() === '') return;
+      try {
+        out.push(JSON.parse(l) as T);
+      } catch (e) {
+        throw new InputError(`${path}:${i + 1}`, `not a JSON line (${(e as Error).message})`);
+      }
+    });
+  return out;
+}
+
+/** The finished lines of `path` by config id (`finished` filters, e.g. on a status field). */
+export function finishedLines<T extends { config_id?: unknown }>(path: string, finished: (line: T) => boolean = () => true): Map<string, T> {
+  const byId = new Map<string, T>();
+  for (const l of readResultLines<T>(path)) if (l && typeof l.config_id === 'string' && finished(l)) byId.set(l.config_id, l);
+  return byId;
+}
