@@ -2,8 +2,7 @@
 // routine (`tokenize_multipart_input`): all 256 cases of fixtures-a.json `tokenization`.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../lib/cli/encode.js';
 import { InputError, OptionError } from '../lib/errors.js';
@@ -18,32 +17,14 @@ import {
   taskPrompt,
   TASK_PROMPTS,
 } from '../lib/prompts/index.js';
+import { tokenizationCases, tokenizerDirs, type TokenizationCase } from './helpers/fixtures.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const shared = join(repoRoot, '..', 'shared');
-const tokDir = { roberta: join(shared, 'tokenizers', 'roberta-base'), bert: join(shared, 'tokenizers', 'bert-base-uncased') };
-
-interface Case {
-  tokenizer: 'roberta' | 'bert';
-  task: string;
-  split: string;
-  texts: string[];
-  label_words: string[];
-  label_word_ids: number[];
-  template: string;
-  max_length: number;
-  first_sent_limit: number | null;
-  other_sent_limit: number | null;
-  prompt: { input_ids: number[]; mask_pos: number };
-  standard: { input_ids: number[] };
-}
-
-const fixtures = JSON.parse(readFileSync(join(shared, 'fixtures', 'fixtures-a.json'), 'utf8')) as { tokenization: Case[] };
-const cases = fixtures.tokenization;
+const tokDir = tokenizerDirs;
+const cases = tokenizationCases();
 const tok = (k: 'roberta' | 'bert'): Tokenizer => loadTokenizer(tokDir[k]);
 
 /** Every way this case can fail, as messages; empty when the case matches. */
-function mismatches(c: Case): string[] {
+function mismatches(c: TokenizationCase): string[] {
   const t = tok(c.tokenizer);
   const out: string[] = [];
   const p = taskPrompt(c.task);
@@ -332,7 +313,7 @@ describe('lmkernel encode (lib/cli/encode.ts run)', () => {
     expect(rows.length).toBe(3);
     expect(rows[0]).toEqual({ input_ids: [0, ...r.encode('A fine film.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2], mask_pos: 1 + r.encode('A fine film.').length + 2 });
     expect(rows[1].error).toMatch(/^line 2: the mask was truncated away: .* max_length 20/);
-    expect(rows[2].mask_pos).toBeGreaterThan(0);
+    expect(rows[2]).toEqual({ input_ids: [0, ...r.encode('Short.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2], mask_pos: 1 + r.encode('Short.').length + 2 });
     expect(logged.join('\n')).toContain(JSON.stringify(labelWordIds(r, ['bad', 'good'])));
     // With a first-sentence cap the long example fits.
     const { code: code2 } = await quiet([

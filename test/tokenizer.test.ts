@@ -1,31 +1,18 @@
 // Loading RoBERTa and BERT tokenizers from the files of ../shared/tokenizers through @huggingface/tokenizers.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../lib/errors.js';
 import { bertTokenizerJson, loadTokenizer, tokenizerFromJson } from '../lib/tokenizer.js';
 import { encodePrompt, encodeStandard } from '../lib/prompts/index.js';
+import { tokenizationCases, tokenizerDirs } from './helpers/fixtures.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const shared = join(repoRoot, '..', 'shared');
-const robertaDir = join(shared, 'tokenizers', 'roberta-base');
-const bertDir = join(shared, 'tokenizers', 'bert-base-uncased');
+const { roberta: robertaDir, bert: bertDir } = tokenizerDirs;
 const tmp = mkdtempSync(join(tmpdir(), 'lmk-tok-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Case {
-  tokenizer: 'roberta' | 'bert';
-  texts: string[];
-  template: string;
-  max_length: number;
-  first_sent_limit: number | null;
-  other_sent_limit: number | null;
-  prompt: { input_ids: number[]; mask_pos: number };
-  standard: { input_ids: number[] };
-}
-const cases = (JSON.parse(readFileSync(join(shared, 'fixtures', 'fixtures-a.json'), 'utf8')) as { tokenization: Case[] }).tokenization;
+const cases = tokenizationCases();
 
 describe('RoBERTa', () => {
   const tok = loadTokenizer(robertaDir);

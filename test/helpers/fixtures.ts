@@ -43,3 +43,22 @@ export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): numb
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const flat = (x: any): number[] => (Array.isArray(x) ? x.flat(Infinity) : [x]);
+
+/** One `tokenization` case of fixtures-a.json (the reference template routine's encodings of a real example). */
+export interface TokenizationCase {
+  tokenizer: 'roberta' | 'bert';
+  task: string;
+  split: string;
+  texts: string[];
+  label_words: string[];
+  label_word_ids: number[];
+  template: string;
+  max_length: number;
+  first_sent_limit: number | null;
+  other_sent_limit: number | null;
+  prompt: { input_ids: number[]; mask_pos: number };
+  standard: { input_ids: number[] };
+}
+export const tokenizationCases = (): TokenizationCase[] => fixtures().tokenization;
+/** The shared tokenizer folders of the two fixture architectures. */
+export const tokenizerDirs = { roberta: join(sharedDir, 'tokenizers', 'roberta-base'), bert: join(sharedDir, 'tokenizers', 'bert-base-uncased') };
