@@ -4,6 +4,7 @@
 // also the χ table (Table 8) and the LoRA-vs-full table. Lines are de-duplicated by config_id (the last
 // occurrence wins) and only finished lines (status "done") with a `behaviour` record are used.
 import type { BehaviourRecord } from '../experiments/finetuneSpec.js';
+import { dedupe } from '../experiments/results.js';
 import { meanStd } from '../stats.js';
 
 export interface Agg {
@@ -42,7 +43,7 @@ interface FtLike {
   task: string;
   k: number;
   seed: number;
-  /** prompt | standard (results lines keep the key `mode`, see lib/experiments/finetuneRun.ts). */
+  /** prompt | standard (results lines written before the rename say `mode`). */
   mode?: string;
   output?: string;
   formula: string;
@@ -51,17 +52,6 @@ interface FtLike {
   model?: string;
   metric: string;
   behaviour?: BehaviourRecord | null;
-}
-
-export function dedupe<T extends { config_id?: string }>(lines: readonly T[]): T[] {
-  const order: string[] = [];
-  const byId = new Map<string, T>();
-  lines.forEach((l, i) => {
-    const id = l.config_id ?? `line:${i}`;
-    if (!byId.has(id)) order.push(id);
-    byId.set(id, l);
-  });
-  return order.map((id) => byId.get(id)!);
 }
 
 /** The prompt/standard choice of a line: `output`, or `mode` in lines that keep the old key. */

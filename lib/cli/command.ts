@@ -57,10 +57,16 @@ export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S
   };
 }
 
-/** Runs `job` with an AbortSignal that Ctrl-C (SIGINT) aborts; the handler is removed afterwards. */
-export async function withInterrupt<T>(job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs `job` with an AbortSignal that Ctrl-C (SIGINT) aborts, printing `message` first (what was kept);
+ * the handler is removed afterwards.
+ */
+export async function withInterrupt<T>(job: (signal: AbortSignal) => Promise<T>, message?: string): Promise<T> {
   const ac = new AbortController();
-  const onSig = () => ac.abort();
+  const onSig = () => {
+    if (message) console.error(message);
+    ac.abort();
+  };
   process.once('SIGINT', onSig);
   try {
     return await job(ac.signal);

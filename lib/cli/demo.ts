@@ -4,8 +4,8 @@
 // Table-2-style table and writes results under --out.
 import { readFileSync } from 'node:fs';
 import { defaultDemoModel, runDemo } from '../demo/run.js';
-import { defineCommand } from './command.js';
-import { numberList, withInterrupt } from './experimentFlags.js';
+import { defineCommand, withInterrupt } from './command.js';
+import { numberList } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const command = defineCommand({
@@ -23,7 +23,7 @@ const command = defineCommand({
   },
   run: async (a) => {
     const t0 = performance.now();
-    const s = await withInterrupt('', (signal) =>
+    const s = await withInterrupt((signal) =>
       runDemo({
         modelDir: a.model ?? defaultDemoModel(),
         out: a.out,

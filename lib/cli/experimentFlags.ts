@@ -86,18 +86,3 @@ export function experimentOptions(a: ExperimentArgs, command: string): Omit<Expe
     log: a.quiet ? undefined : (m) => console.error(`${command}: ${m}`),
   };
 }
-
-/** Runs `f` with an AbortSignal that Ctrl-C (SIGINT) fires after printing `message`. */
-export async function withInterrupt<T>(message: string, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const onSig = () => {
-    if (message) console.error(message);
-    ac.abort();
-  };
-  process.once('SIGINT', onSig);
-  try {
-    return await f(ac.signal);
-  } finally {
-    process.removeListener('SIGINT', onSig);
-  }
-}

@@ -6,8 +6,8 @@ import { OptionError } from '../errors.js';
 import { DEFAULT_FT_BATCH_SIZES, DEFAULT_FT_LRS, runFinetuneExperiment } from '../experiments/index.js';
 import { OPTIMIZERS } from '../finetune.js';
 import { oneOf } from '../validate.js';
-import { defineCommand } from './command.js';
-import { EXPERIMENT_FLAGS, experimentOptions, numberList, withInterrupt } from './experimentFlags.js';
+import { defineCommand, withInterrupt } from './command.js';
+import { EXPERIMENT_FLAGS, experimentOptions, numberList } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const COMMAND = 'finetune-run';
@@ -54,7 +54,7 @@ const command = defineCommand({
     if (a['lora-alpha'] !== undefined && a['lora-r'] === undefined) throw new OptionError('--lora-alpha', 'to be used with --lora-r', a['lora-alpha']);
     const base = experimentOptions(a, COMMAND);
     const interrupted = `${COMMAND}: interrupted; the seed in progress is written with status "aborted", finished seeds are kept`;
-    const stats = await withInterrupt(interrupted, (signal) =>
+    const stats = await withInterrupt((signal) =>
       runFinetuneExperiment({
         ...base,
         optimizer,
@@ -69,6 +69,7 @@ const command = defineCommand({
         signal,
         onProgress: trainingBar,
       }),
+      interrupted,
     );
     const done = stats.seeds.filter((s) => s.status === 'done').length;
     console.error(`${COMMAND}: ${done} seed(s) fine-tuned, ${stats.skipped} skipped (already in ${a.out})${stats.aborted ? ', interrupted' : ''}, ${stats.total_s}s`);

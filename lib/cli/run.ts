@@ -5,8 +5,8 @@ import { DEFAULT_GRIDS, SOLVER_AXES, runKernelExperiment, type GridAxes, type Gr
 import { SOLVERS, type SolverName } from '../solvers/index.js';
 import { FORMULAS, SUBSETS } from '../types.js';
 import { oneOf } from '../validate.js';
-import { defineCommand } from './command.js';
-import { EXPERIMENT_FLAGS, experimentOptions, numberList, withInterrupt } from './experimentFlags.js';
+import { defineCommand, withInterrupt } from './command.js';
+import { EXPERIMENT_FLAGS, experimentOptions, numberList } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const GRID_FLAGS: Record<string, GridAxis> = {
@@ -73,7 +73,8 @@ const command = defineCommand({
     const solver = oneOf(a.solver, '--solver', SOLVERS);
     const subset = oneOf(a.subset, '--subset', KERNEL_SUBSETS);
     const base = experimentOptions(a, 'run');
-    const stats = await withInterrupt('run: interrupted; finished seeds are in the results file, computed kernels in the cache', (signal) =>
+    const interrupted = 'run: interrupted; finished seeds are in the results file, computed kernels in the cache';
+    const stats = await withInterrupt((signal) =>
       runKernelExperiment({
         ...base,
         formula,
@@ -87,6 +88,7 @@ const command = defineCommand({
         signal,
         progress: (label) => cliProgressBar(label),
       }),
+      interrupted,
     );
     const done = stats.seeds.filter((s) => s.status === 'done').length;
     console.error(

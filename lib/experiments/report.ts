@@ -7,6 +7,7 @@
 import { InputError } from '../errors.js';
 import { meanStd } from '../stats.js';
 import { TASKS } from '../tasks/index.js';
+import { dedupe } from './results.js';
 
 export interface ReportCell {
   /** Mean and population std of the test score over seeds (fractions, not x100). */
@@ -79,14 +80,7 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
   const finished = (l: unknown) => !(typeof l === 'object' && l !== null && ['aborted', 'diverged'].includes((l as { status?: string }).status ?? ''));
   const parsed = lines.map((l, i) => (finished(l) ? check(l, i) : undefined)).filter((l): l is Line => l !== undefined);
   // de-duplicate by config_id: last occurrence wins, at the first occurrence's position
-  const order: string[] = [];
-  const byId = new Map<string, Line>();
-  parsed.forEach((l, i) => {
-    const id = l.config_id ?? `line:${i}`;
-    if (!byId.has(id)) order.push(id);
-    byId.set(id, l);
-  });
-  const uniq = order.map((id) => byId.get(id)!);
+  const uniq = dedupe(parsed);
 
   const models = new Map<string, string>(); // model_id -> name
   for (const l of uniq) models.set(l.model_id ?? l.model ?? '', l.model ?? '');

@@ -26,3 +26,15 @@ export function finishedLines<T extends { config_id?: unknown }>(path: string, f
   for (const l of readResultLines<T>(path)) if (l && typeof l.config_id === 'string' && finished(l)) byId.set(l.config_id, l);
   return byId;
 }
+
+/** Lines de-duplicated by config_id: the last occurrence wins, at the first occurrence's position. */
+export function dedupe<T extends { config_id?: string }>(lines: readonly T[]): T[] {
+  const order: string[] = [];
+  const byId = new Map<string, T>();
+  lines.forEach((l, i) => {
+    const id = l.config_id ?? `line:${i}`;
+    if (!byId.has(id)) order.push(id);
+    byId.set(id, l);
+  });
+  return order.map((id) => byId.get(id)!);
+}
