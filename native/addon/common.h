@@ -33,6 +33,13 @@ std::vector<double> GetDoubleArray(const Napi::Object& o, const char* key, bool 
 // A Float64Array view copied out (kernels and matrices cross as flat Float64Arrays).
 std::vector<double> GetFloat64Array(const Napi::Object& o, const char* key, bool required = false);
 Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v);
+// A JS array of v's elements, each made a JS value by `to` (numbers and strings convert as they are).
+template <class T, class F>
+Napi::Array ToArray(Napi::Env env, const std::vector<T>& v, F to) {
+  auto a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), to(v[i]));
+  return a;
+}
 
 // --- cancellation tokens: JS creates one per call and cancels it from an AbortSignal -----------------
 class CancelToken : public Napi::ObjectWrap<CancelToken> {
@@ -83,8 +90,7 @@ class Job : public Napi::AsyncProgressWorker<ProgressMsg> {
  public:
   using Work = std::function<void(const lmk::Progress&)>;
   using Finish = std::function<Napi::Value(Napi::Env)>;
-  Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish,
-      BusyLease lease);
+  Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish, BusyLease lease);
   Napi::Promise Promise() { return deferred_.Promise(); }
   // Queue a job and return its promise. `info[progressIdx]` may be undefined or a function,
   // `info[cancelIdx]` undefined or a CancelToken. `lease`: the hold on the model the job reads (none for

@@ -57,20 +57,16 @@ Napi::Value ResultToJs(Napi::Env env, const FinetuneResult& r) {
   for (size_t i = 0; i < r.trained.size(); i++)
     if (r.trained[i]) names.Set(names.Length(), r.model->params[i].name);
   out.Set("trainedParams", names);
-  auto loss = Napi::Array::New(env, r.trainLoss.size());
-  for (size_t i = 0; i < r.trainLoss.size(); i++) loss.Set(static_cast<uint32_t>(i), r.trainLoss[i]);
-  out.Set("trainLoss", loss);
+  out.Set("trainLoss", ToArray(env, r.trainLoss, [](double v) { return v; }));
   out.Set("gradNorm", r.gradNorm);
   out.Set("clipCoef", r.clipCoef);
-  auto hist = Napi::Array::New(env, r.devHistory.size());
-  for (size_t i = 0; i < r.devHistory.size(); i++) {
-    auto h = Napi::Object::New(env);
-    h.Set("step", static_cast<double>(r.devHistory[i].step));
-    h.Set("metric", r.devHistory[i].metric);
-    h.Set("loss", r.devHistory[i].loss);
-    hist.Set(static_cast<uint32_t>(i), h);
-  }
-  out.Set("devHistory", hist);
+  out.Set("devHistory", ToArray(env, r.devHistory, [env](const DevPoint& p) {
+            auto h = Napi::Object::New(env);
+            h.Set("step", static_cast<double>(p.step));
+            h.Set("metric", p.metric);
+            h.Set("loss", p.loss);
+            return h;
+          }));
   out.Set("bestStep", static_cast<double>(r.bestStep));
   out.Set("steps", static_cast<double>(r.steps));
   out.Set("aborted", r.aborted);

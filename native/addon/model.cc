@@ -18,10 +18,11 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
  public:
   static Napi::FunctionReference* ctor;
   static void Init(Napi::Env env, Napi::Object exports) {
-    auto cls = DefineClass(env, "Model",
-                           {InstanceMethod("info", &ModelHandle::Info), InstanceMethod("kernels", &ModelHandle::Kernels),
-                            InstanceMethod("outputs", &ModelHandle::Outputs), InstanceMethod("features", &ModelHandle::Features), InstanceMethod("setClassifier", &ModelHandle::SetClassifier),
-                            InstanceMethod("applyLora", &ModelHandle::ApplyLora)});
+    auto cls =
+        DefineClass(env, "Model",
+                    {InstanceMethod("info", &ModelHandle::Info), InstanceMethod("kernels", &ModelHandle::Kernels),
+                     InstanceMethod("outputs", &ModelHandle::Outputs), InstanceMethod("features", &ModelHandle::Features),
+                     InstanceMethod("setClassifier", &ModelHandle::SetClassifier), InstanceMethod("applyLora", &ModelHandle::ApplyLora)});
     ctor = new Napi::FunctionReference(Napi::Persistent(cls));
     exports.Set("Model", cls);
   }
@@ -60,9 +61,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     o.Set("numParams", static_cast<double>(m.totalParams()));
     o.Set("numLabels", m.clsW.defined() ? static_cast<double>(m.clsW.size(0)) : 0.0);
     o.Set("hasLora", m.hasLora());
-    auto names = Napi::Array::New(env, m.params.size());
-    for (size_t i = 0; i < m.params.size(); i++) names.Set(static_cast<uint32_t>(i), m.params[i].name);
-    o.Set("params", names);
+    o.Set("params", ToArray(env, m.params, [](const ParamInfo& p) { return p.name; }));
     return o;
   }
 
@@ -136,12 +135,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
           out.Set("nTest", static_cast<double>(result->nTest));
           out.Set("tileSize", static_cast<double>(result->tileSize));
           out.Set("numTiles", static_cast<double>(result->numTiles));
-          auto tiles = Napi::Array::New(env, result->tiles.size());
-          for (size_t i = 0; i < result->tiles.size(); i++) tiles.Set(static_cast<uint32_t>(i), static_cast<double>(result->tiles[i]));
-          out.Set("tiles", tiles);
-          auto names = Napi::Array::New(env, result->paramNames.size());
-          for (size_t i = 0; i < result->paramNames.size(); i++) names.Set(static_cast<uint32_t>(i), result->paramNames[i]);
-          out.Set("paramNames", names);
+          out.Set("tiles", ToArray(env, result->tiles, [](int64_t t) { return static_cast<double>(t); }));
+          out.Set("paramNames", ToArray(env, result->paramNames, [](const std::string& n) { return n; }));
           auto toArr = [&](const at::Tensor& t) {
             at::Tensor c = t.contiguous();
             std::vector<double> v(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
@@ -177,9 +172,8 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
 
   // outputs(opts) -> Promise<Float64Array [N, C]>
   Napi::Value Outputs(const Napi::CallbackInfo& info) {
-    return MatrixJob(info, "outputs(options)", [](const Model& m, const std::vector<Example>& xs, const OutputSpec& s, int64_t bs) {
-      return outputs(m, xs, s, bs);
-    });
+    return MatrixJob(info, "outputs(options)",
+                     [](const Model& m, const std::vector<Example>& xs, const OutputSpec& s, int64_t bs) { return outputs(m, xs, s, bs); });
   }
 
   // features(opts) -> Promise<Float64Array [N, hidden]>

@@ -22,8 +22,8 @@ std::vector<std::vector<int64_t>> ReadSequences(const Napi::Object& o, const cha
     pos += static_cast<size_t>(lens[i]);
   }
   if (pos != ids.size())
-    throw Napi::TypeError::New(o.Env(), std::string("option '") + lensKey + "': the lengths add up to " + std::to_string(pos) + ", '" + idsKey +
-                                            "' has " + std::to_string(ids.size()) + " ids");
+    throw Napi::TypeError::New(o.Env(), std::string("option '") + lensKey + "': the lengths add up to " + std::to_string(pos) + ", '" +
+                                            idsKey + "' has " + std::to_string(ids.size()) + " ids");
   return out;
 }
 
@@ -76,16 +76,14 @@ Napi::Value Pretrain(const Napi::CallbackInfo& info) {
         out.Set("model", WrapModel(env, r.model));
         out.Set("loss", ToFloat64Array(env, r.loss));
         out.Set("lr", ToFloat64Array(env, r.lr));
-        auto evals = Napi::Array::New(env, r.evals.size());
-        for (size_t i = 0; i < r.evals.size(); i++) {
-          auto e = Napi::Object::New(env);
-          e.Set("step", static_cast<double>(r.evals[i].step));
-          e.Set("loss", r.evals[i].loss);
-          e.Set("accuracy", r.evals[i].accuracy);
-          e.Set("tokens", static_cast<double>(r.evals[i].tokens));
-          evals.Set(static_cast<uint32_t>(i), e);
-        }
-        out.Set("evals", evals);
+        out.Set("evals", ToArray(env, r.evals, [env](const PretrainEval& ev) {
+                  auto e = Napi::Object::New(env);
+                  e.Set("step", static_cast<double>(ev.step));
+                  e.Set("loss", ev.loss);
+                  e.Set("accuracy", ev.accuracy);
+                  e.Set("tokens", static_cast<double>(ev.tokens));
+                  return e;
+                }));
         out.Set("steps", static_cast<double>(r.steps));
         out.Set("resumedFrom", static_cast<double>(r.resumedFrom));
         out.Set("checkpoints", static_cast<double>(r.checkpoints));

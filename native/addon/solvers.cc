@@ -45,24 +45,28 @@ Dense readDense(const Napi::Object& o, const char* targetsKey, bool flipped) {
   d.Kx = GetFloat64Array(o, "kernelTest", true);
   d.y = GetFloat64Array(o, targetsKey, true);
   const size_t n = static_cast<size_t>(d.n), m = static_cast<size_t>(d.m);
-  need(env, d.K.size() == n * n, "option 'kernel': expected " + std::to_string(n * n) + " values (n*n), received " + std::to_string(d.K.size()));
-  need(env, d.Kx.size() == n * m, "option 'kernelTest': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kx.size()));
-  need(env, d.y.size() == n, std::string("option '") + targetsKey + "': expected " + std::to_string(n) + " values, received " + std::to_string(d.y.size()));
+  need(env, d.K.size() == n * n,
+       "option 'kernel': expected " + std::to_string(n * n) + " values (n*n), received " + std::to_string(d.K.size()));
+  need(env, d.Kx.size() == n * m,
+       "option 'kernelTest': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kx.size()));
+  need(env, d.y.size() == n,
+       std::string("option '") + targetsKey + "': expected " + std::to_string(n) + " values, received " + std::to_string(d.y.size()));
   if (flipped) {
     d.Kflip = GetFloat64Array(o, "kernelTestFlipped", true);
-    need(env, d.Kflip.size() == n * m, "option 'kernelTestFlipped': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kflip.size()));
+    need(env, d.Kflip.size() == n * m,
+         "option 'kernelTestFlipped': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kflip.size()));
   }
   d.f0 = GetFloat64Array(o, "f0", false);
   d.f0x = GetFloat64Array(o, "f0Test", false);
-  need(env, d.f0.empty() || d.f0.size() == n, "option 'f0': expected " + std::to_string(n) + " values, received " + std::to_string(d.f0.size()));
-  need(env, d.f0x.empty() || d.f0x.size() == m, "option 'f0Test': expected " + std::to_string(m) + " values, received " + std::to_string(d.f0x.size()));
+  need(env, d.f0.empty() || d.f0.size() == n,
+       "option 'f0': expected " + std::to_string(n) + " values, received " + std::to_string(d.f0.size()));
+  need(env, d.f0x.empty() || d.f0x.size() == m,
+       "option 'f0Test': expected " + std::to_string(m) + " values, received " + std::to_string(d.f0x.size()));
   return d;
 }
 
 Napi::Array IntArray(Napi::Env env, const std::vector<int64_t>& v) {
-  auto a = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
-  return a;
+  return ToArray(env, v, [](int64_t x) { return static_cast<double>(x); });
 }
 
 Napi::Value LstsqGrid(const Napi::CallbackInfo& info) {
@@ -179,8 +183,10 @@ void InitSolvers(Napi::Env env, Napi::Object exports) {
   exports.Set("solveLstsqGrid", Napi::Function::New(env, LstsqGrid, "solveLstsqGrid"));
   exports.Set("solveAsym", Napi::Function::New(env, AsymLsSvm, "solveAsym"));
   exports.Set("solveLogistic", Napi::Function::New(env, Logistic, "solveLogistic"));
-  exports.Set("solveSvc", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Svm(i, false); }, "solveSvc"));
-  exports.Set("solveSvr", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Svm(i, true); }, "solveSvr"));
+  exports.Set("solveSvc", Napi::Function::New(
+                              env, [](const Napi::CallbackInfo& i) { return Svm(i, false); }, "solveSvc"));
+  exports.Set("solveSvr", Napi::Function::New(
+                              env, [](const Napi::CallbackInfo& i) { return Svm(i, true); }, "solveSvr"));
 }
 
 Registrar reg(&InitSolvers);

@@ -4,18 +4,19 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
 
 #include "core/forward.h"
 #include "core/json.h"
+#include "core/mlm.h"
 #include "core/optimizers.h"
 #include "core/safetensors.h"
 #include "core/safetensors_write.h"
@@ -51,67 +52,6 @@ std::string Num(double v) {
   return s.str();
 }
 
-// One masked batch: inputs (corrupted), the flat indices b*L + t of the selected positions and their targets.
-struct MlmBatch {
-  Batch batch;
-  at::Tensor index, targets;
-  int64_t count = 0;
-};
-
-MlmBatch MaskBatch(const Model& m, const PretrainOptions& o, const std::vector<const std::vector<int64_t>*>& seqs, uint64_t rngSeed,
-                   const at::Device& dev) {
-  std::mt19937_64 rng(rngSeed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  // random replacements: uniform over the non-special ids [numSpecial, vocab) without <mask>
-  const int64_t lo = o.numSpecial, hi = m.cfg.vocabSize;
-  std::uniform_int_distribution<int64_t> rid(lo, hi - 2);
-  std::vector<Example> xs(seqs.size());
-  std::vector<int64_t> index, targets;
-  int64_t L = 0;
-  for (auto* s : seqs) L = std::max<int64_t>(L, static_cast<int64_t>(s->size()));
-  std::vector<std::pair<size_t, size_t>> candidates;
-  for (size_t b = 0; b < seqs.size(); b++) {
-    xs[b].ids = *seqs[b];
-    for (size_t t = 0; t < xs[b].ids.size(); t++) {
-      int64_t id = xs[b].ids[t];
-      if (id < o.numSpecial || id == o.maskId) continue;
-      candidates.emplace_back(b, t);
-      if (u(rng) >= o.maskProb) continue;
-      index.push_back(static_cast<int64_t>(b) * L + static_cast<int64_t>(t));
-      targets.push_back(id);
-      double r = u(rng);
-      if (r < o.maskReplace) {
-        xs[b].ids[t] = o.maskId;
-      } else if (r < o.maskReplace + o.randomReplace) {
-        int64_t x = rid(rng);
-        if (x >= o.maskId) x++;  // skip <mask> (the last id in lmkernel's vocabularies, but not assumed)
-        xs[b].ids[t] = std::min<int64_t>(x, hi - 1);
-      }
-    }
-  }
-  if (index.empty() && !candidates.empty()) {  // at least one prediction per batch
-    auto [b, t] = candidates[rng() % candidates.size()];
-    index.push_back(static_cast<int64_t>(b) * L + static_cast<int64_t>(t));
-    targets.push_back(xs[b].ids[t]);
-    xs[b].ids[t] = o.maskId;
-  }
-  MlmBatch mb;
-  mb.batch = makeBatch(m, xs, 0, xs.size(), dev);
-  mb.index = at::tensor(index, at::kLong).to(dev);
-  mb.targets = at::tensor(targets, at::kLong).to(dev);
-  mb.count = static_cast<int64_t>(index.size());
-  return mb;
-}
-
-// Decoder logits [M, vocab] at the selected positions.
-at::Tensor MlmLogits(const Model& m, const MlmBatch& mb) {
-  at::Tensor hidden = encoderForward(m, mb.batch, nullptr);
-  at::Tensor h = hidden.reshape({-1, m.cfg.hidden}).index_select(0, mb.index);
-  at::Tensor d = at::gelu(linearForward(m.headDense, h, nullptr));
-  at::Tensor z = normForward(m.headLn, d, m.cfg.eps, nullptr);
-  return at::linear(z, m.decoderW, m.decoderBias);
-}
-
 // RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows.
 void InitWeights(Model& m) {
   c10::NoGradGuard ng;
@@ -130,9 +70,10 @@ void InitWeights(Model& m) {
 std::string Fingerprint(const PretrainOptions& o, size_t nTrain) {
   const auto& c = o.cfg;
   std::ostringstream s;
-  s << "vocab=" << c.vocabSize << " hidden=" << c.hidden << " layers=" << c.layers << " heads=" << c.heads << " intermediate=" << c.intermediate
-    << " positions=" << c.maxPositions << " steps=" << o.steps << " batch=" << o.batchSize << " warmup=" << o.warmupSteps << " lr=" << Num(o.lr)
-    << " wd=" << Num(o.weightDecay) << " seed=" << o.seed << " mask=" << o.maskId << " train_sequences=" << nTrain;
+  s << "vocab=" << c.vocabSize << " hidden=" << c.hidden << " layers=" << c.layers << " heads=" << c.heads
+    << " intermediate=" << c.intermediate << " positions=" << c.maxPositions << " steps=" << o.steps << " batch=" << o.batchSize
+    << " warmup=" << o.warmupSteps << " lr=" << Num(o.lr) << " wd=" << Num(o.weightDecay) << " seed=" << o.seed << " mask=" << o.maskId
+    << " train_sequences=" << nTrain;
   return s.str();
 }
 
@@ -165,7 +106,8 @@ void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>&
   pos(o.evalBatchSize, "evalBatchSize");
   if (c.arch != Arch::Roberta) throw std::runtime_error("pretrain: only the RoBERTa architecture is supported");
   if (c.hidden % c.heads != 0)
-    throw std::runtime_error("option 'heads': hidden " + std::to_string(c.hidden) + " is not divisible by " + std::to_string(c.heads) + " heads");
+    throw std::runtime_error("option 'heads': hidden " + std::to_string(c.hidden) + " is not divisible by " + std::to_string(c.heads) +
+                             " heads");
   if (o.maskId < o.numSpecial || o.maskId >= c.vocabSize)
     throw std::runtime_error("option 'maskId' must be a special id in [numSpecial, vocabSize), got " + std::to_string(o.maskId));
   if (c.vocabSize - o.numSpecial < 2) throw std::runtime_error("option 'vocabSize': the vocabulary has no ordinary tokens");
@@ -176,7 +118,8 @@ void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>&
   if (o.maskReplace < 0 || o.randomReplace < 0 || o.maskReplace + o.randomReplace > 1)
     throw std::runtime_error("options 'maskReplace' + 'randomReplace' must be probabilities summing to at most 1");
   if (o.evalEvery < 0 || o.checkpointEvery < 0) throw std::runtime_error("options 'evalEvery' and 'checkpointEvery' must be >= 0");
-  if (o.checkpointEvery > 0 && o.checkpointPath.empty()) throw std::runtime_error("option 'checkpointEvery' needs 'checkpoint' (a file path)");
+  if (o.checkpointEvery > 0 && o.checkpointPath.empty())
+    throw std::runtime_error("option 'checkpointEvery' needs 'checkpoint' (a file path)");
   if (train.empty()) throw std::runtime_error("option 'train': no training sequences");
   const int64_t maxLen = c.maxPositions - c.padId - 1;
   auto check = [&](const std::vector<std::vector<int64_t>>& xs, const char* where) {
@@ -276,7 +219,8 @@ void PretrainRun::resume() {
   for (size_t i = 0; i + 3 < ev.size(); i += 4)
     res_.evals.push_back({static_cast<int64_t>(ev[i]), ev[i + 1], ev[i + 2], static_cast<int64_t>(ev[i + 3])});
   res_.resumedFrom = start_;
-  if (start_ > o_.steps) throw std::runtime_error(o_.checkpointPath + ": the checkpoint is at step " + std::to_string(start_) + ", past 'steps'");
+  if (start_ > o_.steps)
+    throw std::runtime_error(o_.checkpointPath + ": the checkpoint is at step " + std::to_string(start_) + ", past 'steps'");
 }
 
 void PretrainRun::writeCheckpoint(int64_t step) {
@@ -291,8 +235,12 @@ void PretrainRun::writeCheckpoint(int64_t step) {
   std::vector<double> ev;
   for (auto& e : res_.evals) ev.insert(ev.end(), {static_cast<double>(e.step), e.loss, e.accuracy, static_cast<double>(e.tokens)});
   writeSafetensors(o_.checkpointPath, named,
-                   {{"lmkernel_pretrain", fp_}, {"step", std::to_string(step)}, {"adam_t", std::to_string(opt_->stepCount())},
-                    {"loss", JsonArray(res_.loss)}, {"lr", JsonArray(res_.lr)}, {"evals", JsonArray(ev)}});
+                   {{"lmkernel_pretrain", fp_},
+                    {"step", std::to_string(step)},
+                    {"adam_t", std::to_string(opt_->stepCount())},
+                    {"loss", JsonArray(res_.loss)},
+                    {"lr", JsonArray(res_.lr)},
+                    {"evals", JsonArray(ev)}});
   res_.checkpoints++;
   progress_("checkpoint", step, o_.steps);
 }
@@ -306,9 +254,9 @@ void PretrainRun::evaluate(int64_t step) {
     progress_.check();
     std::vector<const std::vector<int64_t>*> seqs;
     for (size_t j = i; j < std::min(heldout_.size(), i + static_cast<size_t>(o_.evalBatchSize)); j++) seqs.push_back(&heldout_[j]);
-    MlmBatch mb = MaskBatch(m, o_, seqs, Mix(o_.seed ^ 0xE7A1u, i), dev_);  // fixed masks: the same at every evaluation
+    MlmBatch mb = maskBatch(m, o_, seqs, Mix(o_.seed ^ 0xE7A1u, i), dev_);  // fixed masks: the same at every evaluation
     if (mb.count == 0) continue;
-    at::Tensor logits = MlmLogits(m, mb);
+    at::Tensor logits = mlmLogits(m, mb);
     lossSum += at::cross_entropy_loss(logits, mb.targets, {}, at::Reduction::Sum).item<double>();
     correct += logits.argmax(1).eq(mb.targets).sum().item<double>();
     count += mb.count;
@@ -337,8 +285,8 @@ std::vector<const std::vector<int64_t>*> PretrainRun::batch(int64_t step) {
 }
 
 void PretrainRun::trainStep(int64_t step) {
-  MlmBatch mb = MaskBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
-  at::Tensor loss = at::cross_entropy_loss(MlmLogits(*res_.model, mb), mb.targets);
+  MlmBatch mb = maskBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
+  at::Tensor loss = at::cross_entropy_loss(mlmLogits(*res_.model, mb), mb.targets);
   const double lossVal = loss.item<double>();
   if (!std::isfinite(lossVal))
     throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the loss is " + Num(lossVal) +
@@ -348,7 +296,8 @@ void PretrainRun::trainStep(int64_t step) {
   std::vector<at::Tensor> sq;
   for (const auto& g : grads) sq.push_back(g.pow(2).sum());
   const double norm = std::sqrt(at::stack(sq).sum().item<double>());
-  if (!std::isfinite(norm)) throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the gradient norm is not finite");
+  if (!std::isfinite(norm))
+    throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the gradient norm is not finite");
   if (o_.maxGradNorm > 0) {
     const double coef = std::min(1.0, o_.maxGradNorm / (norm + 1e-6));
     if (coef < 1.0)

@@ -130,6 +130,17 @@ void testLstsq(const Case& cs, const Value& entries, const std::string& name) {
 
 }  // namespace
 
+// A solver input viewing a case's train x train and train x test kernels.
+template <class In>
+In Bind(const std::vector<double>& K, const std::vector<double>& Kx, int64_t n, int64_t m) {
+  In in;
+  in.K = K.data();
+  in.Kx = Kx.data();
+  in.n = n;
+  in.m = m;
+  return in;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: test_solvers FIXTURES_DIR\n");
@@ -146,12 +157,8 @@ int main(int argc, char** argv) {
     std::vector<double> labels01(bin.y.size());
     for (size_t i = 0; i < bin.y.size(); i++) labels01[i] = (bin.y[i] + 1) / 2;
     for (const auto& e : at(sv, "logistic").arr) {
-      lmk::LogisticInput in;
-      in.K = bin.K.data();
-      in.Kx = bin.Kx.data();
+      auto in = Bind<lmk::LogisticInput>(bin.K, bin.Kx, bin.n, bin.m);
       in.labels = labels01.data();
-      in.n = bin.n;
-      in.m = bin.m;
       in.C = at(e, "C").num;
       auto r = lmk::logisticFit(in, lmk::Progress{});
       expect("case1 logistic C=" + std::to_string(in.C) + " it=" + std::to_string(r.iterations), r.decision,
@@ -159,12 +166,8 @@ int main(int argc, char** argv) {
     }
     {
       const Value& e = at(sv, "svr");
-      lmk::SvmInput in;
-      in.K = bin.K.data();
-      in.Kx = bin.Kx.data();
+      auto in = Bind<lmk::SvmInput>(bin.K, bin.Kx, bin.n, bin.m);
       in.y = bin.y.data();
-      in.n = bin.n;
-      in.m = bin.m;
       in.C = at(e, "C").num;
       in.epsilon = at(e, "epsilon").num;
       auto r = lmk::svrFit(in, lmk::Progress{});
@@ -172,24 +175,16 @@ int main(int argc, char** argv) {
     }
     {
       const Value& e = at(sv, "svc");
-      lmk::SvmInput in;
-      in.K = bin.K.data();
-      in.Kx = bin.Kx.data();
+      auto in = Bind<lmk::SvmInput>(bin.K, bin.Kx, bin.n, bin.m);
       in.y = bin.y.data();
-      in.n = bin.n;
-      in.m = bin.m;
       in.C = at(e, "C").num;
       auto r = lmk::svcFit(in, lmk::Progress{});
       expect("case1 svc", r.decision, flat(at(e, "decision_function")), 1e-4);
     }
     for (const auto& e : at(sv, "asym").arr) {
-      lmk::AsymLsSvmInput in;
-      in.K = bin.Ka.data();
-      in.Kx = bin.Kax.data();
+      auto in = Bind<lmk::AsymLsSvmInput>(bin.Ka, bin.Kax, bin.n, bin.m);
       in.Kflip = bin.Kflip.data();
       in.y = bin.y.data();
-      in.n = bin.n;
-      in.m = bin.m;
       in.gamma = at(e, "gamma").num;
       in.lambdas = {at(e, "lambda").num};
       auto r = lmk::asymLsSvmSolve(in, lmk::Progress{});
