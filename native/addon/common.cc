@@ -20,9 +20,7 @@ Napi::Object ObjectArg(const Napi::CallbackInfo& info, size_t i, const char* wha
   return info[i].As<Napi::Object>();
 }
 
-bool Has(const Napi::Object& o, const char* key) {
-  return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull();
-}
+bool Has(const Napi::Object& o, const char* key) { return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull(); }
 
 static Napi::Value Required(const Napi::Object& o, const char* key) {
   if (!Has(o, key)) throw TypeErr(o.Env(), std::string("option '") + key + "' is required");
@@ -132,9 +130,7 @@ std::vector<double> GetDoubleArray(const Napi::Object& o, const char* key, bool 
   return out;
 }
 
-std::vector<double> GetFloat64Array(const Napi::Object& o, const char* key, bool required) {
-  return GetDoubleArray(o, key, required);
-}
+std::vector<double> GetFloat64Array(const Napi::Object& o, const char* key, bool required) { return GetDoubleArray(o, key, required); }
 
 Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& v) {
   auto a = Napi::Float64Array::New(env, v.size());
@@ -187,8 +183,7 @@ void BusyLease::release() {
 }
 
 // --- Job ------------------------------------------------------------------------------------------
-Job::Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish,
-         BusyLease lease)
+Job::Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<bool>> cancel, Work work, Finish finish, BusyLease lease)
     : Napi::AsyncProgressWorker<ProgressMsg>(env, "lmkernel"),
       deferred_(Napi::Promise::Deferred::New(env)),
       cancel_(std::move(cancel)),
@@ -198,8 +193,7 @@ Job::Job(Napi::Env env, Napi::Function progressCb, std::shared_ptr<std::atomic<b
   if (!progressCb.IsEmpty()) progressCb_ = Napi::Persistent(progressCb);
 }
 
-Napi::Value Job::Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish,
-                       BusyLease lease) {
+Napi::Value Job::Start(const Napi::CallbackInfo& info, size_t progressIdx, size_t cancelIdx, Work work, Finish finish, BusyLease lease) {
   Napi::Env env = info.Env();
   Napi::Function cb;
   if (info.Length() > progressIdx && info[progressIdx].IsFunction()) cb = info[progressIdx].As<Napi::Function>();

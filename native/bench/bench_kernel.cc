@@ -45,8 +45,8 @@ static void Sync(const at::Device& d) {
 int main(int argc, char** argv) {
   int64_t nTrain = 8, nTest = 16, minLen = 20, maxLen = 40, labels = 2, threads = 0, batch = 8, layers = 12, hidden = 768;
   bool naive = true;
-  int64_t repeat = 1;       // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
-  std::string only;         // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
+  int64_t repeat = 1;  // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
+  std::string only;    // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
   std::string device = "cpu";
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -168,8 +168,7 @@ int main(int argc, char** argv) {
             size_t j = std::min(all.size(), i + static_cast<size_t>(batch));
             Batch b = makeBatch(*model, all, i, j, dev);
             at::Tensor h = encoderForward(*model, b, nullptr);
-            at::Tensor f =
-                logitsFromFeatures(*model, featuresForward(*model, h, b, OutputMode::Prompt, nullptr), OutputMode::Prompt, lab);
+            at::Tensor f = logitsFromFeatures(*model, featuresForward(*model, h, b, OutputMode::Prompt, nullptr), OutputMode::Prompt, lab);
             auto g = torch::autograd::grad({f.select(1, c).sum()}, params, {}, false, false, true);
           }
         }
@@ -187,7 +186,8 @@ int main(int argc, char** argv) {
                                         OutputMode::Prompt, lab);
       auto g = torch::autograd::grad({f.select(1, c).sum()}, params, {}, false, false, true);
       std::vector<at::Tensor> flat;
-      for (size_t k = 0; k < g.size(); k++) flat.push_back(g[k].defined() ? g[k].reshape({-1}) : at::zeros({params[k].numel()}, params[k].options()));
+      for (size_t k = 0; k < g.size(); k++)
+        flat.push_back(g[k].defined() ? g[k].reshape({-1}) : at::zeros({params[k].numel()}, params[k].options()));
       return at::cat(flat).detach();
     };
     at::Tensor K;
@@ -211,14 +211,17 @@ int main(int argc, char** argv) {
     naiveErr = ((mine - K).abs().max() / K.abs().max()).item<double>();
   }
   std::printf(
-      "{\"machine_threads\": %d, \"device\": \"%s\", \"model\": \"roberta-base-shaped (random, %lld layers, hidden %lld)\", \"train\": %lld, "
+      "{\"machine_threads\": %d, \"device\": \"%s\", \"model\": \"roberta-base-shaped (random, %lld layers, hidden %lld)\", \"train\": "
+      "%lld, "
       "\"test\": %lld, \"min_len\": %lld, \"max_len\": %lld, \"labels\": %lld, \"batch\": %lld, \"grad_dim\": %lld, "
       "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, \"floor_seconds\": %.3f, "
       "\"naive_seconds\": %.3f, \"sgd_over_floor\": %.2f, \"signgd_over_floor\": %.2f, \"naive_over_sgd\": %.2f, "
-      "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, \"signgd\": %.2f, \"asymmetric_signgd\": %.2f, "
+      "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, \"signgd\": %.2f, "
+      "\"asymmetric_signgd\": %.2f, "
       "\"floor\": %.2f, \"naive\": %.2f}}\n",
       nthreads, dev.str().c_str(), (long long)layers, (long long)hidden, (long long)nTrain, (long long)nTest, (long long)minLen,
-      (long long)maxLen, (long long)labels, (long long)batch, (long long)rs.gradDim, tSgd, tSign, tAsym, tFloor, tNaive,
-      tSgd / tFloor, tSign / tFloor, tNaive > 0 ? tNaive / tSgd : -1.0, naiveErr, (long long)repeat, (long long)(naive ? repeat : 0), cSgd, cSign, cAsym, cFloor, cNaive);
+      (long long)maxLen, (long long)labels, (long long)batch, (long long)rs.gradDim, tSgd, tSign, tAsym, tFloor, tNaive, tSgd / tFloor,
+      tSign / tFloor, tNaive > 0 ? tNaive / tSgd : -1.0, naiveErr, (long long)repeat, (long long)(naive ? repeat : 0), cSgd, cSign, cAsym,
+      cFloor, cNaive);
   return 0;
 }

@@ -18,7 +18,8 @@ int64_t IntField(const json::Value& cfg, const char* key, const std::string& whe
   }
   if (!v->isNumber() || !v->isInteger) throw std::runtime_error(where + ": config field '" + key + "' must be an integer");
   if (v->integer < min)
-    throw std::runtime_error(where + ": config field '" + key + "' must be >= " + std::to_string(min) + ", got " + std::to_string(v->integer));
+    throw std::runtime_error(where + ": config field '" + key + "' must be >= " + std::to_string(min) + ", got " +
+                             std::to_string(v->integer));
   return v->integer;
 }
 

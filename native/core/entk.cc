@@ -252,7 +252,8 @@ KernelResult KernelRun::run() {
     tile.t1 = std::min(r_.nTrain, tile.t0 + r_.tileSize);
     tile.R0 = tile.t0 * Co_;
     tile.Rn = (tile.t1 - tile.t0) * Co_;
-    tile.groupSize = useGhost_ ? 0 : chooseGroupSize(m_, gb_.wanted(), train_, test_.empty() ? train_ : test_, tile.t1 - tile.t0, opts_, Co_);
+    tile.groupSize =
+        useGhost_ ? 0 : chooseGroupSize(m_, gb_.wanted(), train_, test_.empty() ? train_ : test_, tile.t1 - tile.t0, opts_, Co_);
     tile.trainDone = !single_;  // with several tiles the train set is streamed against each tile instead
     storeTrainSide(tile);
     if (single_) trainTrainFromStore(tile);
@@ -284,8 +285,8 @@ KernelResult KernelRun::run() {
 
 }  // namespace
 
-KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
-                            const KernelOptions& opts, const Progress& progress) {
+KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test, const KernelOptions& opts,
+                            const Progress& progress) {
   CheckKernelOptions(train, opts);
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");

@@ -34,8 +34,8 @@ struct KernelResult {
   std::map<std::string, at::Tensor> kernels;
 };
 
-KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test,
-                            const KernelOptions& opts, const Progress& progress);
+KernelResult computeKernels(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test, const KernelOptions& opts,
+                            const Progress& progress);
 
 // Per-example gradient blocks of one batch, handed one at a time to consumers: the small blocks formed
 // (block k is [B·C, P_k] in the model's dtype, rows = example·C + output), linear weight blocks as (a, δ).

@@ -148,8 +148,7 @@ void EmitEmbeddings(const BlockContext& c, const Batch& b, const at::Tensor& d, 
   }
   if (c.wanted[m.pPos])
     emit.whole(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-  if (c.wanted[m.pType])
-    emit.whole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
+  if (c.wanted[m.pType]) emit.whole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
 }
 
 // The blocks of one recorded site from its δ [B, L, Cout, dout].
@@ -173,7 +172,8 @@ void EmitOutputRows(const BlockContext& c, const at::Tensor& zd, Emitter& emit) 
   if (c.out.mode == OutputMode::Prompt) {
     at::Tensor gr = at::zeros({Co, c.Cu}, c.g.options());  // Σ_c g[o, c] into row labelRow[c]
     gr.index_add_(1, c.labelRow, c.g);
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW]) emit.whole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
+    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW])
+      emit.whole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
     if (c.wanted[m.pDecoderBias]) emit.whole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
   } else {
     if (c.wanted[m.pClsW]) emit.whole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
@@ -193,7 +193,8 @@ GradientBlocks::~GradientBlocks() = default;
 int64_t GradientBlocks::numOutputs() const { return ctx_->Cout; }
 const std::vector<bool>& GradientBlocks::wanted() const { return ctx_->wanted; }
 
-at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer& linear) const {
+at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume,
+                                   const GhostConsumer& linear) const {
   const auto& c = *ctx_;
   Tape tape;
   tape.wanted = &c.wanted;

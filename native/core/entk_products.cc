@@ -55,7 +55,6 @@ at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
   return P.to(at::kDouble).reshape({x.B * Co, y.B * Co});
 }
 
-
 SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, size_t j) {
   SiteBatch sb;
   sb.row0 = row0;
@@ -66,8 +65,6 @@ SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, 
   sb.ragged = 8 * (mx * static_cast<int64_t>(sb.lengths.size()) - sum) >= mx * static_cast<int64_t>(sb.lengths.size());
   return sb;
 }
-
-
 
 namespace {
 
@@ -139,9 +136,8 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   std::vector<JointTargets> parts(W);
   auto zerosLike = [](const at::Tensor& x) { return x.defined() ? at::zeros(x.sizes(), x.options()) : at::Tensor(); };
   for (int w = 0; w < W; w++)
-    parts[w] = W == 1 ? t
-                      : JointTargets{zerosLike(t.Ksgd),        zerosLike(t.Ksign), zerosLike(t.Kasymmetric), zerosLike(t.Tsgd),
-                                     zerosLike(t.Tsign), zerosLike(t.Tasymmetric), zerosLike(t.Tflip)};
+    parts[w] = W == 1 ? t : JointTargets{zerosLike(t.Ksgd),  zerosLike(t.Ksign),       zerosLike(t.Kasymmetric), zerosLike(t.Tsgd),
+                                         zerosLike(t.Tsign), zerosLike(t.Tasymmetric), zerosLike(t.Tflip)};
 
   forEachOnWorkers(chunks, W, [&](int worker, int64_t c) {
     JointWorkspace& ws = wss[worker];
@@ -171,8 +167,13 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   });
   if (W > 1)
     for (const auto& p : parts)
-      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd}, {t.Ksign, p.Ksign}, {t.Kasymmetric, p.Kasymmetric},
-                              {t.Tsgd, p.Tsgd}, {t.Tsign, p.Tsign}, {t.Tasymmetric, p.Tasymmetric}, {t.Tflip, p.Tflip}})
+      for (auto [dst, src] : {std::pair<at::Tensor, at::Tensor>{t.Ksgd, p.Ksgd},
+                              {t.Ksign, p.Ksign},
+                              {t.Kasymmetric, p.Kasymmetric},
+                              {t.Tsgd, p.Tsgd},
+                              {t.Tsign, p.Tsign},
+                              {t.Tasymmetric, p.Tasymmetric},
+                              {t.Tflip, p.Tflip}})
         if (dst.defined()) dst.add_(src);
 }
 

@@ -24,8 +24,8 @@ struct GhostSide {
 struct SiteBatch {
   int64_t row0 = 0;
   std::map<size_t, std::pair<at::Tensor, at::Tensor>> sites;  // block k -> (a [B, L, din], δ [B, L, Co, dout])
-  std::vector<int64_t> lengths;  // tokens of each example (positions past them are padding, δ = 0 there)
-  bool ragged = false;           // lengths differ: forming each example over its own tokens skips the padding
+  std::vector<int64_t> lengths;                               // tokens of each example (positions past them are padding, δ = 0 there)
+  bool ragged = false;                                        // lengths differ: forming each example over its own tokens skips the padding
 };
 
 // Where one joint pass accumulates: train × train of the tile ([Rn, Rn], undefined when not wanted) and

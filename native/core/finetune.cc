@@ -88,8 +88,8 @@ int64_t NumLogits(const Model& m, const OutputSpec& out) {
 
 void CheckLabels(const std::vector<int64_t>& labels, size_t n, int64_t C, const char* option, const char* set) {
   if (labels.size() != n)
-    throw std::runtime_error("option '" + std::string(option) + "': " + std::to_string(labels.size()) + " labels for " +
-                             std::to_string(n) + " " + set + " examples");
+    throw std::runtime_error("option '" + std::string(option) + "': " + std::to_string(labels.size()) + " labels for " + std::to_string(n) +
+                             " " + set + " examples");
   for (size_t i = 0; i < labels.size(); i++)
     if (labels[i] < 0 || labels[i] >= C)
       throw std::runtime_error("option '" + std::string(option) + "'[" + std::to_string(i) + "] = " + std::to_string(labels[i]) +
@@ -97,9 +97,11 @@ void CheckLabels(const std::vector<int64_t>& labels, size_t n, int64_t C, const 
 }
 
 void Validate(const Model& m, const FinetuneData& d, const FinetuneOptions& o) {
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw std::runtime_error("option 'lr': the learning rate must be a finite number > 0, got " + Num(o.lr));
+  if (!(o.lr > 0) || !std::isfinite(o.lr))
+    throw std::runtime_error("option 'lr': the learning rate must be a finite number > 0, got " + Num(o.lr));
   if (o.steps < 1) throw std::runtime_error("option 'steps' must be >= 1, got " + std::to_string(o.steps));
-  if (o.batchSize < 0) throw std::runtime_error("option 'batchSize' must be >= 1 (or 0 for the full batch), got " + std::to_string(o.batchSize));
+  if (o.batchSize < 0)
+    throw std::runtime_error("option 'batchSize' must be >= 1 (or 0 for the full batch), got " + std::to_string(o.batchSize));
   if (std::isnan(o.maxGradNorm)) throw std::runtime_error("option 'maxGradNorm' must be a number (<= 0 disables clipping)");
   if (!(o.optimizer.weightDecay >= 0) || !std::isfinite(o.optimizer.weightDecay))
     throw std::runtime_error("option 'weightDecay' must be a finite number >= 0, got " + Num(o.optimizer.weightDecay));

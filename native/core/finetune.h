@@ -35,7 +35,7 @@ struct FinetuneOptions {
   OptimizerOptions optimizer;
   double lr = 1e-5;
   int64_t steps = 1;
-  int64_t batchSize = 0;  // 0 or >= N: the full training set every step, in order
+  int64_t batchSize = 0;     // 0 or >= N: the full training set every step, in order
   double maxGradNorm = 1.0;  // <= 0: no clipping
   int64_t evalEvery = 0;     // 0: evaluate on dev (when given) once, after the last step
   DevMetric metric = DevMetric::Accuracy;
@@ -58,7 +58,7 @@ struct DevPoint {
 struct FinetuneResult {
   std::shared_ptr<Model> model;  // the returned state (best on dev when evaluated, else the last good one)
   std::vector<bool> trained;
-  std::vector<double> trainLoss;  // the batch loss of every step taken (before its update)
+  std::vector<double> trainLoss;      // the batch loss of every step taken (before its update)
   double gradNorm = 0, clipCoef = 1;  // of the first step (pre-clip total norm and the clip coefficient)
   std::vector<DevPoint> devHistory;
   int64_t bestStep = -1;  // the step whose state was returned (0 = the initial model)

@@ -34,7 +34,8 @@ std::vector<bool> subsetMask(const Model& m, Subset s) {
 
 std::vector<int64_t> shardTiles(int64_t numTiles, int64_t shardIndex, int64_t shardCount) {
   if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
-    throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) + " is not of the form i/n with 0 <= i < n");
+    throw std::runtime_error("shard " + std::to_string(shardIndex) + "/" + std::to_string(shardCount) +
+                             " is not of the form i/n with 0 <= i < n");
   std::vector<int64_t> out;
   for (int64_t t = shardIndex; t < numTiles; t += shardCount) out.push_back(t);  // round-robin: balanced, deterministic
   return out;

@@ -83,8 +83,8 @@ KernelDistance kernelDistance(const Model& m0, const Model& m1, const std::vecto
   };
   KernelDistance d;
   d.trainTrain = rel(k1.kernels.at("sgd/train_train"), k0.kernels.at("sgd/train_train"));
-  d.trainTest = test.empty() ? std::numeric_limits<double>::quiet_NaN()
-                             : rel(k1.kernels.at("sgd/train_test"), k0.kernels.at("sgd/train_test"));
+  d.trainTest =
+      test.empty() ? std::numeric_limits<double>::quiet_NaN() : rel(k1.kernels.at("sgd/train_test"), k0.kernels.at("sgd/train_test"));
   return d;
 }
 

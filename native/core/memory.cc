@@ -91,8 +91,8 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
   auto outputs = [&](const Linear& l) {
     int64_t n = 0;
     if (want(l.pw)) n += Co * dout(l);
-    if (want(l.pA)) n += Co * rank(l);                 // δ of u = A x
-    if (want(l.pB)) n += rank(l) + Co * dout(l);       // input u, δ of B u
+    if (want(l.pA)) n += Co * rank(l);            // δ of u = A x
+    if (want(l.pB)) n += rank(l) + Co * dout(l);  // input u, δ of B u
     return n;
   };
   auto usesInput = [&](const Linear& l) { return want(l.pw) || want(l.pA); };
@@ -196,8 +196,8 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   ActivationSizes(m, wanted, prompt, numOutputs, e);
   e.trainActivations = activationBytes(e, train, opts.batchSize);
   if (joint) {
-    e.groupExamples = std::min<int64_t>(static_cast<int64_t>(std::max(train.size(), test.size())),
-                                        opts.groupSize > 0 ? opts.groupSize : opts.batchSize);
+    e.groupExamples =
+        std::min<int64_t>(static_cast<int64_t>(std::max(train.size(), test.size())), opts.groupSize > 0 ? opts.groupSize : opts.batchSize);
     e.groupActivations = e.groupExamples * (std::max(MaxLength(train), MaxLength(test)) * e.activationsPerToken + e.activationsPerExample);
   }
   const int64_t rte = static_cast<int64_t>(test.size()) * numOutputs;
@@ -247,10 +247,11 @@ int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const s
   const double share = static_cast<double>(tile) / static_cast<double>(std::max<int64_t>(1, n));
   std::ostringstream msg;
   msg << "not enough memory: the eNTK needs about "
-      << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels + e.groupActivations)) << " on " << m.device().str()
-      << " (for " << tile << " training examples x " << numOutputs << " outputs: layer inputs and output gradients of the linear layers "
-      << formatBytes(static_cast<double>(e.trainActivations) * share) << ", gradient store of the other blocks " << tile * numOutputs << " rows x "
-      << e.width << " entries x " << e.elementSize << " bytes = " << formatBytes(static_cast<double>(e.store) * share);
+      << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels + e.groupActivations)) << " on "
+      << m.device().str() << " (for " << tile << " training examples x " << numOutputs
+      << " outputs: layer inputs and output gradients of the linear layers " << formatBytes(static_cast<double>(e.trainActivations) * share)
+      << ", gradient store of the other blocks " << tile * numOutputs << " rows x " << e.width << " entries x " << e.elementSize
+      << " bytes = " << formatBytes(static_cast<double>(e.store) * share);
   if (e.signStore) msg << ", sign store " << formatBytes(static_cast<double>(e.signStore) * share);
   if (e.groupActivations) msg << ", one batch of streamed examples " << formatBytes(static_cast<double>(e.groupActivations));
   msg << ", kernels " << formatBytes(static_cast<double>(e.kernels)) << "), but only " << formatBytes(static_cast<double>(avail.bytes))

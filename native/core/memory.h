@@ -23,8 +23,8 @@
 namespace lmk {
 
 struct MemorySource {
-  int64_t bytes = -1;   // -1 when unknown (no check is made)
-  std::string source;   // "LMKERNEL_MEMORY_LIMIT_BYTES", "MemAvailable", "cuda free memory"
+  int64_t bytes = -1;  // -1 when unknown (no check is made)
+  std::string source;  // "LMKERNEL_MEMORY_LIMIT_BYTES", "MemAvailable", "cuda free memory"
 };
 
 // The memory a new allocation on `dev` can use now.
@@ -34,12 +34,12 @@ MemorySource availableMemory(const at::Device& dev);
 std::string formatBytes(double bytes);
 
 struct KernelMemoryEstimate {
-  int64_t rows = 0;        // N_train · C
-  int64_t width = 0;       // Σ P_k of the explicitly stored blocks (all but linear weights): entries per row
+  int64_t rows = 0;   // N_train · C
+  int64_t width = 0;  // Σ P_k of the explicitly stored blocks (all but linear weights): entries per row
   int64_t elementSize = 4;
-  int64_t store = 0;       // rows × width × elementSize
-  int64_t signStore = 0;   // the same again for signgd / asymmetric_signgd
-  int64_t kernels = 0;     // float64 train × train and train × test kernels (+ one product temporary)
+  int64_t store = 0;      // rows × width × elementSize
+  int64_t signStore = 0;  // the same again for signgd / asymmetric_signgd
+  int64_t kernels = 0;    // float64 train × train and train × test kernels (+ one product temporary)
   // (a, δ) of the linear weight sites: bytes per (padded) token, plus per example for the MLM head's
   // sites (prompt mode: at the mask only)
   int64_t activationsPerToken = 0, activationsPerExample = 0;

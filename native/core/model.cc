@@ -215,8 +215,8 @@ std::shared_ptr<Model> loadModel(const std::string& configPath, const std::strin
                 std::string key = sl.resolve(n, req);
                 const auto& e = st.entry(key);
                 if (e.shape.size() != shape.size() || !std::equal(shape.begin() + 1, shape.end(), e.shape.begin() + 1))
-                  throw std::runtime_error(weightsPath + ": tensor '" + key + "' has shape " + ShapeStr(e.shape) + ", expected [num_labels, " +
-                                           std::to_string(shape.back()) + "]");
+                  throw std::runtime_error(weightsPath + ": tensor '" + key + "' has shape " + ShapeStr(e.shape) +
+                                           ", expected [num_labels, " + std::to_string(shape.back()) + "]");
                 shape[0] = e.shape[0];
               }
               return sl.get(n, shape, req);

@@ -21,7 +21,7 @@ struct ParamInfo {
 };
 
 struct Linear {
-  at::Tensor w, b;  // b may be undefined
+  at::Tensor w, b;       // b may be undefined
   int pw = -1, pb = -1;  // indices into Model::params
   // LoRA (query/value): out = W x + b + scale · B (A x); A [r, din], B [dout, r]
   at::Tensor loraA, loraB;
@@ -90,7 +90,6 @@ void applyLora(Model& m, const LoraSpec& spec, uint64_t seed);
 void moveModel(Model& m, const at::Device& device);
 // Builds a model with random weights from a config alone (benchmarks, tests without checkpoints).
 std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& opts, uint64_t seed, int64_t numLabels);
-
 
 // Pointers to every parameter tensor of a model, indexed like Model::params. The tied decoder is not a
 // separate parameter (it aliases the word embeddings); the output bias is one parameter.

@@ -27,7 +27,8 @@ Optimizer::Optimizer(const OptimizerOptions& opts, std::vector<at::Tensor> param
 
 void Optimizer::restore(const std::vector<at::Tensor>& m, const std::vector<at::Tensor>& v, int64_t t) {
   if (m.size() != m_.size() || v.size() != v_.size())
-    throw std::runtime_error("optimizer state: " + std::to_string(m.size()) + " saved moments for " + std::to_string(m_.size()) + " parameters");
+    throw std::runtime_error("optimizer state: " + std::to_string(m.size()) + " saved moments for " + std::to_string(m_.size()) +
+                             " parameters");
   c10::NoGradGuard ng;
   for (size_t i = 0; i < m_.size(); i++) {
     if (!m[i].sizes().equals(m_[i].sizes()) || !v[i].sizes().equals(v_[i].sizes()))

@@ -21,9 +21,9 @@
 namespace lmk {
 
 struct PretrainOptions {
-  ModelConfig cfg;           // arch must be Roberta; vocabSize, hidden, layers, heads, intermediate, maxPositions
-  int64_t maskId = -1;       // the <mask> id (required)
-  int64_t numSpecial = 4;    // ids below this (and maskId) are special: never selected, never random replacements
+  ModelConfig cfg;         // arch must be Roberta; vocabSize, hidden, layers, heads, intermediate, maxPositions
+  int64_t maskId = -1;     // the <mask> id (required)
+  int64_t numSpecial = 4;  // ids below this (and maskId) are special: never selected, never random replacements
   double maskProb = 0.15, maskReplace = 0.8, randomReplace = 0.1;
   int64_t steps = 1000;
   int64_t batchSize = 32;
@@ -33,7 +33,7 @@ struct PretrainOptions {
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;
   double maxGradNorm = 1.0;  // <= 0: no clipping
   uint64_t seed = 1;
-  int64_t evalEvery = 0;     // 0: evaluate once at the end (when held-out data is given)
+  int64_t evalEvery = 0;  // 0: evaluate once at the end (when held-out data is given)
   int64_t evalBatchSize = 64;
   int64_t checkpointEvery = 0;  // 0: no periodic checkpoint
   std::string checkpointPath;   // a .safetensors file (written atomically); resumed from when it exists and `resume`
@@ -48,15 +48,15 @@ struct PretrainEval {
 };
 
 struct PretrainResult {
-  std::shared_ptr<Model> model;   // on the CPU
-  std::vector<double> loss;       // the training loss of every step 1..steps (before that step's update)
-  std::vector<double> lr;         // the learning rate of every step
+  std::shared_ptr<Model> model;  // on the CPU
+  std::vector<double> loss;      // the training loss of every step 1..steps (before that step's update)
+  std::vector<double> lr;        // the learning rate of every step
   std::vector<PretrainEval> evals;
-  int64_t steps = 0;              // steps taken in total (including those before a resume)
-  int64_t resumedFrom = 0;        // the step a checkpoint was resumed from (0 = fresh)
-  int64_t checkpoints = 0;        // checkpoints written by this call
+  int64_t steps = 0;        // steps taken in total (including those before a resume)
+  int64_t resumedFrom = 0;  // the step a checkpoint was resumed from (0 = fresh)
+  int64_t checkpoints = 0;  // checkpoints written by this call
   bool aborted = false;
-  double seconds = 0;             // wall time of this call's training
+  double seconds = 0;  // wall time of this call's training
 };
 
 // `train` / `heldout`: token-id sequences (each already wrapped as <s> ... </s>, at most the model's

@@ -1,7 +1,7 @@
 #include "core/runtime.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 
 #include <stdexcept>
 #include <thread>
@@ -26,8 +26,6 @@ at::Device parseDevice(const std::string& s) {
   throw std::runtime_error("device '" + s + "' is not one of cpu, cuda, cuda:N");
 }
 
-std::string describeRuntime() {
-  return "threads=" + std::to_string(at::get_num_threads()) + " cuda=" + (at::hasCUDA() ? "yes" : "no");
-}
+std::string describeRuntime() { return "threads=" + std::to_string(at::get_num_threads()) + " cuda=" + (at::hasCUDA() ? "yes" : "no"); }
 
 }  // namespace lmk

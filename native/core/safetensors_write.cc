@@ -66,7 +66,8 @@ void writeSafetensors(const std::string& path, const std::vector<std::pair<std::
   }
   uint64_t offset = 0;
   for (auto& [name, t0] : tensors) {
-    if (name == "__metadata__" || !seen.insert(name).second) throw std::runtime_error(path + ": duplicate or reserved tensor name '" + name + "'");
+    if (name == "__metadata__" || !seen.insert(name).second)
+      throw std::runtime_error(path + ": duplicate or reserved tensor name '" + name + "'");
     if (!t0.defined()) throw std::runtime_error(path + ": tensor '" + name + "' is undefined");
     if (!at::isFloatingType(t0.scalar_type())) throw std::runtime_error(path + ": tensor '" + name + "' is not floating point");
     at::Tensor t = t0.detach().to(at::kCPU, at::kFloat).contiguous();

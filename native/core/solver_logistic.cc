@@ -34,8 +34,8 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 // MINPACK-2 dcstep (Moré & Thuente), as in scipy's L-BFGS-B.
-void dcstep(double& stx, double& fx, double& dx, double& sty, double& fy, double& dy, double& stp, double fp, double dp,
-            bool& brackt, double stpmin, double stpmax) {
+void dcstep(double& stx, double& fx, double& dx, double& sty, double& fy, double& dy, double& stp, double fp, double dp, bool& brackt,
+            double stpmin, double stpmax) {
   const double sgnd = dp * (dx / std::fabs(dx));
   double stpf;
   if (fp > fx) {
@@ -65,12 +65,9 @@ void dcstep(double& stx, double& fx, double& dx, double& sty, double& fy, double
     if (stp > stx) gamma = -gamma;
     double p = (gamma - dp) + theta, q = (gamma + (dx - dp)) + gamma, r = p / q;
     double stpc;
-    if (r < 0 && gamma != 0)
-      stpc = stp + r * (stx - stp);
-    else if (stp > stx)
-      stpc = stpmax;
-    else
-      stpc = stpmin;
+    if (r < 0 && gamma != 0) stpc = stp + r * (stx - stp);
+    else if (stp > stx) stpc = stpmax;
+    else stpc = stpmin;
     double stpq = stp + (dp / (dp - dx)) * (stx - stp);
     if (brackt) {
       stpf = std::fabs(stpc - stp) < std::fabs(stpq - stp) ? stpc : stpq;
@@ -257,7 +254,8 @@ LogisticResult logisticFit(const LogisticInput& in, const Progress& progress) {
     LbfgsDirection(S, Y, SY, g, d);
     const double finit = f, ginit = dot(g, d);
     if (ginit >= 0) break;  // not a descent direction: L-BFGS-B would restart; we stop (never seen here)
-    const LineSearchResult ls = LineSearch(fg, x, d, finit, ginit, iter == 0 ? std::min(1.0 / std::sqrt(dot(d, d)), stpmx) : 1.0, stpmx, xn, gn);
+    const LineSearchResult ls =
+        LineSearch(fg, x, d, finit, ginit, iter == 0 ? std::min(1.0 / std::sqrt(dot(d, d)), stpmx) : 1.0, stpmx, xn, gn);
     if (!ls.done) break;  // line search failed (maxls): keep the last accepted point
     iter++;
     const double fold = f;

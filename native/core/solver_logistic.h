@@ -15,8 +15,8 @@
 namespace lmk {
 
 struct LogisticInput {
-  const double* K = nullptr;   // n x n
-  const double* Kx = nullptr;  // n x m
+  const double* K = nullptr;       // n x n
+  const double* Kx = nullptr;      // n x m
   const double* labels = nullptr;  // n, in {0, 1}
   int64_t n = 0, m = 0;
   double C = 1.0;

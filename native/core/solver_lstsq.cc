@@ -184,10 +184,8 @@ LstsqGridResult lstsqGrid(const LstsqGridInput& in, const Progress& progress) {
   if (method == LstsqMethod::Eigh && linalg::relativeAsymmetry(in.K, in.n) > kSymmetryTol)
     throw std::invalid_argument("lstsq: method 'eigh' needs a symmetric train x train kernel");
   out.method = method;
-  if (method == LstsqMethod::Eigh)
-    gridEigh(in, out, progress);
-  else
-    gridSolve(in, out, progress, method == LstsqMethod::PerPoint);
+  if (method == LstsqMethod::Eigh) gridEigh(in, out, progress);
+  else gridSolve(in, out, progress, method == LstsqMethod::PerPoint);
   return out;
 }
 

@@ -20,11 +20,11 @@ LstsqMethod parseLstsqMethod(const std::string& name);
 const char* lstsqMethodName(LstsqMethod m);
 
 struct LstsqGridInput {
-  const double* K = nullptr;      // n x n
-  const double* Kx = nullptr;     // n x m
-  const double* y = nullptr;      // n targets
-  const double* f0 = nullptr;     // n, optional (needed when some s > 0)
-  const double* f0x = nullptr;    // m, optional (needed when some s > 0)
+  const double* K = nullptr;    // n x n
+  const double* Kx = nullptr;   // n x m
+  const double* y = nullptr;    // n targets
+  const double* f0 = nullptr;   // n, optional (needed when some s > 0)
+  const double* f0x = nullptr;  // m, optional (needed when some s > 0)
   int64_t n = 0, m = 0;
   std::vector<double> lambdas{0.0};
   std::vector<double> scales{0.0};
@@ -34,8 +34,8 @@ struct LstsqGridInput {
 struct LstsqGridResult {
   // predictions[(li * scales.size() + si) * m + j]: lambda-major grid order.
   std::vector<double> predictions;
-  std::vector<int64_t> ranks;  // per grid point (same order)
-  double sigmaMax = 0.0;       // sigma_max(K), 0 when no lambda needed it
+  std::vector<int64_t> ranks;              // per grid point (same order)
+  double sigmaMax = 0.0;                   // sigma_max(K), 0 when no lambda needed it
   LstsqMethod method = LstsqMethod::Auto;  // the method used
 };
 

@@ -22,7 +22,7 @@ struct Smo {
   std::vector<int64_t> idx;
   std::vector<double> sign;  // y in libsvm's solver (+1/-1)
   std::vector<double> p;
-  std::vector<double> QD;    // double diagonal (libsvm computes QD in double)
+  std::vector<double> QD;  // double diagonal (libsvm computes QD in double)
   double C;
   std::vector<double> a, G;
 
@@ -157,15 +157,11 @@ struct Smo {
     for (int64_t t = 0; t < l; t++) {
       const double yG = sign[t] * G[t];
       if (upper(t)) {
-        if (sign[t] == -1)
-          ub = std::min(ub, yG);
-        else
-          lb = std::max(lb, yG);
+        if (sign[t] == -1) ub = std::min(ub, yG);
+        else lb = std::max(lb, yG);
       } else if (lower(t)) {
-        if (sign[t] == 1)
-          ub = std::min(ub, yG);
-        else
-          lb = std::max(lb, yG);
+        if (sign[t] == 1) ub = std::min(ub, yG);
+        else lb = std::max(lb, yG);
       } else {
         nFree++;
         sumFree += yG;

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       shift(-2 * eps);
       at::Tensor fm = Outputs(*model, test, labels);
       shift(eps);
-      at::Tensor fd = (fp - fm) / (2 * eps);  // [2 test, 2 logits]
+      at::Tensor fd = (fp - fm) / (2 * eps);                                // [2 test, 2 logits]
       at::Tensor want = K.select(0, static_cast<int64_t>(i)).select(0, c);  // [2, 2]
       double err = MaxRelErr(fd, want);
       worst = std::max(worst, err);

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     FinetuneResult r = finetune(*model, data, o, Progress{});
     LMK_CHECK(r.trainLoss.size() == 5 && r.trainLoss.back() < r.trainLoss.front(), "5 Adam steps did not reduce the loss (%g -> %g)",
               r.trainLoss.front(), r.trainLoss.back());
-    LinearizedOutputs lin = linearizedOutputs(*model, *model, std::vector<bool>(model->params.size(), true), data.test, o.output, 3, Progress{});
+    LinearizedOutputs lin =
+        linearizedOutputs(*model, *model, std::vector<bool>(model->params.size(), true), data.test, o.output, 3, Progress{});
     LMK_CHECK(lin.jvp.abs().max().item<double>() == 0, "zero tangent gives a non-zero JVP");
   }
   return test::Finish("test_finetune");

@@ -18,18 +18,18 @@ namespace {
 
 // A written file reads back exactly, with its metadata, its data 8-byte aligned.
 void CheckWriter(const std::string& tmp) {
-    at::Tensor a = at::arange(6, at::kFloat).view({2, 3});
-    at::Tensor b = at::tensor({1.5, -2.25}, at::kDouble);
-    writeSafetensors(tmp + "/rt.safetensors", {{"a", a}, {"b", b}}, {{"k", "v \"quoted\"\n"}});
-    Safetensors st(tmp + "/rt.safetensors");
-    LMK_CHECK(st.load("a", at::kFloat).equal(a), "tensor a round trip");
-    LMK_CHECK(st.load("b", at::kFloat).equal(b.to(at::kFloat)), "tensor b round trip (F32)");
-    LMK_CHECK(st.entry("b").dtype == "F32", "written as F32");
-    LMK_CHECK(st.metadata().at("k") == "v \"quoted\"\n", "metadata round trip");
-    std::ifstream f(tmp + "/rt.safetensors", std::ios::binary);
-    uint64_t hlen = 0;
-    f.read(reinterpret_cast<char*>(&hlen), 8);
-    LMK_CHECK((8 + hlen) % 8 == 0, "data section 8-byte aligned (header %llu)", static_cast<unsigned long long>(hlen));
+  at::Tensor a = at::arange(6, at::kFloat).view({2, 3});
+  at::Tensor b = at::tensor({1.5, -2.25}, at::kDouble);
+  writeSafetensors(tmp + "/rt.safetensors", {{"a", a}, {"b", b}}, {{"k", "v \"quoted\"\n"}});
+  Safetensors st(tmp + "/rt.safetensors");
+  LMK_CHECK(st.load("a", at::kFloat).equal(a), "tensor a round trip");
+  LMK_CHECK(st.load("b", at::kFloat).equal(b.to(at::kFloat)), "tensor b round trip (F32)");
+  LMK_CHECK(st.entry("b").dtype == "F32", "written as F32");
+  LMK_CHECK(st.metadata().at("k") == "v \"quoted\"\n", "metadata round trip");
+  std::ifstream f(tmp + "/rt.safetensors", std::ios::binary);
+  uint64_t hlen = 0;
+  f.read(reinterpret_cast<char*>(&hlen), 8);
+  LMK_CHECK((8 + hlen) % 8 == 0, "data section 8-byte aligned (header %llu)", static_cast<unsigned long long>(hlen));
 }
 
 // The schedule: warm-up 0.25, 0.5, ... then linear decay to 0.
@@ -105,16 +105,18 @@ int main() {
   LMK_CHECK(full.steps == 150 && full.loss.size() == 150, "steps taken %lld", static_cast<long long>(full.steps));
   double first = (full.loss[0] + full.loss[1] + full.loss[2]) / 3, last = (full.loss[147] + full.loss[148] + full.loss[149]) / 3;
   LMK_CHECK(last < first - 0.5, "loss falls: %.3f -> %.3f", first, last);
-  LMK_CHECK(full.evals.size() == 3 && full.evals.back().accuracy > 0.5, "held-out accuracy %.3f", full.evals.empty() ? -1 : full.evals.back().accuracy);
+  LMK_CHECK(full.evals.size() == 3 && full.evals.back().accuracy > 0.5, "held-out accuracy %.3f",
+            full.evals.empty() ? -1 : full.evals.back().accuracy);
 
   CheckResume(o, full, train, held, tmp);
 
   // the saved model loads (HF names, tied decoder absent: the loader clones the embeddings)
   saveModelSafetensors(*full.model, tmp + "/model.safetensors");
-  test::WriteFile(tmp + "/config.json",
-                  "{\"model_type\":\"roberta\",\"vocab_size\":25,\"hidden_size\":32,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
-                  "\"intermediate_size\":64,\"max_position_embeddings\":20,\"type_vocab_size\":1,\"pad_token_id\":1,\"layer_norm_eps\":1e-5,"
-                  "\"hidden_act\":\"gelu\"}");
+  test::WriteFile(
+      tmp + "/config.json",
+      "{\"model_type\":\"roberta\",\"vocab_size\":25,\"hidden_size\":32,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
+      "\"intermediate_size\":64,\"max_position_embeddings\":20,\"type_vocab_size\":1,\"pad_token_id\":1,\"layer_norm_eps\":1e-5,"
+      "\"hidden_act\":\"gelu\"}");
   auto m = loadModel(tmp + "/config.json", tmp + "/model.safetensors", LoadOptions{});
   LMK_CHECK(m->decoderW.equal(full.model->wordEmb), "decoder = word embeddings");
   LMK_CHECK(m->layers[1].out.w.equal(full.model->layers[1].out.w), "weights round trip");

@@ -38,13 +38,18 @@ namespace {
 
 // Safetensors header defects over memory buffers (the fuzzed entry point).
 void CheckHeaders() {
-  auto ok = File(R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})", 8);
+  auto ok = File(
+      R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})",
+      8);
   SafetensorsHeader h = ParseSafetensorsHeader(ok.data(), ok.size(), "mem");
   LMK_CHECK(h.entries.size() == 2 && h.entries["a"].end == 8, "valid header parses");
   // [0,16) and [8,12) overlap although [4,4) (empty) sorts between them
-  std::string e = HeaderError(File(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 16));
+  std::string e = HeaderError(File(
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+      16));
   LMK_CHECK(Has(e, "overlap at byte 8"), "non-adjacent overlap: %s", e.c_str());
-  e = HeaderError(File(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8));
+  e = HeaderError(
+      File(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8));
   LMK_CHECK(Has(e, "tensor 'a' appears twice"), "duplicate name: %s", e.c_str());
   std::vector<uint8_t> zip = {'P', 'K', 3, 4, 0, 0, 0, 0, 1, 2, 3};
   e = HeaderError(zip);
@@ -95,10 +100,13 @@ void CheckEstimate(const char* arch, const json::Value& A, const test::FixtureFi
     if (seenInputs.insert(a.data_ptr()).second) actBytes += a.numel() * a.element_size();
     actBytes += d.numel() * d.element_size();
   };
-  gb.compute(b, Progress{}, [&](size_t, const at::Tensor& blk) {
-    width += blk.size(1);
-    widths += std::to_string(blk.size(1)) + " ";
-  }, ad);
+  gb.compute(
+      b, Progress{},
+      [&](size_t, const at::Tensor& blk) {
+        width += blk.size(1);
+        widths += std::to_string(blk.size(1)) + " ";
+      },
+      ad);
   if (std::getenv("LMK_DEBUG_WIDTH")) {
     std::fprintf(stderr, "blocks: %s\nparams:", widths.c_str());
     for (size_t i = 0; i < model->params.size(); i++)
@@ -114,7 +122,9 @@ void CheckEstimate(const char* arch, const json::Value& A, const test::FixtureFi
             static_cast<int>(subset), (long long)estAct, (long long)actBytes);
   LMK_CHECK(est.rows == static_cast<int64_t>(train.size()) * gb.numOutputs(), "rows");
   LMK_CHECK(est.signStore == est.store && est.store == est.rows * est.width * 4, "store bytes");
-  LMK_CHECK(est.trainActivations == activationBytes(est, train, ko.batchSize) && (est.groupActivations > 0) == (est.activationsPerToken + est.activationsPerExample > 0), "activation totals");
+  LMK_CHECK(est.trainActivations == activationBytes(est, train, ko.batchSize) &&
+                (est.groupActivations > 0) == (est.activationsPerToken + est.activationsPerExample > 0),
+            "activation totals");
 }
 
 // A refusal under an artificially low limit, before any allocation; automatic tiling under a limit that
@@ -146,8 +156,8 @@ void CheckLimits(const json::Value& A, const test::FixtureFiles& files) {
     const double limit = (static_cast<double>(e.kernels + e.groupActivations) + 3.5 * perExample) / 0.9;
     ::setenv("LMKERNEL_MEMORY_LIMIT_BYTES", std::to_string(static_cast<int64_t>(limit)).c_str(), 1);
     KernelResult tiled = computeKernels(*model, train, {}, ko, Progress{});
-    LMK_CHECK(tiled.tileSize == 3 && tiled.numTiles == (static_cast<int64_t>(train.size()) + 2) / 3, "automatic tiling: tile %lld x %lld", (long long)tiled.tileSize,
-              (long long)tiled.numTiles);
+    LMK_CHECK(tiled.tileSize == 3 && tiled.numTiles == (static_cast<int64_t>(train.size()) + 2) / 3, "automatic tiling: tile %lld x %lld",
+              (long long)tiled.tileSize, (long long)tiled.numTiles);
     at::Tensor a = tiled.kernels.at("sgd/train_train"), w = whole.kernels.at("sgd/train_train");
     LMK_CHECK(((a - w).abs().max() / w.abs().max()).item<double>() < 1e-5, "automatic tiling changed the kernel");
     ko.trainTile = 5;  // asked for, and too large for the limit: refused, naming the tile that fits

@@ -2,11 +2,11 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/forward.h"
 #include "core/json.h"
@@ -16,15 +16,15 @@ namespace lmk::test {
 inline int failures = 0;
 inline int checks = 0;
 
-#define LMK_CHECK(cond, ...)                                  \
-  do {                                                    \
-    ::lmk::test::checks++;                                \
-    if (!(cond)) {                                        \
-      ::lmk::test::failures++;                            \
+#define LMK_CHECK(cond, ...)                                    \
+  do {                                                          \
+    ::lmk::test::checks++;                                      \
+    if (!(cond)) {                                              \
+      ::lmk::test::failures++;                                  \
       std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                  \
-      std::fprintf(stderr, "\n");                         \
-    }                                                     \
+      std::fprintf(stderr, __VA_ARGS__);                        \
+      std::fprintf(stderr, "\n");                               \
+    }                                                           \
   } while (0)
 
 // Nested JSON number arrays -> float64 tensor.
