@@ -45,7 +45,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     if (err instanceof LmkError || err.name === 'AbortError' || err.name === 'TypeError' || err.name === 'Error') {
-      console.error(`lmkernel ${cmd}: ${err.message}`);
+      // messages that already name the command ("run: ...") are not prefixed twice
+      const msg = err.message.startsWith(`${cmd}:`) || err.message.startsWith(`${cmd} `) ? err.message : `${cmd}: ${err.message}`;
+      console.error(`lmkernel ${msg}`);
     } else {
       console.error(err.stack ?? String(err));
     }

@@ -10,11 +10,11 @@ import { finetune } from '../lib/finetune.js';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { getTask } from '../lib/tasks/index.js';
-import { loadEncodedSplits } from '../lib/behaviour/data.js';
-import { runFinetuneExperiment, defaultSteps, type FinetuneRunOptions, type FtResultLine } from '../lib/behaviour/finetuneRun.js';
+import { loadEncodedSplits } from '../lib/experiments/index.js';
+import { runFinetuneExperiment, defaultSteps, type FinetuneRunOptions, type FtResultLine } from '../lib/experiments/index.js';
 import { chiFromLogits, chiStats, loraKernel, loraVsFull, relativeDifference } from '../lib/behaviour/measures.js';
 import { behaviourTable } from '../lib/behaviour/tables.js';
-import { reportTable } from '../lib/runner/report.js';
+import { reportTable } from '../lib/experiments/report.js';
 import { run as ftRunCli } from '../lib/cli/finetune-run.js';
 import { run as behaviourCli } from '../lib/cli/behaviour.js';
 import { fixtureModelDir, maxRelErr, sharedDir } from './helpers/fixtures.js';
@@ -27,7 +27,7 @@ const readLines = (p: string) => readJsonLines<FtResultLine>(p);
 
 function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
   return {
-    task: 'SST-2', k: 16, seeds: [42], dataDir, modelDir: fixtureModelDir('roberta'), tokenizerDir, mode: 'prompt', optimizer: 'sgd',
+    task: 'SST-2', k: 16, seeds: [42], dataDir, modelDir: fixtureModelDir('roberta'), tokenizerDir, output: 'prompt', optimizer: 'sgd',
     lrs: [1e-2], batchSizes: [8], steps: 4, evalEvery: 2, maxTest: 16, dtype: 'float64', out: join(dir, 'results.jsonl'), ...over,
   };
 }
@@ -39,7 +39,7 @@ describe('finetune-run', () => {
     const lines = readLines(join(dir, 'results.jsonl'));
     expect(lines).toHaveLength(1);
     const l = lines[0];
-    expect(l).toMatchObject({ method: 'finetune', status: 'done', task: 'SST-2', k: 16, seed: 42, mode: 'prompt', formula: 'sgd', solver: 'ft', subset: 'all', metric: 'acc', n_test: 16, steps: 4, eval_every: 2 });
+    expect(l).toMatchObject({ method: 'finetune', status: 'done', task: 'SST-2', k: 16, seed: 42, output: 'prompt', formula: 'sgd', solver: 'ft', subset: 'all', metric: 'acc', n_test: 16, steps: 4, eval_every: 2 });
     expect(l.params).toMatchObject({ lr: 1e-2, batch_size: 8 });
     expect(l.grid_runs).toHaveLength(1);
     expect(l.test_score).toBe(l.test!.acc);
@@ -99,7 +99,7 @@ describe('finetune-run', () => {
   it('LoRA runs train LoRA + heads and are reported as <mode>/<optimizer>/ft/lora; standard mode fits the head first', async () => {
     const dir = tmp();
     await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
-    await runFinetuneExperiment(base(dir, { mode: 'standard', linearProbe: { C: 1 }, behaviour: true }));
+    await runFinetuneExperiment(base(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
     const lines = readLines(join(dir, 'results.jsonl'));
     expect(lines.map((l) => [l.subset, l.lora])).toEqual([['lora', { r: 4, alpha: 8 }], ['all', null]]);
     expect(lines[1].linear_probe).not.toBeNull();

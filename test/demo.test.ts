@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../lib/demo.js';
+import { runDemo } from '../lib/demo/run.js';
 import { run } from '../lib/cli/demo.js';
 import { sharedDir } from './helpers/fixtures.js';
 
@@ -31,7 +31,7 @@ describe('demo (reduced)', () => {
     expect(results.map((l) => l.formula)).toEqual(['sgd', 'signgd', 'asymmetric_signgd']);
     expect(results.every((l) => l.n_test === 12 && l.task === 'brown-genre')).toBe(true);
     const ft = readFileSync(s.files.finetune, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(ft.map((l) => l.optimizer)).toEqual(['sgd', 'adam']);
+    expect(ft.map((l) => l.formula)).toEqual(['sgd', 'adam']);
     expect(readFileSync(s.files.table, 'utf8')).toMatch(/\| A-SignGD eNTK \(asym\) \|/);
     expect(readFileSync(s.files.figure, 'utf8')).toMatch(/^<svg/);
     expect(logs.some((l) => l.startsWith('k-shot splits'))).toBe(true);

@@ -11,7 +11,7 @@ import { InputError, LmkError, NativeError, OptionError, ResourceError } from '.
 import { appendLineAtomic, withFileLock } from '../lib/io.js';
 import { loadModel } from '../lib/model.js';
 import { encodePrompt, labelWordId, parseTemplate, taskPrompt } from '../lib/prompts/index.js';
-import { runKernelExperiment, type RunOptions } from '../lib/runner/index.js';
+import { runKernelExperiment, type RunOptions } from '../lib/experiments/index.js';
 import { solve } from '../lib/solvers/index.js';
 import { readTaskFile } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';

@@ -46,13 +46,13 @@ function pngSize(b: Buffer): { width: number; height: number } {
 describe('figure data', () => {
   it('Figure 1: per task and mode, kernel and FT columns with mean ± std over seeds; aborted lines ignored', () => {
     const d = figure1Data(LINES);
-    const sst = d.filter((x) => x.task === 'SST-2' && x.mode === 'prompt');
+    const sst = d.filter((x) => x.task === 'SST-2' && x.output === 'prompt');
     expect(sst.map((x) => [x.method, x.kind]).sort()).toEqual([['FT sgd', 'fine-tuning'], ['kernel sgd (lstsq)', 'kernel']]);
     const ft = sst.find((x) => x.kind === 'fine-tuning')!;
     expect(ft.mean).toBeCloseTo(91, 10);
     expect(ft.std).toBeCloseTo(1, 10);
     expect(ft.n).toBe(2); // seed 87 was aborted
-    expect(d.filter((x) => x.mode === 'standard')).toHaveLength(2);
+    expect(d.filter((x) => x.output === 'standard')).toHaveLength(2);
   });
 
   it('Figure 2 and the tables: pre / linearized / FT from behaviour lines', () => {

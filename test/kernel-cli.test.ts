@@ -32,7 +32,7 @@ describe('lmkernel kernel', () => {
         expect(await kernelCli(args)).toBe(0);
         const o = readJson(out);
         expect(o.grad_dim).toBe(cs.grad_dim);
-        expect(o.num_logits).toBe(cs.num_logits);
+        expect(o.num_outputs).toBe(cs.num_logits);
         expect(maxRelErr(flat(o.f0_test), flat(cs.f0_test))).toBeLessThan(1e-9);
         for (const f of Object.keys(cs.kernels))
           for (const k of Object.keys(cs.kernels[f]))
@@ -52,7 +52,7 @@ describe('lmkernel kernel', () => {
       '--formula', 'sgd,signgd,asymmetric_signgd', '--subset', 'lora', '--lora', loraPath, '--dtype', 'float64'])).toBe(0);
     const o = readJson(out);
     expect(o.grad_dim).toBe(cs.grad_dim);
-    expect(o.num_logits).toBe(cs.num_logits);
+    expect(o.num_outputs).toBe(cs.num_logits);
     expect(maxRelErr(flat(o.f0_train), flat(cs.f0_train))).toBeLessThan(1e-9);
     expect(maxRelErr(flat(o.f0_test), flat(cs.f0_test))).toBeLessThan(1e-9);
     // all 7 arrays of the fixture (sgd and signgd: train_train, train_test; asymmetric_signgd: also

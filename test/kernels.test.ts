@@ -1,6 +1,7 @@
 // eNTK kernels through the TypeScript API against fixtures-a.json (independent float64 implementations).
 import { describe, expect, it } from 'vitest';
-import { loadModel, type Formula } from '../lib/model.js';
+import { loadModel } from '../lib/model.js';
+import type { Formula } from '../lib/types.js';
 import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { pretrain, robertaConfig, saveModelFolder } from '../lib/pretrain.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
-import { detokenize, readBrown } from '../lib/embedded/brown.js';
-import { DEMO_TASK, splitBrown } from '../lib/embedded/demoTask.js';
-import { restrictedTokenizerJson } from '../lib/embedded/vocab.js';
+import { detokenize, readBrown } from '../lib/demo/brown.js';
+import { DEMO_TASK, splitBrown } from '../lib/demo/demoTask.js';
+import { restrictedTokenizerJson } from '../lib/demo/vocab.js';
 import { taskEncoder } from '../lib/prompts/index.js';
 
 describe('restricted GPT-2 BPE tokenizer', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reportTable, renderMarkdown, renderCsv, formatCell } from '../lib/runner/index.js';
+import { reportTable, renderMarkdown, renderCsv, formatCell } from '../lib/experiments/index.js';
 import { run as reportCli } from '../lib/cli/report.js';
 
 let n = 0;
@@ -15,7 +15,7 @@ function line(over: Record<string, unknown>): Record<string, unknown> {
     seed: 42,
     model: 'roberta-base',
     model_id: 'aaaa',
-    mode: 'prompt',
+    output: 'prompt',
     formula: 'sgd',
     solver: 'lstsq',
     binary: false,
@@ -68,7 +68,7 @@ describe('reportTable', () => {
     const lines = [
       line({ task: 'MRPC', metric: 'f1', dev_score: 0.7, test_score: 0.75 }),
       line({ task: 'SST-2', formula: 'signgd', test_score: 0.6 }),
-      line({ task: 'sst-5', mode: 'standard', solver: 'logistic', test_score: 0.3 }),
+      line({ task: 'sst-5', output: undefined, mode: 'standard' /* a line written before the rename */, solver: 'logistic', test_score: 0.3 }),
       line({ task: 'SST-2', binary: true, solver: 'svc', subset: 'only_biases', test_score: 0.7 }),
       line({ task: 'SST-2', formula: 'signgd', seed: 13, test_score: 0.8 }),
     ];
@@ -97,7 +97,7 @@ describe('reportTable', () => {
   it('a null score (NaN in JSON) renders as nan; a malformed line is an error naming it', () => {
     const t = reportTable([line({ test_score: null })]);
     expect(formatCell(t.cells[t.rows[0].key]['prompt/sgd/lstsq'])).toBe('nan (nan) [1]');
-    expect(() => reportTable([line({}), { task: 'SST-2' }])).toThrow(/results line 2: field "mode" missing/);
+    expect(() => reportTable([line({}), { task: 'SST-2' }])).toThrow(/results line 2: field "output" missing/);
     expect(() => reportTable([line({ seed: '42' })])).toThrow(/results line 1: field "seed" missing or not a number/);
   });
 });

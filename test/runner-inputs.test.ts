@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { linearProbe, stratifiedFolds, runKernelExperiment, solveSeed, resolveGrid, splitColumns, concatColumns } from '../lib/runner/index.js';
+import { linearProbe, stratifiedFolds, runKernelExperiment, solveSeed, resolveGrid } from '../lib/experiments/index.js';
+import { splitColumns, concatColumns } from '../lib/kernels/layout.js';
 import { gridOf } from '../lib/solvers/index.js';
 import { run as runCli } from '../lib/cli/run.js';
 import { fixtureModelDir } from './helpers/fixtures.js';
@@ -24,8 +25,8 @@ describe('bad inputs', () => {
     );
   });
   it('unknown formula or solver, and options that do not fit', async () => {
-    await expect(runKernelExperiment(base(dir, { formula: 'adam' as never }))).rejects.toThrow(/option 'formula': expected sgd \| signgd \| asymmetric_signgd, received "adam"/);
-    await expect(runKernelExperiment(base(dir, { solver: 'ridge' as never }))).rejects.toThrow(/option 'solver': expected lstsq \| logistic \| svr \| svc \| asym, received "ridge"/);
+    await expect(runKernelExperiment(base(dir, { formula: 'adam' as never }))).rejects.toThrow(/option 'formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/);
+    await expect(runKernelExperiment(base(dir, { solver: 'ridge' as never }))).rejects.toThrow(/option 'solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/);
     await expect(runKernelExperiment(base(dir, { solver: 'asym' }))).rejects.toThrow(/asym only with --binary and --formula asymmetric_signgd/);
     await expect(runKernelExperiment(base(dir, { task: 'sst-5', binary: true }))).rejects.toThrow(/sst-5 has 5 labels/);
     expect(() => resolveGrid('lstsq', { gamma: [1] })).toThrow(/grid.gamma.*only kernelRegularization, f0Scaling for solver 'lstsq'/);
@@ -58,9 +59,9 @@ describe('bad inputs', () => {
   });
   it('the CLI rejects bad flags with the flag named', async () => {
     const args = ['--task', 'SST-2', '--k', '16', '--data-dir', dataDir, '--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir, '--out', join(dir, 'x.jsonl')];
-    await expect(runCli([...args, '--solver', 'ridge'])).rejects.toThrow(/option '--solver': expected lstsq \| logistic \| svr \| svc \| asym, received "ridge"/);
+    await expect(runCli([...args, '--solver', 'ridge'])).rejects.toThrow(/option '--solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/);
     await expect(runCli([...args, '--gamma', '1'])).rejects.toThrow(/option '--gamma': .*solver 'lstsq' takes --kernel-regularization, --f0-scaling/);
-    await expect(runCli([...args, '--formula', 'adam'])).rejects.toThrow(/option '--formula': expected sgd \| signgd \| asymmetric_signgd, received "adam"/);
+    await expect(runCli([...args, '--formula', 'adam'])).rejects.toThrow(/option '--formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/);
     await expect(runCli(['--task', 'SST-2', '--k', '16', '--data-dir', dataDir, '--model', fixtureModelDir('roberta')])).rejects.toThrow(/no tokenizer files: pass --tokenizer DIR/);
   });
 });

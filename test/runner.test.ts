@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { readSplit } from '../lib/tasks/index.js';
-import { linearProbe, runKernelExperiment, reportTable, formatCell } from '../lib/runner/index.js';
+import { linearProbe, runKernelExperiment, reportTable, formatCell } from '../lib/experiments/index.js';
 import { run as reportCli } from '../lib/cli/report.js';
 import { fixtureModelDir, fixtures } from './helpers/fixtures.js';
 import { base, dataDir, expectedPromptRun, outcome, readJsonLines as readLines, tmp, tokenizerDir } from './helpers/runner.js';
@@ -30,7 +30,7 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
         task: 'SST-2',
         k: 16,
         seed: 42,
-        mode: 'prompt',
+        output: 'prompt',
         formula: i === 0 ? 'sgd' : 'signgd',
         solver: 'lstsq',
         binary: false,
@@ -40,7 +40,7 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
         n_dev: 32,
         n_test: 48,
         max_test: 48,
-        num_logits: 2,
+        num_outputs: 2,
         grid_size: 4,
         kernel_cache: 'miss',
         linear_probe: null,
@@ -83,11 +83,11 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
 
   it('standard mode: linear probing sets the classifier, then the kernels run', async () => {
     const dir = tmp();
-    const stats = await runKernelExperiment(base(dir, { mode: 'standard', binary: true }));
+    const stats = await runKernelExperiment(base(dir, { output: 'standard', binary: true }));
     const l = stats.lines[0];
-    expect(l.mode).toBe('standard');
+    expect(l.output).toBe('standard');
     expect(l.binary).toBe(true);
-    expect(l.num_logits).toBe(1);
+    expect(l.num_outputs).toBe(1);
     expect(l.label_word_ids).toBeNull();
     expect(l.linear_probe).not.toBeNull();
     expect(l.linear_probe!.cv_scores).toHaveLength(10);
@@ -96,13 +96,13 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     expect(l.linear_probe!.cache).toBe('miss');
     expect(existsSync(join(dir, 'cache', 'linear-probe'))).toBe(true);
     // a second run: head and kernels from the cache, the model is never loaded
-    const again = await runKernelExperiment(base(dir, { mode: 'standard', binary: true, out: join(dir, 'again.jsonl') }));
+    const again = await runKernelExperiment(base(dir, { output: 'standard', binary: true, out: join(dir, 'again.jsonl') }));
     expect(again.lines[0].linear_probe!.cache).toBe('hit');
     expect(again.lines[0].kernel_cache).toBe('hit');
     expect(again.modelLoaded).toBe(false);
     expect(outcome(again.lines[0])).toEqual(outcome(l));
     // a fixed C skips CV
-    const s2 = await runKernelExperiment(base(dir, { mode: 'standard', binary: true, linearProbe: { C: 0.5 }, cacheDir: null }));
+    const s2 = await runKernelExperiment(base(dir, { output: 'standard', binary: true, linearProbe: { C: 0.5 }, cacheDir: null }));
     expect(s2.lines[0].linear_probe!.C).toBe(0.5);
     expect(s2.lines[0].linear_probe!.cv_scores).toEqual([]);
     expect(s2.lines[0].kernel_key).not.toBe(l.kernel_key); // another head, other kernels

@@ -27,7 +27,8 @@ export interface CommandDefinition<S extends FlagSpec> {
   positionals?: boolean;
   /** Text printed after the flags in `--help`. */
   notes?: string;
-  run(args: CommandArgs<S>): Promise<number>;
+  /** The handler: the parsed flags, and the argument vector as given (e.g. to record the command line). */
+  run(args: CommandArgs<S>, argv: readonly string[]): Promise<number>;
 }
 
 export interface Command {
@@ -52,7 +53,7 @@ export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S
       if (!def.positionals && args._.length > 0) throw new LmkError(`${def.name}: unexpected argument '${args._[0]}'`);
       for (const [k, s] of Object.entries(def.spec))
         if (s.required && (args[k] === undefined || args[k] === '')) throw new LmkError(`${def.name}: option '--${k}' is required`);
-      return def.run(args as unknown as CommandArgs<S>);
+      return def.run(args as unknown as CommandArgs<S>, argv);
     },
   };
 }

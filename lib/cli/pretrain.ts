@@ -4,10 +4,6 @@ import { pretrainDemoModel } from '../demo/pretrainRecipe.js';
 import { defineCommand } from './command.js';
 import { cliProgressBar } from './progress.js';
 
-/** The effective command line (every flag with its value, defaults included), recorded in training.json. */
-const commandLine = (a: Record<string, unknown>): string =>
-  ['lmkernel pretrain', ...Object.entries(a).flatMap(([k, v]) => (k === '_' || v === undefined || v === false ? [] : v === true ? [`--${k}`] : [`--${k} ${v}`]))].join(' ');
-
 const command = defineCommand({
   name: 'pretrain',
   synopsis: '--out DIR [--hidden 128 --layers 4 --heads 4 --steps 2000 ...]',
@@ -34,7 +30,7 @@ const command = defineCommand({
     device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
     'zero-shot-max': { type: 'number', help: 'demo-task test sentences scored zero-shot (0: skip)', default: 1000 },
   },
-  run: async (a) => {
+  run: async (a, argv) => {
     const log = (m: string) => console.error(`[pretrain] ${m}`);
     const t0 = performance.now();
     const bar = cliProgressBar('pretrain');
@@ -58,7 +54,7 @@ const command = defineCommand({
         keepCheckpoint: !!a['keep-checkpoint'],
         device: a.device,
         zeroShotMax: a['zero-shot-max'],
-        command: commandLine(a),
+        command: `lmkernel pretrain ${argv.join(' ')}`,
         log,
         onProgress: (phase, done, total) => {
           bar.update(phase, done, total);

@@ -6,6 +6,7 @@ import type { Dtype, OutputKind, ProgressFn } from '../types.js';
 import { checkInt, checkIntList, checkNumber, oneOf } from '../validate.js';
 import { resolveExperiment, type ExperimentOptions } from './options.js';
 import type { SeedHead } from './prepare.js';
+import type { ResultLineBase } from './results.js';
 
 /** Bump when the meaning of fine-tuning result lines changes. */
 export const FT_RUNNER_VERSION = 1;
@@ -72,26 +73,15 @@ export interface BehaviourRecord {
   rerun_dev_score?: number | null;
 }
 
-export interface FtResultLine {
-  version: number;
-  time: string;
-  config_id: string;
+export interface FtResultLine extends ResultLineBase {
   method: 'finetune';
   status: 'done' | 'aborted' | 'diverged';
-  task: string;
-  k: number;
-  seed: number;
-  model: string;
-  model_id: string;
-  output: OutputKind;
   /** The optimizer (report column `<output>/<optimizer>/ft`). */
   formula: Optimizer;
   solver: 'ft';
   binary: false;
   /** 'lora' for LoRA runs (the report appends `/lora`), else 'all'. */
   subset: 'all' | 'lora';
-  dtype: Dtype;
-  metric: string;
   params: { lr: number; batch_size: number; best_step: number; steps: number } | null;
   grid: { lr: number[]; batch_size: number[] };
   grid_size: number;

@@ -28,7 +28,7 @@ import { entryPath, fileSha256, hashJson, readEntry, writeEntry } from './cache.
 import { resolveGrid, type GridAxes } from './grids.js';
 import { abortError, resolveExperiment, secs, type Experiment, type ExperimentOptions, type RunProgress } from './options.js';
 import { RUNNER_VERSION, inputsId, loadEncodedSplits, prepareModel, seedHead, type EncodedSplits, type PreparedModel, type SeedHead } from './prepare.js';
-import { finishedLines } from './results.js';
+import { finishedLines, type ResultLineBase } from './results.js';
 import { solveSeed, type SeedSolveResult } from './solveSeed.js';
 
 export interface RunOptions extends ExperimentOptions {
@@ -48,23 +48,11 @@ export interface RunOptions extends ExperimentOptions {
 
 type CacheState = 'hit' | 'miss' | 'off';
 
-export interface ResultLine {
-  version: number;
-  time: string;
-  config_id: string;
-  task: string;
-  k: number;
-  seed: number;
-  model: string;
-  model_id: string;
-  output: OutputKind;
+export interface ResultLine extends ResultLineBase {
   formula: Formula;
   solver: SolverName;
   binary: boolean;
   subset: Subset;
-  dtype: Dtype;
-  /** The selection metric (dev) and the reported metric (test). */
-  metric: string;
   params: SolverParams;
   grid: GridAxes;
   grid_size: number;

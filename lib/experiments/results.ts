@@ -2,6 +2,7 @@
 // everything that determines it) lets a rerun skip the seeds already there.
 import { existsSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import type { Dtype, OutputKind } from '../types.js';
 
 /** Existing lines of `path` (none when it does not exist); an unparsable line is an error naming it. */
 export function readResultLines<T = Record<string, unknown>>(path: string): T[] {
@@ -37,4 +38,23 @@ export function dedupe<T extends { config_id?: string }>(lines: readonly T[]): T
     byId.set(id, l);
   });
   return order.map((id) => byId.get(id)!);
+}
+
+/** The fields every results line has, kernel or fine-tuning (the report reads these). */
+export interface ResultLineBase {
+  version: number;
+  /** When the line was written (ISO 8601). */
+  time: string;
+  /** Hash of everything that determines the line: a rerun skips seeds whose id is already there. */
+  config_id: string;
+  task: string;
+  k: number;
+  seed: number;
+  /** The model folder's name, and its content id. */
+  model: string;
+  model_id: string;
+  output: OutputKind;
+  dtype: Dtype;
+  /** The selection metric (dev) and the reported metric (test). */
+  metric: string;
 }

@@ -9,7 +9,7 @@ import { loadModel } from '../../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../../lib/prompts/index.js';
 import { gridOf, solve } from '../../lib/solvers/index.js';
 import { readSplit } from '../../lib/tasks/index.js';
-import type { ResultLine, RunOptions } from '../../lib/runner/index.js';
+import type { ResultLine, RunOptions } from '../../lib/experiments/index.js';
 import { fixtureModelDir, sharedDir } from './fixtures.js';
 
 export const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
@@ -32,7 +32,7 @@ export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
     dataDir,
     modelDir: fixtureModelDir('roberta'),
     tokenizerDir,
-    mode: 'prompt',
+    output: 'prompt',
     formula: 'sgd',
     solver: 'lstsq',
     grid: { kernelRegularization: [0, 1e-3], f0Scaling: [0, 10] },
