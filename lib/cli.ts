@@ -8,7 +8,7 @@ const COMMANDS: Record<string, string> = {
   data: 'data tools: `data k-shot` writes the k-shot splits of the LM-BFF layout',
   solve: 'fit a kernel solver (lstsq, logistic, svr, svc, asym) and predict',
   run: 'run kernel experiments over seeds with hyper-parameters selected on dev',
-  report: 'render results.jsonl as the paper\'s Table 2 (Markdown, CSV)',
+  report: "render results.jsonl as the paper's Table 2 (Markdown, CSV)",
   finetune: 'fine-tune (SGD, Adam, SignGD, LoRA) and measure kernel behaviour',
   'finetune-run': 'fine-tuning experiments over seeds (lr x batch-size grid on dev), results.jsonl lines',
   behaviour: 'kernel-behaviour measurements: chi, lora-vs-full, Linearization / Fixed-Features tables',
@@ -19,8 +19,10 @@ const COMMANDS: Record<string, string> = {
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(13)} ${v}`);
-  return `usage: lmkernel <command> [options]\n\ncommands:\n${rows.join('\n')}\n\n` +
-    'Run `lmkernel <command> --help` for the options of a command.';
+  return (
+    `usage: lmkernel <command> [options]\n\ncommands:\n${rows.join('\n')}\n\n` +
+    'Run `lmkernel <command> --help` for the options of a command.'
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

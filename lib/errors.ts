@@ -1,21 +1,31 @@
 // Errors that name what is wrong and where: the option or file, the expected and the received value.
 
 export class LmkError extends Error {
-  constructor(message: string, readonly code: string = 'LMK_ERROR') {
+  constructor(
+    message: string,
+    readonly code: string = 'LMK_ERROR',
+  ) {
     super(message);
     this.name = 'LmkError';
   }
 }
 
 export class OptionError extends LmkError {
-  constructor(readonly option: string, expected: string, received: unknown) {
+  constructor(
+    readonly option: string,
+    expected: string,
+    received: unknown,
+  ) {
     super(`option '${option}': expected ${expected}, received ${describe(received)}`, 'LMK_BAD_OPTION');
     this.name = 'OptionError';
   }
 }
 
 export class InputError extends LmkError {
-  constructor(readonly where: string, message: string) {
+  constructor(
+    readonly where: string,
+    message: string,
+  ) {
     super(`${where}: ${message}`, 'LMK_BAD_INPUT');
     this.name = 'InputError';
   }

@@ -82,7 +82,11 @@ export interface FinetuneResult {
 
 /** Training stopped on a non-finite loss or gradient; `result` holds the last good state. */
 export class TrainingDivergedError extends LmkError {
-  constructor(message: string, readonly step: number, readonly result: FinetuneResult) {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly result: FinetuneResult,
+  ) {
     super(message, 'LMK_DIVERGED');
     this.name = 'TrainingDivergedError';
   }
@@ -98,7 +102,8 @@ function checkLabels(ys: unknown, option: string, n: number, C: number): number[
 }
 
 /** An optional integer option: `def` when absent. */
-const optInt = (v: unknown, option: string, min: number, def: number): number => (v === undefined ? def : checkInt(v, option, min));
+const optInt = (v: unknown, option: string, min: number, def: number): number =>
+  v === undefined ? def : checkInt(v, option, min);
 
 /** The output, its label words and the number of outputs C. */
 function checkOutput(model: LmModel, opts: FinetuneOptions): { output: OutputKind; labelWordIds?: number[]; numOutputs: number } {
@@ -110,7 +115,12 @@ function checkOutput(model: LmModel, opts: FinetuneOptions): { output: OutputKin
     return { output, labelWordIds: ids, numOutputs: ids.length };
   }
   const numOutputs = model.info.numLabels;
-  if (numOutputs === 0) throw new OptionError('output', "a model with a 'classifier' head for the standard output (set one with setClassifier)", output);
+  if (numOutputs === 0)
+    throw new OptionError(
+      'output',
+      "a model with a 'classifier' head for the standard output (set one with setClassifier)",
+      output,
+    );
   return { output, numOutputs };
 }
 
@@ -120,7 +130,8 @@ function checkSplits(opts: FinetuneOptions, prompt: boolean, numOutputs: number)
   const trainLabels = checkLabels(opts.trainLabels, 'trainLabels', train.length, numOutputs);
   const dev = checkExamples(opts.dev ?? [], 'dev', prompt, true);
   const evalEvery = optInt(opts.evalEvery, 'evalEvery', 0, 0);
-  if (evalEvery > 0 && dev.length === 0) throw new OptionError('dev', `a non-empty dev set (evalEvery is ${evalEvery})`, opts.dev);
+  if (evalEvery > 0 && dev.length === 0)
+    throw new OptionError('dev', `a non-empty dev set (evalEvery is ${evalEvery})`, opts.dev);
   const devLabels = dev.length > 0 ? checkLabels(opts.devLabels, 'devLabels', dev.length, numOutputs) : [];
   const test = checkExamples(opts.test ?? [], 'test', prompt, true);
   if (opts.linearize && test.length === 0) throw new OptionError('test', 'a non-empty test set (linearize is set)', opts.test);
@@ -135,7 +146,8 @@ function checkOptimizer(opts: FinetuneOptions) {
   let maxGradNorm = 1.0;
   if (opts.maxGradNorm === null) maxGradNorm = 0;
   else if (opts.maxGradNorm !== undefined) {
-    if (!isNumber(opts.maxGradNorm) || opts.maxGradNorm < 0) throw new OptionError('maxGradNorm', 'a number >= 0 (0 or null: no clipping)', opts.maxGradNorm);
+    if (!isNumber(opts.maxGradNorm) || opts.maxGradNorm < 0)
+      throw new OptionError('maxGradNorm', 'a number >= 0 (0 or null: no clipping)', opts.maxGradNorm);
     maxGradNorm = opts.maxGradNorm;
   }
   const weightDecay = checkNumber(opts.weightDecay ?? 0, 'weightDecay', { min: 0 });
@@ -158,7 +170,8 @@ function checkTrainable(model: LmModel, trainable: unknown): string | string[] {
     return trainable;
   }
   const subset = oneOf(trainable, 'trainable', SUBSETS, 'all');
-  if (subset === 'lora' && !model.info.hasLora) throw new OptionError('trainable', "a subset the model has ('lora' needs applyLora first)", 'lora');
+  if (subset === 'lora' && !model.info.hasLora)
+    throw new OptionError('trainable', "a subset the model has ('lora' needs applyLora first)", 'lora');
   return subset;
 }
 
@@ -237,11 +250,17 @@ export interface GridRun {
  * Learning rate × batch size grid, each run selected on dev (best step), the best run kept (ties: the
  * first in grid order). Needs `dev` and `devLabels`. Diverged runs are recorded and skipped.
  */
-export async function finetuneGrid(model: LmModel, opts: FinetuneGridOptions): Promise<{ best: GridRun & { result: FinetuneResult }; runs: GridRun[] }> {
-  if (!Array.isArray(opts.lrs) || opts.lrs.length === 0) throw new OptionError('lrs', 'a non-empty array of learning rates', opts.lrs);
+export async function finetuneGrid(
+  model: LmModel,
+  opts: FinetuneGridOptions,
+): Promise<{ best: GridRun & { result: FinetuneResult }; runs: GridRun[] }> {
+  if (!Array.isArray(opts.lrs) || opts.lrs.length === 0)
+    throw new OptionError('lrs', 'a non-empty array of learning rates', opts.lrs);
   const batchSizes: Array<number | undefined> = opts.batchSizes ?? [undefined];
-  if (!Array.isArray(batchSizes) || batchSizes.length === 0) throw new OptionError('batchSizes', 'a non-empty array of batch sizes', opts.batchSizes);
-  if (!Array.isArray(opts.dev) || opts.dev.length === 0) throw new OptionError('dev', 'a non-empty dev set (the grid selects on dev)', opts.dev);
+  if (!Array.isArray(batchSizes) || batchSizes.length === 0)
+    throw new OptionError('batchSizes', 'a non-empty array of batch sizes', opts.batchSizes);
+  if (!Array.isArray(opts.dev) || opts.dev.length === 0)
+    throw new OptionError('dev', 'a non-empty dev set (the grid selects on dev)', opts.dev);
   const lower = (opts.metric ?? 'accuracy') === 'loss';
   const { lrs, batchSizes: _b, ...base } = opts;
   void _b;

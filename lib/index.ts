@@ -25,5 +25,14 @@ export {
   type DevMetric as FinetuneDevMetric,
 } from './finetune.js';
 export * from './experiments/index.js';
-export { splitColumns, concatColumns, flatRows, rowsOfFlat, nestedToFlat, flatToNested, tileRows, shardTiles } from './kernels/layout.js';
+export {
+  splitColumns,
+  concatColumns,
+  flatRows,
+  rowsOfFlat,
+  nestedToFlat,
+  flatToNested,
+  tileRows,
+  shardTiles,
+} from './kernels/layout.js';
 export * from './kernels/merge.js';

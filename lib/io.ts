@@ -40,10 +40,15 @@ export function assertWritableDir(dir: string, forPath: string): void {
     closeSync(openSync(probe, 'wx'));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS' ? 'the folder is not writable' : err.message;
+    const why =
+      err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS' ? 'the folder is not writable' : err.message;
     throw new InputError(dir, `cannot write ${basename(forPath)} here: ${why} (${err.code ?? 'error'})`);
   }
-  try { unlinkSync(probe); } catch { /* ignore */ }
+  try {
+    unlinkSync(probe);
+  } catch {
+    /* ignore */
+  }
 }
 
 function fsyncDir(dir: string): void {
@@ -67,7 +72,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fd = openSync(tmp, 'w');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS' ? 'the folder is not writable' : err.message;
+    const why =
+      err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS' ? 'the folder is not writable' : err.message;
     throw new InputError(dir, `cannot write ${basename(path)} here: ${why} (${err.code ?? 'error'})`);
   }
   try {
@@ -77,15 +83,27 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fsyncSync(fd);
     closeSync(fd);
   } catch (e) {
-    try { closeSync(fd); } catch { /* already closed */ }
-    try { unlinkSync(tmp); } catch { /* ignore */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* ignore */
+    }
     const err = e as NodeJS.ErrnoException;
     throw new InputError(path, `cannot write the file: ${err.message}`);
   }
   try {
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* ignore */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* ignore */
+    }
     throw new InputError(path, `cannot replace the file: ${(e as Error).message}`);
   }
   fsyncDir(dir);
@@ -122,11 +140,15 @@ export function removeStaleTemps(dir: string, recursive = false): string[] {
       try {
         unlinkSync(p);
         removed.push(p);
-      } catch { /* raced with another cleaner */ }
+      } catch {
+        /* raced with another cleaner */
+      }
     } else if (recursive && !m) {
       try {
         if (statSync(p).isDirectory()) removed.push(...removeStaleTemps(p, true));
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     }
   }
   return removed;
@@ -169,24 +191,38 @@ export function withFileLock<T>(path: string, fn: () => T, timeoutMs = 30_000): 
       break;
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new InputError(lock, `cannot create the lock file: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new InputError(lock, `cannot create the lock file: ${(e as Error).message}`);
       let holder = NaN;
       try {
         holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
-      } catch { /* released meanwhile */ }
+      } catch {
+        /* released meanwhile */
+      }
       if (staleLock(lock)) {
-        try { unlinkSync(lock); } catch { /* another process took it over */ }
+        try {
+          unlinkSync(lock);
+        } catch {
+          /* another process took it over */
+        }
         continue;
       }
       if (Date.now() - t0 > timeoutMs)
-        throw new InputError(lock, `still locked by process ${Number.isNaN(holder) ? '?' : holder} after ${timeoutMs} ms (delete the file if that process is gone)`);
+        throw new InputError(
+          lock,
+          `still locked by process ${Number.isNaN(holder) ? '?' : holder} after ${timeoutMs} ms (delete the file if that process is gone)`,
+        );
       sleepMs(5 + Math.random() * 20);
     }
   }
   try {
     return fn();
   } finally {
-    try { unlinkSync(lock); } catch { /* ignore */ }
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* ignore */
+    }
   }
 }
 
@@ -200,7 +236,8 @@ export function appendLineAtomic(path: string, line: string): void {
     try {
       prev = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InputError(path, `cannot read the file: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new InputError(path, `cannot read the file: ${(e as Error).message}`);
     }
     if (prev.length > 0 && !prev.endsWith('\n')) prev += '\n';
     writeFileAtomic(path, prev + line.replace(/\n/g, ' ') + '\n');

@@ -23,9 +23,17 @@ function check(predictions: readonly number[], labels: readonly number[], numLab
   if (labels.length === 0) throw new LmkError('metrics: no examples (empty predictions and labels)', 'LMK_BAD_INPUT');
   const bad = (v: number): boolean => !isInt(v) || v < 0 || (numLabels !== undefined && v >= numLabels);
   const bp = predictions.findIndex(bad);
-  if (bp >= 0) throw new LmkError(`metrics: prediction ${bp} is ${predictions[bp]}, not a label index${numLabels !== undefined ? ` in [0, ${numLabels - 1}]` : ''}`, 'LMK_BAD_INPUT');
+  if (bp >= 0)
+    throw new LmkError(
+      `metrics: prediction ${bp} is ${predictions[bp]}, not a label index${numLabels !== undefined ? ` in [0, ${numLabels - 1}]` : ''}`,
+      'LMK_BAD_INPUT',
+    );
   const bl = labels.findIndex(bad);
-  if (bl >= 0) throw new LmkError(`metrics: label ${bl} is ${labels[bl]}, not a label index${numLabels !== undefined ? ` in [0, ${numLabels - 1}]` : ''}`, 'LMK_BAD_INPUT');
+  if (bl >= 0)
+    throw new LmkError(
+      `metrics: label ${bl} is ${labels[bl]}, not a label index${numLabels !== undefined ? ` in [0, ${numLabels - 1}]` : ''}`,
+      'LMK_BAD_INPUT',
+    );
 }
 
 export function accuracy(predictions: readonly number[], labels: readonly number[]): number {

@@ -7,7 +7,18 @@ import { native, withCancel } from './addon/load.js';
 import type { AddonKernelResult, AddonModel, AddonModelInfo } from './addon/types.js';
 import { InputError, OptionError } from './errors.js';
 import { flatToNested, rowsOfFlat, type NestedKernel } from './kernels/layout.js';
-import { FORMULAS, OUTPUT_KINDS, SUBSETS, type Dtype, type EncodedExample, type Formula, type Kernel, type OutputKind, type ProgressFn, type Subset } from './types.js';
+import {
+  FORMULAS,
+  OUTPUT_KINDS,
+  SUBSETS,
+  type Dtype,
+  type EncodedExample,
+  type Formula,
+  type Kernel,
+  type OutputKind,
+  type ProgressFn,
+  type Subset,
+} from './types.js';
 import { checkInt, checkNumber, isInt, isPlainObject, oneOf } from './validate.js';
 
 export type ModelInfo = AddonModelInfo;
@@ -126,14 +137,33 @@ function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
     if (opts.binary && labelWordIds.length !== 2)
       throw new OptionError('binary', `2 label words for a binary output (got ${labelWordIds.length})`, opts.binary);
   } else if (!hasClassifier) {
-    throw new InputError(dir, "the standard output needs a 'classifier' head: the checkpoint has none (set one with setClassifier or linear probing)");
+    throw new InputError(
+      dir,
+      "the standard output needs a 'classifier' head: the checkpoint has none (set one with setClassifier or linear probing)",
+    );
   }
-  const args = { train, test, output, binary: !!opts.binary, labelWordIds, formulas, subset, batchSize, trainTile, shardIndex: shard.index, shardCount: shard.count };
+  const args = {
+    train,
+    test,
+    output,
+    binary: !!opts.binary,
+    labelWordIds,
+    formulas,
+    subset,
+    batchSize,
+    trainTile,
+    shardIndex: shard.index,
+    shardCount: shard.count,
+  };
   return { args, shard };
 }
 
 /** The addon's flat kernel result as a KernelResult. */
-function kernelResultOf(res: AddonKernelResult, formulas: readonly Formula[], shard: { index: number; count: number }): KernelResult {
+function kernelResultOf(
+  res: AddonKernelResult,
+  formulas: readonly Formula[],
+  shard: { index: number; count: number },
+): KernelResult {
   const C = res.numOutputs;
   const kernels: KernelResult['kernels'] = {};
   const shape = (na: number, nb: number): Kernel['shape'] => [na, C, nb, C];
@@ -163,7 +193,8 @@ function kernelResultOf(res: AddonKernelResult, formulas: readonly Formula[], sh
 function loraMatrices(spec: LoraSpec): Record<string, { rows: number; cols: number; data: number[] }> {
   const matrices: Record<string, { rows: number; cols: number; data: number[] }> = {};
   for (const [name, m] of Object.entries({ ...(spec.A ?? {}), ...(spec.B ?? {}) })) {
-    if (!Array.isArray(m) || m.length === 0 || !Array.isArray(m[0])) throw new OptionError(`lora.${name}`, 'a matrix (array of rows)', m);
+    if (!Array.isArray(m) || m.length === 0 || !Array.isArray(m[0]))
+      throw new OptionError(`lora.${name}`, 'a matrix (array of rows)', m);
     matrices[name] = { rows: m.length, cols: m[0].length, data: m.flat() };
   }
   return matrices;
@@ -195,10 +226,17 @@ export class LmModel {
   }
 
   /** Features entering the output layer [N][hidden]: MLM-head features at the mask (prompt) or the <s> state (standard). */
-  async features(opts: { inputs: EncodedExample[]; output?: OutputKind; batchSize?: number; signal?: AbortSignal }): Promise<number[][]> {
+  async features(opts: {
+    inputs: EncodedExample[];
+    output?: OutputKind;
+    batchSize?: number;
+    signal?: AbortSignal;
+  }): Promise<number[][]> {
     const output = oneOf(opts.output, 'output', OUTPUT_KINDS, 'prompt');
     const inputs = checkExamples(opts.inputs, 'inputs', output === 'prompt', true);
-    const flat = await withCancel(opts.signal, (token) => this.handle.features({ inputs, output, batchSize: opts.batchSize ?? 16 }, undefined, token));
+    const flat = await withCancel(opts.signal, (token) =>
+      this.handle.features({ inputs, output, batchSize: opts.batchSize ?? 16 }, undefined, token),
+    );
     return rowsOfFlat(flat, inputs.length);
   }
 

@@ -63,7 +63,8 @@ function flatten(xs: ArrayLike<number>[], name: string): { ids: Int32Array; leng
 }
 
 export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
-  for (const k of ['hidden', 'layers', 'heads', 'intermediate', 'maxLength', 'vocabSize', 'steps'] as const) checkInt(opts[k], k, 1);
+  for (const k of ['hidden', 'layers', 'heads', 'intermediate', 'maxLength', 'vocabSize', 'steps'] as const)
+    checkInt(opts[k], k, 1);
   if (opts.hidden % opts.heads !== 0) throw new OptionError('heads', `a divisor of hidden (${opts.hidden})`, opts.heads);
   const train = flatten(opts.train, 'train');
   const heldout = flatten(opts.heldout ?? [], 'heldout');

@@ -75,7 +75,12 @@ class HfBackedTokenizer implements Tokenizer {
   readonly vocabSize: number;
   private readonly hf: HfTokenizer;
 
-  constructor(readonly kind: TokenizerKind, json: Json, names: SpecialNames, readonly source: string) {
+  constructor(
+    readonly kind: TokenizerKind,
+    json: Json,
+    names: SpecialNames,
+    readonly source: string,
+  ) {
     try {
       this.hf = new HfTokenizer(json, {});
     } catch (e) {
@@ -140,9 +145,7 @@ const specialToken = (id: number, content: string, lstrip = false) => ({
 
 /** The tokenizer.json object of roberta-base, from its `vocab.json` object and `merges.txt` text. */
 export function robertaTokenizerJson(vocab: Record<string, number>, mergesText: string): Json {
-  const merges = mergesText
-    .split(/\r?\n/)
-    .filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
+  const merges = mergesText.split(/\r?\n/).filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
   const added = Object.values(ROBERTA_SPECIALS)
     .filter((t) => vocab[t] !== undefined)
     .map((t) => specialToken(vocab[t], t, t === ROBERTA_SPECIALS.mask));
@@ -151,7 +154,13 @@ export function robertaTokenizerJson(vocab: Record<string, number>, mergesText: 
     added_tokens: added,
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'RobertaProcessing', sep: ['</s>', vocab['</s>']], cls: ['<s>', vocab['<s>']], trim_offsets: true, add_prefix_space: false },
+    post_processor: {
+      type: 'RobertaProcessing',
+      sep: ['</s>', vocab['</s>']],
+      cls: ['<s>', vocab['<s>']],
+      trim_offsets: true,
+      add_prefix_space: false,
+    },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -209,10 +218,17 @@ export function tokenizerFromJson(json: Json, source = 'tokenizer.json'): Tokeni
       ? new HfBackedTokenizer('roberta', typed, ROBERTA_SPECIALS, source)
       : new HfBackedTokenizer('bert', typed, BERT_SPECIALS, source);
   }
-  throw new InputError(source, `unsupported tokenizer model type ${JSON.stringify(type)} (expected "BPE" for RoBERTa or "WordPiece" for BERT)`);
+  throw new InputError(
+    source,
+    `unsupported tokenizer model type ${JSON.stringify(type)} (expected "BPE" for RoBERTa or "WordPiece" for BERT)`,
+  );
 }
 
-export function robertaFromVocabMerges(vocab: Record<string, number>, mergesText: string, source = 'vocab.json+merges.txt'): Tokenizer {
+export function robertaFromVocabMerges(
+  vocab: Record<string, number>,
+  mergesText: string,
+  source = 'vocab.json+merges.txt',
+): Tokenizer {
   return new HfBackedTokenizer('roberta', robertaTokenizerJson(vocab, mergesText), ROBERTA_SPECIALS, source);
 }
 
@@ -258,14 +274,22 @@ export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tok
   const hit = cache.get(key);
   if (hit) return hit;
   if (!existsSync(abs)) {
-    throw new InputError(dir, 'tokenizer directory does not exist (looked for tokenizer.json, vocab.json + merges.txt, vocab.txt)');
+    throw new InputError(
+      dir,
+      'tokenizer directory does not exist (looked for tokenizer.json, vocab.json + merges.txt, vocab.txt)',
+    );
   }
   const has = (f: string) => existsSync(join(abs, f));
   const candidates: Array<() => Tokenizer | null> = [];
-  const fromJson = () => (has('tokenizer.json') ? tokenizerFromJson(readJson(join(abs, 'tokenizer.json')), join(dir, 'tokenizer.json')) : null);
+  const fromJson = () =>
+    has('tokenizer.json') ? tokenizerFromJson(readJson(join(abs, 'tokenizer.json')), join(dir, 'tokenizer.json')) : null;
   const fromVocabMerges = () =>
     has('vocab.json') && has('merges.txt')
-      ? robertaFromVocabMerges(readJson(join(abs, 'vocab.json')) as Record<string, number>, readText(join(abs, 'merges.txt')), join(dir, 'vocab.json'))
+      ? robertaFromVocabMerges(
+          readJson(join(abs, 'vocab.json')) as Record<string, number>,
+          readText(join(abs, 'merges.txt')),
+          join(dir, 'vocab.json'),
+        )
       : null;
   const fromVocabTxt = () => {
     if (!has('vocab.txt')) return null;

@@ -21,7 +21,8 @@ function intExpected(min: number, max?: number): string {
 
 /** An integer in [min, max] (max optional); returns it. */
 export function checkInt(value: unknown, option: string, min: number, max?: number): number {
-  if (!isInt(value) || value < min || (max !== undefined && value > max)) throw new OptionError(option, intExpected(min, max), value);
+  if (!isInt(value) || value < min || (max !== undefined && value > max))
+    throw new OptionError(option, intExpected(min, max), value);
   return value;
 }
 
@@ -58,7 +59,8 @@ export function oneOf<T extends string>(value: unknown, option: string, allowed:
 
 /** A non-empty array of integers >= min; returns it. */
 export function checkIntList(values: unknown, option: string, min: number): number[] {
-  if (!Array.isArray(values) || values.length === 0) throw new OptionError(option, `a non-empty array of integers >= ${min}`, values);
+  if (!Array.isArray(values) || values.length === 0)
+    throw new OptionError(option, `a non-empty array of integers >= ${min}`, values);
   values.forEach((v, i) => checkInt(v, `${option}[${i}]`, min));
   return values as number[];
 }

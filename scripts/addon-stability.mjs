@@ -27,8 +27,10 @@ const gc = globalThis.gc ?? (() => {});
 const m = await loadModel(dir, { dtype: 'float64' });
 const first = await m.kernels(opts);
 const same = (a, b) => {
-  const x = a.kernels.sgd.trainTest.data, y = b.kernels.sgd.trainTest.data;
-  const s = a.kernels.signgd.trainTrain.data, t = b.kernels.signgd.trainTrain.data;
+  const x = a.kernels.sgd.trainTest.data,
+    y = b.kernels.sgd.trainTest.data;
+  const s = a.kernels.signgd.trainTrain.data,
+    t = b.kernels.signgd.trainTrain.data;
   return x.length === y.length && x.every((v, i) => v === y[i]) && s.every((v, i) => v === t[i]);
 };
 
@@ -43,14 +45,22 @@ for (let i = 0; i < CALLS; i++) {
 const ref = rss[Math.min(WARMUP, rss.length) - 1];
 const maxDev = Math.max(...rss.slice(WARMUP).map((v) => Math.abs(v - ref) / ref), 0);
 const mb = (v) => Math.round((v / 1048576) * 10) / 10;
-if (maxDev > TOL) failures.push(`RSS moved ${(maxDev * 100).toFixed(1)}% from ${mb(ref)} MB after call ${WARMUP} (tolerance ${TOL * 100}%)`);
+if (maxDev > TOL)
+  failures.push(`RSS moved ${(maxDev * 100).toFixed(1)}% from ${mb(ref)} MB after call ${WARMUP} (tolerance ${TOL * 100}%)`);
 
 // 2. cancellation mid-way, then the addon is usable
 const ac = new AbortController();
 let progressCalls = 0;
 let cancelled = false;
 try {
-  await m.kernels({ ...opts, batchSize: 1, signal: ac.signal, onProgress: () => { if (++progressCalls === 2) ac.abort(); } });
+  await m.kernels({
+    ...opts,
+    batchSize: 1,
+    signal: ac.signal,
+    onProgress: () => {
+      if (++progressCalls === 2) ac.abort();
+    },
+  });
 } catch (e) {
   cancelled = e?.name === 'AbortError';
   if (!cancelled) failures.push(`the cancelled call rejected with ${e?.name}: ${e?.message}`);
@@ -62,7 +72,10 @@ if (!same(await m.kernels(opts), first)) failures.push('the call after a cancell
 const [a, b] = await Promise.all([m.kernels(opts), m.kernels({ ...opts, batchSize: 3 })]);
 if (!same(a, first)) failures.push('concurrent call A differs from the sequential result');
 for (let i = 0; i < b.kernels.sgd.trainTest.data.length; i++)
-  if (Math.abs(b.kernels.sgd.trainTest.data[i] - first.kernels.sgd.trainTest.data[i]) > 1e-9 * Math.max(1, Math.abs(first.kernels.sgd.trainTest.data[i]))) {
+  if (
+    Math.abs(b.kernels.sgd.trainTest.data[i] - first.kernels.sgd.trainTest.data[i]) >
+    1e-9 * Math.max(1, Math.abs(first.kernels.sgd.trainTest.data[i]))
+  ) {
     failures.push('concurrent call B (batch 3) differs from the sequential result');
     break;
   }
@@ -71,8 +84,12 @@ const result = { calls: CALLS, warmup: WARMUP, rssMB: rss.map(mb), refMB: mb(ref
 if (asJson) console.log(JSON.stringify(result));
 else {
   console.log(`RSS (MB) after each of ${CALLS} kernel calls: ${rss.map(mb).join(' ')}`);
-  console.log(`RSS after call ${WARMUP}: ${mb(ref)} MB; after call ${CALLS}: ${mb(rss[rss.length - 1])} MB; max deviation after warm-up ${(maxDev * 100).toFixed(2)}%`);
-  console.log(`cancel mid-way: ${cancelled ? 'AbortError, addon usable after' : 'FAILED'}; two calls in flight: ${failures.some((f) => f.startsWith('concurrent')) ? 'FAILED' : 'correct'}`);
+  console.log(
+    `RSS after call ${WARMUP}: ${mb(ref)} MB; after call ${CALLS}: ${mb(rss[rss.length - 1])} MB; max deviation after warm-up ${(maxDev * 100).toFixed(2)}%`,
+  );
+  console.log(
+    `cancel mid-way: ${cancelled ? 'AbortError, addon usable after' : 'FAILED'}; two calls in flight: ${failures.some((f) => f.startsWith('concurrent')) ? 'FAILED' : 'correct'}`,
+  );
   for (const f of failures) console.log(`FAIL ${f}`);
 }
 process.exit(failures.length ? 1 : 0);

@@ -76,7 +76,11 @@ export function countCtest(log, rc) {
   const summary = /tests? failed out of (\d+)/.exec(log);
   if (!summary) {
     failed++;
-    problems.push(/No tests were found/.test(log) ? 'ctest: no tests were found' : 'ctest: no summary line (build folder missing or ctest failed to start)');
+    problems.push(
+      /No tests were found/.test(log)
+        ? 'ctest: no tests were found'
+        : 'ctest: no summary line (build folder missing or ctest failed to start)',
+    );
   } else if (passed + failed < Number(summary[1])) {
     const missing = Number(summary[1]) - passed - failed;
     failed += missing;
@@ -126,7 +130,8 @@ function parseArgs(argv) {
       o.checks.push({ name: m[1], rc: Number(m[2]) });
     } else throw new Error(`unknown option ${JSON.stringify(flag)}`);
   }
-  for (const k of ['vitest', 'vitestRc', 'ctestLog', 'ctestRc']) if (o[k] === undefined) throw new Error(`missing option for ${k}`);
+  for (const k of ['vitest', 'vitestRc', 'ctestLog', 'ctestRc'])
+    if (o[k] === undefined) throw new Error(`missing option for ${k}`);
   return o;
 }
 

@@ -29,7 +29,7 @@ const APPENDERS = opt('appenders', 4);
 const LINES = opt('lines', 40);
 let rng = opt('seed', Date.now() % 100000);
 const seedUsed = rng;
-const random = () => ((rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648);
+const random = () => (rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648;
 const asJson = argv.includes('--json');
 
 if (!existsSync(join(root, 'dist', 'cli.js'))) {
@@ -40,9 +40,33 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) {
 const work = mkdtempSync(join(tmpdir(), 'lmk-crash-'));
 const modelDir = fixtureModel('roberta', join(work, 'model')).dir;
 
-const args = (out) => [join(root, 'bin', 'lmkernel'), 'run', '--task', 'SST-2', '--k', '16', '--seeds', '13,42',
-  '--data-dir', join(shared, 'data', 'k-shot-1k-test'), '--model', modelDir, '--tokenizer', join(shared, 'tokenizers', 'roberta-base'),
-  '--max-test', '16', '--dtype', 'float64', '--kernel-regularization', '0,1e-3', '--f0-scaling', '0,10', '--out', out, '--quiet'];
+const args = (out) => [
+  join(root, 'bin', 'lmkernel'),
+  'run',
+  '--task',
+  'SST-2',
+  '--k',
+  '16',
+  '--seeds',
+  '13,42',
+  '--data-dir',
+  join(shared, 'data', 'k-shot-1k-test'),
+  '--model',
+  modelDir,
+  '--tokenizer',
+  join(shared, 'tokenizers', 'roberta-base'),
+  '--max-test',
+  '16',
+  '--dtype',
+  'float64',
+  '--kernel-regularization',
+  '0,1e-3',
+  '--f0-scaling',
+  '0,10',
+  '--out',
+  out,
+  '--quiet',
+];
 const env = { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '1' };
 
 function runToEnd(out) {
@@ -124,7 +148,10 @@ const strip = (line) => {
   const { time: _t, timings: _ti, kernel_cache: _k, linear_probe: lp, ...rest } = JSON.parse(line);
   return JSON.stringify({ ...rest, linear_probe: lp ? { ...lp, cache: undefined } : lp });
 };
-const linesOf = (p) => readFileSync(p, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const linesOf = (p) =>
+  readFileSync(p, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 
 const summary = { seed: seedUsed, trials: [], violations: [], appenders: null };
 const t0 = Date.now();
@@ -132,7 +159,8 @@ const refDir = join(work, 'ref');
 runToEnd(join(refDir, 'results.jsonl'));
 const refMs = Date.now() - t0;
 const ref = linesOf(join(refDir, 'results.jsonl')).map(strip);
-if (!asJson) console.log(`reference run: ${ref.length} lines in ${refMs} ms (kill delays drawn from 0..${refMs} ms, seed ${seedUsed})`);
+if (!asJson)
+  console.log(`reference run: ${ref.length} lines in ${refMs} ms (kill delays drawn from 0..${refMs} ms, seed ${seedUsed})`);
 
 for (let t = 0; t < TRIALS; t++) {
   const dir = join(work, `trial-${t}`);
@@ -143,9 +171,16 @@ for (let t = 0; t < TRIALS; t++) {
     const delay = Math.round(random() * refMs);
     const r = await runAndKill(out, delay);
     const ins = inspect(dir);
-    kills.push({ delay, killed: r.killed, linesBefore: existsSync(out) ? linesOf(out).length : 0, tempsLeft: ins.temps.length, files: ins.files });
+    kills.push({
+      delay,
+      killed: r.killed,
+      linesBefore: existsSync(out) ? linesOf(out).length : 0,
+      tempsLeft: ins.temps.length,
+      files: ins.files,
+    });
     for (const v of ins.violations) summary.violations.push(`trial ${t} after kill ${k} (${delay} ms): ${v}`);
-    if (!r.killed && r.code !== 0) summary.violations.push(`trial ${t}: run exited ${r.code} before the kill: ${r.stderr.slice(0, 300)}`);
+    if (!r.killed && r.code !== 0)
+      summary.violations.push(`trial ${t}: run exited ${r.code} before the kill: ${r.stderr.slice(0, 300)}`);
   }
   runToEnd(out);
   const ins = inspect(dir);
@@ -156,7 +191,9 @@ for (let t = 0; t < TRIALS; t++) {
   if (!same) summary.violations.push(`trial ${t}: results differ from the reference (${got.length} vs ${ref.length} lines)`);
   summary.trials.push({ trial: t, kills, finalLines: got.length, identical: same });
   if (!asJson)
-    console.log(`trial ${t}: ${kills.map((k) => `kill@${k.delay}ms${k.killed ? '' : '(finished first)'} lines=${k.linesBefore} temps=${k.tempsLeft}`).join(', ')} -> resumed: ${got.length} lines, identical=${same}, temps left=${ins.temps.length}`);
+    console.log(
+      `trial ${t}: ${kills.map((k) => `kill@${k.delay}ms${k.killed ? '' : '(finished first)'} lines=${k.linesBefore} temps=${k.tempsLeft}`).join(', ')} -> resumed: ${got.length} lines, identical=${same}, temps left=${ins.temps.length}`,
+    );
 }
 
 // concurrent appenders through the lock
@@ -164,21 +201,29 @@ for (let t = 0; t < TRIALS; t++) {
   const file = join(work, 'concurrent.jsonl');
   const code = `import { appendLineAtomic } from ${JSON.stringify(join(root, 'dist', 'io.js'))};
 for (let i = 0; i < ${LINES}; i++) appendLineAtomic(${JSON.stringify(file)}, JSON.stringify({ w: process.argv[1], i }));`;
-  const procs = Array.from({ length: APPENDERS }, (_, w) =>
-    new Promise((resolve) => spawn(process.execPath, ['--input-type=module', '-e', code, String(w)], { stdio: 'inherit' }).on('exit', resolve)));
+  const procs = Array.from(
+    { length: APPENDERS },
+    (_, w) =>
+      new Promise((resolve) =>
+        spawn(process.execPath, ['--input-type=module', '-e', code, String(w)], { stdio: 'inherit' }).on('exit', resolve),
+      ),
+  );
   const codes = await Promise.all(procs);
   const lines = linesOf(file).map((l) => JSON.parse(l));
   const uniq = new Set(lines.map((l) => `${l.w}/${l.i}`));
   summary.appenders = { processes: APPENDERS, linesEach: LINES, lines: lines.length, unique: uniq.size, exitCodes: codes };
   if (uniq.size !== APPENDERS * LINES || lines.length !== APPENDERS * LINES)
     summary.violations.push(`concurrent appenders: ${lines.length} lines, ${uniq.size} unique, expected ${APPENDERS * LINES}`);
-  if (!asJson) console.log(`concurrent appenders: ${APPENDERS} processes x ${LINES} lines -> ${lines.length} lines, ${uniq.size} unique`);
+  if (!asJson)
+    console.log(`concurrent appenders: ${APPENDERS} processes x ${LINES} lines -> ${lines.length} lines, ${uniq.size} unique`);
 }
 
 rmSync(work, { recursive: true, force: true });
 if (asJson) console.log(JSON.stringify(summary));
 else {
   for (const v of summary.violations) console.log(`VIOLATION ${v}`);
-  console.log(`crash-safety: ${summary.trials.length} trials, ${summary.trials.reduce((s, t) => s + t.kills.filter((k) => k.killed).length, 0)} SIGKILLs, ${summary.violations.length} violations`);
+  console.log(
+    `crash-safety: ${summary.trials.length} trials, ${summary.trials.reduce((s, t) => s + t.kills.filter((k) => k.killed).length, 0)} SIGKILLs, ${summary.violations.length} violations`,
+  );
 }
 process.exit(summary.violations.length ? 1 : 0);

@@ -52,7 +52,10 @@ let n = 0;
 // mode byte: even = whole file follows; odd = header JSON follows, data section (byte >> 1) * 64 bytes
 const seedFile = (buf) => writeFileSync(join(stDir, `seed-${n++}`), Buffer.concat([Buffer.from([0]), buf]));
 const seedHeader = (json, dataSize) =>
-  writeFileSync(join(stDir, `seed-${n++}`), Buffer.concat([Buffer.from([(Math.min(127, Math.ceil(dataSize / 64)) << 1) | 1]), Buffer.from(json)]));
+  writeFileSync(
+    join(stDir, `seed-${n++}`),
+    Buffer.concat([Buffer.from([(Math.min(127, Math.ceil(dataSize / 64)) << 1) | 1]), Buffer.from(json)]),
+  );
 
 for (const f of ['tiny-roberta.safetensors', 'tiny-bert.safetensors']) {
   const text = headerOf(join(fixturesDir, f));

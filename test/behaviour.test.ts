@@ -27,30 +27,63 @@ const readLines = (p: string) => readJsonLines<FtResultLine>(p);
 
 function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
   return {
-    task: 'SST-2', k: 16, seeds: [42], dataDir, modelDir: fixtureModelDir('roberta'), tokenizerDir, output: 'prompt', optimizer: 'sgd',
-    lrs: [1e-2], batchSizes: [8], steps: 4, evalEvery: 2, maxTest: 16, dtype: 'float64', out: join(dir, 'results.jsonl'), ...over,
+    task: 'SST-2',
+    k: 16,
+    seeds: [42],
+    dataDir,
+    modelDir: fixtureModelDir('roberta'),
+    tokenizerDir,
+    output: 'prompt',
+    optimizer: 'sgd',
+    lrs: [1e-2],
+    batchSizes: [8],
+    steps: 4,
+    evalEvery: 2,
+    maxTest: 16,
+    dtype: 'float64',
+    out: join(dir, 'results.jsonl'),
+    ...over,
   };
 }
 
 describe('finetune-run', () => {
-  it('writes one line per seed with the behaviour fields; the linearized logits equal the finetune API\'s', async () => {
+  it("writes one line per seed with the behaviour fields; the linearized logits equal the finetune API's", async () => {
     const dir = tmp();
     const stats = await runFinetuneExperiment(base(dir, { behaviour: true }));
     const lines = readLines(join(dir, 'results.jsonl'));
     expect(lines).toHaveLength(1);
     const l = lines[0];
-    expect(l).toMatchObject({ method: 'finetune', status: 'done', task: 'SST-2', k: 16, seed: 42, output: 'prompt', formula: 'sgd', solver: 'ft', subset: 'all', metric: 'acc', n_test: 16, steps: 4, eval_every: 2 });
+    expect(l).toMatchObject({
+      method: 'finetune',
+      status: 'done',
+      task: 'SST-2',
+      k: 16,
+      seed: 42,
+      output: 'prompt',
+      formula: 'sgd',
+      solver: 'ft',
+      subset: 'all',
+      metric: 'acc',
+      n_test: 16,
+      steps: 4,
+      eval_every: 2,
+    });
     expect(l.params).toMatchObject({ lr: 1e-2, batch_size: 8 });
     expect(l.grid_runs).toHaveLength(1);
     expect(l.test_score).toBe(l.test!.acc);
     const b = l.behaviour!;
     expect(b.ft_test_score).toBe(l.test_score);
     if (b.ft_test_score !== b.pre_test_score)
-      expect(b.share_recovered).toBeCloseTo((b.linearized_test_score - b.pre_test_score) / (b.ft_test_score - b.pre_test_score), 12);
+      expect(b.share_recovered).toBeCloseTo(
+        (b.linearized_test_score - b.pre_test_score) / (b.ft_test_score - b.pre_test_score),
+        12,
+      );
     else expect(b.share_recovered).toBeNull();
     expect(b.kernel_distance_train_train).toBeGreaterThan(0);
     expect(b.kernel_distance_train_test).toBeGreaterThan(0);
-    console.log(`tiny RoBERTa SST-2 16-42 (16 test): pre ${b.pre_test_score}, lin ${b.linearized_test_score}, ft ${b.ft_test_score}, kd ${b.kernel_distance_train_train} / ${b.kernel_distance_train_test}`);
+    console.log(
+      `tiny RoBERTa SST-2 16-42 (16 test): pre ${b.pre_test_score}, lin ${b.linearized_test_score}, ft ${b.ft_test_score}, kd ${b.kernel_distance_train_train} / ${b.kernel_distance_train_test}`,
+    );
 
     // The same fine-tuning through the API directly.
     const spec = getTask('SST-2');
@@ -58,8 +91,21 @@ describe('finetune-run', () => {
     const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt', { maxTest: 16 });
     const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
     const r = await finetune(m, {
-      train: e.train, trainLabels: e.trainLabels, dev: e.dev, devLabels: e.devLabels, test: e.test, output: 'prompt', labelWordIds: enc.labelWordIds,
-      optimizer: 'sgd', lr: 1e-2, batchSize: 8, steps: 4, evalEvery: 2, seed: 42, linearize: true, kernelDistance: true,
+      train: e.train,
+      trainLabels: e.trainLabels,
+      dev: e.dev,
+      devLabels: e.devLabels,
+      test: e.test,
+      output: 'prompt',
+      labelWordIds: enc.labelWordIds,
+      optimizer: 'sgd',
+      lr: 1e-2,
+      batchSize: 8,
+      steps: 4,
+      evalEvery: 2,
+      seed: 42,
+      linearize: true,
+      kernelDistance: true,
     });
     const s = stats.seeds[0];
     expect(maxRelErr(s.linearizedTestLogits!.flat(), r.linearizedTestLogits!.flat())).toBeLessThanOrEqual(1e-12);
@@ -68,7 +114,8 @@ describe('finetune-run', () => {
     const pre = await m.outputs({ inputs: e.test, labelWordIds: enc.labelWordIds });
     expect(maxRelErr(s.preTestLogits!.flat(), pre.flat())).toBeLessThanOrEqual(1e-12);
     // the three scores are the accuracies of those logits (argmax against the 16 test labels), by hand
-    const accuracyOf = (logits: number[][]) => e.testLabels.filter((y, i) => (logits[i][1] > logits[i][0] ? 1 : 0) === y).length / 16;
+    const accuracyOf = (logits: number[][]) =>
+      e.testLabels.filter((y, i) => (logits[i][1] > logits[i][0] ? 1 : 0) === y).length / 16;
     expect(e.testLabels).toHaveLength(16);
     expect(b.pre_test_score).toBe(accuracyOf(pre));
     expect(b.linearized_test_score).toBe(accuracyOf(r.linearizedTestLogits!));
@@ -101,7 +148,10 @@ describe('finetune-run', () => {
     await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
     await runFinetuneExperiment(base(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
     const lines = readLines(join(dir, 'results.jsonl'));
-    expect(lines.map((l) => [l.subset, l.lora])).toEqual([['lora', { r: 4, alpha: 8 }], ['all', null]]);
+    expect(lines.map((l) => [l.subset, l.lora])).toEqual([
+      ['lora', { r: 4, alpha: 8 }],
+      ['all', null],
+    ]);
     expect(lines[1].linear_probe).not.toBeNull();
     expect(reportTable(lines).columns.map((c) => c.label)).toEqual(['prompt/adam/ft/lora', 'standard/sgd/ft']);
     expect(behaviourTable(lines).map((r) => r.method)).toEqual(['standard/sgd/ft']);
@@ -116,8 +166,34 @@ describe('finetune-run', () => {
   it('CLI: writes the line and skips it on a second run', async () => {
     const dir = tmp();
     const out = join(dir, 'r.jsonl');
-    const args = ['--task', 'SST-2', '--k', '16', '--seeds', '42', '--data-dir', dataDir, '--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir,
-      '--optimizer', 'signgd', '--lr', '1e-4', '--batch-size', '8', '--steps', '2', '--max-test', '8', '--behaviour', '--out', out, '--quiet'];
+    const args = [
+      '--task',
+      'SST-2',
+      '--k',
+      '16',
+      '--seeds',
+      '42',
+      '--data-dir',
+      dataDir,
+      '--model',
+      fixtureModelDir('roberta'),
+      '--tokenizer',
+      tokenizerDir,
+      '--optimizer',
+      'signgd',
+      '--lr',
+      '1e-4',
+      '--batch-size',
+      '8',
+      '--steps',
+      '2',
+      '--max-test',
+      '8',
+      '--behaviour',
+      '--out',
+      out,
+      '--quiet',
+    ];
     expect(await ftRunCli(args)).toBe(0);
     expect(await ftRunCli(args)).toBe(0);
     const lines = readLines(out);
@@ -130,14 +206,26 @@ describe('finetune-run', () => {
 
 describe('finetune-run: bad inputs, divergence, abort', () => {
   it('a checkpoint of another model (BERT) with the RoBERTa tokenizer is a clear error', async () => {
-    const err = await runFinetuneExperiment(base(tmp(), { modelDir: fixtureModelDir('bert') })).then(() => undefined, (e) => e);
+    const err = await runFinetuneExperiment(base(tmp(), { modelDir: fixtureModelDir('bert') })).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(LmkError);
     expect((err as Error).message).toMatch(/tokenizer .* has 50265 ids but the bert checkpoint's vocabulary has 30522/);
   });
 
   it('lr <= 0, no seeds, bad batch size are option errors', async () => {
-    for (const [over, option] of [[{ lrs: [0] }, 'lrs[0]'], [{ lrs: [1e-3, -1] }, 'lrs[1]'], [{ seeds: [] }, 'seeds'], [{ batchSizes: [0] }, 'batchSizes[0]'], [{ steps: 0 }, 'steps']] as const) {
-      const err = await runFinetuneExperiment(base(tmp(), over as Partial<FinetuneRunOptions>)).then(() => undefined, (e) => e);
+    for (const [over, option] of [
+      [{ lrs: [0] }, 'lrs[0]'],
+      [{ lrs: [1e-3, -1] }, 'lrs[1]'],
+      [{ seeds: [] }, 'seeds'],
+      [{ batchSizes: [0] }, 'batchSizes[0]'],
+      [{ steps: 0 }, 'steps'],
+    ] as const) {
+      const err = await runFinetuneExperiment(base(tmp(), over as Partial<FinetuneRunOptions>)).then(
+        () => undefined,
+        (e) => e,
+      );
       expect(err).toBeInstanceOf(OptionError);
       expect((err as OptionError).option).toBe(option);
     }
@@ -154,7 +242,12 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
 
   it('a NaN loss fails with a clear error; the last good state is evaluated and written as "diverged"', async () => {
     const dir = tmp();
-    const err = await runFinetuneExperiment(base(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 })).then(() => undefined, (e) => e);
+    const err = await runFinetuneExperiment(
+      base(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 }),
+    ).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(LmkError);
     expect((err as Error).message).toMatch(/every fine-tuning run diverged .*step \d+.*status "diverged"/);
     const [l] = readLines(join(dir, 'results.jsonl'));
@@ -172,8 +265,14 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     const ac = new AbortController();
     const stats = await runFinetuneExperiment(
       base(dir, {
-        seeds: [42, 13], steps: 40, evalEvery: 10, signal: ac.signal, behaviour: true,
-        onProgress: () => (phase, done) => { if (phase === 'train' && done >= 3) ac.abort(); },
+        seeds: [42, 13],
+        steps: 40,
+        evalEvery: 10,
+        signal: ac.signal,
+        behaviour: true,
+        onProgress: () => (phase, done) => {
+          if (phase === 'train' && done >= 3) ac.abort();
+        },
       }),
     );
     expect(stats.aborted).toBe(true);
@@ -209,11 +308,19 @@ describe('chi (natural-task test)', () => {
     expect(s.meanAbsChi).toBeLessThanOrEqual(1);
     for (const v of s.perExample) expect(v >= 0 && v <= 1).toBe(true);
     expect(s.n).toBe(32);
-    console.log(`tiny RoBERTa SST-2 16-42 train: mean |chi| ${s.meanAbsChi.toFixed(4)} (std ${s.std.toFixed(4)}), acc at θ0 ${s.accuracy}`);
+    console.log(
+      `tiny RoBERTa SST-2 16-42 train: mean |chi| ${s.meanAbsChi.toFixed(4)} (std ${s.std.toFixed(4)}), acc at θ0 ${s.accuracy}`,
+    );
   });
 
   it('chiFromLogits: by hand', () => {
-    const chi = chiFromLogits([[0, 0], [Math.log(3), 0]], [1, 0]);
+    const chi = chiFromLogits(
+      [
+        [0, 0],
+        [Math.log(3), 0],
+      ],
+      [1, 0],
+    );
     expect(chi[0][0]).toBeCloseTo(0.5, 15);
     expect(chi[0][1]).toBeCloseTo(-0.5, 15);
     expect(chi[1][0]).toBeCloseTo(-0.25, 15);
@@ -225,10 +332,28 @@ describe('chi (natural-task test)', () => {
     const dir = tmp();
     const out = join(dir, 'b.jsonl');
     const md = join(dir, 'chi.md');
-    const code = await behaviourCli(['chi', '--task', 'SST-2', '--data-dir', dataDir, '--model', `${fixtureModelDir('roberta')},${fixtureModelDir('bert')}`,
-      '--tokenizer', `${tokenizerDir},${join(sharedDir, 'tokenizers', 'bert-base-uncased')}`, '--split', 'dev', '--out', out, '--out-md', md]);
+    const code = await behaviourCli([
+      'chi',
+      '--task',
+      'SST-2',
+      '--data-dir',
+      dataDir,
+      '--model',
+      `${fixtureModelDir('roberta')},${fixtureModelDir('bert')}`,
+      '--tokenizer',
+      `${tokenizerDir},${join(sharedDir, 'tokenizers', 'bert-base-uncased')}`,
+      '--split',
+      'dev',
+      '--out',
+      out,
+      '--out-md',
+      md,
+    ]);
     expect(code).toBe(0);
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
     for (const l of lines) {
       expect(l.kind).toBe('chi');
@@ -237,8 +362,21 @@ describe('chi (natural-task test)', () => {
       expect(l.mean_abs_chi).toBeLessThanOrEqual(1);
     }
     expect(readFileSync(md, 'utf8')).toMatch(/mean \\\|χ\\\|/);
-    await expect(behaviourCli(['chi', '--task', 'SST-2', '--data-dir', dataDir, '--model', fixtureModelDir('bert'), '--tokenizer', tokenizerDir, '--out', out]))
-      .rejects.toThrow(/does not belong to this model/);
+    await expect(
+      behaviourCli([
+        'chi',
+        '--task',
+        'SST-2',
+        '--data-dir',
+        dataDir,
+        '--model',
+        fixtureModelDir('bert'),
+        '--tokenizer',
+        tokenizerDir,
+        '--out',
+        out,
+      ]),
+    ).rejects.toThrow(/does not belong to this model/);
   });
 });
 
@@ -269,9 +407,17 @@ describe('LoRA vs full kernel', () => {
   });
 
   it('the relative difference decreases as r grows (mean over seeds)', async () => {
-    const res = await loraVsFull(fixtureModelDir('roberta'), { ...opts, ranks: [1, 4, 32], seeds: [0, 1, 2], alpha: 16, init: 'gaussian' });
+    const res = await loraVsFull(fixtureModelDir('roberta'), {
+      ...opts,
+      ranks: [1, 4, 32],
+      seeds: [0, 1, 2],
+      alpha: 16,
+      init: 'gaussian',
+    });
     const m = res.byRank.map((b) => b.mean);
-    console.log(`tiny RoBERTa lora-vs-full (6 examples, gaussian A): ${res.byRank.map((b) => `r=${b.r}: ${b.mean.toFixed(3)} (${b.std.toFixed(3)})`).join(', ')}`);
+    console.log(
+      `tiny RoBERTa lora-vs-full (6 examples, gaussian A): ${res.byRank.map((b) => `r=${b.r}: ${b.mean.toFixed(3)} (${b.std.toFixed(3)})`).join(', ')}`,
+    );
     expect(m[2]).toBeLessThan(m[0]);
     expect(m[1]).toBeLessThan(m[0]);
     for (const p of res.points) expect(p.scale).toBeCloseTo(p.r / (16 * 16 * (1 / p.r)), 12);

@@ -11,7 +11,12 @@ import { countCtest, countRun, countVitest } from '../scripts/ci-count.mjs';
 import { repoRoot } from './helpers/fixtures.js';
 
 const test = (title: string, status: string) => ({ ancestorTitles: [], fullName: title, title, status, failureMessages: [] });
-const file = (name: string, status: string, tests: object[], message = '') => ({ name, status, message, assertionResults: tests });
+const file = (name: string, status: string, tests: object[], message = '') => ({
+  name,
+  status,
+  message,
+  assertionResults: tests,
+});
 const report = (files: object[], success: boolean) => ({ numTotalTests: 9, numFailedTestSuites: 0, success, testResults: files });
 
 const allPassed = report([file('/r/test/a.test.ts', 'passed', [test('one', 'passed'), test('two', 'passed')])], true);
@@ -42,19 +47,40 @@ describe('countVitest', () => {
   });
 
   it('a test file that fails to load is one failure, named with its error', () => {
-    const r = countVitest(report([...allPassed.testResults, file('/r/test/b.test.ts', 'failed', [], "Cannot find module './x.js'")], false), 1);
+    const r = countVitest(
+      report([...allPassed.testResults, file('/r/test/b.test.ts', 'failed', [], "Cannot find module './x.js'")], false),
+      1,
+    );
     expect([r.passed, r.failed]).toEqual([2, 1]);
-    expect(r.problems).toEqual(["vitest: test file failed to load or has no tests: /r/test/b.test.ts: Cannot find module './x.js'"]);
+    expect(r.problems).toEqual([
+      "vitest: test file failed to load or has no tests: /r/test/b.test.ts: Cannot find module './x.js'",
+    ]);
   });
 
   it('a beforeAll that throws fails the file; its skipped tests count as failed, once each', () => {
-    const r = countVitest(report([file('/r/test/c.test.ts', 'failed', [test('d x', 'skipped'), test('d y', 'skipped')])], false), 1);
+    const r = countVitest(
+      report([file('/r/test/c.test.ts', 'failed', [test('d x', 'skipped'), test('d y', 'skipped')])], false),
+      1,
+    );
     expect([r.passed, r.failed]).toEqual([0, 2]);
     expect(r.problems.at(-1)).toBe('vitest: test file failed outside its tests (a hook threw): /r/test/c.test.ts');
   });
 
   it('skipped and todo tests in a passing file are failures (CI must run every test)', () => {
-    const r = countVitest(report([file('/r/test/a.test.ts', 'passed', [test('one', 'passed'), test('s', 'skipped'), test('t', 'todo'), test('p', 'pending')])], true), 0);
+    const r = countVitest(
+      report(
+        [
+          file('/r/test/a.test.ts', 'passed', [
+            test('one', 'passed'),
+            test('s', 'skipped'),
+            test('t', 'todo'),
+            test('p', 'pending'),
+          ]),
+        ],
+        true,
+      ),
+      0,
+    );
     expect([r.passed, r.failed]).toEqual([1, 3]);
     expect(r.problems).toEqual([
       'vitest: skipped (not run): /r/test/a.test.ts > s',
@@ -64,7 +90,10 @@ describe('countVitest', () => {
   });
 
   it('failed tests count once each; the file is not counted again', () => {
-    const r = countVitest(report([file('/r/test/d.test.ts', 'failed', [test('f', 'failed'), test('g', 'failed'), test('h', 'passed')])], false), 1);
+    const r = countVitest(
+      report([file('/r/test/d.test.ts', 'failed', [test('f', 'failed'), test('g', 'failed'), test('h', 'passed')])], false),
+      1,
+    );
     expect([r.passed, r.failed]).toEqual([1, 2]);
   });
 
@@ -84,13 +113,23 @@ describe('countCtest', () => {
   it('Failed, Not Run, Timeout and Exception are failures', () => {
     const r = countCtest(ctestFailed, 8);
     expect([r.passed, r.failed]).toEqual([1, 4]);
-    expect(r.problems).toEqual(['ctest: bad: Failed', 'ctest: missing: Not Run', 'ctest: slow: Timeout', 'ctest: abrt: Subprocess aborted Exception:']);
+    expect(r.problems).toEqual([
+      'ctest: bad: Failed',
+      'ctest: missing: Not Run',
+      'ctest: slow: Timeout',
+      'ctest: abrt: Subprocess aborted Exception:',
+    ]);
   });
 
   it('a missing log, no tests found, and a missing build folder are failures, never 0 passed, 0 failed', () => {
     expect(countCtest(null, 0)).toMatchObject({ passed: 0, failed: 1, problems: ['ctest: no log (ctest did not run)'] });
-    expect(countCtest('Test project /r/build\nNo tests were found!!!\n', 0)).toMatchObject({ passed: 0, failed: 1, problems: ['ctest: no tests were found'] });
-    const noBuild = 'Internal ctest changing into directory: /r/build\nFailed to change working directory to "/r/build" : No such file or directory\n';
+    expect(countCtest('Test project /r/build\nNo tests were found!!!\n', 0)).toMatchObject({
+      passed: 0,
+      failed: 1,
+      problems: ['ctest: no tests were found'],
+    });
+    const noBuild =
+      'Internal ctest changing into directory: /r/build\nFailed to change working directory to "/r/build" : No such file or directory\n';
     expect(countCtest(noBuild, 1)).toMatchObject({ passed: 0, failed: 1 });
   });
 
@@ -103,22 +142,52 @@ describe('countCtest', () => {
 
 describe('countRun and the command line', () => {
   it('adds vitest, ctest and one test per check; the last line is `N passed, N failed`', () => {
-    const r = countRun({ vitestReport: allPassed, vitestRc: 0, ctestLog: ctestFailed, ctestRc: 8, checks: [{ name: 'lint', rc: 0 }, { name: 'typecheck', rc: 2 }] });
+    const r = countRun({
+      vitestReport: allPassed,
+      vitestRc: 0,
+      ctestLog: ctestFailed,
+      ctestRc: 8,
+      checks: [
+        { name: 'lint', rc: 0 },
+        { name: 'typecheck', rc: 2 },
+      ],
+    });
     expect([r.passed, r.failed]).toEqual([2 + 1 + 1, 0 + 4 + 1]);
     expect(r.lines.at(-1)).toBe('4 passed, 5 failed');
     expect(r.lines).toContain('typecheck: exit status 2');
   });
 
   const dir = mkdtempSync(join(tmpdir(), 'lmk-ci-count-'));
-  const cli = (args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'scripts', 'ci-count.mjs'), ...args], { encoding: 'utf8' });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [join(repoRoot, 'scripts', 'ci-count.mjs'), ...args], { encoding: 'utf8' });
 
   it('exits 0 when everything passed, 1 otherwise, with the count as the last line', () => {
     writeFileSync(join(dir, 'ok.json'), JSON.stringify(allPassed));
     writeFileSync(join(dir, 'ctest.log'), ctestPassed);
-    const ok = cli(['--vitest', join(dir, 'ok.json'), '--vitest-rc', '0', '--ctest-log', join(dir, 'ctest.log'), '--ctest-rc', '0', '--check', 'lint=0']);
+    const ok = cli([
+      '--vitest',
+      join(dir, 'ok.json'),
+      '--vitest-rc',
+      '0',
+      '--ctest-log',
+      join(dir, 'ctest.log'),
+      '--ctest-rc',
+      '0',
+      '--check',
+      'lint=0',
+    ]);
     expect(ok.status).toBe(0);
     expect(ok.stdout.trim().split('\n').at(-1)).toBe('5 passed, 0 failed');
-    const missing = cli(['--vitest', join(dir, 'none.json'), '--vitest-rc', '1', '--ctest-log', join(dir, 'none.log'), '--ctest-rc', '1']);
+    const missing = cli([
+      '--vitest',
+      join(dir, 'none.json'),
+      '--vitest-rc',
+      '1',
+      '--ctest-log',
+      join(dir, 'none.log'),
+      '--ctest-rc',
+      '1',
+    ]);
     expect(missing.status).toBe(1);
     expect(missing.stdout.trim().split('\n').at(-1)).toBe('0 passed, 2 failed');
     const bad = cli(['--vitest', join(dir, 'ok.json'), '--check', 'lint']);

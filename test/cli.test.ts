@@ -12,7 +12,21 @@ import { fixtureModelDir, repoRoot, sharedDir } from './helpers/fixtures.js';
 
 beforeAll(ensureDist, 300_000);
 
-const COMMANDS = ['kernel', 'merge', 'encode', 'data', 'solve', 'run', 'report', 'finetune', 'finetune-run', 'behaviour', 'figures', 'pretrain', 'demo'];
+const COMMANDS = [
+  'kernel',
+  'merge',
+  'encode',
+  'data',
+  'solve',
+  'run',
+  'report',
+  'finetune',
+  'finetune-run',
+  'behaviour',
+  'figures',
+  'pretrain',
+  'demo',
+];
 const STACK = /\n\s+at /;
 
 describe('lmkernel: usage and exit codes', () => {
@@ -58,15 +72,35 @@ describe('lmkernel: error mapping', () => {
   it('SIGINT during `lmkernel run`: the AbortError is reported as a message, exit 1', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'lmk-cli-')), 'r.jsonl');
     let sent = false;
-    const r = await lmkernel(['run', '--task', 'SST-2', '--k', '16', '--seeds', '42,13', '--data-dir', join(sharedDir, 'data', 'k-shot-1k-test'),
-      '--model', fixtureModelDir('roberta'), '--tokenizer', join(sharedDir, 'tokenizers', 'roberta-base'), '--max-test', '16', '--out', out], {
-      onStderr: (text, kill) => {
-        if (!sent && /run: seed 42/.test(text)) {
-          sent = true;
-          kill('SIGINT');
-        }
+    const r = await lmkernel(
+      [
+        'run',
+        '--task',
+        'SST-2',
+        '--k',
+        '16',
+        '--seeds',
+        '42,13',
+        '--data-dir',
+        join(sharedDir, 'data', 'k-shot-1k-test'),
+        '--model',
+        fixtureModelDir('roberta'),
+        '--tokenizer',
+        join(sharedDir, 'tokenizers', 'roberta-base'),
+        '--max-test',
+        '16',
+        '--out',
+        out,
+      ],
+      {
+        onStderr: (text, kill) => {
+          if (!sent && /run: seed 42/.test(text)) {
+            sent = true;
+            kill('SIGINT');
+          }
+        },
       },
-    });
+    );
     expect(sent).toBe(true);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/run: interrupted/);
@@ -75,7 +109,10 @@ describe('lmkernel: error mapping', () => {
   }, 120_000);
 
   const hooked = (kind: string) =>
-    lmkernel(['report'], { nodeArgs: ['--import', join(repoRoot, 'test', 'helpers', 'cli-throw-register.mjs')], env: { LMK_TEST_THROW: kind } });
+    lmkernel(['report'], {
+      nodeArgs: ['--import', join(repoRoot, 'test', 'helpers', 'cli-throw-register.mjs')],
+      env: { LMK_TEST_THROW: kind },
+    });
 
   it('the stand-in command returns 0 when it throws nothing (the hook works)', async () => {
     const r = await hooked('none');
@@ -84,7 +121,7 @@ describe('lmkernel: error mapping', () => {
 
   for (const [kind, message] of [
     ['lmk', 'an LmkError from the command'],
-    ['option', "option '--x': expected a number, received \"y\""],
+    ['option', 'option \'--x\': expected a number, received "y"'],
     ['abort', 'the operation was aborted'],
     ['type', 'a TypeError from the command'],
     ['error', 'a plain Error from the command'],

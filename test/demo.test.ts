@@ -13,10 +13,25 @@ describe('demo (reduced)', () => {
   it('runs every step and writes the table, results and figure', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lmk-demo-'));
     const logs: string[] = [];
-    const s = await runDemo({ out, k: 4, seeds: [13], maxTest: 12, ftSteps: 3, sgdLrs: [1e-2], adamLrs: [1e-3], log: (m) => logs.push(m) });
+    const s = await runDemo({
+      out,
+      k: 4,
+      seeds: [13],
+      maxTest: 12,
+      ftSteps: 3,
+      sgdLrs: [1e-2],
+      adamLrs: [1e-3],
+      log: (m) => logs.push(m),
+    });
     expect(s.rows.map((r) => r.method.trim())).toEqual([
-      'zero-shot prompt', 'SGD eNTK (logistic)', 'SignGD eNTK (logistic)', 'A-SignGD eNTK (asym)',
-      'SGD fine-tuning', 'linearized (SGD-FT)', 'Adam fine-tuning', 'linearized (Adam-FT)',
+      'zero-shot prompt',
+      'SGD eNTK (logistic)',
+      'SignGD eNTK (logistic)',
+      'A-SignGD eNTK (asym)',
+      'SGD fine-tuning',
+      'linearized (SGD-FT)',
+      'Adam fine-tuning',
+      'linearized (Adam-FT)',
     ]);
     for (const r of s.rows) {
       expect(r.acc).toHaveLength(1);
@@ -27,36 +42,64 @@ describe('demo (reduced)', () => {
     expect(s.kernelDistance.adam![0]).toBeGreaterThan(0);
     expect(existsSync(join(out, 'data', 'original', 'brown-genre', 'train.csv'))).toBe(true);
     expect(existsSync(join(out, 'data', 'k-shot-1k-test', 'brown-genre', '4-13', 'dev.csv'))).toBe(true);
-    const results = readFileSync(s.files.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const results = readFileSync(s.files.results, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(results.map((l) => l.formula)).toEqual(['sgd', 'signgd', 'asymmetric_signgd']);
     expect(results.every((l) => l.n_test === 12 && l.task === 'brown-genre')).toBe(true);
-    const ft = readFileSync(s.files.finetune, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const ft = readFileSync(s.files.finetune, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(ft.map((l) => l.formula)).toEqual(['sgd', 'adam']);
     expect(readFileSync(s.files.table, 'utf8')).toMatch(/\| A-SignGD eNTK \(asym\) \|/);
     expect(readFileSync(s.files.figure, 'utf8')).toMatch(/^<svg/);
     expect(logs.some((l) => l.startsWith('k-shot splits'))).toBe(true);
   });
 
-  it("runs another task from the paper's k-shot splits with substitute label words and chosen kernels (the width study's use)", { timeout: 300_000 }, async () => {
-    const out = mkdtempSync(join(tmpdir(), 'lmk-demo-sst5-'));
-    const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
-    // the shipped tokenizer has no single token for SST-5's "okay"
-    await expect(runDemo({ out, task: 'sst-5', dataDir, k: 16, seeds: [13], maxTest: 5, kernels: false, finetuning: false }))
-      .rejects.toThrow(/label word "okay": must be a single token/);
-    const s = await runDemo({
-      out, task: 'SST-2', dataDir, k: 16, seeds: [13], maxTest: 10, ftSteps: 2, sgdLrs: [1e-2], adamLrs: [1e-3],
-      labelWords: ['bad', 'good'], formulas: ['signgd'],
-    });
-    expect(s.task).toBe('SST-2');
-    expect(readFileSync(s.files.table, 'utf8')).toContain('## SST-2, k = 16');
-    expect(s.rows.map((r) => r.method.trim())).toEqual([
-      'zero-shot prompt', 'SignGD eNTK (logistic)', 'SGD fine-tuning', 'linearized (SGD-FT)', 'Adam fine-tuning', 'linearized (Adam-FT)',
-    ]);
-    const results = readFileSync(s.files.results, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(results.map((l) => [l.task, l.formula, l.n_test, l.label_word_ids.length])).toEqual([['SST-2', 'signgd', 10, 2]]);
-    expect(existsSync(join(out, 'data'))).toBe(false);  // the given splits are read, nothing is generated
-    await expect(runDemo({ out, task: 'SST-2', seeds: [13] })).rejects.toThrow(/task 'SST-2' needs dataDir/);
-  });
+  it(
+    "runs another task from the paper's k-shot splits with substitute label words and chosen kernels (the width study's use)",
+    { timeout: 300_000 },
+    async () => {
+      const out = mkdtempSync(join(tmpdir(), 'lmk-demo-sst5-'));
+      const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
+      // the shipped tokenizer has no single token for SST-5's "okay"
+      await expect(
+        runDemo({ out, task: 'sst-5', dataDir, k: 16, seeds: [13], maxTest: 5, kernels: false, finetuning: false }),
+      ).rejects.toThrow(/label word "okay": must be a single token/);
+      const s = await runDemo({
+        out,
+        task: 'SST-2',
+        dataDir,
+        k: 16,
+        seeds: [13],
+        maxTest: 10,
+        ftSteps: 2,
+        sgdLrs: [1e-2],
+        adamLrs: [1e-3],
+        labelWords: ['bad', 'good'],
+        formulas: ['signgd'],
+      });
+      expect(s.task).toBe('SST-2');
+      expect(readFileSync(s.files.table, 'utf8')).toContain('## SST-2, k = 16');
+      expect(s.rows.map((r) => r.method.trim())).toEqual([
+        'zero-shot prompt',
+        'SignGD eNTK (logistic)',
+        'SGD fine-tuning',
+        'linearized (SGD-FT)',
+        'Adam fine-tuning',
+        'linearized (Adam-FT)',
+      ]);
+      const results = readFileSync(s.files.results, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(results.map((l) => [l.task, l.formula, l.n_test, l.label_word_ids.length])).toEqual([['SST-2', 'signgd', 10, 2]]);
+      expect(existsSync(join(out, 'data'))).toBe(false); // the given splits are read, nothing is generated
+      await expect(runDemo({ out, task: 'SST-2', seeds: [13] })).rejects.toThrow(/task 'SST-2' needs dataDir/);
+    },
+  );
 
   it('runs from the CLI (kernels only) and prints the table', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lmk-demo-cli-'));

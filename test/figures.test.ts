@@ -13,28 +13,108 @@ import { run as figuresCli } from '../lib/cli/figures.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-fig-'));
 
 function kernelLine(task: string, mode: string, seed: number, test: number) {
-  return { config_id: `k-${task}-${mode}-${seed}`, task, k: 16, seed, model: 'm', model_id: 'id', mode, formula: 'sgd', solver: 'lstsq', binary: false, subset: 'all', metric: 'acc', dev_score: 0.5, test_score: test, params: {} };
-}
-function ftLine(task: string, mode: string, seed: number, test: number, beh: { pre: number; lin: number; kd: number } | null, status = 'done') {
   return {
-    config_id: `f-${task}-${mode}-${seed}-${status}`, method: 'finetune', status, task, k: 16, seed, model: 'm', model_id: 'id', mode, formula: 'sgd', solver: 'ft', binary: false, subset: 'all',
-    metric: 'acc', dev_score: status === 'done' ? 0.6 : null, test_score: status === 'done' ? test : null, params: { lr: 1e-3, batch_size: 8 },
+    config_id: `k-${task}-${mode}-${seed}`,
+    task,
+    k: 16,
+    seed,
+    model: 'm',
+    model_id: 'id',
+    mode,
+    formula: 'sgd',
+    solver: 'lstsq',
+    binary: false,
+    subset: 'all',
+    metric: 'acc',
+    dev_score: 0.5,
+    test_score: test,
+    params: {},
+  };
+}
+function ftLine(
+  task: string,
+  mode: string,
+  seed: number,
+  test: number,
+  beh: { pre: number; lin: number; kd: number } | null,
+  status = 'done',
+) {
+  return {
+    config_id: `f-${task}-${mode}-${seed}-${status}`,
+    method: 'finetune',
+    status,
+    task,
+    k: 16,
+    seed,
+    model: 'm',
+    model_id: 'id',
+    mode,
+    formula: 'sgd',
+    solver: 'ft',
+    binary: false,
+    subset: 'all',
+    metric: 'acc',
+    dev_score: status === 'done' ? 0.6 : null,
+    test_score: status === 'done' ? test : null,
+    params: { lr: 1e-3, batch_size: 8 },
     behaviour: beh && {
-      pre_test: { acc: beh.pre }, linearized_test: { acc: beh.lin }, ft_test: { acc: test }, pre_test_score: beh.pre, linearized_test_score: beh.lin, ft_test_score: test,
-      share_recovered: (beh.lin - beh.pre) / (test - beh.pre), share_recovered_acc: (beh.lin - beh.pre) / (test - beh.pre), kernel_distance_train_train: beh.kd, kernel_distance_train_test: beh.kd * 1.1,
+      pre_test: { acc: beh.pre },
+      linearized_test: { acc: beh.lin },
+      ft_test: { acc: test },
+      pre_test_score: beh.pre,
+      linearized_test_score: beh.lin,
+      ft_test_score: test,
+      share_recovered: (beh.lin - beh.pre) / (test - beh.pre),
+      share_recovered_acc: (beh.lin - beh.pre) / (test - beh.pre),
+      kernel_distance_train_train: beh.kd,
+      kernel_distance_train_test: beh.kd * 1.1,
     },
   };
 }
 
 const LINES = [
-  kernelLine('SST-2', 'prompt', 13, 0.88), kernelLine('SST-2', 'prompt', 42, 0.9),
-  kernelLine('MR', 'prompt', 13, 0.8), kernelLine('SST-2', 'standard', 13, 0.7),
-  ftLine('SST-2', 'prompt', 13, 0.9, { pre: 0.8, lin: 0.85, kd: 0.05 }), ftLine('SST-2', 'prompt', 42, 0.92, { pre: 0.8, lin: 0.86, kd: 0.07 }),
-  ftLine('MR', 'prompt', 13, 0.84, { pre: 0.7, lin: 0.77, kd: 0.1 }), ftLine('SST-2', 'standard', 13, 0.75, null),
+  kernelLine('SST-2', 'prompt', 13, 0.88),
+  kernelLine('SST-2', 'prompt', 42, 0.9),
+  kernelLine('MR', 'prompt', 13, 0.8),
+  kernelLine('SST-2', 'standard', 13, 0.7),
+  ftLine('SST-2', 'prompt', 13, 0.9, { pre: 0.8, lin: 0.85, kd: 0.05 }),
+  ftLine('SST-2', 'prompt', 42, 0.92, { pre: 0.8, lin: 0.86, kd: 0.07 }),
+  ftLine('MR', 'prompt', 13, 0.84, { pre: 0.7, lin: 0.77, kd: 0.1 }),
+  ftLine('SST-2', 'standard', 13, 0.75, null),
   ftLine('SST-2', 'prompt', 87, 0.1, null, 'aborted'),
-  { kind: 'chi', task: 'SST-2', k: 16, seed: 42, split: 'train', model: 'roberta-tiny', model_id: 'x', mode: 'prompt', n: 32, num_outputs: 2, mean_abs_chi: 0.48, std_abs_chi: 0.27, mean_abs_chi_label: 0.48, accuracy: 0.53 },
-  { kind: 'lora-vs-full', task: 'SST-2', k: 16, seed: 42, model: 'roberta-tiny', mode: 'prompt', init: 'gaussian', alpha: 16, n_examples: 8,
-    by_rank: [{ r: 1, mean: 0.85, std: 0.4, n: 3 }, { r: 4, mean: 0.5, std: 0.16, n: 3 }, { r: 16, mean: 0.3, std: 0.2, n: 3 }], points: [] },
+  {
+    kind: 'chi',
+    task: 'SST-2',
+    k: 16,
+    seed: 42,
+    split: 'train',
+    model: 'roberta-tiny',
+    model_id: 'x',
+    mode: 'prompt',
+    n: 32,
+    num_outputs: 2,
+    mean_abs_chi: 0.48,
+    std_abs_chi: 0.27,
+    mean_abs_chi_label: 0.48,
+    accuracy: 0.53,
+  },
+  {
+    kind: 'lora-vs-full',
+    task: 'SST-2',
+    k: 16,
+    seed: 42,
+    model: 'roberta-tiny',
+    mode: 'prompt',
+    init: 'gaussian',
+    alpha: 16,
+    n_examples: 8,
+    by_rank: [
+      { r: 1, mean: 0.85, std: 0.4, n: 3 },
+      { r: 4, mean: 0.5, std: 0.16, n: 3 },
+      { r: 16, mean: 0.3, std: 0.2, n: 3 },
+    ],
+    points: [],
+  },
 ];
 
 function pngSize(b: Buffer): { width: number; height: number } {
@@ -47,7 +127,10 @@ describe('figure data', () => {
   it('Figure 1: per task and mode, kernel and FT columns with mean ± std over seeds; aborted lines ignored', () => {
     const d = figure1Data(LINES);
     const sst = d.filter((x) => x.task === 'SST-2' && x.output === 'prompt');
-    expect(sst.map((x) => [x.method, x.kind]).sort()).toEqual([['FT sgd', 'fine-tuning'], ['kernel sgd (lstsq)', 'kernel']]);
+    expect(sst.map((x) => [x.method, x.kind]).sort()).toEqual([
+      ['FT sgd', 'fine-tuning'],
+      ['kernel sgd (lstsq)', 'kernel'],
+    ]);
     const ft = sst.find((x) => x.kind === 'fine-tuning')!;
     expect(ft.mean).toBeCloseTo(91, 10);
     expect(ft.std).toBeCloseTo(1, 10);
@@ -74,7 +157,16 @@ describe('rendering', () => {
   it('SVG with the titles and labels; PNG with the PNG signature and plausible dimensions', async () => {
     const svg = await renderSvg(figure1Spec(figure1Data(LINES)));
     expect(svg.startsWith('<svg')).toBe(true);
-    for (const s of ['Figure 1: kernel vs fine-tuning', 'prompt', 'standard', 'SST-2', 'MR', 'FT sgd', 'kernel sgd (lstsq)', 'test score (x100)'])
+    for (const s of [
+      'Figure 1: kernel vs fine-tuning',
+      'prompt',
+      'standard',
+      'SST-2',
+      'MR',
+      'FT sgd',
+      'kernel sgd (lstsq)',
+      'test score (x100)',
+    ])
       expect(svg, s).toContain(s);
     const png = svgToPng(svg, 2);
     const { width, height } = pngSize(png);
@@ -88,7 +180,7 @@ describe('rendering', () => {
     expect(png.length).toBeGreaterThan(10_000); // text and bars, not a blank page
   });
 
-  it('text widths come from the font file (vega\'s estimate is 0.8 em per character)', () => {
+  it("text widths come from the font file (vega's estimate is 0.8 em per character)", () => {
     const f = fontFile();
     const w = textWidth('kernel vs fine-tuning', 12, false, f);
     expect(w).toBeGreaterThan(0.4 * 12 * 21);
@@ -102,22 +194,39 @@ describe('rendering', () => {
     const names = res.files.map((p) => p.slice(dir.length + 1)).sort();
     expect(names).toEqual(
       [
-        'figure1-kernel-vs-ft.png', 'figure1-kernel-vs-ft.svg', 'figure1-kernel-vs-ft.vl.json',
-        'figure2-linearization.png', 'figure2-linearization.svg', 'figure2-linearization.vl.json',
-        'figure3-lora-vs-full.png', 'figure3-lora-vs-full.svg', 'figure3-lora-vs-full.vl.json',
-        'figure4-chi.png', 'figure4-chi.svg', 'figure4-chi.vl.json',
-        'table-behaviour.csv', 'table-chi.csv', 'table-chi.md', 'table-kernel-distance.md', 'table-linearization.md', 'table-lora-vs-full.md',
+        'figure1-kernel-vs-ft.png',
+        'figure1-kernel-vs-ft.svg',
+        'figure1-kernel-vs-ft.vl.json',
+        'figure2-linearization.png',
+        'figure2-linearization.svg',
+        'figure2-linearization.vl.json',
+        'figure3-lora-vs-full.png',
+        'figure3-lora-vs-full.svg',
+        'figure3-lora-vs-full.vl.json',
+        'figure4-chi.png',
+        'figure4-chi.svg',
+        'figure4-chi.vl.json',
+        'table-behaviour.csv',
+        'table-chi.csv',
+        'table-chi.md',
+        'table-kernel-distance.md',
+        'table-linearization.md',
+        'table-lora-vs-full.md',
       ].sort(),
     );
     expect(res.skipped).toEqual([]);
     const f2 = readFileSync(join(dir, 'figure2-linearization.svg'), 'utf8');
-    for (const s of ['Figure 2: pre-trained, linearized and fine-tuned', 'pre-trained', 'linearized', 'fine-tuned', 'SST-2']) expect(f2, s).toContain(s);
+    for (const s of ['Figure 2: pre-trained, linearized and fine-tuned', 'pre-trained', 'linearized', 'fine-tuned', 'SST-2'])
+      expect(f2, s).toContain(s);
     expect(readFileSync(join(dir, 'figure3-lora-vs-full.svg'), 'utf8')).toContain('LoRA rank r');
-    for (const n of ['figure1-kernel-vs-ft', 'figure2-linearization', 'figure3-lora-vs-full', 'figure4-chi']) pngSize(readFileSync(join(dir, `${n}.png`)));
+    for (const n of ['figure1-kernel-vs-ft', 'figure2-linearization', 'figure3-lora-vs-full', 'figure4-chi'])
+      pngSize(readFileSync(join(dir, `${n}.png`)));
     const kd = readFileSync(join(dir, 'table-kernel-distance.md'), 'utf8');
     expect(kd).toMatch(/\| SST-2 \| 16 \| prompt\/sgd\/ft \| 0\.0600 \(0\.010\) \| 0\.0660 \(0\.011\) \| 2 \|/);
     const lin = readFileSync(join(dir, 'table-linearization.md'), 'utf8');
-    expect(lin).toMatch(/\| SST-2 \(acc\) \| 16 \| prompt\/sgd\/ft \| 80\.0 \(0\.0\) \| 85\.5 \(0\.5\) \| 91\.0 \(1\.0\) \| 50 \(0\) \| 2 \|/);
+    expect(lin).toMatch(
+      /\| SST-2 \(acc\) \| 16 \| prompt\/sgd\/ft \| 80\.0 \(0\.0\) \| 85\.5 \(0\.5\) \| 91\.0 \(1\.0\) \| 50 \(0\) \| 2 \|/,
+    );
     // no temporary files left behind
     expect(readFileSync(join(dir, 'table-behaviour.csv'), 'utf8').split('\n')).toHaveLength(4);
   });

@@ -45,7 +45,14 @@ describe('one step against the fixtures (float64)', () => {
     it(`${c.key} through the API`, async () => {
       const want = FT[c.key];
       const kd = want.train_sgd_kernel_relative_distance !== undefined;
-      const res = await finetune(await model64(), { ...base(), optimizer: c.optimizer, lr: c.lr, steps: 1, linearize: true, kernelDistance: kd });
+      const res = await finetune(await model64(), {
+        ...base(),
+        optimizer: c.optimizer,
+        lr: c.lr,
+        steps: 1,
+        linearize: true,
+        kernelDistance: kd,
+      });
       expect(res.steps).toBe(1);
       expect(res.bestStep).toBe(1);
       expect(res.aborted).toBeUndefined();
@@ -58,11 +65,15 @@ describe('one step against the fixtures (float64)', () => {
       expect(e2, 'linearized_test_logits').toBeLessThanOrEqual(1e-9);
       let e3 = NaN;
       if (kd) {
-        e3 = Math.abs(res.trainSgdKernelRelativeDistance! - want.train_sgd_kernel_relative_distance) / want.train_sgd_kernel_relative_distance;
+        e3 =
+          Math.abs(res.trainSgdKernelRelativeDistance! - want.train_sgd_kernel_relative_distance) /
+          want.train_sgd_kernel_relative_distance;
         expect(e3, 'kernel distance').toBeLessThanOrEqual(1e-9);
         expect(res.trainTestSgdKernelRelativeDistance).toBeGreaterThan(0);
       }
-      console.log(`${c.key}: max rel err test_logits ${e1.toExponential(2)}, linearized ${e2.toExponential(2)}${kd ? `, kernel distance ${e3.toExponential(2)}` : ''}`);
+      console.log(
+        `${c.key}: max rel err test_logits ${e1.toExponential(2)}, linearized ${e2.toExponential(2)}${kd ? `, kernel distance ${e3.toExponential(2)}` : ''}`,
+      );
       // the trained model is a new handle; the original is unchanged
       const after = await res.model.outputs({ inputs: P.test, labelWordIds: A.label_word_ids });
       expect(maxRelErr(flat(after), flat(want.test_logits))).toBeLessThanOrEqual(1e-9);
@@ -74,19 +85,47 @@ describe('one step against the fixtures (float64)', () => {
   it('through the CLI (IN.json from the fixture), every optimizer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmk-ft-cli-'));
     const inPath = join(dir, 'in.json');
-    writeFileSync(inPath, JSON.stringify({ train: P.train, test: P.test, label_word_ids: A.label_word_ids, train_labels: P.train_labels, test_labels: P.test_labels }));
+    writeFileSync(
+      inPath,
+      JSON.stringify({
+        train: P.train,
+        test: P.test,
+        label_word_ids: A.label_word_ids,
+        train_labels: P.train_labels,
+        test_labels: P.test_labels,
+      }),
+    );
     for (const c of CASES) {
       const want = FT[c.key];
       const outPath = join(dir, `${c.key}.json`);
-      const argv = ['--model', fixtureModelDir('roberta'), '--input', inPath, '--out', outPath, '--optimizer', c.optimizer, '--lr', String(c.lr),
-        '--steps', '1', '--max-grad-norm', '1.0', '--linearize', '--dtype', 'float64'];
+      const argv = [
+        '--model',
+        fixtureModelDir('roberta'),
+        '--input',
+        inPath,
+        '--out',
+        outPath,
+        '--optimizer',
+        c.optimizer,
+        '--lr',
+        String(c.lr),
+        '--steps',
+        '1',
+        '--max-grad-norm',
+        '1.0',
+        '--linearize',
+        '--dtype',
+        'float64',
+      ];
       if (want.train_sgd_kernel_relative_distance !== undefined) argv.push('--kernel-distance');
       expect(await run(argv)).toBe(0);
       const out = JSON.parse(readFileSync(outPath, 'utf8'));
       expect(maxRelErr(flat(out.test_logits), flat(want.test_logits))).toBeLessThanOrEqual(1e-9);
       expect(maxRelErr(flat(out.linearized_test_logits), flat(want.linearized_test_logits))).toBeLessThanOrEqual(1e-9);
       if (want.train_sgd_kernel_relative_distance !== undefined)
-        expect(Math.abs(out.train_sgd_kernel_relative_distance / want.train_sgd_kernel_relative_distance - 1)).toBeLessThanOrEqual(1e-9);
+        expect(
+          Math.abs(out.train_sgd_kernel_relative_distance / want.train_sgd_kernel_relative_distance - 1),
+        ).toBeLessThanOrEqual(1e-9);
       else expect(out.train_sgd_kernel_relative_distance).toBeUndefined();
       expect(out.test_accuracy).toBeGreaterThanOrEqual(0);
       expect(out.steps).toBe(1);
@@ -120,7 +159,14 @@ describe('training behaviour', () => {
   it('evaluates on dev every evalEvery steps and returns the best state', async () => {
     const m = await model64();
     const res = await finetune(m, {
-      ...base(), optimizer: 'sgd', lr: 5e-2, steps: 5, evalEvery: 2, dev: P.test, devLabels: P.test_labels, metric: 'loss',
+      ...base(),
+      optimizer: 'sgd',
+      lr: 5e-2,
+      steps: 5,
+      evalEvery: 2,
+      dev: P.test,
+      devLabels: P.test_labels,
+      metric: 'loss',
     });
     expect(res.devHistory.map((p) => p.step)).toEqual([2, 4, 5]);
     const best = res.devHistory.reduce((a, b) => (b.metric < a.metric ? b : a));
@@ -159,9 +205,29 @@ describe('training behaviour', () => {
     const lora = A.cases.find((c: { subset: string }) => c.subset === 'lora').lora;
     const dir = mkdtempSync(join(tmpdir(), 'lmk-ft-lora-'));
     writeFileSync(join(dir, 'lora.json'), JSON.stringify(lora));
-    writeFileSync(join(dir, 'in.json'), JSON.stringify({ train: P.train, test: P.test, label_word_ids: A.label_word_ids, train_labels: P.train_labels }));
-    const code = await run(['--model', fixtureModelDir('roberta'), '--input', join(dir, 'in.json'), '--out', join(dir, 'out.json'),
-      '--optimizer', 'adam', '--lr', '1e-3', '--steps', '3', '--batch-size', '4', '--lora', join(dir, 'lora.json'), '--linearize']);
+    writeFileSync(
+      join(dir, 'in.json'),
+      JSON.stringify({ train: P.train, test: P.test, label_word_ids: A.label_word_ids, train_labels: P.train_labels }),
+    );
+    const code = await run([
+      '--model',
+      fixtureModelDir('roberta'),
+      '--input',
+      join(dir, 'in.json'),
+      '--out',
+      join(dir, 'out.json'),
+      '--optimizer',
+      'adam',
+      '--lr',
+      '1e-3',
+      '--steps',
+      '3',
+      '--batch-size',
+      '4',
+      '--lora',
+      join(dir, 'lora.json'),
+      '--linearize',
+    ]);
     expect(code).toBe(0);
     const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
     expect(out.config.trainable).toBe('lora');
@@ -172,17 +238,44 @@ describe('training behaviour', () => {
   it('standard setting: the classifier head on <s>', async () => {
     const S = A.inputs.standard;
     const m = await model64();
-    const res = await finetune(m, { train: S.train, trainLabels: S.train_labels, test: S.test, output: 'standard', optimizer: 'sgd', lr: 0.1, steps: 5, linearize: true });
+    const res = await finetune(m, {
+      train: S.train,
+      trainLabels: S.train_labels,
+      test: S.test,
+      output: 'standard',
+      optimizer: 'sgd',
+      lr: 0.1,
+      steps: 5,
+      linearize: true,
+    });
     expect(res.trainLoss[4]).toBeLessThan(res.trainLoss[0]);
     expect(res.testLogits).toHaveLength(S.test.length);
     // at step 0 the linearized model is the model: small steps keep them close
-    const small = await finetune(m, { train: S.train, trainLabels: S.train_labels, test: S.test, output: 'standard', optimizer: 'sgd', lr: 1e-6, steps: 1, linearize: true });
+    const small = await finetune(m, {
+      train: S.train,
+      trainLabels: S.train_labels,
+      test: S.test,
+      output: 'standard',
+      optimizer: 'sgd',
+      lr: 1e-6,
+      steps: 1,
+      linearize: true,
+    });
     expect(maxRelErr(flat(small.linearizedTestLogits), flat(small.testLogits))).toBeLessThan(1e-10);
   });
 
   it('finetuneGrid selects the learning rate on dev', async () => {
     const m = await model64();
-    const g = await finetuneGrid(m, { ...base(), optimizer: 'sgd', lrs: [1e-6, 5e-2], steps: 3, dev: P.test, devLabels: P.test_labels, metric: 'loss', evalEvery: 1 });
+    const g = await finetuneGrid(m, {
+      ...base(),
+      optimizer: 'sgd',
+      lrs: [1e-6, 5e-2],
+      steps: 3,
+      dev: P.test,
+      devLabels: P.test_labels,
+      metric: 'loss',
+      evalEvery: 1,
+    });
     expect(g.runs).toHaveLength(2);
     expect(g.best.lr).toBe(5e-2);
     expect(g.best.result.devHistory).toHaveLength(3);
@@ -214,7 +307,10 @@ describe('bad inputs, divergence, abort', () => {
     it(`rejects ${name}`, async () => {
       const m = await model64();
       const opts = { ...base(), optimizer: 'sgd' as Optimizer, lr: 1e-3, steps: 1, ...patch };
-      const err = await finetune(m, opts).then(() => undefined, (e) => e);
+      const err = await finetune(m, opts).then(
+        () => undefined,
+        (e) => e,
+      );
       expect(err).toBeInstanceOf(OptionError);
       expect((err as OptionError).option).toBe(option);
     });
@@ -222,7 +318,10 @@ describe('bad inputs, divergence, abort', () => {
 
   it('a non-finite loss stops with an error naming the step and keeps the last good state', async () => {
     const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float32' });
-    const err = await finetune(m, { ...base(), optimizer: 'sgd', lr: 1e30, steps: 5, maxGradNorm: null }).then(() => undefined, (e) => e);
+    const err = await finetune(m, { ...base(), optimizer: 'sgd', lr: 1e30, steps: 5, maxGradNorm: null }).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(TrainingDivergedError);
     const e = err as TrainingDivergedError;
     expect(e.message).toMatch(/step \d+/);
@@ -236,8 +335,15 @@ describe('bad inputs, divergence, abort', () => {
     const m = await model64();
     const ac = new AbortController();
     const res = await finetune(m, {
-      ...base(), optimizer: 'sgd', lr: 1e-3, steps: 200, linearize: true, signal: ac.signal,
-      onProgress: (phase, done) => { if (phase === 'train' && done >= 2) ac.abort(); },
+      ...base(),
+      optimizer: 'sgd',
+      lr: 1e-3,
+      steps: 200,
+      linearize: true,
+      signal: ac.signal,
+      onProgress: (phase, done) => {
+        if (phase === 'train' && done >= 2) ac.abort();
+      },
     });
     expect(res.aborted).toBe(true);
     expect(res.steps).toBeGreaterThanOrEqual(2);

@@ -8,8 +8,26 @@ import { fixtureModelDir, fixtures, flat, maxRelErr, sharedDir } from './helpers
 
 describe('lmkernel public entry (lib/index.ts)', () => {
   it('exports the documented functions and classes', () => {
-    const functions = ['loadModel', 'loadTokenizer', 'taskEncoder', 'parseTemplate', 'encodePrompt', 'encodeStandard', 'readSplit', 'readTaskFile',
-      'generateKShot', 'solve', 'selectOnDev', 'gridOf', 'accuracy', 'finetune', 'finetuneGrid', 'runKernelExperiment', 'reportTable', 'mergeKernelShards'];
+    const functions = [
+      'loadModel',
+      'loadTokenizer',
+      'taskEncoder',
+      'parseTemplate',
+      'encodePrompt',
+      'encodeStandard',
+      'readSplit',
+      'readTaskFile',
+      'generateKShot',
+      'solve',
+      'selectOnDev',
+      'gridOf',
+      'accuracy',
+      'finetune',
+      'finetuneGrid',
+      'runKernelExperiment',
+      'reportTable',
+      'mergeKernelShards',
+    ];
     for (const f of functions) expect(typeof (lmk as Record<string, unknown>)[f], f).toBe('function');
     for (const c of ['LmkError', 'OptionError', 'InputError', 'NativeError', 'ResourceError', 'TrainingDivergedError'])
       expect((lmk as Record<string, unknown>)[c], c).toBeTypeOf('function');
@@ -18,7 +36,9 @@ describe('lmkernel public entry (lib/index.ts)', () => {
 
   it("the README's example: taskEncoder encodes as the reference routine, kernels match the fixture", async () => {
     // the encoder on a fixture tokenization case (SST-2, RoBERTa)
-    const cs = fixtures().tokenization.find((c: { tokenizer: string; task: string }) => c.tokenizer === 'roberta' && c.task === 'SST-2');
+    const cs = fixtures().tokenization.find(
+      (c: { tokenizer: string; task: string }) => c.tokenizer === 'roberta' && c.task === 'SST-2',
+    );
     const tok = lmk.loadTokenizer(join(sharedDir, 'tokenizers', 'roberta-base'));
     const enc = lmk.taskEncoder(tok, 'SST-2', {});
     const e = enc.encode(cs.texts);
@@ -27,7 +47,12 @@ describe('lmkernel public entry (lib/index.ts)', () => {
     // kernels of the fixture's RoBERTa prompt case through the public loadModel
     const A = fixtures().roberta;
     const model = await lmk.loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
-    const res = await model.kernels({ train: A.inputs.prompt.train, test: A.inputs.prompt.test, labelWordIds: A.label_word_ids, formulas: ['sgd', 'signgd'] });
+    const res = await model.kernels({
+      train: A.inputs.prompt.train,
+      test: A.inputs.prompt.test,
+      labelWordIds: A.label_word_ids,
+      formulas: ['sgd', 'signgd'],
+    });
     expect(res.gradDim).toBe(A.cases[0].grad_dim);
     expect(maxRelErr(res.kernels.sgd!.trainTest.data, flat(A.cases[0].kernels.sgd.train_test))).toBeLessThan(1e-9);
     expect(maxRelErr(res.kernels.signgd!.trainTrain.data, flat(A.cases[0].kernels.signgd.train_train))).toBe(0);
@@ -55,7 +80,11 @@ describe('lmkernel public entry (lib/index.ts)', () => {
   it('errors name the option and the values; metrics by hand', () => {
     const e = new lmk.OptionError('batchSize', 'a positive integer', 0);
     expect(e).toBeInstanceOf(lmk.LmkError);
-    expect([e.name, e.code, e.message]).toEqual(['OptionError', 'LMK_BAD_OPTION', "option 'batchSize': expected a positive integer, received 0"]);
+    expect([e.name, e.code, e.message]).toEqual([
+      'OptionError',
+      'LMK_BAD_OPTION',
+      "option 'batchSize': expected a positive integer, received 0",
+    ]);
     expect(new lmk.InputError('f.csv:3', 'bad row').message).toBe('f.csv:3: bad row');
     expect(lmk.accuracy([0, 1, 1, 0], [0, 1, 0, 0])).toBe(3 / 4);
     expect(() => lmk.accuracy([0], [0, 1])).toThrow(lmk.LmkError);

@@ -35,9 +35,16 @@ describe('io', () => {
     const p = join(d, 'r.jsonl');
     writeFileSync(p, '{"a":0}'); // no final newline: one is added
     for (let i = 1; i <= 20; i++) appendLineAtomic(p, `{"a":${i}}`);
-    expect(readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l).a)).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(
+      readFileSync(p, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).a),
+    ).toEqual(Array.from({ length: 21 }, (_, i) => i));
     expect(existsSync(`${p}.lock`)).toBe(false);
-    expect(() => withFileLock(p, () => withFileLock(p, () => 0, 50))).toThrow(`${p}.lock: still locked by process ${process.pid} after 50 ms`);
+    expect(() => withFileLock(p, () => withFileLock(p, () => 0, 50))).toThrow(
+      `${p}.lock: still locked by process ${process.pid} after 50 ms`,
+    );
     expect(existsSync(`${p}.lock`)).toBe(false);
   });
 });

@@ -25,8 +25,22 @@ describe('lmkernel kernel', () => {
       if (cs.lora) return; // covered below with --lora
       it(`${arch} case ${idx} (${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''}${cs.tied_word_embeddings ? '/tied' : ''}) matches in float64`, async () => {
         const out = join(tmp, `${arch}-${idx}.json`);
-        const args = ['--model', fixtureModelDir(arch), '--input', inputFile(arch, cs.model_mode), '--out', out,
-          '--formula', 'sgd,signgd,asymmetric_signgd', '--mode', cs.model_mode, '--subset', cs.subset, '--dtype', 'float64'];
+        const args = [
+          '--model',
+          fixtureModelDir(arch),
+          '--input',
+          inputFile(arch, cs.model_mode),
+          '--out',
+          out,
+          '--formula',
+          'sgd,signgd,asymmetric_signgd',
+          '--mode',
+          cs.model_mode,
+          '--subset',
+          cs.subset,
+          '--dtype',
+          'float64',
+        ];
         if (cs.binary) args.push('--binary');
         if (cs.tied_word_embeddings) args.push('--tie-word-embeddings');
         expect(await kernelCli(args)).toBe(0);
@@ -48,8 +62,24 @@ describe('lmkernel kernel', () => {
     const loraPath = join(tmp, 'lora.json');
     writeFileSync(loraPath, JSON.stringify(cs.lora));
     const out = join(tmp, 'lora-out.json');
-    expect(await kernelCli(['--model', fixtureModelDir('roberta'), '--input', inputFile('roberta', 'prompt'), '--out', out,
-      '--formula', 'sgd,signgd,asymmetric_signgd', '--subset', 'lora', '--lora', loraPath, '--dtype', 'float64'])).toBe(0);
+    expect(
+      await kernelCli([
+        '--model',
+        fixtureModelDir('roberta'),
+        '--input',
+        inputFile('roberta', 'prompt'),
+        '--out',
+        out,
+        '--formula',
+        'sgd,signgd,asymmetric_signgd',
+        '--subset',
+        'lora',
+        '--lora',
+        loraPath,
+        '--dtype',
+        'float64',
+      ]),
+    ).toBe(0);
     const o = readJson(out);
     expect(o.grad_dim).toBe(cs.grad_dim);
     expect(o.num_outputs).toBe(cs.num_logits);
@@ -69,42 +99,59 @@ describe('lmkernel kernel', () => {
   });
 
   it('--shard i/n over train tiles + merge reproduce a single run', async () => {
-    const base = ['--model', fixtureModelDir('roberta'), '--input', inputFile('roberta', 'prompt'), '--formula', 'sgd,signgd,asymmetric_signgd', '--dtype', 'float64'];
+    const base = [
+      '--model',
+      fixtureModelDir('roberta'),
+      '--input',
+      inputFile('roberta', 'prompt'),
+      '--formula',
+      'sgd,signgd,asymmetric_signgd',
+      '--dtype',
+      'float64',
+    ];
     const single = join(tmp, 'single.json');
     expect(await kernelCli([...base, '--out', single])).toBe(0);
     const parts = [0, 1].map((i) => join(tmp, `shard-${i}.json`));
-    for (let i = 0; i < 2; i++) expect(await kernelCli([...base, '--train-tile', '3', '--shard', `${i}/2`, '--out', parts[i]])).toBe(0);
+    for (let i = 0; i < 2; i++)
+      expect(await kernelCli([...base, '--train-tile', '3', '--shard', `${i}/2`, '--out', parts[i]])).toBe(0);
     expect(readJson(parts[0]).tiling.tiles).toEqual([0, 2]);
     const merged = join(tmp, 'merged.json');
     expect(await mergeCli(['--out', merged, ...parts])).toBe(0);
     const a = readJson(single);
     const b = readJson(merged);
     for (const f of Object.keys(a.kernels))
-      for (const k of Object.keys(a.kernels[f])) expect(maxRelErr(flat(b.kernels[f][k]), flat(a.kernels[f][k])), `${f}/${k}`).toBeLessThan(1e-12);
+      for (const k of Object.keys(a.kernels[f]))
+        expect(maxRelErr(flat(b.kernels[f][k]), flat(a.kernels[f][k])), `${f}/${k}`).toBeLessThan(1e-12);
     expect(maxRelErr(flat(b.f0_train), flat(a.f0_train))).toBeLessThan(1e-13);
 
     await expect(mergeCli(['--out', merged, parts[0]])).rejects.toThrow(/tiles 1 of 3 are in no shard file/);
     await expect(mergeCli(['--out', merged, parts[0], parts[0]])).rejects.toThrow(/tile 0 is also in/);
     const other = join(tmp, 'other.json');
     expect(await kernelCli([...base, '--train-tile', '4', '--shard', '1/2', '--out', other])).toBe(0);
-    await expect(mergeCli(['--out', merged, parts[0], other])).rejects.toThrow(/tiling.tile_size is 4 but .* has 3: shards of different runs/);
+    await expect(mergeCli(['--out', merged, parts[0], other])).rejects.toThrow(
+      /tiling.tile_size is 4 but .* has 3: shards of different runs/,
+    );
     const noTiling = join(tmp, 'no-tiling.json');
     const { tiling: _t, ...rest } = a;
     writeFileSync(noTiling, JSON.stringify(rest));
-    await expect(mergeCli(['--out', merged, noTiling])).rejects.toThrow(/has no "tiling" section: not written by `lmkernel kernel`/);
+    await expect(mergeCli(['--out', merged, noTiling])).rejects.toThrow(
+      /has no "tiling" section: not written by `lmkernel kernel`/,
+    );
   });
 
   it('bad arguments name the flag', async () => {
     const base = ['--model', fixtureModelDir('roberta'), '--input', inputFile('roberta', 'prompt'), '--out', join(tmp, 'x.json')];
-    await expect(kernelCli([...base, '--formula', 'ntk'])).rejects.toThrow(/--formula: 'ntk' is not one of sgd, signgd, asymmetric_signgd/);
+    await expect(kernelCli([...base, '--formula', 'ntk'])).rejects.toThrow(
+      /--formula: 'ntk' is not one of sgd, signgd, asymmetric_signgd/,
+    );
     await expect(kernelCli([...base, '--shard', '2/2'])).rejects.toThrow(/--shard: '2\/2' is not of the form i\/n/);
     await expect(kernelCli([...base, '--mode', 'cls'])).rejects.toThrow(/--mode: 'cls'/);
     await expect(kernelCli([...base, '--bogus'])).rejects.toThrow(/unknown option '--bogus'/);
     await expect(kernelCli(base.slice(2))).rejects.toThrow(/option '--model' is required/);
     const noLabels = join(tmp, 'nolabels.json');
     writeFileSync(noLabels, JSON.stringify({ train: fixtures().roberta.inputs.prompt.train }));
-    await expect(kernelCli(['--model', fixtureModelDir('roberta'), '--input', noLabels, '--out', join(tmp, 'y.json')])).rejects.toThrow(
-      /prompt mode needs "label_word_ids"/,
-    );
+    await expect(
+      kernelCli(['--model', fixtureModelDir('roberta'), '--input', noLabels, '--out', join(tmp, 'y.json')]),
+    ).rejects.toThrow(/prompt mode needs "label_word_ids"/);
   });
 });

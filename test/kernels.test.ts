@@ -55,7 +55,12 @@ describe('kernel properties (no fixtures needed)', () => {
   const P = A.inputs.prompt;
   it('SGD and SignGD train x train kernels are symmetric and positive semi-definite', async () => {
     const model = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
-    const res = await model.kernels({ train: P.train, output: 'prompt', labelWordIds: A.label_word_ids, formulas: ['sgd', 'signgd'] });
+    const res = await model.kernels({
+      train: P.train,
+      output: 'prompt',
+      labelWordIds: A.label_word_ids,
+      formulas: ['sgd', 'signgd'],
+    });
     for (const f of ['sgd', 'signgd'] as const) {
       const k = res.kernels[f]!.trainTrain;
       const n = k.shape[0] * k.shape[1];

@@ -7,19 +7,33 @@ import { fileURLToPath } from 'node:url';
 import { RandomState } from '../lib/pyformats/mt19937.js';
 import { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr } from '../lib/pyformats/pandas-csv.js';
 import { pyReadlines, pyStrip } from '../lib/pyformats/pytext.js';
-import { generateKShot, writeKShot, loadKShotSource, generateForSeed, kshotTaskName, type KShotFile, type KShotMode } from '../lib/data/kshot.js';
+import {
+  generateKShot,
+  writeKShot,
+  loadKShotSource,
+  generateForSeed,
+  kshotTaskName,
+  type KShotFile,
+  type KShotMode,
+} from '../lib/data/kshot.js';
 import { run as runDataCli } from '../lib/cli/data.js';
 
 const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.join(repoRoot, '..', 'shared');
 const original = path.join(shared, 'data', 'original');
 const md5s = new Map(
-  readFileSync(path.join(shared, 'data', 'MD5SUMS'), 'utf8').trim().split('\n').map((l) => {
-    const [h, p] = l.split(/\s+/);
-    return [p, h] as const;
-  }),
+  readFileSync(path.join(shared, 'data', 'MD5SUMS'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [h, p] = l.split(/\s+/);
+      return [p, h] as const;
+    }),
 );
-const md5 = (s: string | Buffer): string => createHash('md5').update(typeof s === 'string' ? Buffer.from(s, 'utf8') : s).digest('hex');
+const md5 = (s: string | Buffer): string =>
+  createHash('md5')
+    .update(typeof s === 'string' ? Buffer.from(s, 'utf8') : s)
+    .digest('hex');
 
 /** The stored md5 for a generated file; k-shot-1k-test keeps each task's test file once, in the task directory. */
 function expectedMd5(relPath: string): string | undefined {
@@ -29,12 +43,22 @@ function expectedMd5(relPath: string): string | undefined {
   return name.startsWith('test') ? md5s.get(`${mode}/${task}/${name}`) : undefined;
 }
 
-function compare(tasks: string[], k: number, seeds: number[], mode: KShotMode = 'k-shot-1k-test', only?: (f: KShotFile) => boolean) {
+function compare(
+  tasks: string[],
+  k: number,
+  seeds: number[],
+  mode: KShotMode = 'k-shot-1k-test',
+  only?: (f: KShotFile) => boolean,
+) {
   const bad: string[] = [];
   let matched = 0;
   let compared = 0;
   generateKShot({
-    dataDir: original, tasks, k, seeds, mode,
+    dataDir: original,
+    tasks,
+    k,
+    seeds,
+    mode,
     onFile: (f) => {
       if (only && !only(f)) return;
       const want = expectedMd5(f.path);
@@ -65,7 +89,9 @@ describe('RandomState (numpy legacy MT19937)', () => {
   it('np.random.seed(1234567890); rand(3, 2) matches numpy test_rand', () => {
     const r = new RandomState(1234567890);
     const got = Array.from({ length: 6 }, () => r.randomSample());
-    const want = [0.61879477158567997, 0.59162362775974664, 0.88868358904449662, 0.89165480011560816, 0.4575674820298663, 0.7781880808593471];
+    const want = [
+      0.61879477158567997, 0.59162362775974664, 0.88868358904449662, 0.89165480011560816, 0.4575674820298663, 0.7781880808593471,
+    ];
     got.forEach((g, i) => expect(g).toBeCloseTo(want[i], 15));
   });
 
@@ -116,18 +142,43 @@ describe('pandas csv semantics', () => {
     const f = readCsvLikePandas('a,1\nb\n', 'mem.csv');
     expect(f.dtypes).toEqual(['object', 'float64']);
     expect(toCsvLikePandas(f)).toBe('a,1.0\nb,\n');
-    expect(() => readCsvLikePandas('a,1\nb,2,3\n', 'mem.csv')).toThrow('mem.csv:2: expected 2 fields (as in the first row), saw 3');
+    expect(() => readCsvLikePandas('a,1\nb,2,3\n', 'mem.csv')).toThrow(
+      'mem.csv:2: expected 2 fields (as in the first row), saw 3',
+    );
   });
 
   it('DataFrame(rows) re-infers dtypes: ints stay ints, ints mixed with floats print as floats', () => {
-    expect(toCsvLikePandas(frameFromRows([[1n, 'a'], [2n, 'b']]))).toBe('1,a\n2,b\n');
-    expect(toCsvLikePandas(frameFromRows([[1n, NaN], [2.5, 'b']]))).toBe('1.0,\n2.5,b\n');
+    expect(
+      toCsvLikePandas(
+        frameFromRows([
+          [1n, 'a'],
+          [2n, 'b'],
+        ]),
+      ),
+    ).toBe('1,a\n2,b\n');
+    expect(
+      toCsvLikePandas(
+        frameFromRows([
+          [1n, NaN],
+          [2.5, 'b'],
+        ]),
+      ),
+    ).toBe('1.0,\n2.5,b\n');
     expect(toCsvLikePandas(frameFromRows([]))).toBe('');
   });
 
   it("formats floats like Python's repr", () => {
-    expect([1, 0.1, 1e-4, 1e-5, 1e16, 1.5e16, 123456.789, -2, 1e22].map(pyFloatRepr))
-      .toEqual(['1.0', '0.1', '0.0001', '1e-05', '1e+16', '1.5e+16', '123456.789', '-2.0', '1e+22']);
+    expect([1, 0.1, 1e-4, 1e-5, 1e16, 1.5e16, 123456.789, -2, 1e22].map(pyFloatRepr)).toEqual([
+      '1.0',
+      '0.1',
+      '0.0001',
+      '1e-05',
+      '1e+16',
+      '1.5e+16',
+      '123456.789',
+      '-2.0',
+      '1e+22',
+    ]);
   });
 
   it('round-trips the trec and cr test files byte for byte (pandas rewrites them unchanged)', () => {
@@ -180,8 +231,11 @@ describe('k-shot generator: byte-identical to the paper splits (../shared/data/M
       const r = writeKShot({ dataDir: original, outDir: out, tasks: ['mnli', 'cr'], k: 16, seeds: [87], mode: 'k-shot-1k-test' });
       expect(r.files).toBe(7);
       const d = path.join(out, 'k-shot-1k-test', 'MNLI', '16-87');
-      for (const f of ['train.tsv', 'dev_matched.tsv', 'test_matched.tsv', 'test_mismatched.tsv']) expect(existsSync(path.join(d, f))).toBe(true);
-      expect(md5(readFileSync(path.join(out, 'k-shot-1k-test', 'cr', '16-87', 'train.csv')))).toBe(md5s.get('k-shot-1k-test/cr/16-87/train.csv'));
+      for (const f of ['train.tsv', 'dev_matched.tsv', 'test_matched.tsv', 'test_mismatched.tsv'])
+        expect(existsSync(path.join(d, f))).toBe(true);
+      expect(md5(readFileSync(path.join(out, 'k-shot-1k-test', 'cr', '16-87', 'train.csv')))).toBe(
+        md5s.get('k-shot-1k-test/cr/16-87/train.csv'),
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -223,8 +277,9 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
   it('reports labels with too few rows (trec label 2 has 86) and fails on them with strict', () => {
     const r = generateKShot({ dataDir: original, tasks: ['trec'], k: 64, seeds: [13] });
     expect(r.shortfalls).toEqual([{ task: 'trec', seed: 13, label: '2', available: 86, needed: 128 }]);
-    expect(() => generateKShot({ dataDir: original, tasks: ['trec'], k: 64, seeds: [13], strict: true }))
-      .toThrow('trec seed 13: label "2" has 86 training rows, k=64 needs 128 (train 64 + dev 64)');
+    expect(() => generateKShot({ dataDir: original, tasks: ['trec'], k: 64, seeds: [13], strict: true })).toThrow(
+      'trec seed 13: label "2" has 86 training rows, k=64 needs 128 (train 64 + dev 64)',
+    );
   });
 
   it('CoLA (no header) is reshuffled in place seed after seed, as the reference does', () => {
@@ -259,7 +314,9 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
   });
 
   it('a missing original file is an InputError naming the path', () => {
-    expect(() => loadKShotSource(path.join(tmp, 'nowhere'), 'SST-2')).toThrow(`${path.join(tmp, 'nowhere', 'SST-2', 'train.tsv')}: SST-2 train file not found`);
+    expect(() => loadKShotSource(path.join(tmp, 'nowhere'), 'SST-2')).toThrow(
+      `${path.join(tmp, 'nowhere', 'SST-2', 'train.tsv')}: SST-2 train file not found`,
+    );
   });
 
   it('unknown tasks and bad options are rejected', () => {
@@ -276,8 +333,24 @@ describe('lmkernel data k-shot (CLI)', () => {
   it('writes byte-identical splits; task names are case-insensitive, --task repeats and takes commas', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'lmk-cli-'));
     try {
-      const code = await runDataCli(['k-shot', '--data-dir', original, '--out', out, '--k', '16', '--mode', 'k-shot-1k-test',
-        '--seeds', '13,42', '--task', 'rte,SUBJ', '--task', 'Mr', '--quiet']);
+      const code = await runDataCli([
+        'k-shot',
+        '--data-dir',
+        original,
+        '--out',
+        out,
+        '--k',
+        '16',
+        '--mode',
+        'k-shot-1k-test',
+        '--seeds',
+        '13,42',
+        '--task',
+        'rte,SUBJ',
+        '--task',
+        'Mr',
+        '--quiet',
+      ]);
       expect(code).toBe(0);
       for (const t of ['RTE', 'subj', 'mr']) {
         for (const s of [13, 42]) {
@@ -296,9 +369,13 @@ describe('lmkernel data k-shot (CLI)', () => {
     const base = ['k-shot', '--data-dir', original, '--out', path.join(tmpdir(), 'lmk-never'), '--k', '16'];
     await expect(runDataCli([...base, '--task', 'nope'])).rejects.toThrow("unknown task 'nope'");
     await expect(runDataCli(['k-shot', '--data-dir', original, '--k', '16'])).rejects.toThrow("option '--out' is required");
-    await expect(runDataCli([...base, '--mode', 'all'])).rejects.toThrow("option '--mode': expected one of k-shot, k-shot-10x, k-shot-1k-test");
+    await expect(runDataCli([...base, '--mode', 'all'])).rejects.toThrow(
+      "option '--mode': expected one of k-shot, k-shot-10x, k-shot-1k-test",
+    );
     await expect(runDataCli([...base, '--seeds', '1,x'])).rejects.toThrow("option '--seeds': expected integers");
-    await expect(runDataCli([...base, '--task', 'trec', '--k', '512', '--strict'])).rejects.toThrow('label "5" has 896 training rows');
+    await expect(runDataCli([...base, '--task', 'trec', '--k', '512', '--strict'])).rejects.toThrow(
+      'label "5" has 896 training rows',
+    );
     expect(await runDataCli(['frobnicate'])).toBe(2);
   });
 
@@ -315,7 +392,10 @@ describe('k-shot generator: full md5 matrix', () => {
     let bad: string[] = [];
     let compared = 0;
     let matched = 0;
-    for (const [tasks, filter] of [[COMPLETE, undefined], [SUBSET_POOLS, (f: KShotFile) => /\/test[^/]*$/.test(f.path)]] as const) {
+    for (const [tasks, filter] of [
+      [COMPLETE, undefined],
+      [SUBSET_POOLS, (f: KShotFile) => /\/test[^/]*$/.test(f.path)],
+    ] as const) {
       for (const t of tasks) {
         let m = 0;
         let c = 0;

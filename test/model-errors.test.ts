@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { fixtures, fixtureModelDir } from './helpers/fixtures.js';
-import { expectCudaRefusedOrWorking, fixtureWeights, modelDir, readSafetensors as readSt, safetensorsBytes as stBytes } from './helpers/model-files.js';
+import {
+  expectCudaRefusedOrWorking,
+  fixtureWeights,
+  modelDir,
+  readSafetensors as readSt,
+  safetensorsBytes as stBytes,
+} from './helpers/model-files.js';
 
 const A = fixtures().roberta;
 const P = A.inputs.prompt;
@@ -16,7 +22,9 @@ describe('model loading: bad files and configs', () => {
   const st = readSt(weights);
 
   it('truncated safetensors file', async () => {
-    await expect(loadModel(modelDir({ weights: readFileSync(weights).subarray(0, 5) }))).rejects.toThrow(/truncated safetensors file \(5 bytes/);
+    await expect(loadModel(modelDir({ weights: readFileSync(weights).subarray(0, 5) }))).rejects.toThrow(
+      /truncated safetensors file \(5 bytes/,
+    );
   });
   it('header length past the end of the file', async () => {
     const b = stBytes(st);
@@ -30,7 +38,9 @@ describe('model loading: bad files and configs', () => {
     const s = readSt(weights);
     const e = entry(s, 'classifier.bias');
     e.data_offsets = [s.data.length - 4, s.data.length + 4];
-    await expect(loadModel(modelDir({ weights: stBytes(s) }))).rejects.toThrow(/tensor 'classifier.bias': data_offsets \[\d+, \d+\] out of bounds/);
+    await expect(loadModel(modelDir({ weights: stBytes(s) }))).rejects.toThrow(
+      /tensor 'classifier.bias': data_offsets \[\d+, \d+\] out of bounds/,
+    );
   });
   it('overlapping data ranges', async () => {
     const s = readSt(weights);
@@ -47,7 +57,9 @@ describe('model loading: bad files and configs', () => {
   it('byte size that does not match dtype x shape', async () => {
     const s = readSt(weights);
     entry(s, 'classifier.bias').shape = [3];
-    await expect(loadModel(modelDir({ weights: stBytes(s) }))).rejects.toThrow(/tensor 'classifier.bias': 8 bytes for 3 elements of F32/);
+    await expect(loadModel(modelDir({ weights: stBytes(s) }))).rejects.toThrow(
+      /tensor 'classifier.bias': 8 bytes for 3 elements of F32/,
+    );
   });
   it('shape mismatch with the config', async () => {
     await expect(loadModel(modelDir({ config: { ...A.config, intermediate_size: 48 } }))).rejects.toThrow(
@@ -64,7 +76,9 @@ describe('model loading: bad files and configs', () => {
     const e = entry(s, 'lm_head.dense.bias');
     const data = Buffer.from(s.data);
     data.writeFloatLE(NaN, e.data_offsets[0] + 4);
-    await expect(loadModel(modelDir({ weights: stBytes({ ...s, data }) }))).rejects.toThrow(/tensor 'lm_head.dense.bias' contains NaN or infinite values/);
+    await expect(loadModel(modelDir({ weights: stBytes({ ...s, data }) }))).rejects.toThrow(
+      /tensor 'lm_head.dense.bias' contains NaN or infinite values/,
+    );
   });
   it('unsupported activation in the config', async () => {
     await expect(loadModel(modelDir({ config: { ...A.config, hidden_act: 'swish' } }))).rejects.toThrow(
@@ -72,7 +86,9 @@ describe('model loading: bad files and configs', () => {
     );
   });
   it('unsupported model type and relative positions', async () => {
-    await expect(loadModel(modelDir({ config: { ...A.config, model_type: 'gpt2' } }))).rejects.toThrow(/config field 'model_type' is 'gpt2'/);
+    await expect(loadModel(modelDir({ config: { ...A.config, model_type: 'gpt2' } }))).rejects.toThrow(
+      /config field 'model_type' is 'gpt2'/,
+    );
     await expect(loadModel(modelDir({ config: { ...A.config, position_embedding_type: 'relative_key' } }))).rejects.toThrow(
       /config field 'position_embedding_type' is 'relative_key'/,
     );
@@ -103,17 +119,23 @@ describe('kernels: bad inputs and cancellation', () => {
   it('mask position out of range', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
     const train = [{ ...P.train[0], mask_pos: 500 }, ...P.train.slice(1)];
-    await expect(m.kernels({ ...base(), train })).rejects.toThrow(/option 'train\[0\].mask_pos': expected an index in \[0, 39\) \(prompt mode needs the mask position\), received 500/);
+    await expect(m.kernels({ ...base(), train })).rejects.toThrow(
+      /option 'train\[0\].mask_pos': expected an index in \[0, 39\) \(prompt mode needs the mask position\), received 500/,
+    );
   });
   it('token id >= vocabulary size', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
     const test = [{ ...P.test[0], input_ids: [0, 60000, 50264, 2], mask_pos: 2 }];
-    await expect(m.kernels({ ...base(), test })).rejects.toThrow(/test\[0\]: input_ids\[1\] = 60000 is outside the vocabulary \[0, 50265\)/);
+    await expect(m.kernels({ ...base(), test })).rejects.toThrow(
+      /test\[0\]: input_ids\[1\] = 60000 is outside the vocabulary \[0, 50265\)/,
+    );
   });
   it('sequence longer than the positions allow', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
     const ids = Array.from({ length: 200 }, () => 5);
-    await expect(m.kernels({ ...base(), test: [{ input_ids: ids, mask_pos: 3 }] })).rejects.toThrow(/200 tokens, the model's positions allow at most 128/);
+    await expect(m.kernels({ ...base(), test: [{ input_ids: ids, mask_pos: 3 }] })).rejects.toThrow(
+      /200 tokens, the model's positions allow at most 128/,
+    );
   });
   it('empty train set', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
@@ -121,13 +143,19 @@ describe('kernels: bad inputs and cancellation', () => {
   });
   it('label word id outside the vocabulary, unknown formula, bad batch size', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
-    await expect(m.kernels({ ...base(), labelWordIds: [5, 99999] })).rejects.toThrow(/label_word_ids\[1\] = 99999 is outside the vocabulary/);
+    await expect(m.kernels({ ...base(), labelWordIds: [5, 99999] })).rejects.toThrow(
+      /label_word_ids\[1\] = 99999 is outside the vocabulary/,
+    );
     await expect(m.kernels({ ...base(), formulas: ['ntk' as never] })).rejects.toThrow(/option 'formulas'/);
-    await expect(m.kernels({ ...base(), batchSize: 0 })).rejects.toThrow(/option 'batchSize': expected a positive integer, received 0/);
+    await expect(m.kernels({ ...base(), batchSize: 0 })).rejects.toThrow(
+      /option 'batchSize': expected a positive integer, received 0/,
+    );
   });
   it('binary output with three label words', async () => {
     const m = await loadModel(fixtureModelDir('roberta'));
-    await expect(m.kernels({ ...base(), labelWordIds: [5, 6, 7], binary: true })).rejects.toThrow(/2 label words for a binary output/);
+    await expect(m.kernels({ ...base(), labelWordIds: [5, 6, 7], binary: true })).rejects.toThrow(
+      /2 label words for a binary output/,
+    );
   });
   it('an aborted call rejects with AbortError and leaves the model usable', async () => {
     const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });

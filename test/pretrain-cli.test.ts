@@ -18,32 +18,94 @@ function robertaParams(V: number, H: number, L: number, I: number, positions: nu
 }
 
 describe('lmkernel pretrain (CLI)', () => {
-  it('the demo model\'s recipe count: 1,826,372 parameters (models/demo/training.json)', () => {
+  it("the demo model's recipe count: 1,826,372 parameters (models/demo/training.json)", () => {
     expect(robertaParams(7748, 128, 4, 512, 130)).toBe(1_826_372);
   });
 
   it('a few steps at toy size write a folder that loads, with the flags in config.json and training.json', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'lmk-pt-cli-')), 'model');
-    const flags = ['--out', out, '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--max-length', '32', '--steps', '3',
-      '--batch-size', '4', '--lr', '2e-3', '--warmup', '1', '--seed', '7', '--eval-every', '3', '--checkpoint-every', '0', '--zero-shot-max', '0',
-      '--vocab-min-count', '200'];
+    const flags = [
+      '--out',
+      out,
+      '--hidden',
+      '16',
+      '--layers',
+      '1',
+      '--heads',
+      '2',
+      '--intermediate',
+      '32',
+      '--max-length',
+      '32',
+      '--steps',
+      '3',
+      '--batch-size',
+      '4',
+      '--lr',
+      '2e-3',
+      '--warmup',
+      '1',
+      '--seed',
+      '7',
+      '--eval-every',
+      '3',
+      '--checkpoint-every',
+      '0',
+      '--zero-shot-max',
+      '0',
+      '--vocab-min-count',
+      '200',
+    ];
     expect(await pretrainCli(flags)).toBe(0);
 
     const tok = loadTokenizer(out);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
-    expect(cfg).toMatchObject({ model_type: 'roberta', vocab_size: tok.vocabSize, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
-      intermediate_size: 32, max_position_embeddings: 34, tie_word_embeddings: true });
+    expect(cfg).toMatchObject({
+      model_type: 'roberta',
+      vocab_size: tok.vocabSize,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 34,
+      tie_word_embeddings: true,
+    });
     const m = await loadModel(out);
     // loaded as lmkernel loads any checkpoint: the decoder untied (a copy of the word embeddings, V x H more)
-    expect(m.info).toMatchObject({ arch: 'roberta', vocabSize: tok.vocabSize, hidden: 16, layers: 1, heads: 2, maxPositions: 34, tied: false });
+    expect(m.info).toMatchObject({
+      arch: 'roberta',
+      vocabSize: tok.vocabSize,
+      hidden: 16,
+      layers: 1,
+      heads: 2,
+      maxPositions: 34,
+      tied: false,
+    });
     expect(m.info.numParams).toBe(robertaParams(tok.vocabSize, 16, 1, 32, 34) + tok.vocabSize * 16);
     const tied = await loadModel(out, { tieWordEmbeddings: true });
     expect(tied.info.numParams).toBe(robertaParams(tok.vocabSize, 16, 1, 32, 34));
 
     const rec = JSON.parse(readFileSync(join(out, 'training.json'), 'utf8'));
     expect(rec.command).toBe(`lmkernel pretrain ${flags.join(' ')}`);
-    expect(rec.architecture).toMatchObject({ hidden: 16, layers: 1, heads: 2, intermediate: 32, maxLength: 32, vocab_size: tok.vocabSize, num_params: tied.info.numParams });
-    expect(rec.optimisation).toMatchObject({ steps: 3, batch_size: 4, lr: 2e-3, warmup: 1, seed: 7, weight_decay: 0.01, max_grad_norm: 1, device: 'cpu' });
+    expect(rec.architecture).toMatchObject({
+      hidden: 16,
+      layers: 1,
+      heads: 2,
+      intermediate: 32,
+      maxLength: 32,
+      vocab_size: tok.vocabSize,
+      num_params: tied.info.numParams,
+    });
+    expect(rec.optimisation).toMatchObject({
+      steps: 3,
+      batch_size: 4,
+      lr: 2e-3,
+      warmup: 1,
+      seed: 7,
+      weight_decay: 0.01,
+      max_grad_norm: 1,
+      device: 'cpu',
+    });
     expect(rec.vocabulary).toMatchObject({ size: tok.vocabSize, min_count: 200 });
     expect(rec.loss_curve).toHaveLength(3);
     expect(rec.heldout.map((e: { step: number }) => e.step)).toEqual([3]);

@@ -69,8 +69,20 @@ describe('pretrain', () => {
     for (let s = 0; s < 200; s++) (s % 10 === 9 ? heldout : train).push([0, ...Array(12).fill(4 + (s % 17)), 2]);
     const phases = new Set<string>();
     const r = await pretrain({
-      hidden: 32, layers: 2, heads: 2, intermediate: 64, maxLength: 16, vocabSize: 25, maskId: 24,
-      train, heldout, steps: 150, batchSize: 16, warmupSteps: 10, lr: 3e-3, evalEvery: 50,
+      hidden: 32,
+      layers: 2,
+      heads: 2,
+      intermediate: 64,
+      maxLength: 16,
+      vocabSize: 25,
+      maskId: 24,
+      train,
+      heldout,
+      steps: 150,
+      batchSize: 16,
+      warmupSteps: 10,
+      lr: 3e-3,
+      evalEvery: 50,
       onProgress: (p) => phases.add(p.split(' ')[0]),
     });
     expect(r.steps).toBe(150);
@@ -85,7 +97,13 @@ describe('pretrain', () => {
     const arch = { hidden: 32, layers: 2, heads: 2, intermediate: 64, maxLength: 16 };
     saveModelFolder(dir, r.model, robertaConfig(arch, 25), tokJson);
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(cfg).toMatchObject({ model_type: 'roberta', vocab_size: 25, hidden_size: 32, max_position_embeddings: 18, tie_word_embeddings: true });
+    expect(cfg).toMatchObject({
+      model_type: 'roberta',
+      vocab_size: 25,
+      hidden_size: 32,
+      max_position_embeddings: 18,
+      tie_word_embeddings: true,
+    });
     const m = await loadModel(dir);
     expect(m.info).toMatchObject({ arch: 'roberta', hidden: 32, layers: 2, vocabSize: 25 });
     expect(m.info.params).toContain('lm_head.bias');
@@ -97,7 +115,18 @@ describe('pretrain', () => {
   });
 
   it('names bad options', async () => {
-    const base = { hidden: 32, layers: 1, heads: 3, intermediate: 64, maxLength: 16, vocabSize: 25, maskId: 24, train: [[0, 5, 2]], steps: 1, lr: 1e-3 };
+    const base = {
+      hidden: 32,
+      layers: 1,
+      heads: 3,
+      intermediate: 64,
+      maxLength: 16,
+      vocabSize: 25,
+      maskId: 24,
+      train: [[0, 5, 2]],
+      steps: 1,
+      lr: 1e-3,
+    };
     await expect(pretrain(base)).rejects.toThrow(/heads/);
     await expect(pretrain({ ...base, heads: 2, maskId: 2 })).rejects.toThrow(/maskId/);
     await expect(pretrain({ ...base, heads: 2, train: [[0, 99, 2]] })).rejects.toThrow(/outside the vocabulary/);
@@ -115,6 +144,13 @@ describe('the shipped demo model', () => {
     const rec = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
     // package.json's pretrain:demo: --steps 2000, held-out evaluation every 250 steps (the default)
     expect(rec.heldout.map((e: { step: number }) => e.step)).toEqual([250, 500, 750, 1000, 1250, 1500, 1750, 2000]);
-    expect(rec.architecture).toMatchObject({ hidden: 128, layers: 4, heads: 4, intermediate: 512, maxLength: 128, vocab_size: tok.vocabSize });
+    expect(rec.architecture).toMatchObject({
+      hidden: 128,
+      layers: 4,
+      heads: 4,
+      intermediate: 512,
+      maxLength: 128,
+      vocab_size: tok.vocabSize,
+    });
   });
 });

@@ -48,7 +48,9 @@ function mismatches(c: TokenizationCase): string[] {
   if ('tokenTypeIds' in enc) out.push('token type ids returned although not asked for');
   const std = encodeStandard(t, c.texts, c.max_length);
   if (JSON.stringify(std.inputIds) !== JSON.stringify(c.standard.input_ids)) {
-    out.push(`standard input_ids\n  got      ${JSON.stringify(std.inputIds)}\n  expected ${JSON.stringify(c.standard.input_ids)}`);
+    out.push(
+      `standard input_ids\n  got      ${JSON.stringify(std.inputIds)}\n  expected ${JSON.stringify(c.standard.input_ids)}`,
+    );
   }
   return out;
 }
@@ -83,7 +85,19 @@ describe('template language', () => {
 
   it('parses parts: specials, sentence variables, literals, empty parts', () => {
     const p = parseTemplate('*cls**sent-_0*?*mask*,*+sentl_1**sep+*');
-    expect(p.parts.map((x) => x.kind)).toEqual(['empty', 'cls', 'empty', 'sent', 'literal', 'mask', 'literal', 'sent', 'empty', 'sep', 'empty']);
+    expect(p.parts.map((x) => x.kind)).toEqual([
+      'empty',
+      'cls',
+      'empty',
+      'sent',
+      'literal',
+      'mask',
+      'literal',
+      'sent',
+      'empty',
+      'sep',
+      'empty',
+    ]);
     expect(p.maxSentence).toBe(1);
     expect(p.hasMask).toBe(true);
     expect(p.parts[3]).toEqual({ kind: 'sent', index: 0, leadingSpace: false, firstChar: 'keep', dropLastChar: true });
@@ -100,8 +114,12 @@ describe('template language', () => {
     expect(run('sentl_1')).toEqual(enc(r, 'hello there?'));
     expect(run('+sentl_1')).toEqual(enc(r, ' hello there?'));
     expect(run('sentl-_1')).toEqual(enc(r, 'hello there'));
-    expect(encodePrompt(r, ['good movie.'], '*cls**sentu_0**mask*', { maxLength: 512 }).inputIds.slice(1, -1)).toEqual(enc(r, 'Good movie.'));
-    expect(encodePrompt(r, ['good movie.'], '*cls**+sentu_0**mask*', { maxLength: 512 }).inputIds.slice(1, -1)).toEqual(enc(r, ' Good movie.'));
+    expect(encodePrompt(r, ['good movie.'], '*cls**sentu_0**mask*', { maxLength: 512 }).inputIds.slice(1, -1)).toEqual(
+      enc(r, 'Good movie.'),
+    );
+    expect(encodePrompt(r, ['good movie.'], '*cls**+sentu_0**mask*', { maxLength: 512 }).inputIds.slice(1, -1)).toEqual(
+      enc(r, ' Good movie.'),
+    );
     // sent-_i drops the last character whatever it is (pitfall 9.2.9), by code point.
     expect(encodePrompt(r, ['abc'], '*sent-_0**mask*', { maxLength: 512 }).inputIds.slice(0, -1)).toEqual(enc(r, 'ab'));
     expect(encodePrompt(r, ['ab😀'], '*sent-_0**mask*', { maxLength: 512 }).inputIds.slice(0, -1)).toEqual(enc(r, 'ab'));
@@ -116,12 +134,18 @@ describe('template language', () => {
 
   it('label_i emits the label word id; a missing label word is an error', () => {
     expect(encodePrompt(r, ['x'], '*mask**label_1*', { maxLength: 512, labelWordIds: [6587, 372] }).inputIds).toEqual([M, 372]);
-    expect(() => encodePrompt(r, ['x'], '*mask**label_2*', { maxLength: 512, labelWordIds: [6587, 372] })).toThrow(/label_2.*2 label word ids/);
+    expect(() => encodePrompt(r, ['x'], '*mask**label_2*', { maxLength: 512, labelWordIds: [6587, 372] })).toThrow(
+      /label_2.*2 label word ids/,
+    );
   });
 
   it('per-sentence limits cut each sentence part (first for sentence 0, other for ≥ 1), not literals', () => {
     const texts = ['one two three four five', 'six seven eight nine'];
-    const e = encodePrompt(r, texts, '*cls**sent_0**sent_0*_a_b_c_d*mask**+sent_1**sep+*', { maxLength: 512, firstSentLimit: 2, otherSentLimit: 3 });
+    const e = encodePrompt(r, texts, '*cls**sent_0**sent_0*_a_b_c_d*mask**+sent_1**sep+*', {
+      maxLength: 512,
+      firstSentLimit: 2,
+      otherSentLimit: 3,
+    });
     const s0 = enc(r, texts[0]).slice(0, 2);
     expect(e.inputIds).toEqual([0, ...s0, ...s0, ...enc(r, ' a b c d'), M, ...enc(r, ' ' + texts[1]).slice(0, 3), 2]);
     expect(e.maskPos).toBe(1 + 2 + 2 + 4);
@@ -174,19 +198,46 @@ describe('label words and task settings', () => {
   it('has settings for the 14 tasks, CoLA and the demo task, looked up case-insensitively', () => {
     expect(Object.keys(TASK_PROMPTS).length).toBe(16);
     expect(taskPrompt('sst-2').task).toBe('SST-2');
-    expect(taskPrompt('AG_NEWS')).toMatchObject({ task: 'ag_news', maxLength: 256, firstSentLimit: 240, otherSentLimit: null, labelWords: ['world', 'sports', 'business', 'tech'] });
-    expect(taskPrompt('cola')).toMatchObject({ template: '*cls**sent_0*_This_is*mask*.*sep+*', labelWords: ['incorrect', 'correct'], maxLength: 128 });
+    expect(taskPrompt('AG_NEWS')).toMatchObject({
+      task: 'ag_news',
+      maxLength: 256,
+      firstSentLimit: 240,
+      otherSentLimit: null,
+      labelWords: ['world', 'sports', 'business', 'tech'],
+    });
+    expect(taskPrompt('cola')).toMatchObject({
+      template: '*cls**sent_0*_This_is*mask*.*sep+*',
+      labelWords: ['incorrect', 'correct'],
+      maxLength: 128,
+    });
     expect(taskPrompt('qnli').labelWords).toEqual(['Yes', 'No']);
     expect(taskPrompt('trec').labelWords).toEqual(['Description', 'Entity', 'Expression', 'Human', 'Location', 'Number']);
-    for (const name of Object.keys(TASK_PROMPTS)) expect(taskEncoder(r, name).labelWordIds.length).toBe(taskPrompt(name).labels.length);
+    for (const name of Object.keys(TASK_PROMPTS))
+      expect(taskEncoder(r, name).labelWordIds.length).toBe(taskPrompt(name).labels.length);
   });
 
   it('accepts a custom template, label words (mapping or list) and limits', () => {
-    const e = taskEncoder(r, 'sst-2', { template: '*cls**sent_0*_It_is*mask*!*sep+*', labelWords: { 1: 'good', 0: 'bad' }, maxLength: 64, firstSentLimit: 3 });
+    const e = taskEncoder(r, 'sst-2', {
+      template: '*cls**sent_0*_It_is*mask*!*sep+*',
+      labelWords: { 1: 'good', 0: 'bad' },
+      maxLength: 64,
+      firstSentLimit: 3,
+    });
     expect(e.labelWordIds).toEqual(labelWordIds(r, ['bad', 'good']));
     expect(e.prompt).toMatchObject({ maxLength: 64, firstSentLimit: 3, otherSentLimit: null });
-    expect(e.encode(['one two three four']).inputIds).toEqual([0, ...r.encode('one two three four').slice(0, 3), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2]);
-    expect(taskEncoder(r, 'mr', { labelWords: ['awful', 'fine'], firstSentLimit: null }).prompt).toMatchObject({ labelWords: ['awful', 'fine'], firstSentLimit: null, otherSentLimit: 50 });
+    expect(e.encode(['one two three four']).inputIds).toEqual([
+      0,
+      ...r.encode('one two three four').slice(0, 3),
+      ...r.encode(' It is'),
+      50264,
+      r.tokenToId('!'),
+      2,
+    ]);
+    expect(taskEncoder(r, 'mr', { labelWords: ['awful', 'fine'], firstSentLimit: null }).prompt).toMatchObject({
+      labelWords: ['awful', 'fine'],
+      firstSentLimit: null,
+      otherSentLimit: 50,
+    });
   });
 });
 
@@ -223,7 +274,9 @@ describe('bad input', () => {
 
   it('label words that do not cover the labels', () => {
     expect(catchErr(() => taskPrompt('SST-2', { labelWords: { '0': 'bad' } })).message).toMatch(/no word for label "1"/);
-    expect(catchErr(() => taskPrompt('SST-2', { labelWords: { '0': 'bad', '1': 'good', '2': 'x' } })).message).toMatch(/unknown label/);
+    expect(catchErr(() => taskPrompt('SST-2', { labelWords: { '0': 'bad', '1': 'good', '2': 'x' } })).message).toMatch(
+      /unknown label/,
+    );
     expect(catchErr(() => taskPrompt('SST-2', { labelWords: ['bad'] }))).toBeInstanceOf(OptionError);
   });
 
@@ -251,7 +304,10 @@ describe('bad input', () => {
 
   it('malformed templates and options', () => {
     for (const t of ['*cls**sent_x**mask*', '*+sent-_0**mask*', '*sentu-_0**mask*', '*labelx_0*', '*label_a*']) {
-      expect(catchErr(() => parseTemplate(t)), t).toBeInstanceOf(InputError);
+      expect(
+        catchErr(() => parseTemplate(t)),
+        t,
+      ).toBeInstanceOf(InputError);
     }
     expect(catchErr(() => encodePrompt(r, ['a'], '*cls**sent_0*', { maxLength: 8 })).message).toMatch(/has no mask part/);
     expect(catchErr(() => encodePrompt(r, ['a'], '*mask*', { maxLength: 0 }))).toBeInstanceOf(OptionError);
@@ -264,7 +320,11 @@ describe('lmkernel encode (lib/cli/encode.ts run)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lmk-encode-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const r = tok('roberta');
-  const readJsonl = (p: string) => readFileSync(p, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const readJsonl = (p: string) =>
+    readFileSync(p, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
   const quiet = async (args: string[]) => {
     const orig = console.error;
     const logged: string[] = [];
@@ -301,23 +361,60 @@ describe('lmkernel encode (lib/cli/encode.ts run)', () => {
   it('custom template, label words, lengths; an example that cannot be encoded gives an error line and exit 1', async () => {
     const input = join(dir, 'custom.jsonl');
     const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
-    writeFileSync(input, [JSON.stringify({ texts: ['A fine film.'] }), JSON.stringify({ texts: [long] }), JSON.stringify({ texts: ['Short.'] })].join('\n'));
+    writeFileSync(
+      input,
+      [
+        JSON.stringify({ texts: ['A fine film.'] }),
+        JSON.stringify({ texts: [long] }),
+        JSON.stringify({ texts: ['Short.'] }),
+      ].join('\n'),
+    );
     const out = join(dir, 'custom.out.jsonl');
     const { code, logged } = await quiet([
-      '--task', 'sst-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out,
-      '--template', '*cls**sent_0*_It_is*mask*!*sep+*', '--label-words', '{"0":"bad","1":"good"}', '--max-length', '20',
-      '--first-sent-limit', 'none',
+      '--task',
+      'sst-2',
+      '--tokenizer',
+      tokDir.roberta,
+      '--input',
+      input,
+      '--out',
+      out,
+      '--template',
+      '*cls**sent_0*_It_is*mask*!*sep+*',
+      '--label-words',
+      '{"0":"bad","1":"good"}',
+      '--max-length',
+      '20',
+      '--first-sent-limit',
+      'none',
     ]);
     expect(code).toBe(1);
     const rows = readJsonl(out);
     expect(rows.length).toBe(3);
-    expect(rows[0]).toEqual({ input_ids: [0, ...r.encode('A fine film.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2], mask_pos: 1 + r.encode('A fine film.').length + 2 });
+    expect(rows[0]).toEqual({
+      input_ids: [0, ...r.encode('A fine film.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2],
+      mask_pos: 1 + r.encode('A fine film.').length + 2,
+    });
     expect(rows[1].error).toMatch(/^line 2: the mask was truncated away: .* max_length 20/);
-    expect(rows[2]).toEqual({ input_ids: [0, ...r.encode('Short.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2], mask_pos: 1 + r.encode('Short.').length + 2 });
+    expect(rows[2]).toEqual({
+      input_ids: [0, ...r.encode('Short.'), ...r.encode(' It is'), 50264, r.tokenToId('!'), 2],
+      mask_pos: 1 + r.encode('Short.').length + 2,
+    });
     expect(logged.join('\n')).toContain(JSON.stringify(labelWordIds(r, ['bad', 'good'])));
     // With a first-sentence cap the long example fits.
     const { code: code2 } = await quiet([
-      '--task', 'sst-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out, '--max-length', '20', '--first-sent-limit', '10',
+      '--task',
+      'sst-2',
+      '--tokenizer',
+      tokDir.roberta,
+      '--input',
+      input,
+      '--out',
+      out,
+      '--max-length',
+      '20',
+      '--first-sent-limit',
+      '10',
     ]);
     expect(code2).toBe(0);
     expect(readJsonl(out)[1].input_ids.length).toBe(1 + 10 + 2 + 1 + 2);
@@ -327,9 +424,13 @@ describe('lmkernel encode (lib/cli/encode.ts run)', () => {
     const input = join(dir, 'bad.jsonl');
     writeFileSync(input, '{"texts": ["ok"]}\n{"texts": "not a list"}\n');
     const out = join(dir, 'bad.out.jsonl');
-    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(/bad\.jsonl:2: line 2 must be/);
+    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(
+      /bad\.jsonl:2: line 2 must be/,
+    );
     writeFileSync(input, '{"texts": ["ok"]}\n\n{not json\n');
-    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(/:3: line 3 is not valid JSON/);
+    await expect(run(['--task', 'SST-2', '--tokenizer', tokDir.roberta, '--input', input, '--out', out])).rejects.toThrow(
+      /:3: line 3 is not valid JSON/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -339,7 +440,9 @@ describe('lmkernel encode (lib/cli/encode.ts run)', () => {
     const out = join(dir, 'one.out.jsonl');
     const base = ['--tokenizer', tokDir.roberta, '--input', input, '--out', out];
     await expect(run(['--task', 'nope', ...base])).rejects.toThrow(OptionError);
-    await expect(run(['--task', 'SST-2', ...base, '--label-words', '["terrible","greatness123"]'])).rejects.toThrow(/label word "greatness123"/);
+    await expect(run(['--task', 'SST-2', ...base, '--label-words', '["terrible","greatness123"]'])).rejects.toThrow(
+      /label word "greatness123"/,
+    );
     await expect(run(['--task', 'SST-2', ...base, '--label-words', '{oops'])).rejects.toThrow(/--label-words/);
     await expect(run(['--task', 'SST-2', ...base, '--first-sent-limit', '-3'])).rejects.toThrow(/--first-sent-limit/);
     await expect(run(['--task', 'SST-2', '--input', input, '--out', out])).rejects.toThrow(/--tokenizer' is required/);

@@ -18,7 +18,7 @@ function runScript(script: string, args: string[], nodeArgs: string[] = []) {
     timeout: 280_000,
   });
   const last = r.stdout.trim().split('\n').pop() ?? '';
-  let out: Record<string, unknown> = {};
+  let out: Record<string, unknown>;
   try {
     out = JSON.parse(last);
   } catch {
@@ -29,7 +29,11 @@ function runScript(script: string, args: string[], nodeArgs: string[] = []) {
 
 describe('reliability scripts (reduced sizes)', () => {
   it('addon stability: 30 kernel calls with stable RSS, a cancelled call, two calls in flight', () => {
-    const { status, out } = runScript('addon-stability.mjs', ['--calls', '30', '--warmup', '5', '--tol', '0.08'], ['--expose-gc']);
+    const { status, out } = runScript(
+      'addon-stability.mjs',
+      ['--calls', '30', '--warmup', '5', '--tol', '0.08'],
+      ['--expose-gc'],
+    );
     expect(out.failures).toEqual([]);
     expect(out.cancelled).toBe(true);
     expect(status).toBe(0);

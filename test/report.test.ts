@@ -68,19 +68,39 @@ describe('reportTable', () => {
     const lines = [
       line({ task: 'MRPC', metric: 'f1', dev_score: 0.7, test_score: 0.75 }),
       line({ task: 'SST-2', formula: 'signgd', test_score: 0.6 }),
-      line({ task: 'sst-5', output: undefined, mode: 'standard' /* a line written before the rename */, solver: 'logistic', test_score: 0.3 }),
+      line({
+        task: 'sst-5',
+        output: undefined,
+        mode: 'standard' /* a line written before the rename */,
+        solver: 'logistic',
+        test_score: 0.3,
+      }),
       line({ task: 'SST-2', binary: true, solver: 'svc', subset: 'only_biases', test_score: 0.7 }),
       line({ task: 'SST-2', formula: 'signgd', seed: 13, test_score: 0.8 }),
     ];
     const t = reportTable(lines);
     expect(t.rows.map((r) => `${r.label}:${r.metric}`)).toEqual(['SST-2:acc', 'sst-5:acc', 'MRPC:f1']);
-    expect(t.columns.map((c) => c.label)).toEqual(['prompt/sgd/lstsq', 'prompt/signgd/lstsq', 'standard/sgd/logistic', 'prompt/sgd/svc/binary/only_biases']);
+    expect(t.columns.map((c) => c.label)).toEqual([
+      'prompt/sgd/lstsq',
+      'prompt/signgd/lstsq',
+      'standard/sgd/logistic',
+      'prompt/sgd/svc/binary/only_biases',
+    ]);
     const md = renderMarkdown(t);
-    expect(md).toContain('| Task | prompt/sgd/lstsq | prompt/signgd/lstsq | standard/sgd/logistic | prompt/sgd/svc/binary/only_biases |');
+    expect(md).toContain(
+      '| Task | prompt/sgd/lstsq | prompt/signgd/lstsq | standard/sgd/logistic | prompt/sgd/svc/binary/only_biases |',
+    );
     expect(md).toContain('| SST-2 (acc) | – | 70.0 (10.0) [2] | – | 70.0 (0.0) [1] |');
     expect(md).toContain('| MRPC (f1) | 75.0 (0.0) [1] | – | – | – |');
     const csv = renderCsv(t).trim().split('\n');
-    expect(csv[0].split(',').slice(0, 6)).toEqual(['task', 'k', 'metric', 'prompt/sgd/lstsq mean', 'prompt/sgd/lstsq std', 'prompt/sgd/lstsq seeds']);
+    expect(csv[0].split(',').slice(0, 6)).toEqual([
+      'task',
+      'k',
+      'metric',
+      'prompt/sgd/lstsq mean',
+      'prompt/sgd/lstsq std',
+      'prompt/sgd/lstsq seeds',
+    ]);
     expect(csv[1]).toBe('SST-2,16,acc,,,,70.0,10.0,2,,,,70.0,0.0,1');
   });
 
@@ -106,7 +126,12 @@ describe('lmkernel report', () => {
   it('prints the table and writes Markdown and CSV; filters by task and k; bad files are named', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lmk-report-'));
     const p = join(dir, 'results.jsonl');
-    writeFileSync(p, [line({ seed: 13, test_score: 0.9 }), line({ seed: 21, test_score: 0.8 }), line({ task: 'MRPC', metric: 'f1' })].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(
+      p,
+      [line({ seed: 13, test_score: 0.9 }), line({ seed: 21, test_score: 0.8 }), line({ task: 'MRPC', metric: 'f1' })]
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n',
+    );
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
@@ -118,7 +143,9 @@ describe('lmkernel report', () => {
     expect(out.join('')).toContain('| SST-2 (acc) | 85.0 (5.0) [2] |');
     expect(out.join('')).not.toContain('MRPC');
     expect(readFileSync(join(dir, 't.md'), 'utf8')).toBe(out.join(''));
-    expect(readFileSync(join(dir, 't.csv'), 'utf8')).toBe('task,k,metric,prompt/sgd/lstsq mean,prompt/sgd/lstsq std,prompt/sgd/lstsq seeds\nSST-2,16,acc,85.0,5.0,2\n');
+    expect(readFileSync(join(dir, 't.csv'), 'utf8')).toBe(
+      'task,k,metric,prompt/sgd/lstsq mean,prompt/sgd/lstsq std,prompt/sgd/lstsq seeds\nSST-2,16,acc,85.0,5.0,2\n',
+    );
     await expect(reportCli([p, '--k', '64'])).rejects.toThrow(/no result lines .* after filtering/);
     await expect(reportCli([])).rejects.toThrow(/give at least one results.jsonl/);
     writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify(line({})) + '\n{oops\n');

@@ -1,6 +1,6 @@
 // The experiment runner's bad inputs (each named with the option, path or shape), `lmkernel run` from the
 // command line, and the linear-probe and kernel-layout helpers. End to end: runner.test.ts.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { linearProbe, stratifiedFolds, runKernelExperiment, solveSeed, resolveGrid } from '../lib/experiments/index.js';
@@ -13,10 +13,14 @@ import { base, dataDir, readJsonLines as readLines, tmp, tokenizerDir } from './
 describe('bad inputs', () => {
   const dir = tmp();
   it('wrong task name', async () => {
-    await expect(runKernelExperiment(base(dir, { task: 'SST-3' }))).rejects.toThrow(/option 'task': expected one of SST-2, .*received "SST-3"/);
+    await expect(runKernelExperiment(base(dir, { task: 'SST-3' }))).rejects.toThrow(
+      /option 'task': expected one of SST-2, .*received "SST-3"/,
+    );
   });
   it('missing split folder names the path', async () => {
-    await expect(runKernelExperiment(base(dir, { seeds: [999] }))).rejects.toThrow(/k-shot-1k-test\/SST-2\/16-999: k-shot split folder not found/);
+    await expect(runKernelExperiment(base(dir, { seeds: [999] }))).rejects.toThrow(
+      /k-shot-1k-test\/SST-2\/16-999: k-shot split folder not found/,
+    );
     await expect(runKernelExperiment(base(dir, { k: 3 }))).rejects.toThrow(/SST-2\/3-42: k-shot split folder not found/);
   });
   it('a label word that is not a single token', async () => {
@@ -25,14 +29,25 @@ describe('bad inputs', () => {
     );
   });
   it('unknown formula or solver, and options that do not fit', async () => {
-    await expect(runKernelExperiment(base(dir, { formula: 'adam' as never }))).rejects.toThrow(/option 'formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/);
-    await expect(runKernelExperiment(base(dir, { solver: 'ridge' as never }))).rejects.toThrow(/option 'solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/);
-    await expect(runKernelExperiment(base(dir, { solver: 'asym' }))).rejects.toThrow(/asym only with --binary and --formula asymmetric_signgd/);
+    await expect(runKernelExperiment(base(dir, { formula: 'adam' as never }))).rejects.toThrow(
+      /option 'formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/,
+    );
+    await expect(runKernelExperiment(base(dir, { solver: 'ridge' as never }))).rejects.toThrow(
+      /option 'solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/,
+    );
+    await expect(runKernelExperiment(base(dir, { solver: 'asym' }))).rejects.toThrow(
+      /asym only with --binary and --formula asymmetric_signgd/,
+    );
     await expect(runKernelExperiment(base(dir, { task: 'sst-5', binary: true }))).rejects.toThrow(/sst-5 has 5 labels/);
-    expect(() => resolveGrid('lstsq', { gamma: [1] })).toThrow(/grid.gamma.*only kernelRegularization, f0Scaling for solver 'lstsq'/);
+    expect(() => resolveGrid('lstsq', { gamma: [1] })).toThrow(
+      /grid.gamma.*only kernelRegularization, f0Scaling for solver 'lstsq'/,
+    );
   });
   it('kernel / label shape mismatch through the solver layer', async () => {
-    const K = (n: number, m: number) => ({ shape: [n, 2, m, 2] as [number, number, number, number], data: new Float64Array(n * 2 * m * 2).fill(1) });
+    const K = (n: number, m: number) => ({
+      shape: [n, 2, m, 2] as [number, number, number, number],
+      data: new Float64Array(n * 2 * m * 2).fill(1),
+    });
     const common = {
       task: 'SST-2',
       solver: 'lstsq' as const,
@@ -53,16 +68,37 @@ describe('bad inputs', () => {
     await expect(solveSeed({ ...common, kernelTrainTrain: K(4, 4), testLabels: [0, 1, 1, 1] })).rejects.toThrow(
       /kernelTrainTest: shape \[4, 2, 2, 2\] does not match 4 test labels/,
     );
-    await expect(solveSeed({ ...common, kernelTrainTrain: K(4, 4), kernelTrainTest: { shape: [4, 1, 2, 1], data: new Float64Array(8) } })).rejects.toThrow(
-      /kernelTrainTest: shape \[4, 1, 2, 1\] does not match the train x train kernel \[4, 2, 4, 2\]/,
-    );
+    await expect(
+      solveSeed({ ...common, kernelTrainTrain: K(4, 4), kernelTrainTest: { shape: [4, 1, 2, 1], data: new Float64Array(8) } }),
+    ).rejects.toThrow(/kernelTrainTest: shape \[4, 1, 2, 1\] does not match the train x train kernel \[4, 2, 4, 2\]/);
   });
   it('the CLI rejects bad flags with the flag named', async () => {
-    const args = ['--task', 'SST-2', '--k', '16', '--data-dir', dataDir, '--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir, '--out', join(dir, 'x.jsonl')];
-    await expect(runCli([...args, '--solver', 'ridge'])).rejects.toThrow(/option '--solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/);
-    await expect(runCli([...args, '--gamma', '1'])).rejects.toThrow(/option '--gamma': .*solver 'lstsq' takes --kernel-regularization, --f0-scaling/);
-    await expect(runCli([...args, '--formula', 'adam'])).rejects.toThrow(/option '--formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/);
-    await expect(runCli(['--task', 'SST-2', '--k', '16', '--data-dir', dataDir, '--model', fixtureModelDir('roberta')])).rejects.toThrow(/no tokenizer files: pass --tokenizer DIR/);
+    const args = [
+      '--task',
+      'SST-2',
+      '--k',
+      '16',
+      '--data-dir',
+      dataDir,
+      '--model',
+      fixtureModelDir('roberta'),
+      '--tokenizer',
+      tokenizerDir,
+      '--out',
+      join(dir, 'x.jsonl'),
+    ];
+    await expect(runCli([...args, '--solver', 'ridge'])).rejects.toThrow(
+      /option '--solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/,
+    );
+    await expect(runCli([...args, '--gamma', '1'])).rejects.toThrow(
+      /option '--gamma': .*solver 'lstsq' takes --kernel-regularization, --f0-scaling/,
+    );
+    await expect(runCli([...args, '--formula', 'adam'])).rejects.toThrow(
+      /option '--formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/,
+    );
+    await expect(
+      runCli(['--task', 'SST-2', '--k', '16', '--data-dir', dataDir, '--model', fixtureModelDir('roberta')]),
+    ).rejects.toThrow(/no tokenizer files: pass --tokenizer DIR/);
   });
 });
 
@@ -70,8 +106,29 @@ describe('CLI run', () => {
   it('runs seeds from the command line and skips them when rerun', async () => {
     const dir = tmp();
     const out = join(dir, 'cli.jsonl');
-    const args = ['--task', 'SST-2', '--k', '16', '--seeds', '42', '--data-dir', dataDir, '--model', fixtureModelDir('roberta'),
-      '--tokenizer', tokenizerDir, '--max-test', '32', '--kernel-regularization', '0,1e-3', '--f0-scaling', '0', '--out', out, '--quiet'];
+    const args = [
+      '--task',
+      'SST-2',
+      '--k',
+      '16',
+      '--seeds',
+      '42',
+      '--data-dir',
+      dataDir,
+      '--model',
+      fixtureModelDir('roberta'),
+      '--tokenizer',
+      tokenizerDir,
+      '--max-test',
+      '32',
+      '--kernel-regularization',
+      '0,1e-3',
+      '--f0-scaling',
+      '0',
+      '--out',
+      out,
+      '--quiet',
+    ];
     const orig = console.error;
     const errs: string[] = [];
     console.error = (m: string) => errs.push(String(m));
@@ -99,7 +156,11 @@ describe('linear probe and kernel helpers', () => {
     // 3 classes in 2-D, separable
     const X: number[][] = [];
     const y: number[] = [];
-    const centers = [[2, 0], [-1, 2], [-1, -2]];
+    const centers = [
+      [2, 0],
+      [-1, 2],
+      [-1, -2],
+    ];
     for (let i = 0; i < 30; i++) {
       const c = i % 3;
       X.push([centers[c][0] + 0.3 * Math.sin(i * 1.7), centers[c][1] + 0.3 * Math.cos(i * 2.3)]);

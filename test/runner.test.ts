@@ -55,7 +55,8 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
       expect(l.test.acc).toBe(want.best.test);
       expect(l.dev_score).toBe(l.dev.acc);
       expect(l.test_score).toBe(l.test.acc);
-      for (const t of ['encode_s', 'kernel_s', 'select_s', 'eval_s', 'total_s'] as const) expect(l.timings[t]).toBeGreaterThanOrEqual(0);
+      for (const t of ['encode_s', 'kernel_s', 'select_s', 'eval_s', 'total_s'] as const)
+        expect(l.timings[t]).toBeGreaterThanOrEqual(0);
       expect(l.config_id).toMatch(/^[0-9a-f]{64}$/);
       expect(l.kernel_key).toMatch(/^[0-9a-f]{64}$/);
     }
@@ -77,7 +78,9 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     expect(mdText).toContain('| Task | prompt/sgd/lstsq | prompt/signgd/lstsq |');
     expect(mdText).toMatch(/\| SST-2 \(acc\) \| \d+\.\d \(0\.0\) \[1\] \| \d+\.\d \(0\.0\) \[1\] \|/);
     const csvLines = readFileSync(csv, 'utf8').trim().split('\n');
-    expect(csvLines[0]).toBe('task,k,metric,prompt/sgd/lstsq mean,prompt/sgd/lstsq std,prompt/sgd/lstsq seeds,prompt/signgd/lstsq mean,prompt/signgd/lstsq std,prompt/signgd/lstsq seeds');
+    expect(csvLines[0]).toBe(
+      'task,k,metric,prompt/sgd/lstsq mean,prompt/sgd/lstsq std,prompt/sgd/lstsq seeds,prompt/signgd/lstsq mean,prompt/signgd/lstsq std,prompt/signgd/lstsq seeds',
+    );
     expect(csvLines[1]).toMatch(/^SST-2,16,acc,\d+\.\d,0\.0,1,\d+\.\d,0\.0,1$/);
   });
 
@@ -102,7 +105,9 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     expect(again.modelLoaded).toBe(false);
     expect(outcome(again.lines[0])).toEqual(outcome(l));
     // a fixed C skips CV
-    const s2 = await runKernelExperiment(base(dir, { output: 'standard', binary: true, linearProbe: { C: 0.5 }, cacheDir: null }));
+    const s2 = await runKernelExperiment(
+      base(dir, { output: 'standard', binary: true, linearProbe: { C: 0.5 }, cacheDir: null }),
+    );
     expect(s2.lines[0].linear_probe!.C).toBe(0.5);
     expect(s2.lines[0].linear_probe!.cv_scores).toEqual([]);
     expect(s2.lines[0].kernel_key).not.toBe(l.kernel_key); // another head, other kernels
@@ -115,7 +120,11 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     const inputs = train.map((x) => ({ input_ids: enc.encodeStandard(x.texts).inputIds }));
     const model = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
     const X = await model.features({ inputs, output: 'standard' });
-    const lp = linearProbe(X, train.map((x) => x.labelIndex), 2);
+    const lp = linearProbe(
+      X,
+      train.map((x) => x.labelIndex),
+      2,
+    );
     expect(lp.weight[0].map((v) => -v)).toEqual(lp.weight[1]);
     expect(lp.bias[0]).toBe(-lp.bias[1]);
     model.setClassifier(lp.weight, lp.bias);
@@ -150,7 +159,14 @@ describe('cache and resume', () => {
     const third = await runKernelExperiment(base(dir, { out: join(dir, 'c.jsonl'), grid: { kernelRegularization: [1e-2] } }));
     expect(third.lines[0].kernel_cache).toBe('hit');
     // options that change kernels miss
-    for (const over of [{ binary: true }, { maxTest: 40 }, { formula: 'signgd' as const }, { dtype: 'float32' as const }, { subset: 'only_biases' as const }, { labelWords: ['bad', 'good'] }]) {
+    for (const over of [
+      { binary: true },
+      { maxTest: 40 },
+      { formula: 'signgd' as const },
+      { dtype: 'float32' as const },
+      { subset: 'only_biases' as const },
+      { labelWords: ['bad', 'good'] },
+    ]) {
       const r = await runKernelExperiment(base(dir, { out: join(dir, 'd.jsonl'), ...over }));
       expect(r.lines[0].kernel_cache, JSON.stringify(over)).toBe('miss');
       expect(r.lines[0].kernel_key).not.toBe(first.lines[0].kernel_key);
@@ -193,7 +209,9 @@ describe('cache and resume', () => {
     const ac = new AbortController();
     // interrupt right after seed 42's line is written (seed 13 never starts)
     await expect(
-      runKernelExperiment(base(dir, { out, seeds: [42, 13], signal: ac.signal, log: (m) => m.startsWith('seed 42: dev') && ac.abort() })),
+      runKernelExperiment(
+        base(dir, { out, seeds: [42, 13], signal: ac.signal, log: (m) => m.startsWith('seed 42: dev') && ac.abort() }),
+      ),
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(readLines(out).map((l) => l.seed)).toEqual([42]);
     const resumed = await runKernelExperiment(base(dir, { out, seeds: [42, 13] }));
@@ -213,4 +231,3 @@ describe('cache and resume', () => {
     expect(readLines(out)).toHaveLength(2);
   });
 });
-

@@ -79,7 +79,15 @@ for (const [ci, c] of [multi, bin].entries()) {
     });
 }
 for (const e of bin.solvers.logistic)
-  entries.push({ name: `case1 logistic C=${e.C}`, c: bin, solver: 'logistic', params: { C: e.C }, cli: ['--C', String(e.C)], want: e.decision_function, tol: 1e-4 });
+  entries.push({
+    name: `case1 logistic C=${e.C}`,
+    c: bin,
+    solver: 'logistic',
+    params: { C: e.C },
+    cli: ['--C', String(e.C)],
+    want: e.decision_function,
+    tol: 1e-4,
+  });
 {
   const e = bin.solvers.svr;
   entries.push({
@@ -92,7 +100,15 @@ for (const e of bin.solvers.logistic)
     tol: 1e-4,
   });
   const s = bin.solvers.svc;
-  entries.push({ name: 'case1 svc', c: bin, solver: 'svc', params: { C: s.C }, cli: ['--C', String(s.C)], want: s.decision_function, tol: 1e-4 });
+  entries.push({
+    name: 'case1 svc',
+    c: bin,
+    solver: 'svc',
+    params: { C: s.C },
+    cli: ['--C', String(s.C)],
+    want: s.decision_function,
+    tol: 1e-4,
+  });
 }
 for (const e of bin.solvers.asym)
   entries.push({
@@ -172,7 +188,10 @@ describe('solvers: fixtures through the CLI', () => {
   const files: Record<string, string> = {};
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'lmk-solve-'));
-    for (const [name, c] of [['multi', multi], ['bin', bin]] as const) {
+    for (const [name, c] of [
+      ['multi', multi],
+      ['bin', bin],
+    ] as const) {
       const doc = {
         grad_dim: 3289755,
         num_logits: c.num_logits,
@@ -192,7 +211,16 @@ describe('solvers: fixtures through the CLI', () => {
     it(e.name, async () => {
       const out = join(dir, `out-${i}.json`);
       const input = e.c.binary ? files.bin : files.multi;
-      const code = await run(['--input', input, '--out', out, '--solver', e.solver, ...e.cli, ...(e.c.binary ? ['--binary'] : [])]);
+      const code = await run([
+        '--input',
+        input,
+        '--out',
+        out,
+        '--solver',
+        e.solver,
+        ...e.cli,
+        ...(e.c.binary ? ['--binary'] : []),
+      ]);
       expect(code).toBe(0);
       const res = JSON.parse(readFileSync(out, 'utf8'));
       expect(maxRelErr(res.predictions, e.want)).toBeLessThanOrEqual(e.tol);
@@ -205,12 +233,16 @@ describe('solvers: fixtures through the CLI', () => {
 
   it('rejects an unknown solver, a bad formula, --binary on a 2-logit kernel and a missing f0', async () => {
     const out = join(dir, 'bad.json');
-    await expect(run(['--input', files.bin, '--out', out, '--solver', 'ridge'])).rejects.toThrow(/--solver.*lstsq \| logistic \| svr \| svc \| asym.*"ridge"/);
-    await expect(run(['--input', files.bin, '--out', out, '--solver', 'lstsq', '--formula', 'adam'])).rejects.toThrow(/--formula/);
-    await expect(run(['--input', files.multi, '--out', out, '--solver', 'lstsq', '--binary'])).rejects.toThrow(/num_logits 2/);
-    await expect(run(['--input', files.multi, '--out', out, '--solver', 'lstsq', '--kernel-regularization', '-1'])).rejects.toThrow(
-      /kernelRegularization.*>= 0.*-1/,
+    await expect(run(['--input', files.bin, '--out', out, '--solver', 'ridge'])).rejects.toThrow(
+      /--solver.*lstsq \| logistic \| svr \| svc \| asym.*"ridge"/,
     );
+    await expect(run(['--input', files.bin, '--out', out, '--solver', 'lstsq', '--formula', 'adam'])).rejects.toThrow(
+      /--formula/,
+    );
+    await expect(run(['--input', files.multi, '--out', out, '--solver', 'lstsq', '--binary'])).rejects.toThrow(/num_logits 2/);
+    await expect(
+      run(['--input', files.multi, '--out', out, '--solver', 'lstsq', '--kernel-regularization', '-1']),
+    ).rejects.toThrow(/kernelRegularization.*>= 0.*-1/);
   });
 });
 
@@ -237,14 +269,26 @@ describe('solvers: bad inputs', () => {
   });
 
   it('unknown solver, bad parameters and unsupported combinations', async () => {
-    await expect(solve({ ...baseInput(bin, 'lstsq'), solver: 'ridge' as SolverName })).rejects.toThrow(/option 'solver'.*"ridge"/);
-    await expect(solve({ ...baseInput(bin, 'svc'), params: { C: 0 } })).rejects.toThrow(/option 'C': expected a number > 0, received 0/);
+    await expect(solve({ ...baseInput(bin, 'lstsq'), solver: 'ridge' as SolverName })).rejects.toThrow(
+      /option 'solver'.*"ridge"/,
+    );
+    await expect(solve({ ...baseInput(bin, 'svc'), params: { C: 0 } })).rejects.toThrow(
+      /option 'C': expected a number > 0, received 0/,
+    );
     await expect(solve({ ...baseInput(bin, 'svr'), params: { epsilon: -1 } })).rejects.toThrow(/option 'epsilon'/);
-    await expect(solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), params: { gamma: -1 } })).rejects.toThrow(/option 'gamma'/);
+    await expect(solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), params: { gamma: -1 } })).rejects.toThrow(
+      /option 'gamma'/,
+    );
     await expect(solve({ ...baseInput(bin, 'lstsq'), params: { foo: 1 } as never })).rejects.toThrow(/params.foo/);
-    await expect(solve({ ...baseInput(bin, 'logistic'), params: { f0Scaling: 1 } })).rejects.toThrow(/f0Scaling.*does not use f0/);
-    await expect(solve({ ...baseInput(bin, 'lstsq'), f0Train: undefined, params: { f0Scaling: 1 } })).rejects.toThrow(/f0Scaling.*not given/);
-    await expect(solve({ ...baseInput(bin, 'lstsq'), trainLabels: [0, 1, 2, 0, 1, 0, 1, 0] })).rejects.toThrow(/trainLabels\[2\]/);
+    await expect(solve({ ...baseInput(bin, 'logistic'), params: { f0Scaling: 1 } })).rejects.toThrow(
+      /f0Scaling.*does not use f0/,
+    );
+    await expect(solve({ ...baseInput(bin, 'lstsq'), f0Train: undefined, params: { f0Scaling: 1 } })).rejects.toThrow(
+      /f0Scaling.*not given/,
+    );
+    await expect(solve({ ...baseInput(bin, 'lstsq'), trainLabels: [0, 1, 2, 0, 1, 0, 1, 0] })).rejects.toThrow(
+      /trainLabels\[2\]/,
+    );
   });
 
   it('asym on a non-binary problem is rejected', async () => {
@@ -318,11 +362,23 @@ describe('solvers: dev selection', () => {
     // by hand: signs + + + - + - - + against labels 1 0 1 1 0 1 0 0 agree at 3 of 8 examples
     expect(accuracyOf(svc.decision_function)).toBe(3 / 8);
     const svcInput = baseInput(bin, 'svc');
-    const selSvc = await selectOnDev({ ...svcInput, f0Train: undefined, kernelTrainDev: svcInput.kernelTrainTest, devLabels: testLabels, grid: [{ C: svc.C }] });
+    const selSvc = await selectOnDev({
+      ...svcInput,
+      f0Train: undefined,
+      kernelTrainDev: svcInput.kernelTrainTest,
+      devLabels: testLabels,
+      grid: [{ C: svc.C }],
+    });
     expect(selSvc.scores).toEqual([3 / 8]);
     const logistic: { C: number; decision_function: number[] }[] = bin.solvers.logistic;
     const input = baseInput(bin, 'logistic');
-    const sel = await selectOnDev({ ...input, f0Train: undefined, kernelTrainDev: input.kernelTrainTest, devLabels: testLabels, grid: logistic.map((e) => ({ C: e.C })) });
+    const sel = await selectOnDev({
+      ...input,
+      f0Train: undefined,
+      kernelTrainDev: input.kernelTrainTest,
+      devLabels: testLabels,
+      grid: logistic.map((e) => ({ C: e.C })),
+    });
     const want = logistic.map((e) => accuracyOf(e.decision_function));
     expect(sel.scores).toEqual(want);
     expect(sel.bestIndex).toBe(want.indexOf(Math.max(...want)));

@@ -66,7 +66,9 @@ describe('readOriginal (LM-BFF original layout)', () => {
     expect(d.test).toHaveLength(7600);
     expect(d.test[0].label).toBe('3');
     expect(d.test[0].labelIndex).toBe(2);
-    expect(d.test[0].texts).toEqual(["Unions representing workers at Turner   Newall say they are 'disappointed' after talks with stricken parent firm Federal Mogul."]);
+    expect(d.test[0].texts).toEqual([
+      "Unions representing workers at Turner   Newall say they are 'disappointed' after talks with stricken parent firm Federal Mogul.",
+    ]);
   });
 });
 
@@ -115,7 +117,10 @@ describe('reader edge cases and errors', () => {
   };
 
   it('QQP rows with too few columns are skipped, as QqpProcessor does', () => {
-    const p = file('qqp.tsv', 'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tA?\tB?\t1\n2\t3\t4\tbroken row\n3\t5\t6\tC?\tD?\t0\n');
+    const p = file(
+      'qqp.tsv',
+      'id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tA?\tB?\t1\n2\t3\t4\tbroken row\n3\t5\t6\tC?\tD?\t0\n',
+    );
     expect(readTaskFile(p, 'QQP')).toEqual([
       { texts: ['A?', 'B?'], label: '1', labelIndex: 1 },
       { texts: ['C?', 'D?'], label: '0', labelIndex: 0 },
@@ -138,12 +143,16 @@ describe('reader edge cases and errors', () => {
     const p = path.join(tmp, 'absent', 'train.tsv');
     expect(() => readTaskFile(p, 'RTE')).toThrow(InputError);
     expect(() => readTaskFile(p, 'RTE')).toThrow(`${p}: RTE data file not found`);
-    expect(() => readOriginal(path.join(tmp, 'absent'), 'cr')).toThrow(`${path.join(tmp, 'absent', 'cr', 'train.csv')}: cr data file not found`);
+    expect(() => readOriginal(path.join(tmp, 'absent'), 'cr')).toThrow(
+      `${path.join(tmp, 'absent', 'cr', 'train.csv')}: cr data file not found`,
+    );
   });
 
   it('unknown label -> InputError with file and line', () => {
     const p = file('rte.tsv', 'index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tcontradiction\n');
-    expect(() => readTaskFile(p, 'RTE')).toThrow(`${p}:3: unknown label "contradiction" for task RTE (expected one of "entailment", "not_entailment")`);
+    expect(() => readTaskFile(p, 'RTE')).toThrow(
+      `${p}:3: unknown label "contradiction" for task RTE (expected one of "entailment", "not_entailment")`,
+    );
     const c = file('sst5.csv', '4,great\n7,what\n');
     expect(() => readTaskFile(c, 'sst-5')).toThrow(`${c}:2: unknown label "7" for task sst-5`);
   });

@@ -104,10 +104,13 @@ describe('BERT (uncased)', () => {
   it('a tokenizer.json written from vocab.txt loads as BERT and encodes the same', () => {
     const dir = join(tmp, 'bert-json');
     mkdirp(dir);
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(bertTokenizerJson(readFileSync(join(bertDir, 'vocab.txt'), 'utf8'))));
+    writeFileSync(
+      join(dir, 'tokenizer.json'),
+      JSON.stringify(bertTokenizerJson(readFileSync(join(bertDir, 'vocab.txt'), 'utf8'))),
+    );
     const t = loadTokenizer(dir);
     expect(t.kind).toBe('bert');
-    const s = 'The Café served 12,000 croissants; wasn\'t that impressive?';
+    const s = "The Café served 12,000 croissants; wasn't that impressive?";
     expect(t.encode(s)).toEqual(tok.encode(s));
   });
 
@@ -147,7 +150,9 @@ describe('loadTokenizer errors', () => {
   });
 
   it('a tokenizer.json with an unsupported model type', () => {
-    expect(() => tokenizerFromJson({ model: { type: 'Unigram', vocab: [] } }, 'x/tokenizer.json')).toThrow(/x\/tokenizer\.json.*Unigram/);
+    expect(() => tokenizerFromJson({ model: { type: 'Unigram', vocab: [] } }, 'x/tokenizer.json')).toThrow(
+      /x\/tokenizer\.json.*Unigram/,
+    );
   });
 
   it('invalid JSON names the file', () => {

@@ -40,6 +40,7 @@ export function native(): Addon {
     throw new Error(
       `lmkernel: the native addon could not be loaded (${msg}). Build it with \`npm run build:native\` ` +
         '(needs cmake, g++ and libtorch: `bash scripts/setup-system`).',
+      { cause: e },
     );
   }
   return cached;

@@ -326,7 +326,12 @@ export interface Addon {
   runtime(): string;
   /** Parses a device string ("cpu", "cuda:1"), returns its canonical form; throws if unknown or absent. */
   checkDevice(device: string): string;
-  finetune(model: AddonModel, opts: AddonFinetuneOptions, onProgress?: ProgressFn, token?: AddonCancelToken): Promise<AddonFinetuneResult>;
+  finetune(
+    model: AddonModel,
+    opts: AddonFinetuneOptions,
+    onProgress?: ProgressFn,
+    token?: AddonCancelToken,
+  ): Promise<AddonFinetuneResult>;
   pretrain: Job<AddonPretrainOptions, AddonPretrainResult>;
   /** Writes the weights as HF-named F32 safetensors, atomically. */
   saveModel(model: AddonModel, path: string): void;

@@ -66,12 +66,26 @@ export function chiStatsFromLogits(logits: readonly (readonly number[])[], label
   const perExample = chi.map((r) => mean(r.map(Math.abs)));
   const { mean: meanAbsChi, std } = meanStd(perExample);
   const meanAbsChiLabel = mean(chi.map((r, i) => Math.abs(r[labels[i]])));
-  return { meanAbsChi, perExample, std, meanAbsChiLabel, accuracy: accuracy(argmaxRows(logits), labels), n: perExample.length, numOutputs: C };
+  return {
+    meanAbsChi,
+    perExample,
+    std,
+    meanAbsChiLabel,
+    accuracy: accuracy(argmaxRows(logits), labels),
+    n: perExample.length,
+    numOutputs: C,
+  };
 }
 
 /** Mean |χ| of `model` at its current parameters (θ0) on the inputs. */
 export async function chiStats(model: LmModel, opts: ChiOptions): Promise<ChiStats> {
-  const logits = await model.outputs({ inputs: opts.inputs, output: opts.output, labelWordIds: opts.labelWordIds, batchSize: opts.batchSize, signal: opts.signal });
+  const logits = await model.outputs({
+    inputs: opts.inputs,
+    output: opts.output,
+    labelWordIds: opts.labelWordIds,
+    batchSize: opts.batchSize,
+    signal: opts.signal,
+  });
   return chiStatsFromLogits(logits, opts.labels);
 }
 
@@ -147,7 +161,15 @@ export async function loraKernel(
   const A: Record<string, number[][]> = {};
   for (let l = 0; l < m.info.layers; l++) for (const t of targets) A[loraMatrixName(m, l, t, 'A')] = spec.A(l, t);
   m.applyLora({ r: spec.r, alpha: spec.alpha, targets, A });
-  const res = await m.kernels({ train: opts.inputs, output: opts.output, labelWordIds: opts.labelWordIds, subset: 'lora', formulas: ['sgd'], batchSize: opts.batchSize ?? 8, signal: opts.signal });
+  const res = await m.kernels({
+    train: opts.inputs,
+    output: opts.output,
+    labelWordIds: opts.labelWordIds,
+    subset: 'lora',
+    formulas: ['sgd'],
+    batchSize: opts.batchSize ?? 8,
+    signal: opts.signal,
+  });
   return { data: res.kernels.sgd!.trainTrain.data, numOutputs: res.numOutputs, gradDim: res.gradDim };
 }
 

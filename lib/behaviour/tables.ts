@@ -57,13 +57,26 @@ interface FtLike {
 /** The prompt/standard choice of a line: `output`, or `mode` in lines that keep the old key. */
 export const outputOf = (l: { output?: string; mode?: string }): string => l.output ?? l.mode ?? '';
 
-export const methodLabel = (l: { output?: string; mode?: string; formula: string; solver: string; subset?: string; binary?: boolean }): string =>
+export const methodLabel = (l: {
+  output?: string;
+  mode?: string;
+  formula: string;
+  solver: string;
+  subset?: string;
+  binary?: boolean;
+}): string =>
   `${outputOf(l)}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
 
 /** Fine-tuning lines that carry behaviour measurements. */
 export function behaviourLines(lines: readonly unknown[]): FtLike[] {
   return dedupe(lines as FtLike[]).filter(
-    (l) => l && typeof l === 'object' && l.method === 'finetune' && (l.status ?? 'done') === 'done' && l.behaviour && typeof l.behaviour === 'object',
+    (l) =>
+      l &&
+      typeof l === 'object' &&
+      l.method === 'finetune' &&
+      (l.status ?? 'done') === 'done' &&
+      l.behaviour &&
+      typeof l.behaviour === 'object',
   );
 }
 
@@ -117,34 +130,81 @@ const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : '');
 export function renderLinearizationMarkdown(rows: BehaviourRow[]): string {
   const head = ['Task', 'k', 'Method', 'Pre-trained', 'Linearized', 'Fine-tuned', '% of FT gain recovered', 'seeds'];
   const body = rows.map((r) => [
-    `${r.task} (${r.metric})`, String(r.k), r.method, pct(r.pre), pct(r.linearized), pct(r.ft),
+    `${r.task} (${r.metric})`,
+    String(r.k),
+    r.method,
+    pct(r.pre),
+    pct(r.linearized),
+    pct(r.ft),
     r.shareRecovered.n === 0 ? '–' : `${(r.shareRecovered.mean * 100).toFixed(0)} (${(r.shareRecovered.std * 100).toFixed(0)})`,
     String(r.seeds.length),
   ]);
   return (
     'Linearization: test metric x100, mean (std) over seeds. Recovered = (lin − pre)/(ft − pre) per seed, x100 ' +
-    '(seeds where ft = pre are left out).\n\n' + mdTable(head, body) + '\n'
+    '(seeds where ft = pre are left out).\n\n' +
+    mdTable(head, body) +
+    '\n'
   );
 }
 
 export function renderFixedFeaturesMarkdown(rows: BehaviourRow[]): string {
   const head = ['Task', 'k', 'Method', '‖ΔK‖/‖K₀‖ train×train', '‖ΔK‖/‖K₀‖ train×test', 'seeds'];
-  const body = rows.map((r) => [`${r.task}`, String(r.k), r.method, num(r.kernelDistanceTrainTrain), num(r.kernelDistanceTrainTest), String(r.seeds.length)]);
+  const body = rows.map((r) => [
+    `${r.task}`,
+    String(r.k),
+    r.method,
+    num(r.kernelDistanceTrainTrain),
+    num(r.kernelDistanceTrainTest),
+    String(r.seeds.length),
+  ]);
   return (
     'Fixed Features: relative distance of the SGD eNTK between the pre-trained and the fine-tuned model, ' +
-    '‖K(θ_FT) − K(θ0)‖_F / ‖K(θ0)‖_F, mean (std) over seeds.\n\n' + mdTable(head, body) + '\n'
+    '‖K(θ_FT) − K(θ0)‖_F / ‖K(θ0)‖_F, mean (std) over seeds.\n\n' +
+    mdTable(head, body) +
+    '\n'
   );
 }
 
 export function renderBehaviourCsv(rows: BehaviourRow[]): string {
   const head = [
-    'task', 'k', 'method', 'metric', 'seeds', 'pre_mean', 'pre_std', 'linearized_mean', 'linearized_std', 'ft_mean', 'ft_std',
-    'share_recovered_mean', 'share_recovered_std', 'share_of_means', 'kd_train_train_mean', 'kd_train_train_std', 'kd_train_test_mean', 'kd_train_test_std',
+    'task',
+    'k',
+    'method',
+    'metric',
+    'seeds',
+    'pre_mean',
+    'pre_std',
+    'linearized_mean',
+    'linearized_std',
+    'ft_mean',
+    'ft_std',
+    'share_recovered_mean',
+    'share_recovered_std',
+    'share_of_means',
+    'kd_train_train_mean',
+    'kd_train_train_std',
+    'kd_train_test_mean',
+    'kd_train_test_std',
   ];
   const body = rows.map((r) => [
-    r.task, String(r.k), r.method, r.metric, String(r.seeds.length), f(r.pre.mean), f(r.pre.std), f(r.linearized.mean), f(r.linearized.std),
-    f(r.ft.mean), f(r.ft.std), f(r.shareRecovered.mean), f(r.shareRecovered.std), r.shareOfMeans === null ? '' : f(r.shareOfMeans),
-    f(r.kernelDistanceTrainTrain.mean, 6), f(r.kernelDistanceTrainTrain.std, 6), f(r.kernelDistanceTrainTest.mean, 6), f(r.kernelDistanceTrainTest.std, 6),
+    r.task,
+    String(r.k),
+    r.method,
+    r.metric,
+    String(r.seeds.length),
+    f(r.pre.mean),
+    f(r.pre.std),
+    f(r.linearized.mean),
+    f(r.linearized.std),
+    f(r.ft.mean),
+    f(r.ft.std),
+    f(r.shareRecovered.mean),
+    f(r.shareRecovered.std),
+    r.shareOfMeans === null ? '' : f(r.shareOfMeans),
+    f(r.kernelDistanceTrainTrain.mean, 6),
+    f(r.kernelDistanceTrainTrain.std, 6),
+    f(r.kernelDistanceTrainTest.mean, 6),
+    f(r.kernelDistanceTrainTest.std, 6),
   ]);
   return csv(head, body);
 }
@@ -173,14 +233,55 @@ export interface ChiLine {
 export function renderChiMarkdown(lines: ChiLine[]): string {
   const head = ['Model', 'Task', 'k-seed', 'split', 'output', 'mean |χ|', 'std', 'acc at θ0', 'n'];
   const body = lines.map((l) => [
-    l.model, l.task, `${l.k}-${l.seed}`, l.split, outputOf(l), l.mean_abs_chi.toFixed(4), l.std_abs_chi.toFixed(4), (l.accuracy * 100).toFixed(1), String(l.n),
+    l.model,
+    l.task,
+    `${l.k}-${l.seed}`,
+    l.split,
+    outputOf(l),
+    l.mean_abs_chi.toFixed(4),
+    l.std_abs_chi.toFixed(4),
+    (l.accuracy * 100).toFixed(1),
+    String(l.n),
   ]);
-  return 'Natural-task test: mean over examples and outputs of |χ| = |softmax(f) − onehot(y)| at θ0 (Definition 5.3).\n\n' + mdTable(head, body) + '\n';
+  return (
+    'Natural-task test: mean over examples and outputs of |χ| = |softmax(f) − onehot(y)| at θ0 (Definition 5.3).\n\n' +
+    mdTable(head, body) +
+    '\n'
+  );
 }
 
 export function renderChiCsv(lines: ChiLine[]): string {
-  const head = ['model', 'task', 'k', 'seed', 'split', 'output', 'mean_abs_chi', 'std_abs_chi', 'mean_abs_chi_label', 'accuracy', 'n', 'num_outputs'];
-  return csv(head, lines.map((l) => [l.model, l.task, String(l.k), String(l.seed), l.split, outputOf(l), f(l.mean_abs_chi, 6), f(l.std_abs_chi, 6), f(l.mean_abs_chi_label, 6), f(l.accuracy), String(l.n), String(l.num_outputs)]));
+  const head = [
+    'model',
+    'task',
+    'k',
+    'seed',
+    'split',
+    'output',
+    'mean_abs_chi',
+    'std_abs_chi',
+    'mean_abs_chi_label',
+    'accuracy',
+    'n',
+    'num_outputs',
+  ];
+  return csv(
+    head,
+    lines.map((l) => [
+      l.model,
+      l.task,
+      String(l.k),
+      String(l.seed),
+      l.split,
+      outputOf(l),
+      f(l.mean_abs_chi, 6),
+      f(l.std_abs_chi, 6),
+      f(l.mean_abs_chi_label, 6),
+      f(l.accuracy),
+      String(l.n),
+      String(l.num_outputs),
+    ]),
+  );
 }
 
 export interface LoraLine {
@@ -205,6 +306,7 @@ export function renderLoraMarkdown(l: LoraLine): string {
   return (
     `LoRA vs full kernel (${l.model}, ${l.task} ${l.k}-${l.seed}, ${outputOf(l)}, ${l.n_examples} train examples, A ${l.init}, α ${l.alpha}): ` +
     'relative Frobenius difference of the scaled LoRA eNTK (over B at B = 0) from the full SGD eNTK of the query/value weights.\n\n' +
-    mdTable(head, body) + '\n'
+    mdTable(head, body) +
+    '\n'
   );
 }

@@ -37,12 +37,19 @@ function lookup(spec: FlagSpec, name: string): [string, Flag] | undefined {
 function parseValue(command: string, flag: string, s: Flag, value: string, prev: unknown): string | number | string[] {
   if (s.type === 'number') {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new LmkError(`${command}: option '--${flag}' expects a number, received '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new LmkError(`${command}: option '--${flag}' expects a number, received '${value}'`);
     return n;
   }
   if (s.type === 'list') {
     const before = Array.isArray(prev) && prev !== s.default ? (prev as string[]) : [];
-    return [...before, ...value.split(',').map((x) => x.trim()).filter((x) => x.length > 0)];
+    return [
+      ...before,
+      ...value
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    ];
   }
   return value;
 }
@@ -70,7 +77,12 @@ export function parseArgs(argv: string[], spec: FlagSpec, command: string): Pars
       continue;
     }
     const found = lookup(spec, typed);
-    if (!found) throw new LmkError(`${command}: unknown option '--${typed}' (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    if (!found)
+      throw new LmkError(
+        `${command}: unknown option '--${typed}' (known: ${Object.keys(spec)
+          .map((k) => '--' + k)
+          .join(', ')})`,
+      );
     const [name, s] = found;
     given.set(name, typed);
     if (s.type === 'boolean') {

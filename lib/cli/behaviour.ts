@@ -57,10 +57,22 @@ interface DataArgs {
 }
 
 /** One model's inputs on the task split, prepared as the experiment runners prepare a seed. */
-async function prepareSplit(a: DataArgs, modelDir: string, tokenizerDir: string | undefined, need: Array<'train' | 'dev' | 'test'>) {
+async function prepareSplit(
+  a: DataArgs,
+  modelDir: string,
+  tokenizerDir: string | undefined,
+  need: Array<'train' | 'dev' | 'test'>,
+) {
   const opts: ExperimentOptions = {
-    task: a.task, k: a.k, seeds: [a.seed], dataDir: a['data-dir'], modelDir, tokenizerDir: tokenizerDirFor(modelDir, tokenizerDir),
-    output: outputFlag(a.output), dtype: dtypeFlag(a.dtype), out: a.out,
+    task: a.task,
+    k: a.k,
+    seeds: [a.seed],
+    dataDir: a['data-dir'],
+    modelDir,
+    tokenizerDir: tokenizerDirFor(modelDir, tokenizerDir),
+    output: outputFlag(a.output),
+    dtype: dtypeFlag(a.dtype),
+    out: a.out,
   };
   const x: Experiment = resolveExperiment(opts);
   const p: PreparedModel = await prepareModel(x, opts);
@@ -83,21 +95,47 @@ const chi = defineCommand({
   },
   run: async (a) => {
     const toks = a.tokenizer ?? [];
-    if (toks.length > 1 && toks.length !== a.model.length) throw new OptionError('--tokenizer', `one folder, or ${a.model.length} (one per model)`, toks.join(','));
+    if (toks.length > 1 && toks.length !== a.model.length)
+      throw new OptionError('--tokenizer', `one folder, or ${a.model.length} (one per model)`, toks.join(','));
     const split = oneOf(a.split, '--split', ['train', 'dev', 'test'] as const);
     const lines: ChiLine[] = [];
     for (const [i, m] of a.model.entries()) {
       const { x, p, e } = await prepareSplit(a, m, toks.length === 1 ? toks[0] : toks[i], ['train', split]);
       const model = await loadModel(m, { dtype: x.dtype, device: a.device });
-      const head = await seedHead({ getModel: async () => model, train: e.train, trainLabels: e.trainLabels, numClasses: x.spec.labels.length, options: x.linearProbe, cache: null });
+      const head = await seedHead({
+        getModel: async () => model,
+        train: e.train,
+        trainLabels: e.trainLabels,
+        numClasses: x.spec.labels.length,
+        options: x.linearProbe,
+        cache: null,
+      });
       if (head) model.setClassifier(head.weight, head.bias);
       const n = a['max-examples'] ?? e[split].length;
       const inputs = e[split].slice(0, n);
       const labels = e[`${split}Labels` as const].slice(0, n);
-      const s = await chiStats(model, { inputs, labels, output: x.output, labelWordIds: p.labelWordIds ?? undefined, batchSize: a['batch-size'] });
+      const s = await chiStats(model, {
+        inputs,
+        labels,
+        output: x.output,
+        labelWordIds: p.labelWordIds ?? undefined,
+        batchSize: a['batch-size'],
+      });
       const line: ChiLine = {
-        kind: 'chi', task: x.task, k: x.k, seed: a.seed, split, model: basename(resolve(m)), model_id: p.modelId, output: x.output,
-        n: s.n, num_outputs: s.numOutputs, mean_abs_chi: s.meanAbsChi, std_abs_chi: s.std, mean_abs_chi_label: s.meanAbsChiLabel, accuracy: s.accuracy,
+        kind: 'chi',
+        task: x.task,
+        k: x.k,
+        seed: a.seed,
+        split,
+        model: basename(resolve(m)),
+        model_id: p.modelId,
+        output: x.output,
+        n: s.n,
+        num_outputs: s.numOutputs,
+        mean_abs_chi: s.meanAbsChi,
+        std_abs_chi: s.std,
+        mean_abs_chi_label: s.meanAbsChiLabel,
+        accuracy: s.accuracy,
       };
       appendLineAtomic(a.out, JSON.stringify({ ...line, time: new Date().toISOString() }));
       lines.push(line);
@@ -135,19 +173,38 @@ const loraVsFullCommand = defineCommand({
   run: async (a) => {
     const init = oneOf(a.init, '--init', ['gaussian', 'kaiming'] as const) as LoraInit;
     const output = outputFlag(a.output);
-    if (output === 'standard') throw new OptionError('--output', 'prompt (the LoRA kernel runs on fresh model copies without a fitted head)', output);
+    if (output === 'standard')
+      throw new OptionError('--output', 'prompt (the LoRA kernel runs on fresh model copies without a fitted head)', output);
     const { x, p, e } = await prepareSplit(a, a.model, a.tokenizer, ['train']);
     const n = Math.min(e.train.length, a['max-examples']);
     if (!(n >= 1)) throw new InputError(e.splitDir, 'no training examples');
     const res = await loraVsFull(a.model, {
-      inputs: e.train.slice(0, n), output, labelWordIds: p.labelWordIds ?? undefined, ranks: numberList('ranks', a.ranks, true),
-      seeds: numberList('lora-seeds', a['lora-seeds'], true), alpha: a.alpha, init, targets: a.targets, dtype: x.dtype, device: a.device,
+      inputs: e.train.slice(0, n),
+      output,
+      labelWordIds: p.labelWordIds ?? undefined,
+      ranks: numberList('ranks', a.ranks, true),
+      seeds: numberList('lora-seeds', a['lora-seeds'], true),
+      alpha: a.alpha,
+      init,
+      targets: a.targets,
+      dtype: x.dtype,
+      device: a.device,
       batchSize: a['batch-size'],
-      onPoint: (pt) => console.error(`behaviour lora-vs-full: r ${pt.r} seed ${pt.seed}: relative difference ${pt.relDiff.toFixed(4)}`),
+      onPoint: (pt) =>
+        console.error(`behaviour lora-vs-full: r ${pt.r} seed ${pt.seed}: relative difference ${pt.relDiff.toFixed(4)}`),
     });
     const line: LoraLine = {
-      kind: 'lora-vs-full', task: x.task, k: x.k, seed: a.seed, model: basename(resolve(a.model)), output, init, alpha: a.alpha,
-      n_examples: n, by_rank: res.byRank, points: res.points,
+      kind: 'lora-vs-full',
+      task: x.task,
+      k: x.k,
+      seed: a.seed,
+      model: basename(resolve(a.model)),
+      output,
+      init,
+      alpha: a.alpha,
+      n_examples: n,
+      by_rank: res.byRank,
+      points: res.points,
     };
     appendLineAtomic(a.out, JSON.stringify({ ...line, full_grad_dim: res.fullGradDim, time: new Date().toISOString() }));
     const md = renderLoraMarkdown(line);
@@ -170,7 +227,10 @@ const tables = defineCommand({
     if (a._.length === 0) throw new LmkError(`${cmd}: give at least one results.jsonl file`);
     for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
     const rows = behaviourTable(a._.flatMap((p) => readResultLines(p)));
-    if (rows.length === 0) throw new LmkError(`${cmd}: no finished fine-tuning lines with behaviour measurements in ${a._.join(', ')} (run finetune-run --behaviour)`);
+    if (rows.length === 0)
+      throw new LmkError(
+        `${cmd}: no finished fine-tuning lines with behaviour measurements in ${a._.join(', ')} (run finetune-run --behaviour)`,
+      );
     const md = renderLinearizationMarkdown(rows) + '\n' + renderFixedFeaturesMarkdown(rows);
     process.stdout.write(md);
     if (a['out-md']) writeFileAtomic(a['out-md'], md);
@@ -179,7 +239,11 @@ const tables = defineCommand({
   },
 });
 
-const SUB: Record<string, (argv: string[]) => Promise<number>> = { chi: chi.run, 'lora-vs-full': loraVsFullCommand.run, tables: tables.run };
+const SUB: Record<string, (argv: string[]) => Promise<number>> = {
+  chi: chi.run,
+  'lora-vs-full': loraVsFullCommand.run,
+  tables: tables.run,
+};
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;

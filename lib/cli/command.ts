@@ -14,7 +14,9 @@ type ValueOf<F extends Flag> = F['type'] extends 'number'
 
 /** The parsed flags: a flag with a default or `required: true` is always present. */
 export type CommandArgs<S extends FlagSpec> = {
-  -readonly [K in keyof S]: S[K] extends { default: NonNullable<unknown> } | { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined;
+  -readonly [K in keyof S]: S[K] extends { default: NonNullable<unknown> } | { required: true }
+    ? ValueOf<S[K]>
+    : ValueOf<S[K]> | undefined;
 } & { _: string[] };
 
 export interface CommandDefinition<S extends FlagSpec> {
@@ -52,7 +54,8 @@ export function defineCommand<const S extends FlagSpec>(def: CommandDefinition<S
       }
       if (!def.positionals && args._.length > 0) throw new LmkError(`${def.name}: unexpected argument '${args._[0]}'`);
       for (const [k, s] of Object.entries(def.spec))
-        if (s.required && (args[k] === undefined || args[k] === '')) throw new LmkError(`${def.name}: option '--${k}' is required`);
+        if (s.required && (args[k] === undefined || args[k] === ''))
+          throw new LmkError(`${def.name}: option '--${k}' is required`);
       return def.run(args as unknown as CommandArgs<S>, argv);
     },
   };

@@ -4,22 +4,32 @@ import { join } from 'node:path';
 import { LmkError, OptionError, InputError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
 import {
-  generateKShot, kshotTaskName, DEFAULT_KSHOT_SEEDS, DEFAULT_KSHOT_TASKS, KSHOT_LAYOUTS, type GenerateKShotResult, type KShotFile, type KShotLayout,
+  generateKShot,
+  kshotTaskName,
+  DEFAULT_KSHOT_SEEDS,
+  DEFAULT_KSHOT_TASKS,
+  KSHOT_LAYOUTS,
+  type GenerateKShotResult,
+  type KShotFile,
+  type KShotLayout,
 } from '../data/kshot.js';
 import { checkInt } from '../validate.js';
 import { flagAsGiven } from './args.js';
 import { defineCommand } from './command.js';
 
 function usage(): string {
-  return 'usage: lmkernel data <subcommand> [options]\n\nsubcommands:\n' +
+  return (
+    'usage: lmkernel data <subcommand> [options]\n\nsubcommands:\n' +
     '  k-shot     write k-shot train/dev/test splits from the LM-BFF `original` data\n\n' +
-    'Run `lmkernel data k-shot --help` for its options.';
+    'Run `lmkernel data k-shot --help` for its options.'
+  );
 }
 
 function parseSeeds(values: string[]): number[] {
   const seeds = values.map((v) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff) throw new OptionError('--seeds', 'integers in [0, 2**32 - 1]', v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff)
+      throw new OptionError('--seeds', 'integers in [0, 2**32 - 1]', v);
     return n;
   });
   if (seeds.length === 0) throw new OptionError('--seeds', 'at least one seed', '');
@@ -33,7 +43,9 @@ function warnShortfalls(result: GenerateKShotResult, k: number): void {
     const key = `${s.task}\u0000${s.label}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    console.error(`warning: ${s.task}: label ${JSON.stringify(s.label)} has ${s.available} training rows, fewer than the ${s.needed} that k=${k} needs for train and dev; its splits are short (as in the reference; --strict makes this an error)`);
+    console.error(
+      `warning: ${s.task}: label ${JSON.stringify(s.label)} has ${s.available} training rows, fewer than the ${s.needed} that k=${k} needs for train and dev; its splits are short (as in the reference; --strict makes this an error)`,
+    );
   }
 }
 
@@ -45,17 +57,28 @@ export const kshotCommand = defineCommand({
     'data-dir': { type: 'string', help: 'the LM-BFF `original` directory (<dir>/<TASK>/train.tsv|csv, ...)', required: true },
     out: { type: 'string', help: 'output directory; files go to <out>/<layout>/<TASK>/<k>-<seed>/', required: true },
     k: { type: 'number', help: 'examples per label in train (and in dev; 10x in the k-shot-10x layout)', required: true },
-    seeds: { type: 'list', help: 'comma-separated seeds, in order (the order matters for CoLA)', default: DEFAULT_KSHOT_SEEDS.map(String) },
+    seeds: {
+      type: 'list',
+      help: 'comma-separated seeds, in order (the order matters for CoLA)',
+      default: DEFAULT_KSHOT_SEEDS.map(String),
+    },
     layout: { type: 'string', help: `one of ${KSHOT_LAYOUTS.join(', ')}`, default: 'k-shot', aliases: ['mode'] },
-    task: { type: 'list', help: `task(s), case-insensitive; repeat or comma-separate (default: ${DEFAULT_KSHOT_TASKS.join(' ')})` },
-    strict: { type: 'boolean', help: 'fail when a label has fewer rows than train+dev need (the reference silently writes fewer)' },
+    task: {
+      type: 'list',
+      help: `task(s), case-insensitive; repeat or comma-separate (default: ${DEFAULT_KSHOT_TASKS.join(' ')})`,
+    },
+    strict: {
+      type: 'boolean',
+      help: 'fail when a label has fewer rows than train+dev need (the reference silently writes fewer)',
+    },
     quiet: { type: 'boolean', help: 'print nothing but warnings and errors' },
   },
   async run(args) {
     if (args._.length > 0) throw new LmkError(`data k-shot: unexpected argument '${args._[0]}' (use --task for tasks)`);
     const k = checkInt(args.k, '--k', 1);
     const layout = args.layout as KShotLayout;
-    if (!KSHOT_LAYOUTS.includes(layout)) throw new OptionError(flagAsGiven(args, 'layout'), `one of ${KSHOT_LAYOUTS.join(', ')}`, layout);
+    if (!KSHOT_LAYOUTS.includes(layout))
+      throw new OptionError(flagAsGiven(args, 'layout'), `one of ${KSHOT_LAYOUTS.join(', ')}`, layout);
     const seeds = parseSeeds(args.seeds);
     const tasks = (args.task && args.task.length > 0 ? args.task : [...DEFAULT_KSHOT_TASKS]).map(kshotTaskName);
     // Everything is generated in memory first, so an error leaves no partial output; then each file is
@@ -63,15 +86,29 @@ export const kshotCommand = defineCommand({
     const files: KShotFile[] = [];
     let result;
     try {
-      result = generateKShot({ dataDir: args['data-dir'], k, seeds, layout, tasks, strict: Boolean(args.strict), onFile: (f) => files.push(f) });
+      result = generateKShot({
+        dataDir: args['data-dir'],
+        k,
+        seeds,
+        layout,
+        tasks,
+        strict: Boolean(args.strict),
+        onFile: (f) => files.push(f),
+      });
     } catch (e) {
       if (!args.task && e instanceof InputError && e.message.endsWith('not found'))
-        throw new LmkError(`${e.message} (no --task given, so the reference's default list was used: ${DEFAULT_KSHOT_TASKS.join(' ')}; pick tasks with --task)`, 'LMK_BAD_INPUT');
+        throw new LmkError(
+          `${e.message} (no --task given, so the reference's default list was used: ${DEFAULT_KSHOT_TASKS.join(' ')}; pick tasks with --task)`,
+          'LMK_BAD_INPUT',
+        );
       throw e;
     }
     for (const f of files) writeFileAtomic(join(args.out, f.path), f.content);
     warnShortfalls(result, k);
-    if (!args.quiet) console.log(`wrote ${files.length} files under ${join(args.out, layout)} (k=${k}, seeds ${seeds.join(',')}, tasks ${tasks.join(' ')})`);
+    if (!args.quiet)
+      console.log(
+        `wrote ${files.length} files under ${join(args.out, layout)} (k=${k}, seeds ${seeds.join(',')}, tasks ${tasks.join(' ')})`,
+      );
     return 0;
   },
 });

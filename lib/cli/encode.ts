@@ -8,10 +8,22 @@ import { isInt, isPlainObject } from '../validate.js';
 import { defineCommand } from './command.js';
 
 const SPEC = {
-  task: { type: 'string', help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA; any case)', required: true },
-  tokenizer: { type: 'string', help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)', required: true },
+  task: {
+    type: 'string',
+    help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA; any case)',
+    required: true,
+  },
+  tokenizer: {
+    type: 'string',
+    help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)',
+    required: true,
+  },
   input: { type: 'string', help: 'input JSONL: one {"texts": [...]} per line (blank lines are skipped)', required: true },
-  out: { type: 'string', help: 'output JSONL: one {"input_ids": [...], "mask_pos": n} or {"error": "..."} per input line', required: true },
+  out: {
+    type: 'string',
+    help: 'output JSONL: one {"input_ids": [...], "mask_pos": n} or {"error": "..."} per input line',
+    required: true,
+  },
   standard: { type: 'boolean', help: 'standard (non-prompt) encoding [CLS] A [SEP] (B [SEP]); no mask_pos', default: false },
   template: { type: 'string', help: "custom template, e.g. '*cls**sent_0*_It_was*mask*.*sep+*' (default: the task's)" },
   'label-words': { type: 'string', help: 'custom label words as JSON: {"label": "word", ...} or ["word", ...] in label order' },
@@ -36,7 +48,11 @@ function labelWordsFlag(v: string | undefined): TaskEncoderOptions['labelWords']
   try {
     parsed = JSON.parse(v);
   } catch (e) {
-    throw new OptionError('--label-words', 'JSON: an object {"label": "word"} or an array of words', `${v} (${(e as Error).message})`);
+    throw new OptionError(
+      '--label-words',
+      'JSON: an object {"label": "word"} or an array of words',
+      `${v} (${(e as Error).message})`,
+    );
   }
   const isWords = (ws: unknown[]) => ws.every((w) => typeof w === 'string');
   const ok = Array.isArray(parsed) ? isWords(parsed) : isPlainObject(parsed) && isWords(Object.values(parsed));
@@ -72,7 +88,11 @@ function readExamples(path: string): Array<{ line: number; texts: Array<string |
 }
 
 /** Encodes every example; one that cannot be encoded gives an {"error"} line. */
-function encodeLines(enc: TaskEncoder, examples: Array<{ line: number; texts: Array<string | null> }>, standard: boolean): { lines: string[]; errors: number } {
+function encodeLines(
+  enc: TaskEncoder,
+  examples: Array<{ line: number; texts: Array<string | null> }>,
+  standard: boolean,
+): { lines: string[]; errors: number } {
   const lines: string[] = [];
   let errors = 0;
   for (const ex of examples) {
@@ -114,9 +134,13 @@ export const command = defineCommand({
     const { lines, errors } = encodeLines(enc, readExamples(a.input), standard);
     writeFileAtomic(a.out, lines.map((l) => l + '\n').join(''));
     const p = enc.prompt;
-    const how = standard ? 'standard' : `template ${p.template}, label words ${JSON.stringify(p.labelWords)} = ${JSON.stringify(enc.labelWordIds)}`;
+    const how = standard
+      ? 'standard'
+      : `template ${p.template}, label words ${JSON.stringify(p.labelWords)} = ${JSON.stringify(enc.labelWordIds)}`;
     const failed = errors > 0 ? `, ${errors} could not be encoded` : '';
-    console.error(`lmkernel encode: ${p.task} (${tok.kind}, ${how}, max_length ${p.maxLength}): wrote ${lines.length} line(s) to ${a.out}${failed}`);
+    console.error(
+      `lmkernel encode: ${p.task} (${tok.kind}, ${how}, max_length ${p.maxLength}): wrote ${lines.length} line(s) to ${a.out}${failed}`,
+    );
     return errors > 0 ? 1 : 0;
   },
 });

@@ -8,23 +8,43 @@ import { oneOf } from '../validate.js';
 import type { FlagSpec } from './args.js';
 
 export const EXPERIMENT_FLAGS = {
-  task: { type: 'string', required: true, help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA)' },
+  task: {
+    type: 'string',
+    required: true,
+    help: 'task name (SST-2, sst-5, mr, cr, mpqa, subj, trec, ag_news, MNLI, SNLI, QNLI, RTE, MRPC, QQP, CoLA)',
+  },
   k: { type: 'number', required: true, help: 'examples per label (the <k>-<seed> split folders)' },
   seeds: { type: 'list', help: 'data seeds', default: ['13', '21', '42', '87', '100'] },
-  'data-dir': { type: 'string', required: true, help: 'folder holding <TASK>/<k>-<seed>/{train,dev,test} (e.g. data/k-shot-1k-test)' },
+  'data-dir': {
+    type: 'string',
+    required: true,
+    help: 'folder holding <TASK>/<k>-<seed>/{train,dev,test} (e.g. data/k-shot-1k-test)',
+  },
   model: { type: 'string', required: true, help: 'model folder: config.json + model.safetensors' },
-  tokenizer: { type: 'string', help: "tokenizer folder (default: the model folder, when it holds tokenizer files); must match the model's vocabulary" },
+  tokenizer: {
+    type: 'string',
+    help: "tokenizer folder (default: the model folder, when it holds tokenizer files); must match the model's vocabulary",
+  },
   output: {
-    type: 'string', aliases: ['mode'], default: 'prompt',
+    type: 'string',
+    aliases: ['mode'],
+    default: 'prompt',
     help: 'prompt | standard (standard: <s> A </s> B </s>, head fitted by linear probing); --mode is an alias',
   },
   'max-test': { type: 'number', help: 'use only the first N test examples (file order): quick runs and tests' },
-  'label-words': { type: 'list', help: 'custom label words in label order (w0,w1,...) or label:word pairs; each must be one token' },
+  'label-words': {
+    type: 'list',
+    help: 'custom label words in label order (w0,w1,...) or label:word pairs; each must be one token',
+  },
   template: { type: 'string', help: 'custom prompt template (template mini-language)' },
   'lp-C': { type: 'number', help: 'standard output: fixed linear-probe C (default: 5-fold CV over logspace(-4,4,10))' },
   dtype: { type: 'string', help: 'float32 | float64', default: 'float32' },
   device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
-  out: { type: 'string', help: 'results file: one JSON line appended per seed; finished seeds are skipped', default: 'results.jsonl' },
+  out: {
+    type: 'string',
+    help: 'results file: one JSON line appended per seed; finished seeds are skipped',
+    default: 'results.jsonl',
+  },
   quiet: { type: 'boolean', help: 'no per-seed messages' },
 } as const satisfies FlagSpec;
 
@@ -33,7 +53,12 @@ export function numberList(flag: string, values: readonly string[], integer = fa
   return values.map((s) => {
     const n = Number(s);
     const ok = s.trim() !== '' && Number.isFinite(n) && (!integer || (Number.isInteger(n) && n >= 0));
-    if (!ok) throw new OptionError(`--${flag}`, integer ? 'a comma-separated list of non-negative integers' : 'a comma-separated list of numbers', s);
+    if (!ok)
+      throw new OptionError(
+        `--${flag}`,
+        integer ? 'a comma-separated list of non-negative integers' : 'a comma-separated list of numbers',
+        s,
+      );
     return n;
   });
 }

@@ -15,7 +15,10 @@ const COMMAND = 'finetune-run';
 const SPEC = {
   ...EXPERIMENT_FLAGS,
   optimizer: { type: 'string', help: OPTIMIZERS.join(' | '), default: 'adam' },
-  lr: { type: 'list', help: `learning rates to try (default adam ${DEFAULT_FT_LRS.adam}; sgd ${DEFAULT_FT_LRS.sgd}; signgd ${DEFAULT_FT_LRS.signgd})` },
+  lr: {
+    type: 'list',
+    help: `learning rates to try (default adam ${DEFAULT_FT_LRS.adam}; sgd ${DEFAULT_FT_LRS.sgd}; signgd ${DEFAULT_FT_LRS.signgd})`,
+  },
   'batch-size': { type: 'list', help: `batch sizes to try (default ${DEFAULT_FT_BATCH_SIZES})` },
   steps: { type: 'number', help: 'updates per run (default 1000 x k·C / 32: 1000 for a 16-shot binary task)' },
   'eval-every': { type: 'number', help: 'dev evaluation interval (default steps/10); the best dev state of each run is kept' },
@@ -51,28 +54,32 @@ const command = defineCommand({
     lrs?.forEach((lr) => {
       if (!(lr > 0)) throw new OptionError('--lr', 'learning rates > 0', lr);
     });
-    if (a['lora-alpha'] !== undefined && a['lora-r'] === undefined) throw new OptionError('--lora-alpha', 'to be used with --lora-r', a['lora-alpha']);
+    if (a['lora-alpha'] !== undefined && a['lora-r'] === undefined)
+      throw new OptionError('--lora-alpha', 'to be used with --lora-r', a['lora-alpha']);
     const base = experimentOptions(a, COMMAND);
     const interrupted = `${COMMAND}: interrupted; the seed in progress is written with status "aborted", finished seeds are kept`;
-    const stats = await withInterrupt((signal) =>
-      runFinetuneExperiment({
-        ...base,
-        optimizer,
-        lrs,
-        batchSizes: a['batch-size'] === undefined ? undefined : numberList('batch-size', a['batch-size']),
-        steps: a.steps,
-        evalEvery: a['eval-every'],
-        lora: a['lora-r'] !== undefined ? { r: a['lora-r'], alpha: a['lora-alpha'] ?? 16 } : null,
-        behaviour: !!a.behaviour,
-        maxGradNorm: a['max-grad-norm'],
-        weightDecay: a['weight-decay'],
-        signal,
-        onProgress: trainingBar,
-      }),
+    const stats = await withInterrupt(
+      (signal) =>
+        runFinetuneExperiment({
+          ...base,
+          optimizer,
+          lrs,
+          batchSizes: a['batch-size'] === undefined ? undefined : numberList('batch-size', a['batch-size']),
+          steps: a.steps,
+          evalEvery: a['eval-every'],
+          lora: a['lora-r'] !== undefined ? { r: a['lora-r'], alpha: a['lora-alpha'] ?? 16 } : null,
+          behaviour: !!a.behaviour,
+          maxGradNorm: a['max-grad-norm'],
+          weightDecay: a['weight-decay'],
+          signal,
+          onProgress: trainingBar,
+        }),
       interrupted,
     );
     const done = stats.seeds.filter((s) => s.status === 'done').length;
-    console.error(`${COMMAND}: ${done} seed(s) fine-tuned, ${stats.skipped} skipped (already in ${a.out})${stats.aborted ? ', interrupted' : ''}, ${stats.total_s}s`);
+    console.error(
+      `${COMMAND}: ${done} seed(s) fine-tuned, ${stats.skipped} skipped (already in ${a.out})${stats.aborted ? ', interrupted' : ''}, ${stats.total_s}s`,
+    );
     return stats.aborted ? 130 : 0;
   },
 });

@@ -4,7 +4,15 @@
 // "linearized_test_logits" (--linearize) and "train_sgd_kernel_relative_distance" (--kernel-distance).
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { finetune, DEV_METRICS, OPTIMIZERS, type DevMetric, type FinetuneResult, type Optimizer, type Trainable } from '../finetune.js';
+import {
+  finetune,
+  DEV_METRICS,
+  OPTIMIZERS,
+  type DevMetric,
+  type FinetuneResult,
+  type Optimizer,
+  type Trainable,
+} from '../finetune.js';
 import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { accuracy } from '../metrics.js';
 import { loadModel, type LmModel, type LoraSpec } from '../model.js';
@@ -26,7 +34,11 @@ interface FinetuneInput {
 
 const SPEC = {
   model: { type: 'string', help: 'model folder: config.json + model.safetensors', required: true },
-  input: { type: 'string', help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "train_labels": [...], "test": [...], "label_word_ids": [...]}', required: true },
+  input: {
+    type: 'string',
+    help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "train_labels": [...], "test": [...], "label_word_ids": [...]}',
+    required: true,
+  },
   out: { type: 'string', help: 'OUT.json (written atomically)', required: true },
   optimizer: { type: 'string', help: OPTIMIZERS.join(' | '), required: true },
   lr: { type: 'number', help: 'peak learning rate (linear decay to 0, no warm-up)', required: true },
@@ -38,8 +50,14 @@ const SPEC = {
   'kernel-distance': { type: 'boolean', help: 'also write "train_sgd_kernel_relative_distance" = ‖K(θ1) − K(θ0)‖/‖K(θ0)‖' },
   dtype: { type: 'string', help: 'float32 | float64', default: 'float32' },
   output: { type: 'string', help: OUTPUT_KINDS.join(' | '), default: 'prompt', aliases: ['mode'] },
-  lora: { type: 'string', help: 'LORA.json {"r", "alpha", "targets"?, "A"?: {name: matrix}, "B"?, "seed"?}: apply LoRA, train LoRA + heads' },
-  trainable: { type: 'string', help: `${SUBSETS.join(' | ')} | comma-separated parameter names (default: all; lora with --lora)` },
+  lora: {
+    type: 'string',
+    help: 'LORA.json {"r", "alpha", "targets"?, "A"?: {name: matrix}, "B"?, "seed"?}: apply LoRA, train LoRA + heads',
+  },
+  trainable: {
+    type: 'string',
+    help: `${SUBSETS.join(' | ')} | comma-separated parameter names (default: all; lora with --lora)`,
+  },
   'eval-every': { type: 'number', help: 'evaluate on IN.json "dev" every N steps and keep the best state' },
   metric: { type: 'string', help: `dev metric: ${DEV_METRICS.join(' | ')}`, default: 'accuracy' },
   seed: { type: 'number', help: 'seed of the batch sampler', default: 42 },
@@ -60,7 +78,12 @@ function trainableOf(model: LmModel, args: Args): Trainable {
   }
   if (args.trainable === undefined) return trainable;
   const t = args.trainable;
-  return (SUBSETS as readonly string[]).includes(t) ? (t as Subset) : t.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return (SUBSETS as readonly string[]).includes(t)
+    ? (t as Subset)
+    : t
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
 }
 
 /** A one-line progress counter on a terminal (none otherwise); `end` closes its line. */
@@ -97,12 +120,29 @@ function outputFile(res: FinetuneResult, input: FinetuneInput, args: Args, train
     linearized_test_accuracy: accuracyIfLabelled(res.linearizedTestLogits, input.test_labels),
   };
   const out: Record<string, unknown> = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  Object.assign(out, { train_loss: res.trainLoss, grad_norm: res.gradNorm, clip_coef: res.clipCoef, dev_history: res.devHistory, best_step: res.bestStep, steps: res.steps });
+  Object.assign(out, {
+    train_loss: res.trainLoss,
+    grad_norm: res.gradNorm,
+    clip_coef: res.clipCoef,
+    dev_history: res.devHistory,
+    best_step: res.bestStep,
+    steps: res.steps,
+  });
   if (res.aborted) out.aborted = true;
   out.config = {
-    optimizer: args.optimizer, lr: args.lr, steps: args.steps, batch_size: args['batch-size'] ?? null, max_grad_norm: args['max-grad-norm'],
-    weight_decay: args['weight-decay'], output: args.output, dtype: args.dtype, seed: args.seed, trainable,
-    eval_every: args['eval-every'] ?? null, metric: args.metric, lora: args.lora ?? null,
+    optimizer: args.optimizer,
+    lr: args.lr,
+    steps: args.steps,
+    batch_size: args['batch-size'] ?? null,
+    max_grad_norm: args['max-grad-norm'],
+    weight_decay: args['weight-decay'],
+    output: args.output,
+    dtype: args.dtype,
+    seed: args.seed,
+    trainable,
+    eval_every: args['eval-every'] ?? null,
+    metric: args.metric,
+    lora: args.lora ?? null,
   };
   return out;
 }
@@ -119,8 +159,14 @@ export const command = defineCommand({
     const optimizer = checkChoice<Optimizer>(args, 'optimizer', OPTIMIZERS);
     const output = checkChoice(args, 'output', OUTPUT_KINDS);
     const dtype = checkChoice<Dtype>(args, 'dtype', ['float32', 'float64']);
-    const input = readEncodedInput<FinetuneInput>(args.input, 'fine-tuning input', output, '"train_labels", "test", "label_word_ids"');
-    if (!Array.isArray(input.train_labels)) throw new InputError(args.input, '"train_labels" (one label index per training example) is required');
+    const input = readEncodedInput<FinetuneInput>(
+      args.input,
+      'fine-tuning input',
+      output,
+      '"train_labels", "test", "label_word_ids"',
+    );
+    if (!Array.isArray(input.train_labels))
+      throw new InputError(args.input, '"train_labels" (one label index per training example) is required');
     const model = await loadModel(args.model, { dtype, tieWordEmbeddings: !!args['tie-word-embeddings'], device: args.device });
     const trainable = trainableOf(model, args);
     const progress = lineProgress();
@@ -150,8 +196,13 @@ export const command = defineCommand({
       }),
     ).finally(() => progress.end());
     writeFileAtomic(args.out, JSON.stringify(outputFile(res, input, args, trainable)) + '\n');
-    const loss = res.trainLoss.length > 1 ? `, batch loss ${res.trainLoss[0].toPrecision(4)} -> ${res.trainLoss[res.trainLoss.length - 1].toPrecision(4)}` : '';
-    console.error(`lmkernel finetune: ${optimizer} lr ${args.lr}, ${res.steps}/${args.steps} step(s)${loss}${res.aborted ? ' (aborted: partial run)' : ''}; wrote ${args.out}`);
+    const loss =
+      res.trainLoss.length > 1
+        ? `, batch loss ${res.trainLoss[0].toPrecision(4)} -> ${res.trainLoss[res.trainLoss.length - 1].toPrecision(4)}`
+        : '';
+    console.error(
+      `lmkernel finetune: ${optimizer} lr ${args.lr}, ${res.steps}/${args.steps} step(s)${loss}${res.aborted ? ' (aborted: partial run)' : ''}; wrote ${args.out}`,
+    );
     return res.aborted ? 130 : 0;
   },
 });

@@ -6,7 +6,16 @@ import { InputError } from '../errors.js';
 import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { kernelFileOf } from '../kernels/file.js';
 import { loadModel, type LoraSpec } from '../model.js';
-import { FORMULAS, OUTPUT_KINDS, SUBSETS, type Dtype, type EncodedExample, type Formula, type OutputKind, type Subset } from '../types.js';
+import {
+  FORMULAS,
+  OUTPUT_KINDS,
+  SUBSETS,
+  type Dtype,
+  type EncodedExample,
+  type Formula,
+  type OutputKind,
+  type Subset,
+} from '../types.js';
 import { isPlainObject } from '../validate.js';
 import { flagAsGiven } from './args.js';
 import { defineCommand, withInterrupt } from './command.js';
@@ -35,9 +44,15 @@ export function parseShard(v: string | undefined): { index: number; count: numbe
 }
 
 /** The encoded inputs of IN.json: a "train" array, and the label words for the prompt output. */
-export function readEncodedInput<T extends { train?: unknown; label_word_ids?: unknown }>(path: string, what: string, output: OutputKind, fields: string): T {
+export function readEncodedInput<T extends { train?: unknown; label_word_ids?: unknown }>(
+  path: string,
+  what: string,
+  output: OutputKind,
+  fields: string,
+): T {
   const input = readJsonFile(path, what);
-  if (!isPlainObject(input) || !Array.isArray(input.train)) throw new InputError(path, `expected an object with a "train" array (and ${fields})`);
+  if (!isPlainObject(input) || !Array.isArray(input.train))
+    throw new InputError(path, `expected an object with a "train" array (and ${fields})`);
   if (output === 'prompt' && !Array.isArray(input.label_word_ids))
     throw new InputError(path, 'prompt mode needs "label_word_ids" (one token id per label)');
   return input as T;
@@ -48,7 +63,11 @@ export const command = defineCommand({
   synopsis: '--model DIR --input IN.json --out OUT.json [options]',
   spec: {
     model: { type: 'string', help: 'model folder: config.json + model.safetensors', required: true },
-    input: { type: 'string', help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "test": [...], "label_word_ids": [...]}', required: true },
+    input: {
+      type: 'string',
+      help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "test": [...], "label_word_ids": [...]}',
+      required: true,
+    },
     out: { type: 'string', help: 'OUT.json (written atomically)', required: true },
     formula: { type: 'list', help: FORMULAS.join(','), default: ['sgd'] },
     output: { type: 'string', help: OUTPUT_KINDS.join(' | '), default: 'prompt', aliases: ['mode'] },
@@ -59,17 +78,29 @@ export const command = defineCommand({
     device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
     'batch-size': { type: 'number', help: 'sequences per forward/backward batch', default: 8 },
     lora: { type: 'string', help: 'LORA.json {"r", "alpha", "targets", "A": {name: matrix}} (with --subset lora)' },
-    'train-tile': { type: 'number', help: 'training examples stored at once (0 = all); smaller tiles bound memory, exactly', default: 0 },
-    shard: { type: 'string', help: 'i/n: compute the tiles t with t % n == i into OUT.json; `lmkernel merge` assembles the n files' },
+    'train-tile': {
+      type: 'number',
+      help: 'training examples stored at once (0 = all); smaller tiles bound memory, exactly',
+      default: 0,
+    },
+    shard: {
+      type: 'string',
+      help: 'i/n: compute the tiles t with t % n == i into OUT.json; `lmkernel merge` assembles the n files',
+    },
   },
   async run(args) {
     assertWritableDir(dirname(resolve(args.out)), args.out); // fail now, not after the computation
     for (const f of args.formula)
-      if (!(FORMULAS as readonly string[]).includes(f)) throw new InputError('--formula', `'${f}' is not one of ${FORMULAS.join(', ')}`);
+      if (!(FORMULAS as readonly string[]).includes(f))
+        throw new InputError('--formula', `'${f}' is not one of ${FORMULAS.join(', ')}`);
     const output = checkChoice(args, 'output', OUTPUT_KINDS);
     const input = readEncodedInput<KernelInput>(args.input, 'kernel input', output, '"test", "label_word_ids"');
     const shard = parseShard(args.shard);
-    const model = await loadModel(args.model, { dtype: args.dtype as Dtype, tieWordEmbeddings: !!args['tie-word-embeddings'], device: args.device });
+    const model = await loadModel(args.model, {
+      dtype: args.dtype as Dtype,
+      tieWordEmbeddings: !!args['tie-word-embeddings'],
+      device: args.device,
+    });
     if (args.lora) model.applyLora(readJsonFile(args.lora, 'LoRA spec') as LoraSpec);
     const bar = cliProgressBar('kernel');
     const res = await withInterrupt((signal) =>
@@ -89,7 +120,9 @@ export const command = defineCommand({
       }),
     ).finally(() => bar.stop());
     writeFileAtomic(args.out, JSON.stringify(kernelFileOf(res)));
-    console.error(`kernel: ${args.formula.join(', ')} for ${res.nTrain} train x ${res.nTest} test, grad_dim ${res.gradDim} -> ${args.out}`);
+    console.error(
+      `kernel: ${args.formula.join(', ')} for ${res.nTrain} train x ${res.nTest} test, grad_dim ${res.gradDim} -> ${args.out}`,
+    );
     return 0;
   },
 });

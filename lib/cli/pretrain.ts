@@ -8,8 +8,15 @@ const command = defineCommand({
   name: 'pretrain',
   synopsis: '--out DIR [--hidden 128 --layers 4 --heads 4 --steps 2000 ...]',
   spec: {
-    out: { type: 'string', required: true, help: 'output model folder (config.json, model.safetensors, tokenizer.json, training.json)' },
-    tokenizer: { type: 'string', help: "reuse this folder's tokenizer.json (default: build a GPT-2 BPE vocabulary restricted to the corpus)" },
+    out: {
+      type: 'string',
+      required: true,
+      help: 'output model folder (config.json, model.safetensors, tokenizer.json, training.json)',
+    },
+    tokenizer: {
+      type: 'string',
+      help: "reuse this folder's tokenizer.json (default: build a GPT-2 BPE vocabulary restricted to the corpus)",
+    },
     'vocab-min-count': { type: 'number', help: 'keep GPT-2 tokens seen at least this often in the corpus', default: 20 },
     hidden: { type: 'number', help: 'hidden size', default: 128 },
     layers: { type: 'number', help: 'encoder layers', default: 4 },
@@ -40,7 +47,13 @@ const command = defineCommand({
         out: a.out,
         tokenizer: a.tokenizer,
         vocabMinCount: a['vocab-min-count'],
-        arch: { hidden: a.hidden, layers: a.layers, heads: a.heads, intermediate: a.intermediate ?? 4 * a.hidden, maxLength: a['max-length'] },
+        arch: {
+          hidden: a.hidden,
+          layers: a.layers,
+          heads: a.heads,
+          intermediate: a.intermediate ?? 4 * a.hidden,
+          maxLength: a['max-length'],
+        },
         steps: a.steps,
         batchSize: a['batch-size'],
         lr: a.lr,
@@ -59,7 +72,10 @@ const command = defineCommand({
         onProgress: (phase, done, total) => {
           bar.update(phase, done, total);
           // without a terminal, a line per evaluation, checkpoint or 30 s
-          if (!process.stderr.isTTY && (phase.startsWith('eval') || phase.startsWith('checkpoint') || performance.now() - lastLog > 30000)) {
+          if (
+            !process.stderr.isTTY &&
+            (phase.startsWith('eval') || phase.startsWith('checkpoint') || performance.now() - lastLog > 30000)
+          ) {
             lastLog = performance.now();
             log(`${phase} ${done}/${total} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
           }

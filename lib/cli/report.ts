@@ -26,7 +26,8 @@ const command = defineCommand({
       lines = lines.filter((l) => want.includes(String(l.task).toLowerCase()));
     }
     if (a.k !== undefined) lines = lines.filter((l) => l.k === a.k);
-    if (lines.length === 0) throw new LmkError(`report: no result lines in ${a._.join(', ')}${a.task || a.k !== undefined ? ' after filtering' : ''}`);
+    if (lines.length === 0)
+      throw new LmkError(`report: no result lines in ${a._.join(', ')}${a.task || a.k !== undefined ? ' after filtering' : ''}`);
     const table = reportTable(lines);
     const md = renderMarkdown(table);
     process.stdout.write(md);

@@ -31,7 +31,10 @@ const SPEC = {
   formula: { type: 'string', help: FORMULAS.join(' | '), default: 'sgd' },
   solver: { type: 'string', help: SOLVERS.join(' | ') + ' (asym needs --binary --formula asymmetric_signgd)', default: 'lstsq' },
   binary: { type: 'boolean', help: 'one output logit1 - logit0, labels +-1 (2-class tasks)' },
-  'kernel-regularization': { type: 'list', help: `grid of lambda (K + lambda*sigma_max*I). Default ${defaults('kernelRegularization')}` },
+  'kernel-regularization': {
+    type: 'list',
+    help: `grid of lambda (K + lambda*sigma_max*I). Default ${defaults('kernelRegularization')}`,
+  },
   'f0-scaling': { type: 'list', help: `grid of s (fit Y - f0/s; 0 = no f0). Default ${defaults('f0Scaling')}` },
   C: { type: 'list', help: `grid of C (logistic, svr, svc). Default ${defaults('C')}` },
   epsilon: { type: 'list', help: `grid of the svr epsilon. Default ${defaults('epsilon')}` },
@@ -74,20 +77,21 @@ const command = defineCommand({
     const subset = oneOf(a.subset, '--subset', KERNEL_SUBSETS);
     const base = experimentOptions(a, 'run');
     const interrupted = 'run: interrupted; finished seeds are in the results file, computed kernels in the cache';
-    const stats = await withInterrupt((signal) =>
-      runKernelExperiment({
-        ...base,
-        formula,
-        solver,
-        binary: !!a.binary,
-        grid: gridFlags(a, solver),
-        subset,
-        batchSize: a['batch-size'],
-        cacheDir: a['no-cache'] ? null : a['cache-dir'],
-        linearProbe: a['no-linear-probe'] ? false : base.linearProbe,
-        signal,
-        progress: (label) => cliProgressBar(label),
-      }),
+    const stats = await withInterrupt(
+      (signal) =>
+        runKernelExperiment({
+          ...base,
+          formula,
+          solver,
+          binary: !!a.binary,
+          grid: gridFlags(a, solver),
+          subset,
+          batchSize: a['batch-size'],
+          cacheDir: a['no-cache'] ? null : a['cache-dir'],
+          linearProbe: a['no-linear-probe'] ? false : base.linearProbe,
+          signal,
+          progress: (label) => cliProgressBar(label),
+        }),
       interrupted,
     );
     const done = stats.seeds.filter((s) => s.status === 'done').length;

@@ -41,18 +41,32 @@ function paramsOf(a: Args): SolverParams {
 }
 
 /** The solve() input from a kernel file; `binary` and the number of classes come from its num_outputs. */
-function problemOf(inPath: string, doc: Record<string, unknown>, formula: string, solver: SolverName, params: SolverParams, binaryFlag: boolean): SolveInput {
+function problemOf(
+  inPath: string,
+  doc: Record<string, unknown>,
+  formula: string,
+  solver: SolverName,
+  params: SolverParams,
+  binaryFlag: boolean,
+): SolveInput {
   const kernels = doc.kernels;
   if (!isPlainObject(kernels) || !isPlainObject(kernels[formula]))
-    throw new InputError(inPath, `no "kernels.${formula}" entry (has: ${isPlainObject(kernels) ? Object.keys(kernels).join(', ') : 'none'})`);
+    throw new InputError(
+      inPath,
+      `no "kernels.${formula}" entry (has: ${isPlainObject(kernels) ? Object.keys(kernels).join(', ') : 'none'})`,
+    );
   const k = kernels[formula] as Record<string, unknown>;
   const { numOutputs, field } = numOutputsOf(doc, inPath);
   const binary = binaryFlag || numOutputs === 1;
   if (binary && numOutputs !== 1)
-    throw new InputError(inPath, `--binary needs a kernel computed with one output (${field} 1), received ${field} ${numOutputs}`);
+    throw new InputError(
+      inPath,
+      `--binary needs a kernel computed with one output (${field} 1), received ${field} ${numOutputs}`,
+    );
   const { train_labels: trainLabels, test_labels: testLabels } = doc;
   if (!Array.isArray(trainLabels)) throw new InputError(inPath, '"train_labels" (label indices) is required');
-  if (testLabels !== undefined && !Array.isArray(testLabels)) throw new InputError(inPath, '"test_labels" must be an array of label indices');
+  if (testLabels !== undefined && !Array.isArray(testLabels))
+    throw new InputError(inPath, '"test_labels" must be an array of label indices');
   const usesF0 = (params.f0Scaling ?? 0) > 0;
   return {
     kernelTrainTrain: k.train_train as SolveInput['kernelTrainTrain'],
@@ -89,7 +103,16 @@ export const command = defineCommand({
         throw new InputError(a.input, `the kernel file does not fit its labels (another task or split?): ${e.message}`);
       throw e;
     });
-    const out = { solver, formula, binary: input.binary, params, predictions: res.predictions, predicted_labels: res.predictedLabels, metrics: res.metrics ?? {}, info: res.info };
+    const out = {
+      solver,
+      formula,
+      binary: input.binary,
+      params,
+      predictions: res.predictions,
+      predicted_labels: res.predictedLabels,
+      metrics: res.metrics ?? {},
+      info: res.info,
+    };
     writeFileAtomic(a.out, JSON.stringify(out, null, 1) + '\n');
     if (res.metrics) console.log(`solve: ${solver} (${formula}) accuracy ${res.metrics.accuracy.toFixed(4)} -> ${a.out}`);
     else console.log(`solve: ${solver} (${formula}) ${res.predictions.length} predictions -> ${a.out}`);

@@ -23,7 +23,14 @@ import { LmkError, InputError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
 import { RandomState } from '../pyformats/mt19937.js';
 import { pyReadlines, pyStrip } from '../pyformats/pytext.js';
-import { readCsvLikePandas, frameFromRows, toCsvLikePandas, pyFloatRepr, type Cell, type Frame } from '../pyformats/pandas-csv.js';
+import {
+  readCsvLikePandas,
+  frameFromRows,
+  toCsvLikePandas,
+  pyFloatRepr,
+  type Cell,
+  type Frame,
+} from '../pyformats/pandas-csv.js';
 import { readTextFile } from '../tasks/files.js';
 import { TASKS } from '../tasks/registry.js';
 import { isInt } from '../validate.js';
@@ -41,7 +48,21 @@ export const DEFAULT_KSHOT_SEEDS: readonly number[] = [100, 13, 21, 42, 87];
 
 /** The reference's default `--task` list (no ag_news). */
 export const DEFAULT_KSHOT_TASKS: readonly string[] = [
-  'SST-2', 'sst-5', 'mr', 'cr', 'mpqa', 'subj', 'trec', 'CoLA', 'MRPC', 'QQP', 'STS-B', 'MNLI', 'SNLI', 'QNLI', 'RTE',
+  'SST-2',
+  'sst-5',
+  'mr',
+  'cr',
+  'mpqa',
+  'subj',
+  'trec',
+  'CoLA',
+  'MRPC',
+  'QQP',
+  'STS-B',
+  'MNLI',
+  'SNLI',
+  'QNLI',
+  'RTE',
 ];
 
 const GLUE_TASKS = ['MNLI', 'MRPC', 'QNLI', 'QQP', 'RTE', 'SNLI', 'SST-2', 'STS-B', 'WNLI', 'CoLA'];
@@ -85,7 +106,8 @@ export function loadKShotSource(dataDir: string, task: string): KShotSource {
       splits: stems.map((s) => [s, pyReadlines(readTextFile(join(dir, `${s}.tsv`), `${name} ${s} file`))]),
     };
   }
-  const read = (s: string): Frame => readCsvLikePandas(readTextFile(join(dir, `${s}.csv`), `${name} ${s} file`), join(dir, `${s}.csv`));
+  const read = (s: string): Frame =>
+    readCsvLikePandas(readTextFile(join(dir, `${s}.csv`), `${name} ${s} file`), join(dir, `${s}.csv`));
   return { kind: 'csv', task: name, train: read('train'), test: read('test') };
 }
 
@@ -106,7 +128,8 @@ function glueLabel(task: string, line: string, where: () => string): string {
       return cols[0];
     case 'STS-B': {
       const v = Number(pyStrip(cols[cols.length - 1]));
-      if (!/\d/.test(cols[cols.length - 1]) || Number.isNaN(v)) throw new InputError(where(), `STS-B score ${JSON.stringify(cols[cols.length - 1])} is not a number`);
+      if (!/\d/.test(cols[cols.length - 1]) || Number.isNaN(v))
+        throw new InputError(where(), `STS-B score ${JSON.stringify(cols[cols.length - 1])} is not a number`);
       return v < 2.5 ? '0' : '1';
     }
     default:
@@ -174,11 +197,13 @@ function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; l
   if (!isInt(o.k) || o.k < 1) throw new LmkError(`k must be a positive integer, received ${o.k}`, 'LMK_BAD_OPTION');
   const seeds = o.seeds ?? DEFAULT_KSHOT_SEEDS;
   for (const s of seeds) {
-    if (!isInt(s) || s < 0 || s > 0xffffffff) throw new LmkError(`seed must be an integer in [0, 2**32 - 1], received ${s}`, 'LMK_BAD_OPTION');
+    if (!isInt(s) || s < 0 || s > 0xffffffff)
+      throw new LmkError(`seed must be an integer in [0, 2**32 - 1], received ${s}`, 'LMK_BAD_OPTION');
   }
   const layout = o.layout ?? o.mode ?? 'k-shot';
   const option = o.layout === undefined && o.mode !== undefined ? 'mode' : 'layout';
-  if (!KSHOT_LAYOUTS.includes(layout)) throw new LmkError(`${option} must be one of ${KSHOT_LAYOUTS.join(', ')}, received '${layout}'`, 'LMK_BAD_OPTION');
+  if (!KSHOT_LAYOUTS.includes(layout))
+    throw new LmkError(`${option} must be one of ${KSHOT_LAYOUTS.join(', ')}, received '${layout}'`, 'LMK_BAD_OPTION');
   return { k: o.k, seeds, layout, devRate: layout.includes('10x') ? 11 : 2 };
 }
 
@@ -186,7 +211,11 @@ function checkOptions(o: KShotOptions): { k: number; seeds: readonly number[]; l
  * Generates the files of one (seed, task) pair. `source` is mutated for CoLA exactly as the reference
  * mutates its loaded lists, so call it seed after seed on the same source object.
  */
-export function generateForSeed(source: KShotSource, seed: number, opts: KShotOptions): { files: KShotFile[]; shortfalls: Shortfall[] } {
+export function generateForSeed(
+  source: KShotSource,
+  seed: number,
+  opts: KShotOptions,
+): { files: KShotFile[]; shortfalls: Shortfall[] } {
   const { k, layout, devRate } = checkOptions({ ...opts, seeds: [seed] });
   const rng = new RandomState(seed);
   const task = source.task;
@@ -198,7 +227,10 @@ export function generateForSeed(source: KShotSource, seed: number, opts: KShotOp
       if (b.items.length < k * devRate) {
         const s = { task, seed, label: b.label, available: b.items.length, needed: k * devRate };
         if (opts.strict) {
-          throw new LmkError(`${task} seed ${seed}: label ${JSON.stringify(b.label)} has ${s.available} training rows, k=${k} needs ${s.needed} (train ${k} + dev ${k * (devRate - 1)})`, 'LMK_BAD_INPUT');
+          throw new LmkError(
+            `${task} seed ${seed}: label ${JSON.stringify(b.label)} has ${s.available} training rows, k=${k} needs ${s.needed} (train ${k} + dev ${k * (devRate - 1)})`,
+            'LMK_BAD_INPUT',
+          );
         }
         shortfalls.push(s);
       }
@@ -220,7 +252,11 @@ export function generateForSeed(source: KShotSource, seed: number, opts: KShotOp
       files.push({ path: `${dir}/${name}.tsv`, content: testHeader.join('') + testLines.join('') });
     }
     const trainFile = source.splits[0][0];
-    const buckets = bucketize(trainLines, (l) => glueLabel(task, l, () => `${task}/${trainFile}.tsv (a line: ${JSON.stringify(l.slice(0, 60))})`), (l) => glueLabel(task, l, () => ''));
+    const buckets = bucketize(
+      trainLines,
+      (l) => glueLabel(task, l, () => `${task}/${trainFile}.tsv (a line: ${JSON.stringify(l.slice(0, 60))})`),
+      (l) => glueLabel(task, l, () => ''),
+    );
     noteShortfalls(buckets);
     const head = trainHeader.join('');
     files.push({ path: `${dir}/train.tsv`, content: head + buckets.map((b) => b.items.slice(0, k).join('')).join('') });
@@ -240,7 +276,11 @@ export function generateForSeed(source: KShotSource, seed: number, opts: KShotOp
   }
   files.push({ path: `${dir}/test.csv`, content: toCsvLikePandas(test) });
   if (source.train.dtypes.length === 0) throw new InputError(`${task}/train.csv`, 'no rows');
-  const buckets = bucketize(trainRows, (r) => csvLabelKey(r[0]), (r) => csvLabelText(r[0]));
+  const buckets = bucketize(
+    trainRows,
+    (r) => csvLabelKey(r[0]),
+    (r) => csvLabelText(r[0]),
+  );
   noteShortfalls(buckets);
   const pick = (a: number, b: number): Cell[][] => buckets.flatMap((bk) => bk.items.slice(a, b));
   files.push({ path: `${dir}/train.csv`, content: toCsvLikePandas(frameFromRows(pick(0, k))) });

@@ -3,7 +3,11 @@ import type { DemoRow } from './run.js';
 
 /** A dependency-free SVG bar chart (mean with ± std whiskers, chance line at 50%). */
 export function barChartSvg(rows: DemoRow[], title: string): string {
-  const W = 640, rowH = 26, left = 210, top = 40, plotW = W - left - 40;
+  const W = 640,
+    rowH = 26,
+    left = 210,
+    top = 40,
+    plotW = W - left - 40;
   const H = top + rows.length * rowH + 40;
   const x = (v: number) => left + Math.max(0, Math.min(1, v)) * plotW;
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -14,7 +18,10 @@ export function barChartSvg(rows: DemoRow[], title: string): string {
   ];
   for (let t = 0; t <= 10; t += 2) {
     const xv = x(t / 10);
-    parts.push(`<line x1="${xv}" y1="${top - 5}" x2="${xv}" y2="${H - 30}" stroke="#ddd"/>`, `<text x="${xv}" y="${H - 15}" text-anchor="middle">${t * 10}%</text>`);
+    parts.push(
+      `<line x1="${xv}" y1="${top - 5}" x2="${xv}" y2="${H - 30}" stroke="#ddd"/>`,
+      `<text x="${xv}" y="${H - 15}" text-anchor="middle">${t * 10}%</text>`,
+    );
   }
   rows.forEach((r, i) => {
     const y = top + i * rowH;
@@ -25,6 +32,9 @@ export function barChartSvg(rows: DemoRow[], title: string): string {
       `<text x="${x(r.mean + r.std) + 4}" y="${y + 16}">${(r.mean * 100).toFixed(1)}</text>`,
     );
   });
-  parts.push(`<line x1="${x(0.5)}" y1="${top - 5}" x2="${x(0.5)}" y2="${H - 30}" stroke="red" stroke-dasharray="4 3"/>`, '</svg>');
+  parts.push(
+    `<line x1="${x(0.5)}" y1="${top - 5}" x2="${x(0.5)}" y2="${H - 30}" stroke="red" stroke-dasharray="4 3"/>`,
+    '</svg>',
+  );
   return parts.join('\n') + '\n';
 }

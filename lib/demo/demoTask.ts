@@ -47,10 +47,16 @@ function csvField(s: string): string {
 }
 
 /** Writes `<dataDir>/brown-genre/{train,test}.csv` (label,sentence; no header, as mr/sst-5). */
-export function writeDemoOriginal(dataDir: string, split: DemoSplit = splitBrown()): { train: number; test: number; dir: string } {
+export function writeDemoOriginal(
+  dataDir: string,
+  split: DemoSplit = splitBrown(),
+): { train: number; test: number; dir: string } {
   const dir = join(dataDir, DEMO_TASK);
   mkdirSync(dir, { recursive: true });
-  for (const [name, rows] of [['train', split.train], ['test', split.test]] as const)
+  for (const [name, rows] of [
+    ['train', split.train],
+    ['test', split.test],
+  ] as const)
     writeFileSync(join(dir, `${name}.csv`), rows.map(([l, s]) => `${l},${csvField(s)}`).join('\n') + '\n');
   return { train: split.train.length, test: split.test.length, dir };
 }

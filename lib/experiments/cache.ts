@@ -120,7 +120,11 @@ export function entryPath(dir: string, kind: string, key: string, ext = 'lmkc'):
 
 export function writeEntry(path: string, entry: CacheEntry): void {
   const names = Object.keys(entry.arrays);
-  const header = JSON.stringify({ key: entry.key, meta: entry.meta, arrays: names.map((name) => ({ name, length: entry.arrays[name].length })) });
+  const header = JSON.stringify({
+    key: entry.key,
+    meta: entry.meta,
+    arrays: names.map((name) => ({ name, length: entry.arrays[name].length })),
+  });
   let hbytes = Buffer.from(header, 'utf8');
   const pad = (8 - (hbytes.length % 8)) % 8;
   if (pad) hbytes = Buffer.concat([hbytes, Buffer.alloc(pad, 0x20)]);

@@ -69,7 +69,8 @@ export function resolveExperiment(opts: ExperimentOptions): Experiment {
   const dtype = oneOf(opts.dtype, 'dtype', ['float32', 'float64'] as const, 'float32');
   const maxTest = opts.maxTest === undefined ? null : checkInt(opts.maxTest, 'maxTest', 1);
   if (typeof opts.out !== 'string' || opts.out === '') throw new OptionError('out', 'a results.jsonl path', opts.out);
-  if (typeof opts.modelDir !== 'string' || opts.modelDir === '') throw new OptionError('modelDir', 'a model folder', opts.modelDir);
+  if (typeof opts.modelDir !== 'string' || opts.modelDir === '')
+    throw new OptionError('modelDir', 'a model folder', opts.modelDir);
   if (typeof opts.dataDir !== 'string' || !existsSync(opts.dataDir) || !statSync(opts.dataDir).isDirectory())
     throw new InputError(String(opts.dataDir), 'data folder not found (expected a folder holding <TASK>/<k>-<seed>/)');
   const linearProbe = output === 'standard' ? (opts.linearProbe ?? {}) : false;

@@ -23,13 +23,19 @@ const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'vocab.txt'];
 export function tokenizerDirFor(modelDir: string, tokenizerDir?: string): string {
   if (tokenizerDir !== undefined) return tokenizerDir;
   if (!TOKENIZER_FILES.some((f) => existsSync(join(modelDir, f))))
-    throw new InputError(modelDir, 'no tokenizer files: pass --tokenizer DIR (the model folder has none of tokenizer.json, vocab.json + merges.txt, vocab.txt)');
+    throw new InputError(
+      modelDir,
+      'no tokenizer files: pass --tokenizer DIR (the model folder has none of tokenizer.json, vocab.json + merges.txt, vocab.txt)',
+    );
   return modelDir;
 }
 
 /** Content id of a model folder (config.json bytes + weights bytes); the file hash is memoised in `memo`. */
 export function modelContentId(modelDir: string, memo?: string): string {
-  return hashJson({ config: sha256(readFileSync(join(modelDir, 'config.json'))), weights: fileSha256(join(modelDir, 'model.safetensors'), memo) });
+  return hashJson({
+    config: sha256(readFileSync(join(modelDir, 'config.json'))),
+    weights: fileSha256(join(modelDir, 'model.safetensors'), memo),
+  });
 }
 
 /** What the tokenizer check needs of a model: its folder, family and vocabulary size. */
@@ -44,7 +50,12 @@ export interface ModelVocab {
  * 50265, bert-base-uncased 30522) and the label words must be inside it. Mismatches are InputErrors that
  * name both folders.
  */
-export function checkTokenizerFitsModel(tok: Tokenizer, model: ModelVocab, tokDir: string, labelWordIds?: readonly number[] | null): void {
+export function checkTokenizerFitsModel(
+  tok: Tokenizer,
+  model: ModelVocab,
+  tokDir: string,
+  labelWordIds?: readonly number[] | null,
+): void {
   const V = model.vocabSize;
   if (tok.vocabSize !== V)
     throw new InputError(
@@ -115,7 +126,10 @@ export function loadEncodedSplits(
     throw new InputError(String(dataDir), 'data folder not found (expected a folder holding <TASK>/<k>-<seed>/)');
   const splitDir = join(dataDir, spec.name, `${k}-${seed}`);
   if (!existsSync(splitDir) || !statSync(splitDir).isDirectory())
-    throw new InputError(splitDir, `k-shot split folder not found (expected train, dev and test files of ${spec.name} for k=${k}, seed ${seed})`);
+    throw new InputError(
+      splitDir,
+      `k-shot split folder not found (expected train, dev and test files of ${spec.name} for k=${k}, seed ${seed})`,
+    );
   const train = readSplit(splitDir, spec, 'train');
   const dev = readSplit(splitDir, spec, 'dev');
   let test = readSplit(splitDir, spec, 'test');
@@ -135,7 +149,8 @@ export function loadEncodedSplits(
 }
 
 /** The hash of a seed's encoded inputs (part of every result line's config id). */
-export const inputsId = (e: EncodedSplits): string => hashJson([e.train, e.dev, e.test, e.trainLabels, e.devLabels, e.testLabels]);
+export const inputsId = (e: EncodedSplits): string =>
+  hashJson([e.train, e.dev, e.test, e.trainLabels, e.devLabels, e.testLabels]);
 
 export interface SeedHead {
   weight: number[][];
@@ -167,7 +182,16 @@ export async function seedHead(input: SeedHeadInput): Promise<SeedHead | null> {
   if (input.options === false) return null;
   const c = input.cache;
   const key = c
-    ? hashJson({ v: RUNNER_VERSION, kind: 'linear-probe', model: c.modelId, dtype: c.dtype, train: hashJson(input.train), labels: input.trainLabels, numClasses: input.numClasses, options: input.options })
+    ? hashJson({
+        v: RUNNER_VERSION,
+        kind: 'linear-probe',
+        model: c.modelId,
+        dtype: c.dtype,
+        train: hashJson(input.train),
+        labels: input.trainLabels,
+        numClasses: input.numClasses,
+        options: input.options,
+      })
     : '';
   const path = c ? entryPath(c.dir, 'linear-probe', key, 'json') : undefined;
   let cache: 'hit' | 'miss' | 'off' = c ? 'miss' : 'off';
@@ -187,7 +211,18 @@ export async function seedHead(input: SeedHeadInput): Promise<SeedHead | null> {
     const m = await input.getModel();
     const feats = await m.features({ inputs: input.train, output: 'standard', batchSize: input.batchSize, signal: input.signal });
     head = linearProbe(feats, input.trainLabels, input.numClasses, input.options);
-    if (path) writeFileAtomic(path, JSON.stringify({ key, weight: head.weight, bias: head.bias, C: head.C, trainAccuracy: head.trainAccuracy, cvScores: head.cvScores }));
+    if (path)
+      writeFileAtomic(
+        path,
+        JSON.stringify({
+          key,
+          weight: head.weight,
+          bias: head.bias,
+          C: head.C,
+          trainAccuracy: head.trainAccuracy,
+          cvScores: head.cvScores,
+        }),
+      );
   }
   return {
     weight: head.weight,

@@ -66,7 +66,8 @@ function check(l: unknown, i: number): Line {
   o.output ??= o.mode;
   for (const f of ['task', 'output', 'formula', 'solver', 'metric'])
     if (typeof o[f] !== 'string') throw new InputError(where, `field "${f}" missing or not a string`);
-  for (const f of ['k', 'seed']) if (typeof o[f] !== 'number') throw new InputError(where, `field "${f}" missing or not a number`);
+  for (const f of ['k', 'seed'])
+    if (typeof o[f] !== 'number') throw new InputError(where, `field "${f}" missing or not a number`);
   for (const f of ['dev_score', 'test_score'])
     if (typeof o[f] !== 'number' && o[f] !== null) throw new InputError(where, `field "${f}" missing or not a number`);
   return o as unknown as Line;
@@ -77,7 +78,8 @@ const num = (v: number | null): number => (v === null ? NaN : v);
 /** Builds the table from parsed results lines (file order matters for de-duplication and ties). */
 export function reportTable(lines: readonly unknown[]): ReportTable {
   // Fine-tuning lines of interrupted or diverged seeds (status "aborted" / "diverged") are not results.
-  const finished = (l: unknown) => !(typeof l === 'object' && l !== null && ['aborted', 'diverged'].includes((l as { status?: string }).status ?? ''));
+  const finished = (l: unknown) =>
+    !(typeof l === 'object' && l !== null && ['aborted', 'diverged'].includes((l as { status?: string }).status ?? ''));
   const parsed = lines.map((l, i) => (finished(l) ? check(l, i) : undefined)).filter((l): l is Line => l !== undefined);
   // de-duplicate by config_id: last occurrence wins, at the first occurrence's position
   const uniq = dedupe(parsed);
@@ -102,7 +104,14 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
   const groups = new Map<string, Map<string, Map<number, Line[]>>>(); // row -> col -> seed -> lines
   for (const l of uniq) {
     const rowKey = `${l.task}\0${l.k}`;
-    if (!rows.has(rowKey)) rows.set(rowKey, { key: rowKey, label: ks.size > 1 ? `${l.task} (k=${l.k})` : l.task, task: l.task, k: l.k, metric: l.metric });
+    if (!rows.has(rowKey))
+      rows.set(rowKey, {
+        key: rowKey,
+        label: ks.size > 1 ? `${l.task} (k=${l.k})` : l.task,
+        task: l.task,
+        k: l.k,
+        metric: l.metric,
+      });
     const label = `${modelLabel(l)}${l.output}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
     if (!columns.has(label)) columns.set(label, { key: label, label });
     const g = groups.get(rowKey) ?? new Map<string, Map<number, Line[]>>();
@@ -120,14 +129,18 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
       const perSeed = seeds.map((seed) => {
         const ls = bySeed.get(seed)!;
         let best = ls[0];
-        for (const l of ls.slice(1)) if (num(l.dev_score) > num(best.dev_score) || (Number.isNaN(num(best.dev_score)) && !Number.isNaN(num(l.dev_score)))) best = l;
+        for (const l of ls.slice(1))
+          if (num(l.dev_score) > num(best.dev_score) || (Number.isNaN(num(best.dev_score)) && !Number.isNaN(num(l.dev_score))))
+            best = l;
         return { seed, dev: num(best.dev_score), test: num(best.test_score), params: best.params, trials: ls.length };
       });
       const vals = perSeed.map((p) => p.test);
       cells[rowKey][colKey] = { ...meanStd(vals), n: vals.length, seeds, perSeed };
     }
   }
-  const rowList = [...rows.values()].sort((a, b) => taskOrder(a.task) - taskOrder(b.task) || a.task.localeCompare(b.task) || a.k - b.k);
+  const rowList = [...rows.values()].sort(
+    (a, b) => taskOrder(a.task) - taskOrder(b.task) || a.task.localeCompare(b.task) || a.k - b.k,
+  );
   return { rows: rowList, columns: [...columns.values()], cells };
 }
 

@@ -22,7 +22,10 @@ export function readResultLines<T = Record<string, unknown>>(path: string): T[] 
 }
 
 /** The finished lines of `path` by config id (`finished` filters, e.g. on a status field). */
-export function finishedLines<T extends { config_id?: unknown }>(path: string, finished: (line: T) => boolean = () => true): Map<string, T> {
+export function finishedLines<T extends { config_id?: unknown }>(
+  path: string,
+  finished: (line: T) => boolean = () => true,
+): Map<string, T> {
   const byId = new Map<string, T>();
   for (const l of readResultLines<T>(path)) if (l && typeof l.config_id === 'string' && finished(l)) byId.set(l.config_id, l);
   return byId;

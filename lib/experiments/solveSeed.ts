@@ -50,10 +50,15 @@ function checkSeedKernels(input: SeedSolveInput): void {
     ['kernelTrainDev', input.kernelTrainDev, input.devLabels],
     ['kernelTrainTest', input.kernelTrainTest, input.testLabels],
   ] as const) {
-    if (!Array.isArray(labels)) throw new OptionError(name === 'kernelTrainDev' ? 'devLabels' : 'testLabels', 'an array of label indices', labels);
-    if (!k || !Array.isArray(k.shape) || k.shape.length !== 4) throw new InputError(name, 'expected a kernel {shape: [N, C, M, C], data}');
+    if (!Array.isArray(labels))
+      throw new OptionError(name === 'kernelTrainDev' ? 'devLabels' : 'testLabels', 'an array of label indices', labels);
+    if (!k || !Array.isArray(k.shape) || k.shape.length !== 4)
+      throw new InputError(name, 'expected a kernel {shape: [N, C, M, C], data}');
     if (k.shape[2] !== labels.length)
-      throw new InputError(name, `shape [${k.shape.join(', ')}] does not match ${labels.length} ${name === 'kernelTrainDev' ? 'dev' : 'test'} labels`);
+      throw new InputError(
+        name,
+        `shape [${k.shape.join(', ')}] does not match ${labels.length} ${name === 'kernelTrainDev' ? 'dev' : 'test'} labels`,
+      );
   }
   // The solver layer checks train x train against the train labels and train x dev against it; check the
   // test kernel here too, so that it is named as such (dev and test are joined for the final fit).
@@ -64,11 +69,15 @@ function checkSeedKernels(input: SeedSolveInput): void {
     ['kernelTrainTest', input.kernelTrainTest],
   ] as const)
     if (ttOk && (k.shape[0] !== tt.shape[0] || k.shape[1] !== tt.shape[1] || k.shape[3] !== tt.shape[3]))
-      throw new InputError(name, `shape [${k.shape.join(', ')}] does not match the train x train kernel [${tt.shape.join(', ')}]`);
+      throw new InputError(
+        name,
+        `shape [${k.shape.join(', ')}] does not match the train x train kernel [${tt.shape.join(', ')}]`,
+      );
 }
 
 const arrayOf = (x: ArrayLike<number> | undefined) => (x === undefined ? undefined : Array.from(x));
-const joinF0 = (a?: ArrayLike<number>, b?: ArrayLike<number>) => (a === undefined || b === undefined ? undefined : [...Array.from(a), ...Array.from(b)]);
+const joinF0 = (a?: ArrayLike<number>, b?: ArrayLike<number>) =>
+  a === undefined || b === undefined ? undefined : [...Array.from(a), ...Array.from(b)];
 const joinKernels = (a: Kernel | undefined, b: Kernel | undefined) => (a && b ? concatColumns(a, b) : undefined);
 
 /**

@@ -30,7 +30,10 @@ export interface KernelFile {
 }
 
 /** The number of outputs a kernel file declares, and the field it was read from (named in messages). */
-export function numOutputsOf(doc: { num_outputs?: unknown; num_logits?: unknown }, where: string): { numOutputs: number; field: string } {
+export function numOutputsOf(
+  doc: { num_outputs?: unknown; num_logits?: unknown },
+  where: string,
+): { numOutputs: number; field: string } {
   const field = doc.num_outputs !== undefined || doc.num_logits === undefined ? 'num_outputs' : 'num_logits';
   const v = field === 'num_outputs' ? doc.num_outputs : doc.num_logits;
   if (!isInt(v) || v < 1) throw new InputError(where, `"${field}" must be a positive integer, received ${String(v)}`);

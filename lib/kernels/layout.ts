@@ -32,7 +32,8 @@ export function nestedToFlat(k: unknown, what: string): Kernel {
         if (!Array.isArray(row) || row.length !== C2) throw ragged(`[${i}][${c}][${j}]`, lengthOf(row), C2);
         for (let d = 0; d < C2; d++) {
           const v = row[d];
-          if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(what, `entry [${i}][${c}][${j}][${d}] is not a finite number`);
+          if (typeof v !== 'number' || !Number.isFinite(v))
+            throw new InputError(what, `entry [${i}][${c}][${j}][${d}] is not a finite number`);
           data[p++] = v;
         }
       }
@@ -86,7 +87,10 @@ export function concatColumns(a: Kernel, b: Kernel): Kernel {
   const [N, C, M1, C2] = a.shape;
   const [Nb, Cb, M2, C2b] = b.shape;
   if (N !== Nb || C !== Cb || C2 !== C2b)
-    throw new InputError('kernel', `cannot join kernels of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] along the columns`);
+    throw new InputError(
+      'kernel',
+      `cannot join kernels of shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] along the columns`,
+    );
   const rows = N * C;
   const wa = M1 * C2;
   const wb = M2 * C2;

@@ -35,7 +35,11 @@ function checkSameRun(part: KernelShard, first: KernelShard): void {
     ['tiling.n_test', t.n_test, t0.n_test],
     ['formulas', Object.keys(file.kernels).sort(), Object.keys(first.file.kernels).sort()],
   ] as const) {
-    if (!same(a, b)) throw new InputError(name, `${key} is ${JSON.stringify(a)} but ${first.name} has ${JSON.stringify(b)}: shards of different runs`);
+    if (!same(a, b))
+      throw new InputError(
+        name,
+        `${key} is ${JSON.stringify(a)} but ${first.name} has ${JSON.stringify(b)}: shards of different runs`,
+      );
   }
   // f0 on the test set is computed by every shard: it must agree
   const a = file.f0_test.flat();
@@ -43,7 +47,10 @@ function checkSameRun(part: KernelShard, first: KernelShard): void {
   const scale = Math.max(1e-30, ...b.map(Math.abs));
   const err = Math.max(0, ...a.map((v, i) => Math.abs(v - b[i])));
   if (a.length !== b.length || err / scale > 1e-6)
-    throw new InputError(name, `f0_test differs from ${first.name} (max relative difference ${(err / scale).toExponential(2)}): shards of different models or inputs`);
+    throw new InputError(
+      name,
+      `f0_test differs from ${first.name} (max relative difference ${(err / scale).toExponential(2)}): shards of different models or inputs`,
+    );
 }
 
 /** Which shard holds each tile; throws when a tile is in two shards or in none. */
@@ -58,7 +65,8 @@ function tileOwners(parts: readonly KernelShard[], numTiles: number, count: numb
   }
   const missing: number[] = [];
   for (let t = 0; t < numTiles; t++) if (!seen.has(t)) missing.push(t);
-  if (missing.length > 0) throw new InputError('merge', `tiles ${missing.join(', ')} of ${numTiles} are in no shard file (expected ${count} shards)`);
+  if (missing.length > 0)
+    throw new InputError('merge', `tiles ${missing.join(', ')} of ${numTiles} are in no shard file (expected ${count} shards)`);
   return seen;
 }
 

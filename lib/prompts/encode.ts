@@ -75,7 +75,12 @@ function truncate<T>(xs: T[], maxLength: number, head: boolean): T[] {
  * per-sentence caps, total truncation to `maxLength`, and the position of the first mask.
  * Throws an InputError naming the example when a referenced text is missing or the mask was truncated away.
  */
-export function encodePrompt(tok: Tokenizer, texts: Texts, template: ParsedTemplate | string, opts: PromptOptions): PromptEncoding {
+export function encodePrompt(
+  tok: Tokenizer,
+  texts: Texts,
+  template: ParsedTemplate | string,
+  opts: PromptOptions,
+): PromptEncoding {
   const tpl = typeof template === 'string' ? parseTemplate(template) : template;
   const where = whereOf(opts.example);
   const maxLength = checkMaxLength(opts.maxLength);

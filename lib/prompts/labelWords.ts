@@ -18,7 +18,11 @@ export function labelWordId(tok: Tokenizer, word: string): number {
   const where = `label word ${JSON.stringify(word)}`;
   if (VERBATIM_FIRST.includes(word[0])) {
     const id = tok.tokenToId(word);
-    if (id === undefined) throw new InputError(where, `is used verbatim (it starts with '${word[0]}') but is not a token of the ${tok.kind} vocabulary`);
+    if (id === undefined)
+      throw new InputError(
+        where,
+        `is used verbatim (it starts with '${word[0]}') but is not a token of the ${tok.kind} vocabulary`,
+      );
     return id;
   }
   const pieces = tok.tokenize(' ' + word);
@@ -41,7 +45,11 @@ export function labelWordIds(tok: Tokenizer, words: readonly string[]): number[]
  * Keys are compared as strings, so `{0: 'terrible'}` and `{'0': 'terrible'}` are the same.
  * Throws an InputError naming a label without a word, or a key that is not a label.
  */
-export function mappingToWords(mapping: Readonly<Record<string, string>>, labels: readonly string[], what = 'label words'): string[] {
+export function mappingToWords(
+  mapping: Readonly<Record<string, string>>,
+  labels: readonly string[],
+  what = 'label words',
+): string[] {
   if (mapping === null || typeof mapping !== 'object' || Array.isArray(mapping)) {
     throw new InputError(what, 'expected an object mapping each label to a word');
   }
@@ -52,7 +60,8 @@ export function mappingToWords(mapping: Readonly<Record<string, string>>, labels
   }
   return labels.map((l) => {
     const w = mapping[l];
-    if (typeof w !== 'string') throw new InputError(what, `no word for label ${JSON.stringify(l)} (labels: ${JSON.stringify(labels)})`);
+    if (typeof w !== 'string')
+      throw new InputError(what, `no word for label ${JSON.stringify(l)} (labels: ${JSON.stringify(labels)})`);
     return w;
   });
 }

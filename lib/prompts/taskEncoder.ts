@@ -42,7 +42,8 @@ export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptio
         tokenTypeIds: opts.tokenTypeIds,
         example,
       }),
-    encodeStandard: (texts, example) => encodeStandard(tok, texts, prompt.maxLength, { tokenTypeIds: opts.tokenTypeIds, example }),
+    encodeStandard: (texts, example) =>
+      encodeStandard(tok, texts, prompt.maxLength, { tokenTypeIds: opts.tokenTypeIds, example }),
   };
 }
 

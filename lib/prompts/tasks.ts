@@ -51,7 +51,12 @@ export const TASK_PROMPTS: Readonly<Record<string, TaskPromptSettings>> = {
     128,
     110,
   ),
-  ag_news: s('*cls**sent_0*_This_article_is_about*mask*_news.*sep+*', { '1': 'world', '2': 'sports', '3': 'business', '4': 'tech' }, 256, 240),
+  ag_news: s(
+    '*cls**sent_0*_This_article_is_about*mask*_news.*sep+*',
+    { '1': 'world', '2': 'sports', '3': 'business', '4': 'tech' },
+    256,
+    240,
+  ),
   MNLI: s(NLI, { contradiction: 'No', entailment: 'Yes', neutral: 'Maybe' }, 256, 240),
   SNLI: s(NLI, { contradiction: 'No', entailment: 'Yes', neutral: 'Maybe' }, 256),
   QNLI: s(NLI, { not_entailment: 'No', entailment: 'Yes' }),
@@ -89,7 +94,8 @@ export function taskPrompt(task: string, overrides: TaskPromptOverrides = {}): T
   const name = taskName(task);
   const spec = getTask(name);
   const base = TASK_PROMPTS[name];
-  if (!base) throw new OptionError('task', `a task with built-in prompt settings (${Object.keys(TASK_PROMPTS).join(', ')})`, task);
+  if (!base)
+    throw new OptionError('task', `a task with built-in prompt settings (${Object.keys(TASK_PROMPTS).join(', ')})`, task);
   let mapping: Record<string, string>;
   const lw = overrides.labelWords;
   if (lw === undefined) {

@@ -61,7 +61,10 @@ export function parseTemplate(template: string): ParsedTemplate {
       maxLabel = Math.max(maxLabel, index);
       parts.push({ kind: 'label', index });
     } else if (raw.startsWith('labelx_')) {
-      throw new InputError(`template ${JSON.stringify(template)}`, `part '${raw}' (GPT-3 in-context demonstrations) is not supported`);
+      throw new InputError(
+        `template ${JSON.stringify(template)}`,
+        `part '${raw}' (GPT-3 in-context demonstrations) is not supported`,
+      );
     } else if (SENT_LIKE_RE.test(raw)) {
       const m = SENT_RE.exec(raw);
       // The reference knows no `+sent-_i`, `+sentl-_i` or `sentu-_i`.

@@ -28,8 +28,25 @@ export interface Frame {
 
 /** pandas' default `na_values` (pandas >= 1.0; `<NA>` since 1.0, `None` since 2.0 as well as `n/a`). */
 export const PANDAS_NA_VALUES: ReadonlySet<string> = new Set([
-  '', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>',
-  'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null',
+  '',
+  '#N/A',
+  '#N/A N/A',
+  '#NA',
+  '-1.#IND',
+  '-1.#QNAN',
+  '-NaN',
+  '-nan',
+  '1.#IND',
+  '1.#QNAN',
+  '<NA>',
+  'N/A',
+  'NA',
+  'NULL',
+  'NaN',
+  'None',
+  'n/a',
+  'nan',
+  'null',
 ]);
 
 const INT_RE = /^\s*[+-]?\d+\s*$/;
@@ -121,10 +138,12 @@ export function frameFromRows(rows: Cell[][]): Frame {
     else if (col.every((x) => typeof x !== 'string')) dtypes.push('float64');
     else dtypes.push('object');
   }
-  const out = rows.map((r) => dtypes.map((d, c): Cell => {
-    const x = c < r.length ? r[c] : NaN;
-    return d === 'float64' && typeof x === 'bigint' ? Number(x) : x;
-  }));
+  const out = rows.map((r) =>
+    dtypes.map((d, c): Cell => {
+      const x = c < r.length ? r[c] : NaN;
+      return d === 'float64' && typeof x === 'bigint' ? Number(x) : x;
+    }),
+  );
   return { dtypes, rows: out, lines: [] };
 }
 

@@ -19,7 +19,8 @@ export function pyReadlines(text: string): string[] {
 }
 
 // Characters Python's str.isspace() accepts (what str.strip() with no argument removes).
-const PY_SPACE = '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
+const PY_SPACE =
+  '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
 
 /** Python's `str.strip()` (JavaScript's `trim` differs: it strips U+FEFF and keeps U+001C..U+001F, U+0085). */
 export function pyStrip(s: string): string {

@@ -18,7 +18,10 @@ import {
 /** Scores dev predictions; higher is better. Default: accuracy of the argmax labels. */
 export type DevMetric = (predictedLabels: number[], labels: readonly number[], scores: number[][]) => number;
 
-export interface SelectInput extends Omit<SolveInput, 'params' | 'testLabels' | 'kernelTrainTest' | 'kernelTrainTestFlipped' | 'f0Test'> {
+export interface SelectInput extends Omit<
+  SolveInput,
+  'params' | 'testLabels' | 'kernelTrainTest' | 'kernelTrainTestFlipped' | 'f0Test'
+> {
   /** train x dev kernel [N][C][M_dev][C]. */
   kernelTrainDev: SolveInput['kernelTrainTest'];
   kernelTrainDevFlipped?: SolveInput['kernelTrainTestFlipped'];
@@ -49,8 +52,12 @@ export function gridOf(axes: { [K in keyof SolverParams]?: readonly SolverParams
   return out;
 }
 
-export async function selectOnDev(input: SelectInput, opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {}): Promise<SelectResult> {
-  if (!Array.isArray(input.grid) || input.grid.length === 0) throw new OptionError('grid', 'a non-empty array of settings', input.grid);
+export async function selectOnDev(
+  input: SelectInput,
+  opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
+): Promise<SelectResult> {
+  if (!Array.isArray(input.grid) || input.grid.length === 0)
+    throw new OptionError('grid', 'a non-empty array of settings', input.grid);
   const metric = input.metric ?? defaultMetric;
   const prob = prepareProblem({
     ...input,
@@ -86,13 +93,19 @@ export async function selectOnDev(input: SelectInput, opts: { signal?: AbortSign
       groups.set(key, [...(groups.get(key) ?? []), i]);
     });
     for (const idx of groups.values()) {
-      const r = await asymLambdas(prob, { ...grid[idx[0]], lambda: undefined }, idx.map((i) => grid[i].lambda ?? 0.5), opts);
+      const r = await asymLambdas(
+        prob,
+        { ...grid[idx[0]], lambda: undefined },
+        idx.map((i) => grid[i].lambda ?? 0.5),
+        opts,
+      );
       idx.forEach((i, k) => (scores[i] = score(r.predictions[k])));
     }
   } else {
     for (let i = 0; i < grid.length; i++) scores[i] = score((await solveProblem(prob, input.solver, grid[i], opts)).predictions);
   }
   let bestIndex = 0;
-  for (let i = 1; i < grid.length; i++) if (scores[i] > scores[bestIndex] || (Number.isNaN(scores[bestIndex]) && !Number.isNaN(scores[i]))) bestIndex = i;
+  for (let i = 1; i < grid.length; i++)
+    if (scores[i] > scores[bestIndex] || (Number.isNaN(scores[bestIndex]) && !Number.isNaN(scores[i]))) bestIndex = i;
   return { best: { ...grid[bestIndex] }, bestIndex, bestScore: scores[bestIndex], scores };
 }

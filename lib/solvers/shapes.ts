@@ -26,7 +26,10 @@ export function flattenKernel(k: KernelInput, what: string): FlatKernel {
   if (isFlatKernel(k)) {
     const [a, b, c, d] = k.shape;
     if (k.shape.length !== 4 || a * b * c * d !== k.data.length)
-      throw new InputError(what, `a flat kernel of shape ${shapeString(k.shape)} needs ${a * b * c * d} values, received ${k.data.length}`);
+      throw new InputError(
+        what,
+        `a flat kernel of shape ${shapeString(k.shape)} needs ${a * b * c * d} values, received ${k.data.length}`,
+      );
     return k;
   }
   return nestedToFlat(k, what);
@@ -43,7 +46,8 @@ export function flattenLogits(f: LogitsInput, N: number, C: number, what: string
     return out;
   }
   const flat = f as ArrayLike<number>;
-  if (flat.length !== N * C) throw new InputError(what, `expected ${N * C} values (${N} examples x ${C} logits), received ${flat.length}`);
+  if (flat.length !== N * C)
+    throw new InputError(what, `expected ${N * C} values (${N} examples x ${C} logits), received ${flat.length}`);
   for (let i = 0; i < flat.length; i++) out[i] = flat[i];
   return out;
 }
@@ -62,7 +66,12 @@ export function targetsOf(labels: readonly number[], numClasses: number, binary:
 
 /** Reshapes flat predictions (per example and logit, or per example when binary) to [M][numClasses]
  * scores and argmax labels; binary scores are [-p, p] as the reference builds them. */
-export function decode(pred: ArrayLike<number>, M: number, numClasses: number, binary: boolean): { scores: number[][]; labels: number[] } {
+export function decode(
+  pred: ArrayLike<number>,
+  M: number,
+  numClasses: number,
+  binary: boolean,
+): { scores: number[][]; labels: number[] } {
   const scores = Array.from({ length: M }, (_, j) =>
     binary ? [-pred[j], pred[j]] : Array.from({ length: numClasses }, (_, c) => pred[j * numClasses + c]),
   );

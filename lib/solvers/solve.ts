@@ -129,14 +129,20 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
       `shape ${shapeString(tx.shape)} does not match the train x train kernel ${shapeString(tt.shape)}: expected ${shapeString(wantTX)}`,
     );
   if (input.testLabels !== undefined && input.testLabels.length !== M)
-    throw new InputError('testLabels', `${input.testLabels.length} labels do not match kernelTrainTest of shape ${shapeString(tx.shape)} (${M} test examples)`);
+    throw new InputError(
+      'testLabels',
+      `${input.testLabels.length} labels do not match kernelTrainTest of shape ${shapeString(tx.shape)} (${M} test examples)`,
+    );
   let Kflip: Float64Array | undefined;
   if (solver === 'asym') {
     if (input.kernelTrainTestFlipped === undefined)
       throw new OptionError('kernelTrainTestFlipped', "a kernel [N][C][M][C] for solver 'asym'", undefined);
     const fl = flattenKernel(input.kernelTrainTestFlipped, 'kernelTrainTestFlipped');
     if (fl.shape.some((d, i) => d !== tx.shape[i]))
-      throw new InputError('kernelTrainTestFlipped', `shape ${shapeString(fl.shape)} does not match kernelTrainTest ${shapeString(tx.shape)}`);
+      throw new InputError(
+        'kernelTrainTestFlipped',
+        `shape ${shapeString(fl.shape)} does not match kernelTrainTest ${shapeString(tx.shape)}`,
+      );
     Kflip = fl.data;
   }
   const f0 = input.f0Train !== undefined ? flattenLogits(input.f0Train, N, C, 'f0Train') : undefined;
@@ -168,7 +174,11 @@ function num(p: SolverParams, key: keyof SolverParams, def: number, ok: (v: numb
 }
 
 /** Validated parameters with defaults, per solver. Unknown keys and f0 use where unsupported are errors. */
-export function checkParams(solver: SolverName, params: SolverParams | undefined, prob: Pick<Problem, 'f0' | 'f0x'>): Required<Omit<SolverParams, 'method'>> & { method: LstsqMethod } {
+export function checkParams(
+  solver: SolverName,
+  params: SolverParams | undefined,
+  prob: Pick<Problem, 'f0' | 'f0x'>,
+): Required<Omit<SolverParams, 'method'>> & { method: LstsqMethod } {
   const p = params ?? {};
   if (typeof p !== 'object' || p === null) throw new OptionError('params', 'an object', p);
   const known = ['kernelRegularization', 'f0Scaling', 'C', 'epsilon', 'gamma', 'lambda', 'tol', 'maxIter', 'method'];
@@ -215,10 +225,18 @@ export async function lstsqGrid(
 ): Promise<{ predictions: Float64Array[]; ranks: number[]; sigmaMax: number; method: string }> {
   lambdas.forEach((l) => checkParams('lstsq', { kernelRegularization: l }, prob));
   scales.forEach((s) => checkParams('lstsq', { f0Scaling: s }, prob));
-  if (lambdas.length === 0 || scales.length === 0) throw new OptionError('grid', 'at least one lambda and one f0 scaling', lambdas.length === 0 ? lambdas : scales);
+  if (lambdas.length === 0 || scales.length === 0)
+    throw new OptionError('grid', 'at least one lambda and one f0 scaling', lambdas.length === 0 ? lambdas : scales);
   const r = await withCancel(opts.signal, (token) =>
     native().solveLstsqGrid(
-      { ...dense(prob, prob.targets), f0: prob.f0, f0Test: prob.f0x, lambdas: [...lambdas], scales: [...scales], method: opts.method ?? 'auto' },
+      {
+        ...dense(prob, prob.targets),
+        f0: prob.f0,
+        f0Test: prob.f0x,
+        lambdas: [...lambdas],
+        scales: [...scales],
+        method: opts.method ?? 'auto',
+      },
       opts.onProgress,
       token,
     ),
@@ -236,7 +254,8 @@ export async function asymLambdas(
   opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
 ): Promise<{ predictions: Float64Array[]; rank: number }> {
   const flipped = prob.Kflip;
-  if (!prob.binary || !flipped) throw new OptionError('binary', "true, with kernelTrainTestFlipped, for solver 'asym'", prob.binary);
+  if (!prob.binary || !flipped)
+    throw new OptionError('binary', "true, with kernelTrainTestFlipped, for solver 'asym'", prob.binary);
   const p = checkParams('asym', params, prob);
   lambdas.forEach((l) => checkParams('asym', { lambda: l }, prob));
   const r = await withCancel(opts.signal, (token) =>
@@ -308,7 +327,10 @@ export async function solveProblem(
           token,
         ),
       );
-      return { predictions: r.decision, info: { iterations: r.iterations, converged: r.converged, supportVectors: r.supportVectors } };
+      return {
+        predictions: r.decision,
+        info: { iterations: r.iterations, converged: r.converged, supportVectors: r.supportVectors },
+      };
     }
   }
 }

@@ -32,7 +32,10 @@ function resolveTask(task: string | TaskSpec): TaskSpec {
 function labelIndexOf(spec: TaskSpec, label: string, where: string): number {
   const i = spec.labels.indexOf(label);
   if (i < 0) {
-    throw new InputError(where, `unknown label ${JSON.stringify(label)} for task ${spec.name} (expected one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})`);
+    throw new InputError(
+      where,
+      `unknown label ${JSON.stringify(label)} for task ${spec.name} (expected one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})`,
+    );
   }
   return i;
 }
@@ -46,7 +49,11 @@ export function readTsvTask(file: string, task: string | TaskSpec): Example[] {
   const spec = resolveTask(task);
   const text = readTextFile(file, `${spec.name} data file`).replace(/^\uFEFF/, '');
   const lines = pyReadlines(text);
-  const needed = Math.max(...spec.textColumns.map((c) => (c < 0 ? -c - 1 : c)), spec.labelColumn < 0 ? -spec.labelColumn - 1 : spec.labelColumn) + 1;
+  const needed =
+    Math.max(
+      ...spec.textColumns.map((c) => (c < 0 ? -c - 1 : c)),
+      spec.labelColumn < 0 ? -spec.labelColumn - 1 : spec.labelColumn,
+    ) + 1;
   const out: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (spec.header && i === 0) continue;
@@ -84,7 +91,10 @@ export function readCsvTask(file: string, task: string | TaskSpec): Example[] {
   const width = frame.dtypes.length;
   const needed = Math.max(spec.labelColumn, ...spec.textColumns) + 1;
   if (frame.rows.length > 0 && width < needed) {
-    throw new InputError(`${file}:${frame.lines[0]}`, `expected at least ${needed} comma-separated columns for task ${spec.name} (label in column ${spec.labelColumn}, text in column ${spec.textColumns.join(', ')}), found ${width}`);
+    throw new InputError(
+      `${file}:${frame.lines[0]}`,
+      `expected at least ${needed} comma-separated columns for task ${spec.name} (label in column ${spec.labelColumn}, text in column ${spec.textColumns.join(', ')}), found ${width}`,
+    );
   }
   return frame.rows.map((row, i) => {
     const where = `${file}:${frame.lines[i]}`;
@@ -107,7 +117,8 @@ export function splitFileName(task: string | TaskSpec, split: SplitName): string
   if (split === 'test_mismatched' && spec.name !== 'MNLI') {
     throw new InputError(spec.name, "split 'test_mismatched' exists only for MNLI");
   }
-  if (spec.name === 'MNLI' && split !== 'train') return `${split === 'dev' ? 'dev_matched' : split === 'test' ? 'test_matched' : split}.${ext}`;
+  if (spec.name === 'MNLI' && split !== 'train')
+    return `${split === 'dev' ? 'dev_matched' : split === 'test' ? 'test_matched' : split}.${ext}`;
   return `${split}.${ext}`;
 }
 

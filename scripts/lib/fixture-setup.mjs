@@ -14,7 +14,8 @@ export function numberOption(argv, name, def) {
   const i = argv.indexOf(`--${name}`);
   if (i < 0) return def;
   const v = Number(argv[i + 1]);
-  if (argv[i + 1] === undefined || !Number.isFinite(v)) throw new Error(`--${name}: expected a number, received ${JSON.stringify(argv[i + 1])}`);
+  if (argv[i + 1] === undefined || !Number.isFinite(v))
+    throw new Error(`--${name}: expected a number, received ${JSON.stringify(argv[i + 1])}`);
   return v;
 }
 

@@ -19,7 +19,11 @@ function newest(dir: string): number {
 export function ensureDist(): void {
   const cli = join(repoRoot, 'dist', 'cli.js');
   if (existsSync(cli) && statSync(cli).mtimeMs >= newest(join(repoRoot, 'lib'))) return;
-  const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.json')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.json')],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
 }
 
@@ -34,7 +38,10 @@ export interface CliResult {
  * Runs `node [nodeArgs] bin/lmkernel args`; `onStderr` sees the stderr text so far and may act on the
  * child (e.g. send SIGINT once a line appears).
  */
-export function lmkernel(args: string[], o: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+export function lmkernel(
+  args: string[],
+  o: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; onStderr?: (text: string, kill: (s: NodeJS.Signals) => void) => void } = {},
+): Promise<CliResult> {
   const opts: SpawnOptions = { env: { ...process.env, OMP_NUM_THREADS: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] };
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), join(repoRoot, 'bin', 'lmkernel'), ...args], opts);
   let stdout = '';

@@ -61,4 +61,7 @@ export interface TokenizationCase {
 }
 export const tokenizationCases = (): TokenizationCase[] => fixtures().tokenization;
 /** The shared tokenizer folders of the two fixture architectures. */
-export const tokenizerDirs = { roberta: join(sharedDir, 'tokenizers', 'roberta-base'), bert: join(sharedDir, 'tokenizers', 'bert-base-uncased') };
+export const tokenizerDirs = {
+  roberta: join(sharedDir, 'tokenizers', 'roberta-base'),
+  bert: join(sharedDir, 'tokenizers', 'bert-base-uncased'),
+};

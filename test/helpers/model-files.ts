@@ -52,7 +52,6 @@ export function modelDir(opts: { weights?: Buffer; config?: object | string; noW
   return d;
 }
 
-
 /**
  * `device: 'cuda'`: without CUDA, refused with a NativeError that names the device; with CUDA, the model
  * loads there and the RoBERTa prompt case's grad_dim, f0 and SGD kernel match the fixture in float64.
@@ -71,7 +70,12 @@ export async function expectCudaRefusedOrWorking(): Promise<void> {
   const cs = A.cases[0];
   const m = await loadModel(fixtureModelDir('roberta'), { device: 'cuda', dtype: 'float64' });
   expect(m.info.device).toMatch(/^cuda/);
-  const r = await m.kernels({ train: A.inputs.prompt.train, test: A.inputs.prompt.test, labelWordIds: A.label_word_ids, formulas: ['sgd'] });
+  const r = await m.kernels({
+    train: A.inputs.prompt.train,
+    test: A.inputs.prompt.test,
+    labelWordIds: A.label_word_ids,
+    formulas: ['sgd'],
+  });
   expect(r.gradDim).toBe(cs.grad_dim);
   expect(maxRelErr(r.f0Test.flat(), flat(cs.f0_test))).toBeLessThan(1e-9);
   expect(maxRelErr(r.kernels.sgd!.trainTest.data, flat(cs.kernels.sgd.train_test))).toBeLessThan(1e-9);

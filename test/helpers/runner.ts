@@ -45,7 +45,13 @@ export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
 }
 
 /** What a run decided and measured (not the timings or cache fields). */
-export const outcome = (l: ResultLine) => ({ params: l.params, dev: l.dev, test: l.test, grad_dim: l.grad_dim, n: [l.n_train, l.n_dev, l.n_test] });
+export const outcome = (l: ResultLine) => ({
+  params: l.params,
+  dev: l.dev,
+  test: l.test,
+  grad_dim: l.grad_dim,
+  n: [l.n_train, l.n_dev, l.n_test],
+});
 
 /**
  * The dev and test accuracies of every setting of `base()`'s grid for one formula, and the selected
@@ -67,7 +73,8 @@ export async function expectedPromptRun(formula: 'sgd' | 'signgd', maxTest = 48)
   };
   const [train, dev, test] = [encode('train'), encode('dev'), encode('test')];
   const model = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
-  const kernelsOn = (other: typeof dev) => model.kernels({ train: train.inputs, test: other.inputs, labelWordIds: enc.labelWordIds, formulas: [formula] });
+  const kernelsOn = (other: typeof dev) =>
+    model.kernels({ train: train.inputs, test: other.inputs, labelWordIds: enc.labelWordIds, formulas: [formula] });
   const [kd, kt] = [await kernelsOn(dev), await kernelsOn(test)];
   // accuracy by hand: the argmax of each example's scores (first on ties) against its label
   const accuracy = (pred: number[], labels: number[]) =>
@@ -76,8 +83,22 @@ export async function expectedPromptRun(formula: 'sgd' | 'signgd', maxTest = 48)
   const scored = [];
   for (const params of grid) {
     const on = async (k: typeof kd, split: typeof dev) =>
-      accuracy((await solve({ kernelTrainTrain: k.kernels[formula]!.trainTrain, kernelTrainTest: k.kernels[formula]!.trainTest, f0Train: k.f0Train,
-        f0Test: k.f0Test, trainLabels: train.labels, numClasses: 2, binary: false, solver: 'lstsq', params })).predictions, split.labels);
+      accuracy(
+        (
+          await solve({
+            kernelTrainTrain: k.kernels[formula]!.trainTrain,
+            kernelTrainTest: k.kernels[formula]!.trainTest,
+            f0Train: k.f0Train,
+            f0Test: k.f0Test,
+            trainLabels: train.labels,
+            numClasses: 2,
+            binary: false,
+            solver: 'lstsq',
+            params,
+          })
+        ).predictions,
+        split.labels,
+      );
     scored.push({ params, dev: await on(kd, dev), test: await on(kt, test) });
   }
   const best = scored.reduce((a, b) => (b.dev > a.dev ? b : a));
