@@ -1,11 +1,18 @@
 // The fine-tuning runner's options, defaults and result lines (the runner itself: finetuneRun.ts).
 import { OptionError } from '../errors.js';
-import { OPTIMIZERS, type Optimizer } from '../finetune.js';
+import {
+  OPTIMIZERS,
+  type FinetuneOptions,
+  type FinetuneResult,
+  type Optimizer,
+  type TrainingDivergedError,
+} from '../finetune.js';
+import type { LmModel } from '../model.js';
 import type { Metrics } from '../metrics.js';
-import type { Dtype, OutputKind, ProgressFn } from '../types.js';
+import type { ProgressFn } from '../types.js';
 import { checkInt, checkIntList, checkNumber, oneOf } from '../validate.js';
 import { resolveExperiment, type ExperimentOptions } from './options.js';
-import type { SeedHead } from './prepare.js';
+import type { EncodedSplits, PreparedModel, SeedHead } from './prepare.js';
 import type { ResultLineBase } from './results.js';
 
 /** Bump when the meaning of fine-tuning result lines changes. */
@@ -141,4 +148,36 @@ export function resolveFtOptions(opts: FinetuneRunOptions) {
     lora = { r: opts.lora.r, alpha: opts.lora.alpha };
   }
   return { ...x, optimizer, lrs, batchSizes, steps, evalEvery, lora };
+}
+
+/** The validated settings of a fine-tuning run and the state its seeds share. */
+export interface FtRun extends ReturnType<typeof resolveFtOptions> {
+  opts: FinetuneRunOptions;
+  prepared: PreparedModel;
+  /** The model at θ0 (loaded once). */
+  base: LmModel;
+  behaviour: boolean;
+  metric: string;
+}
+
+/** One seed's data, model at θ0 and fine-tuning options common to its grid. */
+export interface FtSeed {
+  seed: number;
+  t0: number;
+  encode_s: number;
+  e: EncodedSplits;
+  configId: string;
+  model: LmModel;
+  head: SeedHead | null;
+  bss: number[];
+  oneShot: boolean;
+  common: Omit<FinetuneOptions, 'lr' | 'batchSize'>;
+}
+
+export interface GridOutcome {
+  runs: GridRunRecord[];
+  best?: { lr: number; bs: number; dev: number; result: FinetuneResult };
+  aborted?: { lr: number; bs: number; result: FinetuneResult };
+  lastDiverged?: { lr: number; bs: number; err: TrainingDivergedError };
+  grid_s: number;
 }

@@ -18,7 +18,8 @@ export {
 export { readResultLines, finishedLines } from './results.js';
 export { DEFAULT_GRIDS, SOLVER_AXES, resolveGrid, type GridAxes, type GridAxis } from './grids.js';
 export { solveSeed, type SeedSolveInput, type SeedSolveResult } from './solveSeed.js';
-export { runKernelExperiment, type RunOptions, type RunStats, type ResultLine, type SeedStatus } from './kernelRun.js';
+export { runKernelExperiment } from './kernelRun.js';
+export type { RunOptions, RunStats, ResultLine, SeedStatus } from './kernelSpec.js';
 export { runFinetuneExperiment } from './finetuneRun.js';
 export {
   DEFAULT_FT_BATCH_SIZES,

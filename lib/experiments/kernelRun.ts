@@ -19,95 +19,25 @@ import { packageRoot } from '../addon/load.js';
 import { OptionError } from '../errors.js';
 import { appendLineAtomic, assertWritableDir, removeStaleTemps } from '../io.js';
 import { flatRows, splitColumns } from '../kernels/layout.js';
-import type { Metrics } from '../metrics.js';
 import { loadModel, type LmModel } from '../model.js';
-import { SOLVERS, gridOf, type SolverName, type SolverParams } from '../solvers/index.js';
-import { FORMULAS, SUBSETS, type Dtype, type Formula, type Kernel, type OutputKind, type Subset } from '../types.js';
+import { SOLVERS, gridOf } from '../solvers/index.js';
+import { FORMULAS, SUBSETS, type Kernel } from '../types.js';
 import { checkInt, oneOf } from '../validate.js';
 import { entryPath, fileSha256, hashJson, readEntry, writeEntry } from './cache.js';
-import { resolveGrid, type GridAxes } from './grids.js';
-import { abortError, resolveExperiment, secs, type Experiment, type ExperimentOptions, type RunProgress } from './options.js';
-import { RUNNER_VERSION, inputsId, loadEncodedSplits, prepareModel, seedHead, type EncodedSplits, type PreparedModel, type SeedHead } from './prepare.js';
-import { finishedLines, type ResultLineBase } from './results.js';
+import { resolveGrid } from './grids.js';
+import { abortError, resolveExperiment, secs, type Experiment } from './options.js';
+import {
+  RUNNER_VERSION,
+  inputsId,
+  loadEncodedSplits,
+  prepareModel,
+  seedHead,
+  type EncodedSplits,
+  type SeedHead,
+} from './prepare.js';
+import type { CacheState, KernelRun, ResultLine, RunOptions, RunStats } from './kernelSpec.js';
+import { finishedLines } from './results.js';
 import { solveSeed, type SeedSolveResult } from './solveSeed.js';
-
-export interface RunOptions extends ExperimentOptions {
-  formula?: Formula;
-  solver?: SolverName;
-  /** One output logit1 - logit0 (2-class tasks only). */
-  binary?: boolean;
-  /** Hyper-parameter grid (per solver defaults in DEFAULT_GRIDS). */
-  grid?: GridAxes;
-  subset?: Subset;
-  batchSize?: number;
-  /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
-  cacheDir?: string | null;
-  /** Progress bar factory (the CLI passes cliProgressBar). */
-  progress?: (label: string) => RunProgress;
-}
-
-type CacheState = 'hit' | 'miss' | 'off';
-
-export interface ResultLine extends ResultLineBase {
-  formula: Formula;
-  solver: SolverName;
-  binary: boolean;
-  subset: Subset;
-  params: SolverParams;
-  grid: GridAxes;
-  grid_size: number;
-  dev: Metrics;
-  test: Metrics;
-  dev_score: number;
-  test_score: number;
-  grad_dim: number;
-  num_outputs: number;
-  n_train: number;
-  n_dev: number;
-  n_test: number;
-  max_test: number | null;
-  label_word_ids: number[] | null;
-  kernel_cache: CacheState;
-  kernel_key: string;
-  linear_probe: SeedHead['info'];
-  timings: { encode_s: number; linear_probe_s: number; kernel_s: number; select_s: number; eval_s: number; total_s: number };
-}
-
-export interface SeedStatus {
-  seed: number;
-  status: 'done' | 'skipped';
-  kernelCache?: CacheState;
-  line: ResultLine;
-}
-
-export interface RunStats {
-  /** One line per seed, in seed order (skipped seeds: the line found in the output file). */
-  lines: ResultLine[];
-  seeds: SeedStatus[];
-  skipped: number;
-  cacheHits: number;
-  cacheMisses: number;
-  /** Whether the model was loaded at all (not when every seed was skipped or cached in prompt output). */
-  modelLoaded: boolean;
-  total_s: number;
-}
-
-/** The validated settings of a kernel run, and the state its seeds share. */
-interface KernelRun extends Experiment {
-  opts: RunOptions;
-  formula: Formula;
-  solver: SolverName;
-  binary: boolean;
-  subset: Subset;
-  batchSize: number;
-  gridAxes: GridAxes;
-  grid: SolverParams[];
-  cacheDir: string | null;
-  progress: (label: string) => RunProgress;
-  prepared: PreparedModel;
-  getModel: () => Promise<LmModel>;
-  modelLoaded: () => boolean;
-}
 
 function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   const formula = oneOf(opts.formula, 'formula', FORMULAS, 'sgd');
@@ -117,7 +47,11 @@ function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   if (binary && x.spec.labels.length !== 2)
     throw new OptionError('binary', `false: ${x.task} has ${x.spec.labels.length} labels, binary mode needs 2`, binary);
   if (solver === 'asym' && (!binary || formula !== 'asymmetric_signgd'))
-    throw new OptionError('solver', 'asym only with --binary and --formula asymmetric_signgd (it needs the flipped kernel)', solver);
+    throw new OptionError(
+      'solver',
+      'asym only with --binary and --formula asymmetric_signgd (it needs the flipped kernel)',
+      solver,
+    );
   const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
   const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
   const gridAxes = resolveGrid(solver, opts.grid);
@@ -187,7 +121,12 @@ async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead |
       signal: run.opts.signal,
     });
     const kk = r.kernels[run.formula]!;
-    const arrays: Record<string, Float64Array> = { trainTrain: kk.trainTrain.data, trainEval: kk.trainTest.data, f0Train: flatRows(r.f0Train), f0Eval: flatRows(r.f0Test) };
+    const arrays: Record<string, Float64Array> = {
+      trainTrain: kk.trainTrain.data,
+      trainEval: kk.trainTest.data,
+      f0Train: flatRows(r.f0Train),
+      f0Eval: flatRows(r.f0Test),
+    };
     if (kk.trainTestFlipped) arrays.trainEvalFlipped = kk.trainTestFlipped.data;
     return { gradDim: r.gradDim, numOutputs: r.numOutputs, arrays };
   } finally {
@@ -200,9 +139,19 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
   engine ??= engineId();
   const evalInputs = [...e.dev, ...e.test];
   const key = hashJson({
-    v: RUNNER_VERSION, kind: 'kernels', engine, model: run.prepared.modelId, dtype: run.dtype, mode: run.output, formula: run.formula,
-    subset: run.subset, binary: run.binary, labelWordIds: run.prepared.labelWordIds, classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
-    train: hashJson(e.train), eval: hashJson(evalInputs),
+    v: RUNNER_VERSION,
+    kind: 'kernels',
+    engine,
+    model: run.prepared.modelId,
+    dtype: run.dtype,
+    mode: run.output,
+    formula: run.formula,
+    subset: run.subset,
+    binary: run.binary,
+    labelWordIds: run.prepared.labelWordIds,
+    classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
+    train: hashJson(e.train),
+    eval: hashJson(evalInputs),
   });
   const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', key) : undefined;
   let entry = path ? readEntry(path, key) : undefined;
@@ -214,11 +163,26 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
   let got: { gradDim: number; numOutputs: number; arrays: Record<string, Float64Array> };
   if (entry) {
     cache = 'hit';
-    got = { gradDim: entry.meta.gradDim as number, numOutputs: (entry.meta.numOutputs ?? entry.meta.numLogits) as number, arrays: entry.arrays };
+    got = {
+      gradDim: entry.meta.gradDim as number,
+      numOutputs: (entry.meta.numOutputs ?? entry.meta.numLogits) as number,
+      arrays: entry.arrays,
+    };
   } else {
     got = await computeKernels(run, e, head, seed);
     if (path) {
-      const meta = { gradDim: got.gradDim, numOutputs: got.numOutputs, nTrain: e.train.length, nEval: evalInputs.length, task: run.task, output: run.output, formula: run.formula, subset: run.subset, binary: run.binary, dtype: run.dtype };
+      const meta = {
+        gradDim: got.gradDim,
+        numOutputs: got.numOutputs,
+        nTrain: e.train.length,
+        nEval: evalInputs.length,
+        task: run.task,
+        output: run.output,
+        formula: run.formula,
+        subset: run.subset,
+        binary: run.binary,
+        dtype: run.dtype,
+      };
       writeEntry(path, { key, meta, arrays: got.arrays });
     }
   }
@@ -227,7 +191,18 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
   const [trainDev, trainTest] = splitColumns({ shape: [N, C, nEval, C], data: a.trainEval }, nDev);
   const flipped = a.trainEvalFlipped ? splitColumns({ shape: [N, C, nEval, C], data: a.trainEvalFlipped }, nDev) : undefined;
   const trainTrain: Kernel = { shape: [N, C, N, C], data: a.trainTrain };
-  return { trainTrain, trainDev, trainTest, flipped, f0Train: a.f0Train, f0Eval: a.f0Eval, gradDim: got.gradDim, numOutputs: C, cache, key };
+  return {
+    trainTrain,
+    trainDev,
+    trainTest,
+    flipped,
+    f0Train: a.f0Train,
+    f0Eval: a.f0Eval,
+    gradDim: got.gradDim,
+    numOutputs: C,
+    cache,
+    key,
+  };
 }
 
 /** The solver step of one seed, with its progress bar. */
@@ -236,12 +211,23 @@ async function solveKernels(run: KernelRun, e: EncodedSplits, k: SeedKernels, se
   const bar = run.progress(`seed ${seed} solve`);
   try {
     return await solveSeed({
-      task: run.task, solver: run.solver, binary: run.binary, grid: run.grid,
-      kernelTrainTrain: k.trainTrain, kernelTrainDev: k.trainDev, kernelTrainTest: k.trainTest,
-      kernelTrainDevFlipped: k.flipped?.[0], kernelTrainTestFlipped: k.flipped?.[1],
-      f0Train: k.f0Train, f0Dev: k.f0Eval.subarray(0, nDevOut), f0Test: k.f0Eval.subarray(nDevOut),
-      trainLabels: e.trainLabels, devLabels: e.devLabels, testLabels: e.testLabels,
-      signal: run.opts.signal, onProgress: bar.update,
+      task: run.task,
+      solver: run.solver,
+      binary: run.binary,
+      grid: run.grid,
+      kernelTrainTrain: k.trainTrain,
+      kernelTrainDev: k.trainDev,
+      kernelTrainTest: k.trainTest,
+      kernelTrainDevFlipped: k.flipped?.[0],
+      kernelTrainTestFlipped: k.flipped?.[1],
+      f0Train: k.f0Train,
+      f0Dev: k.f0Eval.subarray(0, nDevOut),
+      f0Test: k.f0Eval.subarray(nDevOut),
+      trainLabels: e.trainLabels,
+      devLabels: e.devLabels,
+      testLabels: e.testLabels,
+      signal: run.opts.signal,
+      onProgress: bar.update,
     });
   } finally {
     bar.stop();
@@ -257,15 +243,57 @@ interface SeedTimes {
   kernel_s: number;
 }
 
-function resultLine(run: KernelRun, seed: number, configId: string, e: EncodedSplits, k: SeedKernels, head: SeedHead | null, sr: SeedSolveResult, t: SeedTimes): ResultLine {
+function resultLine(
+  run: KernelRun,
+  seed: number,
+  configId: string,
+  e: EncodedSplits,
+  k: SeedKernels,
+  head: SeedHead | null,
+  sr: SeedSolveResult,
+  t: SeedTimes,
+): ResultLine {
   return {
-    version: RUNNER_VERSION, time: new Date().toISOString(), config_id: configId, task: run.task, k: run.k, seed,
-    model: basename(resolve(run.opts.modelDir)), model_id: run.prepared.modelId, output: run.output, formula: run.formula, solver: run.solver,
-    binary: run.binary, subset: run.subset, dtype: run.dtype, metric: sr.metric, params: sr.best, grid: run.gridAxes, grid_size: run.grid.length,
-    dev: sr.dev, test: sr.test, dev_score: sr.devScore, test_score: sr.testScore, grad_dim: k.gradDim, num_outputs: k.numOutputs,
-    n_train: e.train.length, n_dev: e.dev.length, n_test: e.test.length, max_test: run.maxTest, label_word_ids: run.prepared.labelWordIds,
-    kernel_cache: k.cache, kernel_key: k.key, linear_probe: head ? head.info : null,
-    timings: { encode_s: t.encode_s, linear_probe_s: t.linear_probe_s, kernel_s: t.kernel_s, select_s: round2(sr.select_s), eval_s: round2(sr.eval_s), total_s: secs(t.t0) },
+    version: RUNNER_VERSION,
+    time: new Date().toISOString(),
+    config_id: configId,
+    task: run.task,
+    k: run.k,
+    seed,
+    model: basename(resolve(run.opts.modelDir)),
+    model_id: run.prepared.modelId,
+    output: run.output,
+    formula: run.formula,
+    solver: run.solver,
+    binary: run.binary,
+    subset: run.subset,
+    dtype: run.dtype,
+    metric: sr.metric,
+    params: sr.best,
+    grid: run.gridAxes,
+    grid_size: run.grid.length,
+    dev: sr.dev,
+    test: sr.test,
+    dev_score: sr.devScore,
+    test_score: sr.testScore,
+    grad_dim: k.gradDim,
+    num_outputs: k.numOutputs,
+    n_train: e.train.length,
+    n_dev: e.dev.length,
+    n_test: e.test.length,
+    max_test: run.maxTest,
+    label_word_ids: run.prepared.labelWordIds,
+    kernel_cache: k.cache,
+    kernel_key: k.key,
+    linear_probe: head ? head.info : null,
+    timings: {
+      encode_s: t.encode_s,
+      linear_probe_s: t.linear_probe_s,
+      kernel_s: t.kernel_s,
+      select_s: round2(sr.select_s),
+      eval_s: round2(sr.eval_s),
+      total_s: secs(t.t0),
+    },
   };
 }
 
@@ -274,9 +302,15 @@ async function runSeed(run: KernelRun, seed: number, e: EncodedSplits, configId:
   const encode_s = secs(t0);
   const tLp = performance.now();
   const head = await seedHead({
-    getModel: run.getModel, train: e.train, trainLabels: e.trainLabels, numClasses: run.spec.labels.length, options: run.linearProbe,
+    getModel: run.getModel,
+    train: e.train,
+    trainLabels: e.trainLabels,
+    numClasses: run.spec.labels.length,
+    options: run.linearProbe,
     cache: run.cacheDir ? { dir: run.cacheDir, modelId: run.prepared.modelId, dtype: run.dtype } : null,
-    batchSize: run.batchSize, signal: run.opts.signal, log: (m) => run.log(`seed ${seed}: ${m}`),
+    batchSize: run.batchSize,
+    signal: run.opts.signal,
+    log: (m) => run.log(`seed ${seed}: ${m}`),
   });
   const linear_probe_s = run.output === 'standard' ? secs(tLp) : 0;
   const tK = performance.now();
@@ -302,9 +336,23 @@ export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
     const t0 = performance.now();
     const e = loadEncodedSplits(opts.dataDir, run.spec, run.k, seed, run.prepared.enc, run.output, { maxTest: run.maxTest });
     const configId = hashJson({
-      v: RUNNER_VERSION, task: run.task, k: run.k, seed, model: run.prepared.modelId, mode: run.output, formula: run.formula, solver: run.solver,
-      binary: run.binary, subset: run.subset, dtype: run.dtype, grid: run.gridAxes, labelWordIds: run.prepared.labelWordIds,
-      template: run.prepared.enc.prompt.template, linearProbe: run.linearProbe, maxTest: run.maxTest, inputs: inputsId(e),
+      v: RUNNER_VERSION,
+      task: run.task,
+      k: run.k,
+      seed,
+      model: run.prepared.modelId,
+      mode: run.output,
+      formula: run.formula,
+      solver: run.solver,
+      binary: run.binary,
+      subset: run.subset,
+      dtype: run.dtype,
+      grid: run.gridAxes,
+      labelWordIds: run.prepared.labelWordIds,
+      template: run.prepared.enc.prompt.template,
+      linearProbe: run.linearProbe,
+      maxTest: run.maxTest,
+      inputs: inputsId(e),
     });
     const prev = existing.get(configId);
     if (prev) {

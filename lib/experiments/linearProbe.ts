@@ -102,7 +102,67 @@ const maxAbs = (a: Float64Array): number => {
   return m;
 };
 
-/** L-BFGS from w0 (modified in place). */
+/** The limited-memory curvature pairs (s, y, 1/sᵀy), newest last. */
+interface Memory {
+  S: Float64Array[];
+  Yv: Float64Array[];
+  rho: number[];
+}
+
+/** Two-loop recursion: dir = −H g with the memory's inverse-Hessian estimate; steepest descent when it is not a descent direction. */
+function searchDirection(g: Float64Array, mem: Memory, dir: Float64Array): number {
+  const { S, Yv, rho } = mem;
+  const P = g.length;
+  const alpha = new Array<number>(S.length);
+  for (let i = 0; i < P; i++) dir[i] = -g[i];
+  for (let j = S.length - 1; j >= 0; j--) {
+    alpha[j] = rho[j] * dot(S[j], dir);
+    for (let i = 0; i < P; i++) dir[i] -= alpha[j] * Yv[j][i];
+  }
+  if (S.length > 0) {
+    const last = S.length - 1;
+    const gamma = dot(S[last], Yv[last]) / dot(Yv[last], Yv[last]);
+    for (let i = 0; i < P; i++) dir[i] *= gamma;
+  } else {
+    const gn = Math.sqrt(dot(g, g));
+    if (gn > 0) for (let i = 0; i < P; i++) dir[i] /= Math.max(1, gn);
+  }
+  for (let j = 0; j < S.length; j++) {
+    const b = rho[j] * dot(Yv[j], dir);
+    for (let i = 0; i < P; i++) dir[i] += (alpha[j] - b) * S[j][i];
+  }
+  const slope = dot(g, dir);
+  if (slope < 0) return slope;
+  // not a descent direction: reset memory, steepest descent
+  S.length = 0;
+  Yv.length = 0;
+  rho.length = 0;
+  for (let i = 0; i < P; i++) dir[i] = -g[i];
+  return -dot(g, g);
+}
+
+/** Keeps the pair (wNew − w, gNew − g) when its curvature is positive; at most `m` pairs. */
+function remember(mem: Memory, w: Float64Array, wNew: Float64Array, g: Float64Array, gNew: Float64Array, m: number): void {
+  const P = w.length;
+  const s = new Float64Array(P);
+  const yv = new Float64Array(P);
+  for (let i = 0; i < P; i++) {
+    s[i] = wNew[i] - w[i];
+    yv[i] = gNew[i] - g[i];
+  }
+  const sy = dot(s, yv);
+  if (!(sy > 1e-12 * Math.sqrt(dot(yv, yv) * dot(s, s)))) return;
+  mem.S.push(s);
+  mem.Yv.push(yv);
+  mem.rho.push(1 / sy);
+  if (mem.S.length > m) {
+    mem.S.shift();
+    mem.Yv.shift();
+    mem.rho.shift();
+  }
+}
+
+/** L-BFGS from w0 (modified in place), backtracking (Armijo) line search. */
 function lbfgs(
   data: Data,
   idx: Int32Array,
@@ -111,79 +171,27 @@ function lbfgs(
   maxIter: number,
   tol: number,
 ): { iterations: number; converged: boolean } {
-  const m = 10;
   const P = w.length;
   const g = new Float64Array(P);
   let f = lossGrad(data, idx, w, C, g);
-  const S: Float64Array[] = [];
-  const Yv: Float64Array[] = [];
-  const rho: number[] = [];
+  const mem: Memory = { S: [], Yv: [], rho: [] };
   const dir = new Float64Array(P);
   const wNew = new Float64Array(P);
   const gNew = new Float64Array(P);
-  const alphaBuf = new Array<number>(m);
   for (let it = 0; it < maxIter; it++) {
     if (maxAbs(g) <= tol) return { iterations: it, converged: true };
-    // two-loop recursion: dir = -H g
-    for (let i = 0; i < P; i++) dir[i] = -g[i];
-    for (let j = S.length - 1; j >= 0; j--) {
-      const a = rho[j] * dot(S[j], dir);
-      alphaBuf[j] = a;
-      const yj = Yv[j];
-      for (let i = 0; i < P; i++) dir[i] -= a * yj[i];
-    }
-    if (S.length > 0) {
-      const last = S.length - 1;
-      const gamma = dot(S[last], Yv[last]) / dot(Yv[last], Yv[last]);
-      for (let i = 0; i < P; i++) dir[i] *= gamma;
-    } else {
-      const gn = Math.sqrt(dot(g, g));
-      if (gn > 0) for (let i = 0; i < P; i++) dir[i] /= Math.max(1, gn);
-    }
-    for (let j = 0; j < S.length; j++) {
-      const b = rho[j] * dot(Yv[j], dir);
-      const sj = S[j];
-      for (let i = 0; i < P; i++) dir[i] += (alphaBuf[j] - b) * sj[i];
-    }
-    let slope = dot(g, dir);
-    if (!(slope < 0)) {
-      // not a descent direction: reset memory, steepest descent
-      S.length = 0;
-      Yv.length = 0;
-      rho.length = 0;
-      for (let i = 0; i < P; i++) dir[i] = -g[i];
-      slope = -dot(g, g);
-    }
+    const slope = searchDirection(g, mem, dir);
     let step = 1;
     let fNew = Infinity;
     let accepted = false;
-    for (let ls = 0; ls < 60; ls++) {
+    for (let ls = 0; ls < 60 && !accepted; ls++) {
       for (let i = 0; i < P; i++) wNew[i] = w[i] + step * dir[i];
       fNew = lossGrad(data, idx, wNew, C, gNew);
-      if (Number.isFinite(fNew) && fNew <= f + 1e-4 * step * slope) {
-        accepted = true;
-        break;
-      }
-      step *= 0.5;
+      accepted = Number.isFinite(fNew) && fNew <= f + 1e-4 * step * slope;
+      if (!accepted) step *= 0.5;
     }
     if (!accepted) return { iterations: it, converged: false };
-    const s = new Float64Array(P);
-    const yv = new Float64Array(P);
-    for (let i = 0; i < P; i++) {
-      s[i] = wNew[i] - w[i];
-      yv[i] = gNew[i] - g[i];
-    }
-    const sy = dot(s, yv);
-    if (sy > 1e-12 * Math.sqrt(dot(yv, yv) * dot(s, s))) {
-      S.push(s);
-      Yv.push(yv);
-      rho.push(1 / sy);
-      if (S.length > m) {
-        S.shift();
-        Yv.shift();
-        rho.shift();
-      }
-    }
+    remember(mem, w, wNew, g, gNew, 10);
     const fOld = f;
     w.set(wNew);
     g.set(gNew);
@@ -236,12 +244,11 @@ export function stratifiedFolds(y: readonly number[], nSplits: number): Int32Arr
   return folds;
 }
 
-/**
- * Fits the linear probe on features [N][dim] with label indices in [0, numClasses) and returns the head.
- */
-export function linearProbe(features: readonly (readonly number[])[], labels: readonly number[], numClasses: number, opts: LinearProbeOptions = {}): LinearProbeResult {
+/** The features as one row-major matrix, checked against the labels. */
+function probeData(features: readonly (readonly number[])[], labels: readonly number[], numClasses: number): Data {
   if (!Array.isArray(features) || features.length === 0) throw new InputError('linear probe', 'no training features');
-  if (features.length !== labels.length) throw new InputError('linear probe', `${features.length} feature rows but ${labels.length} labels`);
+  if (features.length !== labels.length)
+    throw new InputError('linear probe', `${features.length} feature rows but ${labels.length} labels`);
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new OptionError('numClasses', 'an integer >= 2', numClasses);
   const d = features[0].length;
   const n = features.length;
@@ -251,68 +258,96 @@ export function linearProbe(features: readonly (readonly number[])[], labels: re
     for (let j = 0; j < d; j++) X[i * d + j] = r[j];
   });
   labels.forEach((l, i) => {
-    if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError(`labels[${i}]`, `a label index in [0, ${numClasses - 1}]`, l);
+    if (!Number.isInteger(l) || l < 0 || l >= numClasses)
+      throw new OptionError(`labels[${i}]`, `a label index in [0, ${numClasses - 1}]`, l);
   });
-  const y = Int32Array.from(labels);
-  const K = numClasses;
-  const data: Data = { X, y, n, d, K };
-  const maxIter = opts.maxIter ?? 5000;
-  const tol = opts.tol ?? 1e-4;
-  const P = K * (d + 1);
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  let C: number;
-  let w = new Float64Array(P);
-  let cvScores: number[] = [];
-  const Cs = opts.C !== undefined ? [opts.C] : [...(opts.Cs ?? DEFAULT_LP_CS)];
-  for (const c of Cs) if (typeof c !== 'number' || !(c > 0) || !Number.isFinite(c)) throw new OptionError('linearProbe.C', 'a number > 0', c);
-  if (opts.C !== undefined) {
-    C = opts.C;
-  } else {
-    const nFolds = opts.folds ?? 5;
-    if (!Number.isInteger(nFolds) || nFolds < 2) throw new OptionError('linearProbe.folds', 'an integer >= 2', nFolds);
-    if (nFolds > n) throw new InputError('linear probe', `${nFolds}-fold cross-validation needs at least ${nFolds} training examples, got ${n}`);
-    const folds = stratifiedFolds(labels, nFolds);
-    const sums = new Array<number>(Cs.length).fill(0);
-    const foldCoefs: Float64Array[][] = [];
-    for (let f = 0; f < nFolds; f++) {
-      const trainIdx = Int32Array.from(all.filter((i) => folds[i] !== f));
-      const testIdx = Int32Array.from(all.filter((i) => folds[i] === f));
-      const wf = new Float64Array(P); // warm start along the C path
-      const coefs: Float64Array[] = [];
-      Cs.forEach((c, ci) => {
+  return { X, y: Int32Array.from(labels), n, d, K: numClasses };
+}
+
+const accuracyOn = (data: Data, idx: Int32Array, w: Float64Array): number => {
+  const pred = predict(data, idx, w);
+  let ok = 0;
+  pred.forEach((p, j) => (ok += p === data.y[idx[j]] ? 1 : 0));
+  return idx.length > 0 ? ok / idx.length : 0;
+};
+
+/**
+ * Stratified k-fold CV over the C path (warm starts along it, as sklearn's LogisticRegressionCV): the best
+ * mean fold accuracy's C, and the mean of its fold coefficients as the final fit's start.
+ */
+function crossValidate(data: Data, labels: readonly number[], Cs: number[], nFolds: number, maxIter: number, tol: number) {
+  if (!Number.isInteger(nFolds) || nFolds < 2) throw new OptionError('linearProbe.folds', 'an integer >= 2', nFolds);
+  if (nFolds > data.n)
+    throw new InputError(
+      'linear probe',
+      `${nFolds}-fold cross-validation needs at least ${nFolds} training examples, got ${data.n}`,
+    );
+  const P = data.K * (data.d + 1);
+  const all = Int32Array.from({ length: data.n }, (_, i) => i);
+  const folds = stratifiedFolds(labels, nFolds);
+  const sums = new Array<number>(Cs.length).fill(0);
+  const foldCoefs: Float64Array[][] = [];
+  for (let f = 0; f < nFolds; f++) {
+    const trainIdx = Int32Array.from(all.filter((i) => folds[i] !== f));
+    const testIdx = Int32Array.from(all.filter((i) => folds[i] === f));
+    const wf = new Float64Array(P); // warm start along the C path
+    foldCoefs.push(
+      Cs.map((c, ci) => {
         lbfgs(data, trainIdx, wf, c, maxIter, tol);
-        coefs.push(wf.slice());
-        const pred = predict(data, testIdx, wf);
-        let ok = 0;
-        pred.forEach((p, j) => (ok += p === y[testIdx[j]] ? 1 : 0));
-        sums[ci] += testIdx.length > 0 ? ok / testIdx.length : 0;
-      });
-      foldCoefs.push(coefs);
-    }
-    cvScores = sums.map((s) => s / nFolds);
-    let best = 0;
-    for (let i = 1; i < Cs.length; i++) if (cvScores[i] > cvScores[best]) best = i;
-    C = Cs[best];
-    w = new Float64Array(P);
-    for (const coefs of foldCoefs) for (let i = 0; i < P; i++) w[i] += coefs[best][i] / nFolds;
+        sums[ci] += accuracyOn(data, testIdx, wf);
+        return wf.slice();
+      }),
+    );
   }
-  const r = lbfgs(data, all, w, C, maxIter, tol);
+  const cvScores = sums.map((s) => s / nFolds);
+  let best = 0;
+  for (let i = 1; i < Cs.length; i++) if (cvScores[i] > cvScores[best]) best = i;
+  const w = new Float64Array(P);
+  for (const coefs of foldCoefs) for (let i = 0; i < P; i++) w[i] += coefs[best][i] / nFolds;
+  return { C: Cs[best], cvScores, w };
+}
+
+/** The head [K][d] and bias [K] of the fitted coefficients (binary: the reference's [−w/2, +w/2]). */
+function headOf(w: Float64Array, d: number, K: number): { weight: number[][]; bias: number[] } {
   const D = d + 1;
   const row = (k: number) => Array.from(w.subarray(k * D, k * D + d));
-  let weight: number[][];
-  let bias: number[];
   if (K === 2) {
     // sklearn: coef_ = row of class 1, intercept_ = its bias; the reference writes [-w/2, +w/2].
     const w1 = row(1);
     const b1 = w[1 * D + d];
-    weight = [w1.map((v) => -v / 2), w1.map((v) => v / 2)];
-    bias = [-b1 / 2, b1 / 2];
-  } else {
-    weight = Array.from({ length: K }, (_, k) => row(k));
-    bias = Array.from({ length: K }, (_, k) => w[k * D + d]);
+    return { weight: [w1.map((v) => -v / 2), w1.map((v) => v / 2)], bias: [-b1 / 2, b1 / 2] };
   }
-  const pred = predict(data, all, w);
-  let ok = 0;
-  pred.forEach((p, i) => (ok += p === y[i] ? 1 : 0));
-  return { weight, bias, C, cvScores, Cs, trainAccuracy: ok / n, iterations: r.iterations, converged: r.converged };
+  return { weight: Array.from({ length: K }, (_, k) => row(k)), bias: Array.from({ length: K }, (_, k) => w[k * D + d]) };
+}
+
+/**
+ * Fits the linear probe on features [N][dim] with label indices in [0, numClasses) and returns the head.
+ */
+export function linearProbe(
+  features: readonly (readonly number[])[],
+  labels: readonly number[],
+  numClasses: number,
+  opts: LinearProbeOptions = {},
+): LinearProbeResult {
+  const data = probeData(features, labels, numClasses);
+  const maxIter = opts.maxIter ?? 5000;
+  const tol = opts.tol ?? 1e-4;
+  const Cs = opts.C !== undefined ? [opts.C] : [...(opts.Cs ?? DEFAULT_LP_CS)];
+  for (const c of Cs)
+    if (typeof c !== 'number' || !(c > 0) || !Number.isFinite(c)) throw new OptionError('linearProbe.C', 'a number > 0', c);
+  const cv =
+    opts.C !== undefined
+      ? { C: opts.C, cvScores: [] as number[], w: new Float64Array(data.K * (data.d + 1)) }
+      : crossValidate(data, labels, Cs, opts.folds ?? 5, maxIter, tol);
+  const all = Int32Array.from({ length: data.n }, (_, i) => i);
+  const r = lbfgs(data, all, cv.w, cv.C, maxIter, tol);
+  return {
+    ...headOf(cv.w, data.d, data.K),
+    C: cv.C,
+    cvScores: cv.cvScores,
+    Cs,
+    trainAccuracy: accuracyOn(data, all, cv.w),
+    iterations: r.iterations,
+    converged: r.converged,
+  };
 }

@@ -1,0 +1,87 @@
+// The kernel runner's options, result lines and run state (the runner itself: kernelRun.ts).
+import type { Metrics } from '../metrics.js';
+import type { LmModel } from '../model.js';
+import type { SolverName, SolverParams } from '../solvers/index.js';
+import type { Formula, Subset } from '../types.js';
+import type { GridAxes } from './grids.js';
+import type { Experiment, ExperimentOptions, RunProgress } from './options.js';
+import type { PreparedModel, SeedHead } from './prepare.js';
+import type { ResultLineBase } from './results.js';
+
+export interface RunOptions extends ExperimentOptions {
+  formula?: Formula;
+  solver?: SolverName;
+  /** One output logit1 - logit0 (2-class tasks only). */
+  binary?: boolean;
+  /** Hyper-parameter grid (per solver defaults in DEFAULT_GRIDS). */
+  grid?: GridAxes;
+  subset?: Subset;
+  batchSize?: number;
+  /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
+  cacheDir?: string | null;
+  /** Progress bar factory (the CLI passes cliProgressBar). */
+  progress?: (label: string) => RunProgress;
+}
+
+export type CacheState = 'hit' | 'miss' | 'off';
+
+export interface ResultLine extends ResultLineBase {
+  formula: Formula;
+  solver: SolverName;
+  binary: boolean;
+  subset: Subset;
+  params: SolverParams;
+  grid: GridAxes;
+  grid_size: number;
+  dev: Metrics;
+  test: Metrics;
+  dev_score: number;
+  test_score: number;
+  grad_dim: number;
+  num_outputs: number;
+  n_train: number;
+  n_dev: number;
+  n_test: number;
+  max_test: number | null;
+  label_word_ids: number[] | null;
+  kernel_cache: CacheState;
+  kernel_key: string;
+  linear_probe: SeedHead['info'];
+  timings: { encode_s: number; linear_probe_s: number; kernel_s: number; select_s: number; eval_s: number; total_s: number };
+}
+
+export interface SeedStatus {
+  seed: number;
+  status: 'done' | 'skipped';
+  kernelCache?: CacheState;
+  line: ResultLine;
+}
+
+export interface RunStats {
+  /** One line per seed, in seed order (skipped seeds: the line found in the output file). */
+  lines: ResultLine[];
+  seeds: SeedStatus[];
+  skipped: number;
+  cacheHits: number;
+  cacheMisses: number;
+  /** Whether the model was loaded at all (not when every seed was skipped or cached in prompt output). */
+  modelLoaded: boolean;
+  total_s: number;
+}
+
+/** The validated settings of a kernel run, and the state its seeds share. */
+export interface KernelRun extends Experiment {
+  opts: RunOptions;
+  formula: Formula;
+  solver: SolverName;
+  binary: boolean;
+  subset: Subset;
+  batchSize: number;
+  gridAxes: GridAxes;
+  grid: SolverParams[];
+  cacheDir: string | null;
+  progress: (label: string) => RunProgress;
+  prepared: PreparedModel;
+  getModel: () => Promise<LmModel>;
+  modelLoaded: () => boolean;
+}
