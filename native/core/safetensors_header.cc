@@ -1,6 +1,7 @@
 #include "core/safetensors_header.h"
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 #include <utility>
 
@@ -16,8 +17,59 @@ int64_t SafetensorsElementSize(const std::string& dtype) {
   return -1;
 }
 
-SafetensorsHeader ParseSafetensorsHeader(const uint8_t* data, size_t size, const std::string& where) {
-  auto fail = [&](const std::string& msg) { throw std::runtime_error(where + ": " + msg); };
+namespace {
+
+using Fail = std::function<void(const std::string&)>;
+
+// One tensor's header entry: dtype, shape and data offsets, checked against the data section's size.
+SafetensorsEntry ParseEntry(const std::string& name, const json::Value& e, uint64_t dataSize, const Fail& fail) {
+  if (!e.isObject()) fail("tensor '" + name + "': header entry is not an object");
+  const json::Value* dt = e.find("dtype");
+  const json::Value* sh = e.find("shape");
+  const json::Value* off = e.find("data_offsets");
+  if (!dt || !dt->isString()) fail("tensor '" + name + "': missing or non-string 'dtype'");
+  if (!sh || !sh->isArray()) fail("tensor '" + name + "': missing or non-array 'shape'");
+  if (!off || !off->isArray() || off->arr.size() != 2) fail("tensor '" + name + "': 'data_offsets' must be [begin, end]");
+  SafetensorsEntry ent;
+  ent.dtype = dt->str;
+  const int64_t esize = SafetensorsElementSize(ent.dtype);
+  if (esize < 0) fail("tensor '" + name + "': unknown dtype '" + ent.dtype + "'");
+  if (sh->arr.size() > 16) fail("tensor '" + name + "': " + std::to_string(sh->arr.size()) + " dimensions (at most 16)");
+  uint64_t numel = 1;
+  for (auto& d : sh->arr) {
+    if (!d.isNumber() || !d.isInteger || d.integer < 0) fail("tensor '" + name + "': shape entries must be non-negative integers");
+    if (d.integer > 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(d.integer)) fail("tensor '" + name + "': shape too large");
+    numel *= static_cast<uint64_t>(d.integer);
+    ent.shape.push_back(d.integer);
+  }
+  for (auto& o : off->arr)
+    if (!o.isNumber() || !o.isInteger || o.integer < 0) fail("tensor '" + name + "': data_offsets must be non-negative integers");
+  ent.begin = static_cast<uint64_t>(off->arr[0].integer);
+  ent.end = static_cast<uint64_t>(off->arr[1].integer);
+  if (ent.end < ent.begin) fail("tensor '" + name + "': data_offsets end < begin");
+  if (ent.end > dataSize)
+    fail("tensor '" + name + "': data_offsets [" + std::to_string(ent.begin) + ", " + std::to_string(ent.end) +
+         "] out of bounds (data section is " + std::to_string(dataSize) + " bytes)");
+  if (ent.end - ent.begin != numel * static_cast<uint64_t>(esize))
+    fail("tensor '" + name + "': " + std::to_string(ent.end - ent.begin) + " bytes for " + std::to_string(numel) + " elements of " +
+         ent.dtype);
+  return ent;
+}
+
+// Non-empty ranges may not overlap. Compare each range with the furthest end seen so far (not only its
+// neighbour: [0, 100) and [20, 30) overlap even with [10, 10) sorted between them).
+void CheckNoOverlap(std::vector<std::pair<uint64_t, uint64_t>> ranges, const Fail& fail) {
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t maxEnd = 0;
+  for (size_t i = 0; i < ranges.size(); i++) {
+    if (i > 0 && ranges[i].first < maxEnd) fail("tensor data ranges overlap at byte " + std::to_string(ranges[i].first));
+    maxEnd = std::max(maxEnd, ranges[i].second);
+  }
+}
+
+// The 8-byte little-endian header length, checked against the file size (a PyTorch checkpoint under the
+// wrong name is named as such).
+uint64_t HeaderLength(const uint8_t* data, size_t size, const Fail& fail) {
   if (size < 8) fail("truncated safetensors file (" + std::to_string(size) + " bytes, the header length alone needs 8)");
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | data[i];
@@ -32,6 +84,14 @@ SafetensorsHeader ParseSafetensorsHeader(const uint8_t* data, size_t size, const
          " bytes after the length field)");
   }
   if (hlen > (100u << 20)) fail("safetensors header length " + std::to_string(hlen) + " exceeds 100 MiB");
+  return hlen;
+}
+
+}  // namespace
+
+SafetensorsHeader ParseSafetensorsHeader(const uint8_t* data, size_t size, const std::string& where) {
+  const Fail fail = [&](const std::string& msg) { throw std::runtime_error(where + ": " + msg); };
+  const uint64_t hlen = HeaderLength(data, size, fail);
   SafetensorsHeader out;
   out.dataStart = 8 + hlen;
   const uint64_t dataSize = size - out.dataStart;
@@ -53,49 +113,12 @@ SafetensorsHeader ParseSafetensorsHeader(const uint8_t* data, size_t size, const
       }
       continue;
     }
-    const json::Value& e = kv.second;
-    if (!e.isObject()) fail("tensor '" + name + "': header entry is not an object");
     if (out.entries.count(name)) fail("tensor '" + name + "' appears twice in the header");
-    const json::Value* dt = e.find("dtype");
-    const json::Value* sh = e.find("shape");
-    const json::Value* off = e.find("data_offsets");
-    if (!dt || !dt->isString()) fail("tensor '" + name + "': missing or non-string 'dtype'");
-    if (!sh || !sh->isArray()) fail("tensor '" + name + "': missing or non-array 'shape'");
-    if (!off || !off->isArray() || off->arr.size() != 2) fail("tensor '" + name + "': 'data_offsets' must be [begin, end]");
-    SafetensorsEntry ent;
-    ent.dtype = dt->str;
-    const int64_t esize = SafetensorsElementSize(ent.dtype);
-    if (esize < 0) fail("tensor '" + name + "': unknown dtype '" + ent.dtype + "'");
-    if (sh->arr.size() > 16) fail("tensor '" + name + "': " + std::to_string(sh->arr.size()) + " dimensions (at most 16)");
-    uint64_t numel = 1;
-    for (auto& d : sh->arr) {
-      if (!d.isNumber() || !d.isInteger || d.integer < 0) fail("tensor '" + name + "': shape entries must be non-negative integers");
-      if (d.integer > 0 && numel > (uint64_t(1) << 50) / static_cast<uint64_t>(d.integer)) fail("tensor '" + name + "': shape too large");
-      numel *= static_cast<uint64_t>(d.integer);
-      ent.shape.push_back(d.integer);
-    }
-    for (auto& o : off->arr)
-      if (!o.isNumber() || !o.isInteger || o.integer < 0) fail("tensor '" + name + "': data_offsets must be non-negative integers");
-    ent.begin = static_cast<uint64_t>(off->arr[0].integer);
-    ent.end = static_cast<uint64_t>(off->arr[1].integer);
-    if (ent.end < ent.begin) fail("tensor '" + name + "': data_offsets end < begin");
-    if (ent.end > dataSize)
-      fail("tensor '" + name + "': data_offsets [" + std::to_string(ent.begin) + ", " + std::to_string(ent.end) +
-           "] out of bounds (data section is " + std::to_string(dataSize) + " bytes)");
-    if (ent.end - ent.begin != numel * static_cast<uint64_t>(esize))
-      fail("tensor '" + name + "': " + std::to_string(ent.end - ent.begin) + " bytes for " + std::to_string(numel) + " elements of " +
-           ent.dtype);
+    SafetensorsEntry ent = ParseEntry(name, kv.second, dataSize, fail);
     if (ent.end > ent.begin) ranges.emplace_back(ent.begin, ent.end);
     out.entries[name] = ent;
   }
-  // Non-empty ranges may not overlap. Compare each range with the furthest end seen so far (not only its
-  // neighbour: [0, 100) and [20, 30) overlap even with [10, 10) sorted between them).
-  std::sort(ranges.begin(), ranges.end());
-  uint64_t maxEnd = 0;
-  for (size_t i = 0; i < ranges.size(); i++) {
-    if (i > 0 && ranges[i].first < maxEnd) fail("tensor data ranges overlap at byte " + std::to_string(ranges[i].first));
-    maxEnd = std::max(maxEnd, ranges[i].second);
-  }
+  CheckNoOverlap(std::move(ranges), fail);
   return out;
 }
 
