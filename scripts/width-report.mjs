@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { widthStudySpec, renderSvg, svgToPng } = await import(join(root, 'dist/figures/index.js'));
+const { mean, populationStd: sd } = await import(join(root, 'dist/stats.js'));
 const args = process.argv.slice(2);
 const fi = args.indexOf('--figure');
 const figure = fi >= 0 ? resolve(args[fi + 1]) : null;
@@ -17,8 +18,6 @@ const file = resolve(
 const { results } = JSON.parse(readFileSync(file, 'utf8'));
 
 const finite = (xs) => (xs ?? []).filter(Number.isFinite);
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / xs.length);
 const ms = (xs, scale = 1, digits = 3) => {
   const ok = finite(xs);
   return ok.length

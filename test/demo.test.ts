@@ -5,7 +5,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../lib/demo/run.js';
+import { defaultDemoModel, runDemo } from '../lib/demo/run.js';
+import { loadModel } from '../lib/model.js';
+import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
+import { readSplit } from '../lib/tasks/index.js';
 import { run } from '../lib/cli/demo.js';
 import { sharedDir } from './helpers/fixtures.js';
 
@@ -33,12 +36,39 @@ describe('demo (reduced)', () => {
       'Adam fine-tuning',
       'linearized (Adam-FT)',
     ]);
-    for (const r of s.rows) {
-      expect(r.acc).toHaveLength(1);
-      expect(r.mean).toBeGreaterThanOrEqual(0);
-      expect(r.mean).toBeLessThanOrEqual(1);
-    }
-    expect(s.kernelDistance.sgd![0]).toBeGreaterThanOrEqual(0);
+    for (const r of s.rows) expect(r.acc).toHaveLength(1);
+    // zero-shot, recomputed here from the split file: argmax of the label-word logits at <mask>
+    const test = readSplit(join(out, 'data', 'k-shot-1k-test', 'brown-genre', '4-13'), 'brown-genre', 'test').slice(0, 12);
+    const enc = taskEncoder(loadTokenizer(defaultDemoModel()), 'brown-genre');
+    const inputs = test.map((x, i) => {
+      const e = enc.encode(x.texts, i);
+      return { input_ids: e.inputIds, mask_pos: e.maskPos };
+    });
+    const logits = await (await loadModel(defaultDemoModel())).outputs({ inputs, labelWordIds: enc.labelWordIds });
+    const zeroShot = logits.filter((row, i) => row.indexOf(Math.max(...row)) === test[i].labelIndex).length / test.length;
+    expect(s.rows[0].acc).toEqual([zeroShot]);
+    // every other row is the number its results line records
+    const byFormula = Object.fromEntries(
+      readFileSync(s.files.results, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [JSON.parse(l).formula, JSON.parse(l)]),
+    );
+    expect(s.rows.slice(1, 4).map((r) => r.acc[0])).toEqual(
+      ['sgd', 'signgd', 'asymmetric_signgd'].map((f) => byFormula[f].test.acc),
+    );
+    const ftLines = readFileSync(s.files.finetune!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(s.rows.slice(4).map((r) => r.acc[0])).toEqual(
+      ftLines.flatMap((l) => [l.behaviour.ft_test.acc, l.behaviour.linearized_test.acc]),
+    );
+    expect([s.kernelDistance.sgd![0], s.kernelDistance.adam![0]]).toEqual(
+      ftLines.map((l) => l.behaviour.kernel_distance_train_test),
+    );
+    // the pre-trained model of the behaviour measurements is the zero-shot model
+    expect(ftLines.map((l) => l.behaviour.pre_test.acc)).toEqual([zeroShot, zeroShot]);
     expect(s.kernelDistance.adam![0]).toBeGreaterThan(0);
     expect(existsSync(join(out, 'data', 'original', 'brown-genre', 'train.csv'))).toBe(true);
     expect(existsSync(join(out, 'data', 'k-shot-1k-test', 'brown-genre', '4-13', 'dev.csv'))).toBe(true);
