@@ -355,12 +355,30 @@ describe('chi (natural-task test)', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    for (const l of lines) {
+    // mean |softmax(f) − onehot(y)| over the dev examples and outputs, by hand from each model's outputs
+    const byHand = async (modelDir: string, tokDir: string): Promise<number> => {
+      const enc = taskEncoder(loadTokenizer(tokDir), 'SST-2');
+      const e = loadEncodedSplits(dataDir, getTask('SST-2'), 16, 42, enc, 'prompt');
+      const f = await (
+        await loadModel(modelDir, { dtype: 'float64' })
+      ).outputs({ inputs: e.dev, labelWordIds: enc.labelWordIds });
+      let sum = 0;
+      f.forEach((row, i) => {
+        const ex = row.map(Math.exp);
+        const z = ex.reduce((a, b) => a + b, 0);
+        ex.forEach((v, c) => (sum += Math.abs(v / z - (c === e.devLabels[i] ? 1 : 0)) / row.length));
+      });
+      return sum / f.length;
+    };
+    const expected = [
+      await byHand(fixtureModelDir('roberta'), tokenizerDir),
+      await byHand(fixtureModelDir('bert'), join(sharedDir, 'tokenizers', 'bert-base-uncased')),
+    ];
+    lines.forEach((l, i) => {
       expect(l.kind).toBe('chi');
       expect(l.split).toBe('dev');
-      expect(l.mean_abs_chi).toBeGreaterThanOrEqual(0);
-      expect(l.mean_abs_chi).toBeLessThanOrEqual(1);
-    }
+      expect(Math.abs(l.mean_abs_chi - expected[i])).toBeLessThan(1e-12);
+    });
     expect(readFileSync(md, 'utf8')).toMatch(/mean \\\|χ\\\|/);
     await expect(
       behaviourCli([

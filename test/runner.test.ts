@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { readSplit } from '../lib/tasks/index.js';
-import { linearProbe, runKernelExperiment, reportTable, formatCell } from '../lib/experiments/index.js';
+import { DEFAULT_LP_CS, linearProbe, runKernelExperiment, reportTable, formatCell } from '../lib/experiments/index.js';
 import { run as reportCli } from '../lib/cli/report.js';
 import { fixtureModelDir, fixtures } from './helpers/fixtures.js';
 import { base, dataDir, expectedPromptRun, outcome, readJsonLines as readLines, tmp, tokenizerDir } from './helpers/runner.js';
@@ -94,8 +94,22 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
     expect(l.label_word_ids).toBeNull();
     expect(l.linear_probe).not.toBeNull();
     expect(l.linear_probe!.cv_scores).toHaveLength(10);
-    expect(l.linear_probe!.C).toBeGreaterThan(0);
-    expect(l.linear_probe!.train_acc).toBeGreaterThan(0.5);
+    // CV's C is the grid's first best mean fold score; train_acc is the head's accuracy on the training
+    // features, recomputed here from the cached head (argmax of W f + b)
+    const cv = l.linear_probe!.cv_scores;
+    expect(l.linear_probe!.C).toBe(DEFAULT_LP_CS[cv.indexOf(Math.max(...cv))]);
+    const headFile = readdirSync(join(dir, 'cache', 'linear-probe'))[0];
+    const head = JSON.parse(readFileSync(join(dir, 'cache', 'linear-probe', headFile), 'utf8'));
+    const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+    const train = readSplit(join(dataDir, 'SST-2', '16-42'), 'SST-2', 'train');
+    const feats = await (
+      await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' })
+    ).features({ inputs: train.map((x) => ({ input_ids: enc.encodeStandard(x.texts).inputIds })), output: 'standard' });
+    const predicted = feats.map((f) => {
+      const z = head.weight.map((w: number[], c: number) => w.reduce((s, v, j) => s + v * f[j], head.bias[c]));
+      return z.indexOf(Math.max(...z));
+    });
+    expect(l.linear_probe!.train_acc).toBe(predicted.filter((p, i) => p === train[i].labelIndex).length / train.length);
     expect(l.linear_probe!.cache).toBe('miss');
     expect(existsSync(join(dir, 'cache', 'linear-probe'))).toBe(true);
     // a second run: head and kernels from the cache, the model is never loaded
