@@ -2,13 +2,12 @@
 //   chi           mean |χ| = mean |softmax(f) − onehot(y)| at θ0 for a list of models on a task split (Table 8)
 //   lora-vs-full  relative difference of the scaled LoRA eNTK from the full eNTK of the query/value weights vs r
 //   tables        Linearization and Fixed-Features tables from fine-tuning result lines (finetune-run --behaviour)
-import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { InputError, LmkError, OptionError } from '../errors.js';
 import {
   loadEncodedSplits,
   prepareModel,
-  readResultLines,
+  readResultFiles,
   resolveExperiment,
   seedHead,
   tokenizerDirFor,
@@ -224,9 +223,7 @@ const tables = defineCommand({
   },
   run: async (a) => {
     const cmd = 'behaviour tables';
-    if (a._.length === 0) throw new LmkError(`${cmd}: give at least one results.jsonl file`);
-    for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
-    const rows = behaviourTable(a._.flatMap((p) => readResultLines(p)));
+    const rows = behaviourTable(readResultFiles(a._, cmd));
     if (rows.length === 0)
       throw new LmkError(
         `${cmd}: no finished fine-tuning lines with behaviour measurements in ${a._.join(', ')} (run finetune-run --behaviour)`,

@@ -1,9 +1,8 @@
 // `lmkernel report results.jsonl [...]`: the paper's Table 2 (rows = tasks, columns = methods, cells = test
 // mean (std) x100 over seeds with the best dev setting per seed), printed as Markdown and optionally
 // written as Markdown and CSV (atomically).
-import { existsSync } from 'node:fs';
-import { InputError, LmkError } from '../errors.js';
-import { readResultLines, renderCsv, renderMarkdown, reportTable } from '../experiments/index.js';
+import { LmkError } from '../errors.js';
+import { readResultFiles, renderCsv, renderMarkdown, reportTable } from '../experiments/index.js';
 import { writeFileAtomic } from '../io.js';
 import { defineCommand } from './command.js';
 
@@ -18,9 +17,7 @@ const command = defineCommand({
     k: { type: 'number', help: 'only this k' },
   },
   run: async (a) => {
-    if (a._.length === 0) throw new LmkError('report: give at least one results.jsonl file');
-    for (const p of a._) if (!existsSync(p)) throw new InputError(p, 'results file not found');
-    let lines = a._.flatMap((p) => readResultLines<{ task?: unknown; k?: unknown }>(p));
+    let lines = readResultFiles<{ task?: unknown; k?: unknown }>(a._, 'report');
     if (a.task) {
       const want = a.task.map((t) => t.toLowerCase());
       lines = lines.filter((l) => want.includes(String(l.task).toLowerCase()));

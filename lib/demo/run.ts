@@ -165,6 +165,10 @@ async function zeroShotRow(d: Demo, dataDir: string): Promise<number[]> {
   return zs;
 }
 
+/** What the demo's kernel and fine-tuning experiments share: the task's splits, the model, prompt output. */
+const experimentOf = (d: Demo, dataDir: string) =>
+  ({ task: d.task, k: d.k, seeds: d.seeds, dataDir, modelDir: d.modelDir, output: 'prompt' }) as const;
+
 /** 3. The kernel rows: one kernel experiment per formula, solvers selected on dev. */
 async function kernelRows(d: Demo, dataDir: string): Promise<void> {
   const all: [string, Formula, SolverName, boolean][] = [
@@ -175,12 +179,7 @@ async function kernelRows(d: Demo, dataDir: string): Promise<void> {
   for (const [label, formula, solver, binary] of all.filter(([, f]) => !d.opts.formulas || d.opts.formulas.includes(f))) {
     d.log(`kernel: ${label}`);
     const stats = await runKernelExperiment({
-      task: d.task,
-      k: d.k,
-      seeds: d.seeds,
-      dataDir,
-      modelDir: d.modelDir,
-      output: 'prompt',
+      ...experimentOf(d, dataDir),
       formula,
       solver,
       binary,
@@ -210,12 +209,7 @@ async function finetuneRows(d: Demo, dataDir: string): Promise<Pick<DemoSummary,
   ];
   for (const [optimizer, label, short, lrs] of grids) {
     const stats = await runFinetuneExperiment({
-      task: d.task,
-      k: d.k,
-      seeds: d.seeds,
-      dataDir,
-      modelDir: d.modelDir,
-      output: 'prompt',
+      ...experimentOf(d, dataDir),
       optimizer,
       lrs,
       // one batch size of the whole training set (k per label): full-batch steps

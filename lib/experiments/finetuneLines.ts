@@ -71,6 +71,9 @@ async function testMetricsOf(run: FtRun, s: FtSeed, m: LmModel): Promise<{ logit
   return { logits, metrics: computeMetrics(run.spec, argmaxRows(logits), s.e.testLabels) };
 }
 
+/** The fields of a seed that has no selected run (aborted or diverged): no scores, no measurements. */
+const UNFINISHED = { params: null, dev: null, test: null, dev_score: null, test_score: null, behaviour: null } as const;
+
 /** Interrupted, or nothing trained: the state reached, marked "aborted". */
 export async function abortedLine(run: FtRun, s: FtSeed, g: GridOutcome): Promise<FtResultLine> {
   const st = g.aborted?.result;
@@ -85,12 +88,7 @@ export async function abortedLine(run: FtRun, s: FtSeed, g: GridOutcome): Promis
   return {
     ...baseLine(run, s, g),
     status: 'aborted',
-    params: null,
-    dev: null,
-    test: null,
-    dev_score: null,
-    test_score: null,
-    behaviour: null,
+    ...UNFINISHED,
     partial: st ? { lr: g.aborted!.lr, batch_size: g.aborted!.bs, step: st.steps, test: partialTest } : undefined,
     train_loss: st ? lossRange(st) : null,
     timings: { encode_s: s.encode_s, grid_s: g.grid_s, behaviour_s: 0, total_s: secs(s.t0) },
@@ -105,12 +103,7 @@ export async function divergedLine(run: FtRun, s: FtSeed, g: GridOutcome): Promi
   const line: FtResultLine = {
     ...baseLine(run, s, g),
     status: 'diverged',
-    params: null,
-    dev: null,
-    test: null,
-    dev_score: null,
-    test_score: null,
-    behaviour: null,
+    ...UNFINISHED,
     partial: { lr: d.lr, batch_size: d.bs, step: lastGood.steps, test: metrics, error: d.err.message },
     train_loss: lossRange(lastGood),
     timings: { encode_s: s.encode_s, grid_s: g.grid_s, behaviour_s: 0, total_s: secs(s.t0) },

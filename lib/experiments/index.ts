@@ -15,7 +15,7 @@ export {
   type PreparedModel,
   type SeedHead,
 } from './prepare.js';
-export { readResultLines, finishedLines } from './results.js';
+export { readResultLines, readResultFiles, finishedLines } from './results.js';
 export { DEFAULT_GRIDS, SOLVER_AXES, resolveGrid, type GridAxes, type GridAxis } from './grids.js';
 export { solveSeed, type SeedSolveInput, type SeedSolveResult } from './solveSeed.js';
 export { runKernelExperiment } from './kernelRun.js';

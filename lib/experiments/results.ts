@@ -1,7 +1,7 @@
 // results.jsonl: one JSON line per finished seed, appended atomically; a line's `config_id` (a hash of
 // everything that determines it) lets a rerun skip the seeds already there.
 import { existsSync, readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { InputError, LmkError } from '../errors.js';
 import type { Dtype, OutputKind } from '../types.js';
 
 /** Existing lines of `path` (none when it does not exist); an unparsable line is an error naming it. */
@@ -19,6 +19,13 @@ export function readResultLines<T = Record<string, unknown>>(path: string): T[] 
       }
     });
   return out;
+}
+
+/** Every line of the results files a command was given (at least one; each must exist), in order. */
+export function readResultFiles<T = Record<string, unknown>>(paths: readonly string[], command: string): T[] {
+  if (paths.length === 0) throw new LmkError(`${command}: give at least one results.jsonl file`);
+  for (const p of paths) if (!existsSync(p)) throw new InputError(p, 'results file not found');
+  return paths.flatMap((p) => readResultLines<T>(p));
 }
 
 /** The finished lines of `path` by config id (`finished` filters, e.g. on a status field). */
