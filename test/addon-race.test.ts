@@ -18,7 +18,10 @@ const labelWordIds: number[] = A.label_word_ids;
 const IN_USE = /the model is in use by a running job/;
 
 // a two-label classifier head and a LoRA spec: the two changes a running job must not see
-const head = (): [number[][], number[]] => [[new Array(H).fill(0.01), new Array(H).fill(-0.01)], [0.5, -0.5]];
+const head = (): [number[][], number[]] => [
+  [new Array(H).fill(0.01), new Array(H).fill(-0.01)],
+  [0.5, -0.5],
+];
 const lora = { r: 2, alpha: 4, seed: 1 };
 // not a CancelToken: Job::Start rejects it after the job's options were read
 const notAToken = { cancel() {}, cancelled: () => false } as AddonCancelToken;
