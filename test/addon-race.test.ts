@@ -100,12 +100,19 @@ describe('a running job holds its model: setClassifier / applyLora are refused',
 
   it('several jobs at once: refused until the last one is done', async () => {
     const m = await model();
-    const a = m.outputs({ inputs: P.test, labelWordIds });
-    const b = m.features({ inputs: P.test });
+    // a short job and a long one (all three kernels of 8x the inputs): the long one is still running when
+    // the short one has returned, so the model must still be held then
+    const eight = <T>(xs: T[]): T[] => Array.from({ length: 8 }, () => xs).flat();
+    const shortJob = m.outputs({ inputs: P.test.slice(0, 1), labelWordIds });
+    let longDone = false;
+    const longJob = m
+      .kernels({ train: eight(P.train), test: eight(P.test), labelWordIds, formulas: ['sgd', 'signgd', 'asymmetric_signgd'] })
+      .finally(() => (longDone = true));
     expectRefused(m);
-    await a;
+    await shortJob;
+    expect(longDone, 'the long job outlasts the short one').toBe(false);
     expectRefused(m);
-    await b;
+    await longJob;
     expectFree(m);
   });
 });
