@@ -18,7 +18,7 @@ import { reportTable } from '../lib/experiments/report.js';
 import { run as ftRunCli } from '../lib/cli/finetune-run.js';
 import { run as behaviourCli } from '../lib/cli/behaviour.js';
 import { fixtureModelDir, maxRelErr, sharedDir } from './helpers/fixtures.js';
-import { readJsonLines } from './helpers/runner.js';
+import { readJsonLines, sst2Flags } from './helpers/runner.js';
 
 const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
 const tokenizerDir = join(sharedDir, 'tokenizers', 'roberta-base');
@@ -167,18 +167,7 @@ describe('finetune-run', () => {
     const dir = tmp();
     const out = join(dir, 'r.jsonl');
     const args = [
-      '--task',
-      'SST-2',
-      '--k',
-      '16',
-      '--seeds',
-      '42',
-      '--data-dir',
-      dataDir,
-      '--model',
-      fixtureModelDir('roberta'),
-      '--tokenizer',
-      tokenizerDir,
+      ...sst2Flags(),
       '--optimizer',
       'signgd',
       '--lr',

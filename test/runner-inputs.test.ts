@@ -8,7 +8,7 @@ import { splitColumns, concatColumns } from '../lib/kernels/layout.js';
 import { gridOf } from '../lib/solvers/index.js';
 import { run as runCli } from '../lib/cli/run.js';
 import { fixtureModelDir } from './helpers/fixtures.js';
-import { base, dataDir, readJsonLines as readLines, tmp, tokenizerDir } from './helpers/runner.js';
+import { base, dataDir, readJsonLines as readLines, sst2Flags, tmp, tokenizerDir } from './helpers/runner.js';
 
 describe('bad inputs', () => {
   const dir = tmp();
@@ -107,18 +107,7 @@ describe('CLI run', () => {
     const dir = tmp();
     const out = join(dir, 'cli.jsonl');
     const args = [
-      '--task',
-      'SST-2',
-      '--k',
-      '16',
-      '--seeds',
-      '42',
-      '--data-dir',
-      dataDir,
-      '--model',
-      fixtureModelDir('roberta'),
-      '--tokenizer',
-      tokenizerDir,
+      ...sst2Flags(),
       '--max-test',
       '32',
       '--kernel-regularization',

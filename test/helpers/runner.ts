@@ -24,6 +24,12 @@ export const readJsonLines = <T = ResultLine>(p: string): T[] =>
     .map((l) => JSON.parse(l) as T);
 
 /** SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, sgd + lstsq on a 2 x 2 grid, float64, 48 test examples. */
+/** The flags every experiment-command test starts with: SST-2, k = 16, seed 42, the tiny RoBERTa and its tokenizer. */
+export const sst2Flags = (): string[] => [
+  ...['--task', 'SST-2', '--k', '16', '--seeds', '42', '--data-dir', dataDir],
+  ...['--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir],
+];
+
 export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
   return {
     task: 'SST-2',
