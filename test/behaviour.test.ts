@@ -17,11 +17,8 @@ import { behaviourTable } from '../lib/behaviour/tables.js';
 import { reportTable } from '../lib/experiments/report.js';
 import { run as ftRunCli } from '../lib/cli/finetune-run.js';
 import { run as behaviourCli } from '../lib/cli/behaviour.js';
-import { fixtureModelDir, maxRelErr, sharedDir } from './helpers/fixtures.js';
-import { readJsonLines, sst2Flags } from './helpers/runner.js';
-
-const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
-const tokenizerDir = join(sharedDir, 'tokenizers', 'roberta-base');
+import { fixtureModelDir, maxRelErr, needsData, tokenizerDirs } from './helpers/fixtures.js';
+import { dataDir, readJsonLines, sst2Flags, tokenizerDir } from './helpers/runner.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-beh-'));
 const readLines = (p: string) => readJsonLines<FtResultLine>(p);
 
@@ -47,7 +44,7 @@ function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunO
 }
 
 describe('finetune-run', () => {
-  it("writes one line per seed with the behaviour fields; the linearized logits equal the finetune API's", async () => {
+  needsData.it("writes one line per seed with the behaviour fields; the linearized logits equal the finetune API's", async () => {
     const dir = tmp();
     const stats = await runFinetuneExperiment(base(dir, { behaviour: true }));
     const lines = readLines(join(dir, 'results.jsonl'));
@@ -130,7 +127,7 @@ describe('finetune-run', () => {
     expect(readLines(join(dir, 'results.jsonl'))).toHaveLength(1);
   });
 
-  it('a grid selects on dev, and the behaviour re-run reproduces the selected run', async () => {
+  needsData.it('a grid selects on dev, and the behaviour re-run reproduces the selected run', async () => {
     const dir = tmp();
     const stats = await runFinetuneExperiment(base(dir, { lrs: [1e-3, 5e-2], batchSizes: [4, 100], behaviour: true }));
     const l = stats.lines[0];
@@ -143,19 +140,22 @@ describe('finetune-run', () => {
     expect(l.dev_score).toBe(bestDev);
   });
 
-  it('LoRA runs train LoRA + heads and are reported as <mode>/<optimizer>/ft/lora; standard mode fits the head first', async () => {
-    const dir = tmp();
-    await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
-    await runFinetuneExperiment(base(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
-    const lines = readLines(join(dir, 'results.jsonl'));
-    expect(lines.map((l) => [l.subset, l.lora])).toEqual([
-      ['lora', { r: 4, alpha: 8 }],
-      ['all', null],
-    ]);
-    expect(lines[1].linear_probe).not.toBeNull();
-    expect(reportTable(lines).columns.map((c) => c.label)).toEqual(['prompt/adam/ft/lora', 'standard/sgd/ft']);
-    expect(behaviourTable(lines).map((r) => r.method)).toEqual(['standard/sgd/ft']);
-  });
+  needsData.it(
+    'LoRA runs train LoRA + heads and are reported as <mode>/<optimizer>/ft/lora; standard mode fits the head first',
+    async () => {
+      const dir = tmp();
+      await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
+      await runFinetuneExperiment(base(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
+      const lines = readLines(join(dir, 'results.jsonl'));
+      expect(lines.map((l) => [l.subset, l.lora])).toEqual([
+        ['lora', { r: 4, alpha: 8 }],
+        ['all', null],
+      ]);
+      expect(lines[1].linear_probe).not.toBeNull();
+      expect(reportTable(lines).columns.map((c) => c.label)).toEqual(['prompt/adam/ft/lora', 'standard/sgd/ft']);
+      expect(behaviourTable(lines).map((r) => r.method)).toEqual(['standard/sgd/ft']);
+    },
+  );
 
   it('default steps: 1000 for 16-shot binary, scaled with k·C', () => {
     expect(defaultSteps(16, 2)).toBe(1000);
@@ -163,7 +163,7 @@ describe('finetune-run', () => {
     expect(defaultSteps(64, 2)).toBe(4000);
   });
 
-  it('CLI: writes the line and skips it on a second run', async () => {
+  needsData.it('CLI: writes the line and skips it on a second run', async () => {
     const dir = tmp();
     const out = join(dir, 'r.jsonl');
     const args = [
@@ -194,7 +194,7 @@ describe('finetune-run', () => {
 });
 
 describe('finetune-run: bad inputs, divergence, abort', () => {
-  it('a checkpoint of another model (BERT) with the RoBERTa tokenizer is a clear error', async () => {
+  needsData.it('a checkpoint of another model (BERT) with the RoBERTa tokenizer is a clear error', async () => {
     const err = await runFinetuneExperiment(base(tmp(), { modelDir: fixtureModelDir('bert') })).then(
       () => undefined,
       (e) => e,
@@ -203,7 +203,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     expect((err as Error).message).toMatch(/tokenizer .* has 50265 ids but the bert checkpoint's vocabulary has 30522/);
   });
 
-  it('lr <= 0, no seeds, bad batch size are option errors', async () => {
+  needsData.it('lr <= 0, no seeds, bad batch size are option errors', async () => {
     for (const [over, option] of [
       [{ lrs: [0] }, 'lrs[0]'],
       [{ lrs: [1e-3, -1] }, 'lrs[1]'],
@@ -220,7 +220,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     }
   });
 
-  it('an empty dev set is an error naming the split', async () => {
+  needsData.it('an empty dev set is an error naming the split', async () => {
     const d = tmp();
     mkdirSync(join(d, 'SST-2', '16-42'), { recursive: true });
     copyFileSync(join(dataDir, 'SST-2', '16-42', 'train.tsv'), join(d, 'SST-2', '16-42', 'train.tsv'));
@@ -229,7 +229,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     await expect(runFinetuneExperiment(base(tmp(), { dataDir: d }))).rejects.toThrow(/the dev split is empty/);
   });
 
-  it('a NaN loss fails with a clear error; the last good state is evaluated and written as "diverged"', async () => {
+  needsData.it('a NaN loss fails with a clear error; the last good state is evaluated and written as "diverged"', async () => {
     const dir = tmp();
     const err = await runFinetuneExperiment(
       base(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 }),
@@ -249,7 +249,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     expect(reportTable([l]).columns).toHaveLength(0);
   });
 
-  it('an abort mid-training keeps the partial state in a line marked "aborted"; a rerun redoes the seed', async () => {
+  needsData.it('an abort mid-training keeps the partial state in a line marked "aborted"; a rerun redoes the seed', async () => {
     const dir = tmp();
     const ac = new AbortController();
     const stats = await runFinetuneExperiment(
@@ -279,7 +279,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
 });
 
 describe('chi (natural-task test)', () => {
-  it('mean |χ| is in [0, 1] and matches a direct computation from outputs', async () => {
+  needsData.it('mean |χ| is in [0, 1] and matches a direct computation from outputs', async () => {
     const spec = getTask('SST-2');
     const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
     const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt');
@@ -317,7 +317,7 @@ describe('chi (natural-task test)', () => {
     expect(() => chiFromLogits([[0, 0]], [2])).toThrow(/labels\[0\]/);
   });
 
-  it('CLI: one line per model, two models (RoBERTa, BERT with its own tokenizer)', async () => {
+  needsData.it('CLI: one line per model, two models (RoBERTa, BERT with its own tokenizer)', async () => {
     const dir = tmp();
     const out = join(dir, 'b.jsonl');
     const md = join(dir, 'chi.md');
@@ -330,7 +330,7 @@ describe('chi (natural-task test)', () => {
       '--model',
       `${fixtureModelDir('roberta')},${fixtureModelDir('bert')}`,
       '--tokenizer',
-      `${tokenizerDir},${join(sharedDir, 'tokenizers', 'bert-base-uncased')}`,
+      `${tokenizerDir},${tokenizerDirs.bert}`,
       '--split',
       'dev',
       '--out',
@@ -361,7 +361,7 @@ describe('chi (natural-task test)', () => {
     };
     const expected = [
       await byHand(fixtureModelDir('roberta'), tokenizerDir),
-      await byHand(fixtureModelDir('bert'), join(sharedDir, 'tokenizers', 'bert-base-uncased')),
+      await byHand(fixtureModelDir('bert'), tokenizerDirs.bert),
     ];
     lines.forEach((l, i) => {
       expect(l.kind).toBe('chi');
@@ -387,27 +387,30 @@ describe('chi (natural-task test)', () => {
   });
 });
 
-describe('LoRA vs full kernel', () => {
-  const spec = getTask('SST-2');
-  const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
-  const e = loadEncodedSplits(dataDir, spec, 16, 42, enc, 'prompt');
-  const inputs = e.train.slice(0, 6);
-  const opts = { inputs, labelWordIds: enc.labelWordIds };
+needsData.describe('LoRA vs full kernel', () => {
+  // read when the first test runs (a skipped suite is still collected)
+  let cached: { inputs: ReturnType<typeof loadEncodedSplits>['train']; labelWordIds: number[] } | undefined;
+  const opts = () => {
+    if (cached) return cached;
+    const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+    const e = loadEncodedSplits(dataDir, getTask('SST-2'), 16, 42, enc, 'prompt');
+    return (cached = { inputs: e.train.slice(0, 6), labelWordIds: enc.labelWordIds });
+  };
   const H = 32;
   const eye = (rows: number[]) => rows.map((i) => Array.from({ length: H }, (_, j) => (i === j ? 1 : 0)));
 
   it('the definition by hand: A = I is the full kernel of the targets; a row partition of I adds up to it; a permutation changes nothing', async () => {
     const dir = fixtureModelDir('roberta');
     const all = Array.from({ length: H }, (_, i) => i);
-    const full = await loraKernel(dir, { r: H, alpha: H, A: () => eye(all) }, opts);
-    const lo = await loraKernel(dir, { r: 12, alpha: 12, A: () => eye(all.slice(0, 12)) }, opts);
-    const hi = await loraKernel(dir, { r: 20, alpha: 20, A: () => eye(all.slice(12)) }, opts);
+    const full = await loraKernel(dir, { r: H, alpha: H, A: () => eye(all) }, opts());
+    const lo = await loraKernel(dir, { r: 12, alpha: 12, A: () => eye(all.slice(0, 12)) }, opts());
+    const hi = await loraKernel(dir, { r: 20, alpha: 20, A: () => eye(all.slice(12)) }, opts());
     const sum = full.data.map((_, i) => lo.data[i] + hi.data[i]);
     expect(maxRelErr(sum, full.data)).toBeLessThanOrEqual(1e-10);
-    const perm = await loraKernel(dir, { r: H, alpha: H, A: () => eye([...all].reverse()) }, opts);
+    const perm = await loraKernel(dir, { r: H, alpha: H, A: () => eye([...all].reverse()) }, opts());
     expect(relativeDifference(perm.data, full.data)).toBeLessThanOrEqual(1e-12);
     // α and scaling: α/r = 2 multiplies the kernel by 4
-    const twice = await loraKernel(dir, { r: H, alpha: 2 * H, A: () => eye(all) }, opts);
+    const twice = await loraKernel(dir, { r: H, alpha: 2 * H, A: () => eye(all) }, opts());
     expect(relativeDifference(twice.data, full.data, 0.25)).toBeLessThanOrEqual(1e-12);
     // the 'lora' subset holds A and B (A's gradient is 0 at B = 0): layers x 2 targets x (A + B) x H x r
     expect(full.gradDim).toBe((await loadModel(dir)).info.layers * 2 * 2 * H * H);
@@ -415,7 +418,7 @@ describe('LoRA vs full kernel', () => {
 
   it('the relative difference decreases as r grows (mean over seeds)', async () => {
     const res = await loraVsFull(fixtureModelDir('roberta'), {
-      ...opts,
+      ...opts(),
       ranks: [1, 4, 32],
       seeds: [0, 1, 2],
       alpha: 16,
@@ -431,7 +434,7 @@ describe('LoRA vs full kernel', () => {
   });
 });
 
-describe('behaviour tables CLI', () => {
+needsData.describe('behaviour tables CLI', () => {
   it('renders the Linearization and Fixed-Features tables; no behaviour lines is an error', async () => {
     const dir = tmp();
     await runFinetuneExperiment(base(dir, { behaviour: true, seeds: [42, 13] }));

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDist, lmkernel } from './helpers/dist.js';
-import { fixtureModelDir, repoRoot, sharedDir } from './helpers/fixtures.js';
+import { fixtureModelDir, kshotDataDir, needsData, repoRoot, tokenizerDirs } from './helpers/fixtures.js';
 
 beforeAll(ensureDist, 300_000);
 
@@ -69,44 +69,48 @@ describe('lmkernel: error mapping', () => {
     expect(r.stderr).not.toMatch(STACK);
   });
 
-  it('SIGINT during `lmkernel run`: the AbortError is reported as a message, exit 1', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'lmk-cli-')), 'r.jsonl');
-    let sent = false;
-    const r = await lmkernel(
-      [
-        'run',
-        '--task',
-        'SST-2',
-        '--k',
-        '16',
-        '--seeds',
-        '42,13',
-        '--data-dir',
-        join(sharedDir, 'data', 'k-shot-1k-test'),
-        '--model',
-        fixtureModelDir('roberta'),
-        '--tokenizer',
-        join(sharedDir, 'tokenizers', 'roberta-base'),
-        '--max-test',
-        '16',
-        '--out',
-        out,
-      ],
-      {
-        onStderr: (text, kill) => {
-          if (!sent && /run: seed 42/.test(text)) {
-            sent = true;
-            kill('SIGINT');
-          }
+  needsData.it(
+    'SIGINT during `lmkernel run`: the AbortError is reported as a message, exit 1',
+    async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'lmk-cli-')), 'r.jsonl');
+      let sent = false;
+      const r = await lmkernel(
+        [
+          'run',
+          '--task',
+          'SST-2',
+          '--k',
+          '16',
+          '--seeds',
+          '42,13',
+          '--data-dir',
+          kshotDataDir,
+          '--model',
+          fixtureModelDir('roberta'),
+          '--tokenizer',
+          tokenizerDirs.roberta,
+          '--max-test',
+          '16',
+          '--out',
+          out,
+        ],
+        {
+          onStderr: (text, kill) => {
+            if (!sent && /run: seed 42/.test(text)) {
+              sent = true;
+              kill('SIGINT');
+            }
+          },
         },
-      },
-    );
-    expect(sent).toBe(true);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/run: interrupted/);
-    expect(r.stderr).toMatch(/^lmkernel run: .*abort/im);
-    expect(r.stderr).not.toMatch(STACK);
-  }, 120_000);
+      );
+      expect(sent).toBe(true);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/run: interrupted/);
+      expect(r.stderr).toMatch(/^lmkernel run: .*abort/im);
+      expect(r.stderr).not.toMatch(STACK);
+    },
+    120_000,
+  );
 
   const hooked = (kind: string) =>
     lmkernel(['report'], {

@@ -10,7 +10,7 @@ import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { readSplit } from '../lib/tasks/index.js';
 import { run } from '../lib/cli/demo.js';
-import { sharedDir } from './helpers/fixtures.js';
+import { kshotDataDir as dataDir, needsData } from './helpers/fixtures.js';
 
 describe('demo (reduced)', () => {
   it('runs every step and writes the table, results and figure', async () => {
@@ -88,12 +88,10 @@ describe('demo (reduced)', () => {
     expect(logs.some((l) => l.startsWith('k-shot splits'))).toBe(true);
   });
 
-  it(
+  needsData.it(
     "runs another task from the paper's k-shot splits with substitute label words and chosen kernels (the width study's use)",
-    { timeout: 300_000 },
     async () => {
       const out = mkdtempSync(join(tmpdir(), 'lmk-demo-sst5-'));
-      const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
       // the shipped tokenizer has no single token for SST-5's "okay"
       await expect(
         runDemo({ out, task: 'sst-5', dataDir, k: 16, seeds: [13], maxTest: 5, kernels: false, finetuning: false }),
@@ -129,6 +127,7 @@ describe('demo (reduced)', () => {
       expect(existsSync(join(out, 'data'))).toBe(false); // the given splits are read, nothing is generated
       await expect(runDemo({ out, task: 'SST-2', seeds: [13] })).rejects.toThrow(/task 'SST-2' needs dataDir/);
     },
+    300_000,
   );
 
   it('runs from the CLI (kernels only) and prints the table', async () => {

@@ -15,7 +15,7 @@ import { runKernelExperiment, type RunOptions } from '../lib/experiments/index.j
 import { solve } from '../lib/solvers/index.js';
 import { readTaskFile } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
-import { fixtureModelDir, fixtures, sharedDir } from './helpers/fixtures.js';
+import { fixtureModelDir, fixtures, kshotDataDir as dataDir, needsData, tokenizerDirs } from './helpers/fixtures.js';
 import {
   expectCudaRefusedOrWorking,
   fixtureWeights,
@@ -28,8 +28,7 @@ const A = fixtures().roberta;
 const P = A.inputs.prompt;
 const weights = fixtureWeights();
 const tmp = (p = 'lmk-cat-') => mkdtempSync(join(tmpdir(), p));
-const tok = loadTokenizer(join(sharedDir, 'tokenizers', 'roberta-base'));
-const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
+const tok = loadTokenizer(tokenizerDirs.roberta);
 
 type ErrorClass = new (...args: never[]) => Error;
 /** Awaits `f` and asserts the class (and `name`) and the message of its error. */
@@ -63,7 +62,7 @@ function runOpts(dir: string, over: Partial<RunOptions> = {}): RunOptions {
     seeds: [42],
     dataDir,
     modelDir: fixtureModelDir('roberta'),
-    tokenizerDir: join(sharedDir, 'tokenizers', 'roberta-base'),
+    tokenizerDir: tokenizerDirs.roberta,
     grid: { kernelRegularization: [0], f0Scaling: [0] },
     dtype: 'float32',
     maxTest: 8,
@@ -454,7 +453,7 @@ describe('catalogue: CLI arguments, output folders, results files', () => {
       "run: option '--k' expects a number, received 'sixteen'",
     );
   });
-  it('C39 output folder that is not writable: named before any computation', async () => {
+  needsData.it('C39 output folder that is not writable: named before any computation', async () => {
     const ro = unwritableDir();
     const out = join(ro, 'results.jsonl');
     const t0 = Date.now();
@@ -473,7 +472,7 @@ describe('catalogue: CLI arguments, output folders, results files', () => {
       /cannot (create the output folder for|write o\.json here)/,
     );
   });
-  it('C40 results file with a malformed line', async () => {
+  needsData.it('C40 results file with a malformed line', async () => {
     const dir = tmp();
     const out = join(dir, 'results.jsonl');
     writeFileSync(out, '{"config_id": "x"}\n{"config_id": "y", trunc\n');
@@ -493,7 +492,7 @@ describe('catalogue: CLI arguments, output folders, results files', () => {
     appendLineAtomic(out, '{"a":1}');
     expect(readFileSync(out, 'utf8')).toBe('{"a":1}\n');
   });
-  it('C42 missing k-shot split folder and unknown task in the runner', async () => {
+  needsData.it('C42 missing k-shot split folder and unknown task in the runner', async () => {
     const dir = tmp();
     await expectError(
       () => runKernelExperiment(runOpts(dir, { seeds: [999] })),

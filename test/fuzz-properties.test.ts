@@ -25,7 +25,7 @@ import {
 import { encodePrompt, encodeStandard, parseTemplate } from '../lib/prompts/index.js';
 import { readCsvTask, readTsvTask } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
-import { sharedDir } from './helpers/fixtures.js';
+import { tokenizerDirs } from './helpers/fixtures.js';
 
 const SCALE = Number(process.env.LMK_FC_SCALE ?? '1');
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
@@ -60,7 +60,7 @@ function typed<T>(f: () => T): T | undefined {
   }
 }
 
-const tok = loadTokenizer(join(sharedDir, 'tokenizers', 'roberta-base'));
+const tok = loadTokenizer(tokenizerDirs.roberta);
 const tmp = mkdtempSync(join(tmpdir(), 'lmk-fc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let fileNo = 0;

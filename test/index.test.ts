@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as lmk from '../lib/index.js';
-import { fixtureModelDir, fixtures, flat, maxRelErr, sharedDir } from './helpers/fixtures.js';
+import { fixtureModelDir, fixtures, flat, kshotDataDir, maxRelErr, needsData, tokenizerDirs } from './helpers/fixtures.js';
 
 describe('lmkernel public entry (lib/index.ts)', () => {
   it('exports the documented functions and classes', () => {
@@ -39,7 +39,7 @@ describe('lmkernel public entry (lib/index.ts)', () => {
     const cs = fixtures().tokenization.find(
       (c: { tokenizer: string; task: string }) => c.tokenizer === 'roberta' && c.task === 'SST-2',
     );
-    const tok = lmk.loadTokenizer(join(sharedDir, 'tokenizers', 'roberta-base'));
+    const tok = lmk.loadTokenizer(tokenizerDirs.roberta);
     const enc = lmk.taskEncoder(tok, 'SST-2', {});
     const e = enc.encode(cs.texts);
     expect([e.inputIds, e.maskPos]).toEqual([cs.prompt.input_ids, cs.prompt.mask_pos]);
@@ -90,8 +90,8 @@ describe('lmkernel public entry (lib/index.ts)', () => {
     expect(() => lmk.accuracy([0], [0, 1])).toThrow(lmk.LmkError);
   });
 
-  it('readSplit reads the 16-shot SST-2 split: 16 examples per label in train and dev', () => {
-    const dir = join(sharedDir, 'data', 'k-shot-1k-test', 'SST-2', '16-42');
+  needsData.it('readSplit reads the 16-shot SST-2 split: 16 examples per label in train and dev', () => {
+    const dir = join(kshotDataDir, 'SST-2', '16-42');
     for (const split of ['train', 'dev'] as const) {
       const xs = lmk.readSplit(dir, 'SST-2', split);
       expect(xs.filter((x) => x.label === '0')).toHaveLength(16);

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RandomState } from '../lib/pyformats/mt19937.js';
 import { readCsvLikePandas, toCsvLikePandas, frameFromRows, pyFloatRepr } from '../lib/pyformats/pandas-csv.js';
 import { pyReadlines, pyStrip } from '../lib/pyformats/pytext.js';
@@ -17,19 +16,24 @@ import {
   type KShotMode,
 } from '../lib/data/kshot.js';
 import { run as runDataCli } from '../lib/cli/data.js';
+import { dataRoot, needsData, originalDataDir } from './helpers/fixtures.js';
 
-const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = path.join(repoRoot, '..', 'shared');
-const original = path.join(shared, 'data', 'original');
-const md5s = new Map(
-  readFileSync(path.join(shared, 'data', 'MD5SUMS'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [h, p] = l.split(/\s+/);
-      return [p, h] as const;
-    }),
-);
+// the task data (LMK_DATA or ../shared/data): its original/ and the md5 of every paper split (MD5SUMS),
+// read when a test first needs it (the tests that do are skipped without the data)
+const original = originalDataDir;
+let md5Table: Map<string, string> | undefined;
+const md5s = {
+  get: (p: string): string | undefined =>
+    (md5Table ??= new Map(
+      readFileSync(path.join(dataRoot, 'MD5SUMS'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [h, p] = l.split(/\s+/);
+          return [p, h] as const;
+        }),
+    )).get(p),
+};
 const md5 = (s: string | Buffer): string =>
   createHash('md5')
     .update(typeof s === 'string' ? Buffer.from(s, 'utf8') : s)
@@ -181,7 +185,7 @@ describe('pandas csv semantics', () => {
     ]);
   });
 
-  it('round-trips the trec and cr test files byte for byte (pandas rewrites them unchanged)', () => {
+  needsData.it('round-trips the trec and cr test files byte for byte (pandas rewrites them unchanged)', () => {
     for (const t of ['trec', 'cr']) {
       const buf = readFileSync(path.join(original, t, 'test.csv'));
       expect(md5(toCsvLikePandas(readCsvLikePandas(buf.toString('utf8'), 't')))).toBe(md5(buf));
@@ -205,7 +209,7 @@ describe('python text helpers', () => {
   });
 });
 
-describe('k-shot generator: byte-identical to the paper splits (../shared/data/MD5SUMS)', () => {
+needsData.describe('k-shot generator: byte-identical to the paper splits (MD5SUMS of the task data)', () => {
   it('k=16, all 5 seeds, train/dev/test of the 9 tasks with complete originals', () => {
     const r = compare(COMPLETE, 16, SEEDS);
     expect(r.bad).toEqual([]);
@@ -255,7 +259,7 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
     return m;
   };
 
-  it('k-shot mode keeps the whole test file; k-shot-10x takes 10k dev rows per label', () => {
+  needsData.it('k-shot mode keeps the whole test file; k-shot-10x takes 10k dev rows per label', () => {
     const a = collect({ dataDir: original, tasks: ['sst-5'], k: 4, seeds: [13], mode: 'k-shot' });
     expect(a.get('k-shot/sst-5/4-13/test.csv')!.trimEnd().split('\n')).toHaveLength(2210);
     const b = collect({ dataDir: original, tasks: ['mr'], k: 4, seeds: [13], mode: 'k-shot-10x' });
@@ -266,7 +270,7 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
     expect(b.get('k-shot-10x/mr/4-13/train.csv')).toBe(c.get('k-shot/mr/4-13/train.csv'));
   });
 
-  it('GLUE train/dev get the train header, tests keep their own header; MRPC keeps its BOM', () => {
+  needsData.it('GLUE train/dev get the train header, tests keep their own header; MRPC keeps its BOM', () => {
     const m = collect({ dataDir: original, tasks: ['MRPC'], k: 2, seeds: [42], mode: 'k-shot' });
     const train = m.get('k-shot/MRPC/2-42/train.tsv')!;
     expect(train.startsWith('\uFEFFQuality\t#1 ID')).toBe(true);
@@ -274,7 +278,7 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
     expect(m.get('k-shot/MRPC/2-42/test.tsv')).toBe(readFileSync(path.join(original, 'MRPC', 'dev.tsv'), 'utf8'));
   });
 
-  it('reports labels with too few rows (trec label 2 has 86) and fails on them with strict', () => {
+  needsData.it('reports labels with too few rows (trec label 2 has 86) and fails on them with strict', () => {
     const r = generateKShot({ dataDir: original, tasks: ['trec'], k: 64, seeds: [13] });
     expect(r.shortfalls).toEqual([{ task: 'trec', seed: 13, label: '2', available: 86, needed: 128 }]);
     expect(() => generateKShot({ dataDir: original, tasks: ['trec'], k: 64, seeds: [13], strict: true })).toThrow(
@@ -319,7 +323,7 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
     );
   });
 
-  it('unknown tasks and bad options are rejected', () => {
+  needsData.it('unknown tasks and bad options are rejected', () => {
     expect(() => kshotTaskName('sst-3')).toThrow("unknown task 'sst-3'");
     expect(kshotTaskName('qqp')).toBe('QQP');
     const src = loadKShotSource(original, 'cr');
@@ -329,7 +333,7 @@ describe('k-shot generator: modes, shortfalls, quirks, errors', () => {
   });
 });
 
-describe('lmkernel data k-shot (CLI)', () => {
+needsData.describe('lmkernel data k-shot (CLI)', () => {
   it('writes byte-identical splits; task names are case-insensitive, --task repeats and takes commas', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'lmk-cli-'));
     try {
@@ -386,7 +390,7 @@ describe('lmkernel data k-shot (CLI)', () => {
 });
 
 // The full matrix (13 tasks x k in {16, 64, 512} x 5 seeds), about 5 s.
-describe('k-shot generator: full md5 matrix', () => {
+needsData.describe('k-shot generator: full md5 matrix', () => {
   it('every train/dev/test file of the 9 complete tasks and every test file of MNLI/SNLI/QNLI/QQP', () => {
     const rows: string[] = [];
     let bad: string[] = [];

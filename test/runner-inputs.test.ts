@@ -7,7 +7,7 @@ import { linearProbe, stratifiedFolds, runKernelExperiment, solveSeed, resolveGr
 import { splitColumns, concatColumns } from '../lib/kernels/layout.js';
 import { gridOf } from '../lib/solvers/index.js';
 import { run as runCli } from '../lib/cli/run.js';
-import { fixtureModelDir } from './helpers/fixtures.js';
+import { fixtureModelDir, needsData } from './helpers/fixtures.js';
 import { base, dataDir, readJsonLines as readLines, sst2Flags, tmp, tokenizerDir } from './helpers/runner.js';
 
 describe('bad inputs', () => {
@@ -17,18 +17,18 @@ describe('bad inputs', () => {
       /option 'task': expected one of SST-2, .*received "SST-3"/,
     );
   });
-  it('missing split folder names the path', async () => {
+  needsData.it('missing split folder names the path', async () => {
     await expect(runKernelExperiment(base(dir, { seeds: [999] }))).rejects.toThrow(
       /k-shot-1k-test\/SST-2\/16-999: k-shot split folder not found/,
     );
     await expect(runKernelExperiment(base(dir, { k: 3 }))).rejects.toThrow(/SST-2\/3-42: k-shot split folder not found/);
   });
-  it('a label word that is not a single token', async () => {
+  needsData.it('a label word that is not a single token', async () => {
     await expect(runKernelExperiment(base(dir, { labelWords: ['terrible', 'supercalifragilistic'] }))).rejects.toThrow(
       /label word "supercalifragilistic": must be a single token/,
     );
   });
-  it('unknown formula or solver, and options that do not fit', async () => {
+  needsData.it('unknown formula or solver, and options that do not fit', async () => {
     await expect(runKernelExperiment(base(dir, { formula: 'adam' as never }))).rejects.toThrow(
       /option 'formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/,
     );
@@ -102,7 +102,7 @@ describe('bad inputs', () => {
   });
 });
 
-describe('CLI run', () => {
+needsData.describe('CLI run', () => {
   it('runs seeds from the command line and skips them when rerun', async () => {
     const dir = tmp();
     const out = join(dir, 'cli.jsonl');

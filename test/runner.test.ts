@@ -4,16 +4,16 @@
 // recomputed without the runner (test/helpers/runner.ts). Bad inputs and the CLI: runner-inputs.test.ts.
 import { copyFileSync, mkdirSync, readFileSync, statSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { readSplit } from '../lib/tasks/index.js';
 import { DEFAULT_LP_CS, linearProbe, runKernelExperiment, reportTable, formatCell } from '../lib/experiments/index.js';
 import { run as reportCli } from '../lib/cli/report.js';
-import { fixtureModelDir, fixtures } from './helpers/fixtures.js';
+import { fixtureModelDir, fixtures, needsData } from './helpers/fixtures.js';
 import { base, dataDir, expectedPromptRun, outcome, readJsonLines as readLines, tmp, tokenizerDir } from './helpers/runner.js';
 
-describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)', () => {
+needsData.describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)', () => {
   it('prompt mode, sgd and signgd with lstsq: one valid line each, and the report renders them', async () => {
     const dir = tmp();
     const t0 = performance.now();
@@ -152,7 +152,7 @@ describe('runKernelExperiment end to end (SST-2, 16-shot, seed 42, tiny RoBERTa)
   });
 });
 
-describe('cache and resume', () => {
+needsData.describe('cache and resume', () => {
   it('a second run hits the cache with identical results and rewrites nothing; another option misses', async () => {
     const dir = tmp();
     const first = await runKernelExperiment(base(dir, { out: join(dir, 'a.jsonl') }));

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { run } from '../lib/cli/solve.js';
 import { InputError, OptionError } from '../lib/errors.js';
-import { packageRoot } from '../lib/addon/load.js';
 import { gridOf, selectOnDev, solve, type SolveInput, type SolverName } from '../lib/solvers/index.js';
+import { fixturesDir } from './helpers/fixtures.js';
 
 type K4 = number[][][][];
 interface Case {
@@ -20,7 +20,7 @@ interface Case {
   solvers: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-const fixtures = JSON.parse(readFileSync(join(packageRoot(), '..', 'shared', 'fixtures', 'fixtures-a.json'), 'utf8'));
+const fixtures = JSON.parse(readFileSync(join(fixturesDir, 'fixtures-a.json'), 'utf8'));
 const rob = fixtures.roberta;
 const trainLabels: number[] = rob.inputs.prompt.train_labels;
 const testLabels: number[] = rob.inputs.prompt.test_labels;

@@ -2,14 +2,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readOriginal, readSplit, readTaskFile, resolveSplitFile, splitFileName, type Example } from '../lib/tasks/index.js';
 import { InputError } from '../lib/errors.js';
+import { kshotDataDir, needsData, originalDataDir } from './helpers/fixtures.js';
 
-const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const data = path.join(repoRoot, '..', 'shared', 'data');
-const original = path.join(data, 'original');
-const kshot = path.join(data, 'k-shot-1k-test');
+const original = originalDataDir;
+const kshot = kshotDataDir;
 
 function labelCounts(xs: Example[]): Record<string, number> {
   const c: Record<string, number> = {};
@@ -17,7 +15,7 @@ function labelCounts(xs: Example[]): Record<string, number> {
   return c;
 }
 
-describe('readOriginal (LM-BFF original layout)', () => {
+needsData.describe('readOriginal (LM-BFF original layout)', () => {
   it('SST-2: GLUE tsv with header, label from column 1', () => {
     const d = readOriginal(original, 'sst-2');
     expect(d.train).toHaveLength(67349);
@@ -73,7 +71,7 @@ describe('readOriginal (LM-BFF original layout)', () => {
 });
 
 describe('readSplit (k-shot layout)', () => {
-  it('reads train/dev of a split directory and falls back to the task-level test file', () => {
+  needsData.it('reads train/dev of a split directory and falls back to the task-level test file', () => {
     const dir = path.join(kshot, 'trec', '64-13');
     expect(readSplit(dir, 'trec', 'train')).toHaveLength(384);
     expect(readSplit(dir, 'trec', 'dev')).toHaveLength(342);
@@ -81,7 +79,7 @@ describe('readSplit (k-shot layout)', () => {
     expect(readSplit(dir, 'trec', 'test')).toHaveLength(500);
   });
 
-  it('MNLI: dev_matched.tsv, test_matched.tsv, test_mismatched.tsv', () => {
+  needsData.it('MNLI: dev_matched.tsv, test_matched.tsv, test_mismatched.tsv', () => {
     const dir = path.join(kshot, 'MNLI', '16-42');
     expect(splitFileName('MNLI', 'dev')).toBe('dev_matched.tsv');
     expect(readSplit(dir, 'MNLI', 'dev')).toHaveLength(48);

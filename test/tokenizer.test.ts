@@ -1,4 +1,4 @@
-// Loading RoBERTa and BERT tokenizers from the files of ../shared/tokenizers through @huggingface/tokenizers.
+// Loading RoBERTa and BERT tokenizers from the files of test/fixtures/tokenizers through @huggingface/tokenizers.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,13 +1,44 @@
-// Access to ../shared/fixtures for the tests: the fixture JSON, and model folders (config.json from
-// the fixture + a link to the tiny safetensors file) made in a temporary directory.
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+// Where the tests find their inputs. The fixtures (fixtures-a.json, the tiny checkpoints, decoders/) and
+// the tokenizer files are in the repository, under test/fixtures (LMK_FIXTURES overrides the folder);
+// model folders (config.json from the fixture + a link to the tiny safetensors file) are made in a
+// temporary directory. The task data (about 100 MB, not in the repository) comes from LMK_DATA or
+// ../shared/data; the tests that read it run only when it is there (`needsData`).
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, it, type SuiteFactory, type TestFunction } from 'vitest';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const sharedDir = process.env.LMK_SHARED ?? join(repoRoot, '..', 'shared');
-export const fixturesDir = join(sharedDir, 'fixtures');
+export const fixturesDir = resolve(process.env.LMK_FIXTURES || join(repoRoot, 'test', 'fixtures'));
+
+/** The task data: a folder holding `k-shot-1k-test` and `original` (LMK_DATA, else ../shared/data). */
+export const dataRoot = resolve(process.env.LMK_DATA || join(repoRoot, '..', 'shared', 'data'));
+/** The paper's k-shot splits (`k-shot-1k-test/<TASK>/<K>-<seed>/...`) and the full tasks (`original/<TASK>/...`). */
+export const kshotDataDir = join(dataRoot, 'k-shot-1k-test');
+export const originalDataDir = join(dataRoot, 'original');
+export const hasTaskData = existsSync(kshotDataDir) && existsSync(originalDataDir);
+export const needsDataReason =
+  'needs the task data: set LMK_DATA=<folder holding k-shot-1k-test and original> or put it at ../shared/data';
+
+let noted = false;
+const label = (name: string): string => {
+  if (hasTaskData) return name;
+  if (!noted) {
+    noted = true;
+    console.warn(`skipping the tests of this file that read the task data (not found at ${dataRoot}): ${needsDataReason}`);
+  }
+  return `${name} [skipped: ${needsDataReason}]`;
+};
+/**
+ * The tests that read the task data: `needsData.describe(name, fn)` and `needsData.it(name, fn, timeout)`
+ * run as describe/it when the data is there, and are skipped otherwise, the reason in their name (and
+ * once per file on stderr). CI has the data and fails on any skipped test (scripts/ci-count.mjs).
+ */
+export const needsData = {
+  describe: (name: string, fn: SuiteFactory) => describe.skipIf(!hasTaskData)(label(name), fn),
+  it: (name: string, fn: TestFunction, timeout?: number) => it.skipIf(!hasTaskData)(label(name), fn, timeout),
+};
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let cache: any;
@@ -60,8 +91,8 @@ export interface TokenizationCase {
   standard: { input_ids: number[] };
 }
 export const tokenizationCases = (): TokenizationCase[] => fixtures().tokenization;
-/** The shared tokenizer folders of the two fixture architectures. */
+/** The tokenizer folders of the two fixture architectures (test/fixtures/tokenizers). */
 export const tokenizerDirs = {
-  roberta: join(sharedDir, 'tokenizers', 'roberta-base'),
-  bert: join(sharedDir, 'tokenizers', 'bert-base-uncased'),
+  roberta: join(fixturesDir, 'tokenizers', 'roberta-base'),
+  bert: join(fixturesDir, 'tokenizers', 'bert-base-uncased'),
 };

@@ -10,10 +10,11 @@ import { loadTokenizer, taskEncoder } from '../../lib/prompts/index.js';
 import { gridOf, solve } from '../../lib/solvers/index.js';
 import { readSplit } from '../../lib/tasks/index.js';
 import type { ResultLine, RunOptions } from '../../lib/experiments/index.js';
-import { fixtureModelDir, sharedDir } from './fixtures.js';
+import { fixtureModelDir, kshotDataDir, tokenizerDirs } from './fixtures.js';
 
-export const dataDir = join(sharedDir, 'data', 'k-shot-1k-test');
-export const tokenizerDir = join(sharedDir, 'tokenizers', 'roberta-base');
+/** The paper's k-shot splits (task data: tests that read it go through `needsData`). */
+export const dataDir = kshotDataDir;
+export const tokenizerDir = tokenizerDirs.roberta;
 export const tmp = (prefix = 'lmk-runner-') => mkdtempSync(join(tmpdir(), prefix));
 
 /** The JSON lines of a file (blank lines skipped). */
