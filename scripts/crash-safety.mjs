@@ -12,14 +12,14 @@
 // 4. Concurrent appenders: APPENDERS processes append LINES lines each to one file through
 //    appendLineAtomic; every line must be there once.
 //
-// Needs dist/ (npm run build:ts) and the native addon. Usage:
+// Needs dist/ (npm run build:ts), the native addon and the task data (LMK_DATA or ../shared/data). Usage:
 //   node scripts/crash-safety.mjs [--trials 8] [--kills 2] [--seed 1] [--json]
 // Prints one line per trial and a summary; exit status 1 on any violation.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureModel, numberOption, repoRoot as root, sharedDir as shared } from './lib/fixture-setup.mjs';
+import { fixtureModel, kshotDataDir, numberOption, repoRoot as root, tokenizerDirs } from './lib/fixture-setup.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => numberOption(argv, name, def);
@@ -37,6 +37,7 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) {
   process.exit(2);
 }
 
+const dataDir = kshotDataDir('crash-safety');
 const work = mkdtempSync(join(tmpdir(), 'lmk-crash-'));
 const modelDir = fixtureModel('roberta', join(work, 'model')).dir;
 
@@ -50,11 +51,11 @@ const args = (out) => [
   '--seeds',
   '13,42',
   '--data-dir',
-  join(shared, 'data', 'k-shot-1k-test'),
+  dataDir,
   '--model',
   modelDir,
   '--tokenizer',
-  join(shared, 'tokenizers', 'roberta-base'),
+  tokenizerDirs.roberta,
   '--max-test',
   '16',
   '--dtype',

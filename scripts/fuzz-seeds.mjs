@@ -2,7 +2,7 @@
 // Seed corpora for the libFuzzer targets (scripts/fuzz-safetensors): small valid safetensors files made
 // from the tiny fixture's header (names and dtypes kept, every dimension cut to at most 2, offsets
 // recomputed), the real header itself, and hand-made defects (overlap, out of bounds, bad dtype, ...).
-// Usage: node scripts/fuzz-seeds.mjs <fixtures dir> <out dir>   (writes <out>/safetensors, <out>/json)
+// Usage: node scripts/fuzz-seeds.mjs <fixtures dir: test/fixtures> <out dir>   (writes <out>/safetensors, <out>/json)
 import { mkdirSync, readFileSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 

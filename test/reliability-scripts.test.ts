@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDist } from './helpers/dist.js';
-import { repoRoot } from './helpers/fixtures.js';
+import { needsData, repoRoot } from './helpers/fixtures.js';
 
 beforeAll(ensureDist, 300_000);
 
@@ -39,11 +39,24 @@ describe('reliability scripts (reduced sizes)', () => {
     expect(status).toBe(0);
   }, 300_000);
 
-  it('crash safety: SIGKILL at random points then resume gives identical results and whole files; no lost appends', () => {
-    const { status, out } = runScript('crash-safety.mjs', ['--trials', '2', '--kills', '2', '--appenders', '3', '--lines', '25']);
-    expect(out.violations).toEqual([]);
-    expect((out.trials as unknown[]).length).toBe(2);
-    expect(out.appenders).toMatchObject({ lines: 75, unique: 75 });
-    expect(status).toBe(0);
-  }, 300_000);
+  needsData.it(
+    'crash safety: SIGKILL at random points then resume gives identical results and whole files; no lost appends',
+    () => {
+      const { status, out } = runScript('crash-safety.mjs', [
+        '--trials',
+        '2',
+        '--kills',
+        '2',
+        '--appenders',
+        '3',
+        '--lines',
+        '25',
+      ]);
+      expect(out.violations).toEqual([]);
+      expect((out.trials as unknown[]).length).toBe(2);
+      expect(out.appenders).toMatchObject({ lines: 75, unique: 75 });
+      expect(status).toBe(0);
+    },
+    300_000,
+  );
 });
