@@ -6,7 +6,7 @@
 //
 // Every way a run can go wrong counts as a failure:
 // - vitest: a failed test; a test file that failed without a failed test (it did not load, or a
-//   beforeAll/afterAll hook threw); a skipped or todo test (CI has ../shared and must run every test);
+//   beforeAll/afterAll hook threw); a skipped or todo test (CI has the task data and must run every test);
 //   no tests at all; a missing or unreadable JSON report; a non-zero exit or `success: false` that none
 //   of the above explains.
 // - ctest: a test that did not pass (Failed, Not Run, Timeout, Exception); no summary line (no tests
