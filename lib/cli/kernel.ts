@@ -1,10 +1,11 @@
 // `lmkernel kernel`: eNTK kernels of a model folder for explicit encoded inputs (the contract other
 // tools call): IN.json {"train": [...], "test": [...], "label_word_ids": [...]} -> OUT.json in the
-// layout of ../shared/fixtures/fixtures-a.json (lib/kernels/file.ts).
+// layout of ../shared/fixtures/fixtures-a.json (lib/kernels/file.ts), or OUT.safetensors (float64 tensors
+// and the metadata, for numpy/PyTorch: lib/kernels/kernelSet.ts).
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
-import { kernelFileOf } from '../kernels/file.js';
+import { assertWritableDir, readJsonFile } from '../io.js';
+import { kernelInfoOf, kernelSetOf, writeKernelFile } from '../kernels/kernelSet.js';
 import { loadModel, type LoraSpec } from '../model.js';
 import {
   FORMULAS,
@@ -68,7 +69,7 @@ export const command = defineCommand({
       help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "test": [...], "label_word_ids": [...]}',
       required: true,
     },
-    out: { type: 'string', help: 'OUT.json (written atomically)', required: true },
+    out: { type: 'string', help: 'OUT.json or OUT.safetensors (format by extension; written atomically)', required: true },
     formula: { type: 'list', help: FORMULAS.join(','), default: ['sgd'] },
     output: { type: 'string', help: OUTPUT_KINDS.join(' | '), default: 'prompt', aliases: ['mode'] },
     binary: { type: 'boolean', help: 'one output: logit1 - logit0' },
@@ -119,7 +120,8 @@ export const command = defineCommand({
         signal,
       }),
     ).finally(() => bar.stop());
-    writeFileAtomic(args.out, JSON.stringify(kernelFileOf(res)));
+    const info = kernelInfoOf(model.dir, { output, binary: !!args.binary, subset: args.subset, dtype: args.dtype });
+    writeKernelFile(args.out, kernelSetOf(res, { ...info, label_word_ids: output === 'prompt' ? input.label_word_ids : null }));
     console.error(
       `kernel: ${args.formula.join(', ')} for ${res.nTrain} train x ${res.nTest} test, grad_dim ${res.gradDim} -> ${args.out}`,
     );

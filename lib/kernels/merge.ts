@@ -1,39 +1,51 @@
 // Assembling the shard files of `lmkernel kernel --shard i/n` (one tile set each) into the kernel file a
 // single run would have written, with checks: same model/options (grad_dim, num_outputs, parameter
-// names, shapes, tiling), every tile exactly once, and identical test outputs f0.
+// names, model hash, shapes, tiling), every tile exactly once, and identical test outputs f0. Works on
+// kernel sets (lib/kernels/kernelSet.ts), so shards in JSON and safetensors merge alike.
 import { InputError } from '../errors.js';
-import { numOutputsOf, type KernelFile, type KernelFileTiling } from './file.js';
+import type { KernelFileTiling } from './file.js';
+import { kernelSetFromJson, kernelSetToJson, type KernelSet } from './kernelSet.js';
 import { tileRows } from './layout.js';
 
 export type { KernelFile } from './file.js';
+import type { KernelFile } from './file.js';
 
 export interface KernelShard {
   name: string;
   file: KernelFile;
 }
 
+export interface KernelSetShard {
+  name: string;
+  set: KernelSet;
+}
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-function tilingOf({ name, file }: KernelShard): KernelFileTiling {
-  if (!file.tiling) throw new InputError(name, 'has no "tiling" section: not written by `lmkernel kernel` (a shard file)');
-  return file.tiling;
+function tilingOf({ name, set }: KernelSetShard): KernelFileTiling {
+  if (!set.tiling) throw new InputError(name, 'has no "tiling" section: not written by `lmkernel kernel` (a shard file)');
+  if (!set.f0Train || !set.f0Test) throw new InputError(name, 'has no f0_train / f0_test: not written by `lmkernel kernel`');
+  return set.tiling;
 }
 
 /** Throws unless `part` comes from the same run as `first` (model, options, shapes, tiling, f0 on test). */
-function checkSameRun(part: KernelShard, first: KernelShard): void {
-  const { name, file } = part;
+function checkSameRun(part: KernelSetShard, first: KernelSetShard): void {
+  const { name, set } = part;
   const t = tilingOf(part);
   const t0 = tilingOf(first);
+  const shapes = (s: KernelSet) => Object.entries(s.kernels).map(([f, ps]) => [f, Object.keys(ps).sort()]);
   for (const [key, a, b] of [
-    ['grad_dim', file.grad_dim, first.file.grad_dim],
-    ['num_outputs', numOutputsOf(file, name).numOutputs, numOutputsOf(first.file, first.name).numOutputs],
-    ['param_names', file.param_names, first.file.param_names],
+    ['grad_dim', set.gradDim, first.set.gradDim],
+    ['num_outputs', set.numOutputs, first.set.numOutputs],
+    ['param_names', set.paramNames, first.set.paramNames],
+    ['model_sha256', set.info.model_sha256, first.set.info.model_sha256],
     ['tiling.tile_size', t.tile_size, t0.tile_size],
     ['tiling.num_tiles', t.num_tiles, t0.num_tiles],
     ['tiling.shard.count', t.shard.count, t0.shard.count],
     ['tiling.n_train', t.n_train, t0.n_train],
     ['tiling.n_test', t.n_test, t0.n_test],
-    ['formulas', Object.keys(file.kernels).sort(), Object.keys(first.file.kernels).sort()],
+    ['formulas', Object.keys(set.kernels).sort(), Object.keys(first.set.kernels).sort()],
+    ['kernels', shapes(set), shapes(first.set)],
   ] as const) {
     if (!same(a, b))
       throw new InputError(
@@ -42,10 +54,14 @@ function checkSameRun(part: KernelShard, first: KernelShard): void {
       );
   }
   // f0 on the test set is computed by every shard: it must agree
-  const a = file.f0_test.flat();
-  const b = first.file.f0_test.flat();
-  const scale = Math.max(1e-30, ...b.map(Math.abs));
-  const err = Math.max(0, ...a.map((v, i) => Math.abs(v - b[i])));
+  const a = set.f0Test!;
+  const b = first.set.f0Test!;
+  let scale = 1e-30;
+  let err = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+  }
   if (a.length !== b.length || err / scale > 1e-6)
     throw new InputError(
       name,
@@ -54,7 +70,7 @@ function checkSameRun(part: KernelShard, first: KernelShard): void {
 }
 
 /** Which shard holds each tile; throws when a tile is in two shards or in none. */
-function tileOwners(parts: readonly KernelShard[], numTiles: number, count: number): Map<number, string> {
+function tileOwners(parts: readonly KernelSetShard[], numTiles: number, count: number): Map<number, string> {
   const seen = new Map<number, string>();
   for (const part of parts) {
     for (const tile of tilingOf(part).tiles) {
@@ -70,26 +86,40 @@ function tileOwners(parts: readonly KernelShard[], numTiles: number, count: numb
   return seen;
 }
 
-export function mergeKernelShards(parts: KernelShard[]): KernelFile {
+/** Merges shard kernel sets (either format) into the kernel set of the unsharded run. */
+export function mergeKernelSets(parts: KernelSetShard[]): KernelSet {
   if (parts.length === 0) throw new InputError('merge', 'no shard files given');
   const first = parts[0];
   const t0 = tilingOf(first);
   for (const part of parts) checkSameRun(part, first);
   tileOwners(parts, t0.num_tiles, t0.shard.count);
 
-  const { num_logits: _old, ...base } = JSON.parse(JSON.stringify(first.file)) as KernelFile;
-  void _old;
-  const out: KernelFile = { ...base, num_outputs: numOutputsOf(first.file, first.name).numOutputs };
-  for (const { file } of parts) {
-    const t = file.tiling!;
+  const C = first.set.numOutputs;
+  const f0Train = new Float64Array(first.set.f0Train!.length);
+  const kernels: KernelSet['kernels'] = {};
+  for (const [f, ps] of Object.entries(first.set.kernels)) {
+    kernels[f] = {};
+    for (const [p, k] of Object.entries(ps))
+      kernels[f][p as keyof typeof ps] = { shape: k.shape, data: new Float64Array(k.data.length) };
+  }
+  for (const { set } of parts) {
+    const t = set.tiling!;
     for (const tile of t.tiles) {
       const [r0, r1] = tileRows(tile, t.tile_size, t.n_train);
-      for (let r = r0; r < r1; r++) {
-        out.f0_train[r] = file.f0_train[r];
-        for (const [f, ks] of Object.entries(file.kernels)) for (const k of Object.keys(ks)) out.kernels[f][k][r] = ks[k][r];
-      }
+      f0Train.set(set.f0Train!.subarray(r0 * C, r1 * C), r0 * C);
+      for (const [f, ps] of Object.entries(set.kernels))
+        for (const [p, k] of Object.entries(ps)) {
+          const row = C * k.shape[2] * k.shape[3]; // values per training example
+          kernels[f][p as keyof typeof ps]!.data.set(k.data.subarray(r0 * row, r1 * row), r0 * row);
+        }
     }
   }
-  out.tiling = { ...t0, tiles: Array.from({ length: t0.num_tiles }, (_, i) => i), shard: { index: 0, count: 1 } };
-  return out;
+  const tiling = { ...t0, tiles: Array.from({ length: t0.num_tiles }, (_, i) => i), shard: { index: 0, count: 1 } };
+  return { ...first.set, f0Train, f0Test: Float64Array.from(first.set.f0Test!), kernels, tiling };
+}
+
+/** Merges JSON shard files (the library form of `lmkernel merge`). */
+export function mergeKernelShards(parts: KernelShard[]): KernelFile {
+  const sets = parts.map(({ name, file }) => ({ name, set: kernelSetFromJson(file, name) }));
+  return kernelSetToJson(mergeKernelSets(sets));
 }
