@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { native, withCancel } from './addon/load.js';
 import type { AddonKernelResult, AddonModel, AddonModelInfo } from './addon/types.js';
 import { InputError, OptionError } from './errors.js';
+import { resolveModelDir } from './hub/index.js';
 import { flatToNested, rowsOfFlat, type NestedKernel } from './kernels/layout.js';
 import {
   FORMULAS,
@@ -32,6 +33,10 @@ export interface LoadModelOptions {
   config?: string;
   weights?: string;
   signal?: AbortSignal;
+  /** Hub revision (branch, tag or commit) when `dir` is a hub id (default: the id's `@rev`, else main). */
+  revision?: string;
+  /** Download progress when a hub id is fetched into the Hugging Face cache. */
+  onDownload?: ProgressFn;
 }
 
 export interface KernelOptions {
@@ -265,9 +270,13 @@ function checkModelFolder(dir: string, config: string, weights: string, opts: Lo
   throw new InputError(dir, `no ${opts.weights ?? 'model.safetensors'} in the model folder${hint}`);
 }
 
-/** Loads `dir/config.json` + `dir/model.safetensors`. */
-export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LmModel> {
-  if (typeof dir !== 'string' || dir.length === 0) throw new OptionError('dir', 'a model folder path', dir);
+/**
+ * Loads `dir/config.json` + `dir/model.safetensors`. `dir` is a folder, or a hub id (`roberta-base`,
+ * `org/name`) resolved from the Hugging Face cache and downloaded into it when missing (lib/hub).
+ */
+export async function loadModel(idOrDir: string, opts: LoadModelOptions = {}): Promise<LmModel> {
+  if (typeof idOrDir !== 'string' || idOrDir.length === 0) throw new OptionError('dir', 'a model folder path', idOrDir);
+  const dir = await resolveModelDir(idOrDir, { revision: opts.revision, onProgress: opts.onDownload, signal: opts.signal });
   const dtype = oneOf(opts.dtype, 'dtype', ['float32', 'float64'] as const, 'float32');
   const config = join(dir, opts.config ?? 'config.json');
   const weights = join(dir, opts.weights ?? 'model.safetensors');

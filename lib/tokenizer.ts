@@ -20,6 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError, LmkError } from './errors.js';
+import { cachedModelDir, hubCacheDir, parseHubId } from './hub/index.js';
 
 export type TokenizerKind = 'roberta' | 'bert';
 
@@ -259,6 +260,19 @@ export interface LoadTokenizerOptions {
   /** BERT from vocab.txt: lower-case and strip accents (uncased models). Default: `do_lower_case` of
    *  tokenizer_config.json when present, else true. */
   lowercase?: boolean;
+  /** Hub revision when `dir` is a hub id resolved from the Hugging Face cache (default: the id's `@rev`, else main). */
+  revision?: string;
+}
+
+/** A folder as given, or a hub id's snapshot in the Hugging Face cache (loadTokenizer is synchronous: no download). */
+function tokenizerFolder(dir: string, revision: string | undefined): string {
+  const found = cachedModelDir(dir, { revision });
+  if (found !== null || existsSync(dir) || parseHubId(dir) === null) return found ?? dir;
+  throw new InputError(
+    dir,
+    `not a folder, and the Hugging Face cache (${hubCacheDir()}) has no snapshot of it: download it first ` +
+      `(\`await resolveModelDir('${dir}', { need: 'tokenizer' })\`, or any lmkernel command with --tokenizer ${dir})`,
+  );
 }
 
 const cache = new Map<string, Tokenizer>();
@@ -266,9 +280,11 @@ const cache = new Map<string, Tokenizer>();
 /**
  * Loads the tokenizer in `dir`, chosen by the files present:
  * `tokenizer.json` (RoBERTa BPE or BERT WordPiece), else `vocab.json` + `merges.txt` (RoBERTa),
- * else `vocab.txt` (BERT). Tokenizers are cached per directory and options.
+ * else `vocab.txt` (BERT). Tokenizers are cached per directory and options. `idOrDir` may be a hub id
+ * (`roberta-base`) already in the Hugging Face cache (lib/hub).
  */
-export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tokenizer {
+export function loadTokenizer(idOrDir: string, opts: LoadTokenizerOptions = {}): Tokenizer {
+  const dir = tokenizerFolder(idOrDir, opts.revision);
   const abs = resolve(dir);
   const key = `${abs}\0${opts.prefer ?? ''}\0${opts.lowercase ?? ''}`;
   const hit = cache.get(key);
