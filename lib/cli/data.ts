@@ -1,5 +1,6 @@
-// `lmkernel data ...`: data tools. `data k-shot` writes the k-shot splits of the LM-BFF layout exactly as
-// LM-Kernel-FT's `tools/generate_k_shot_data.py` does (byte-identical files).
+// `lmkernel data ...`: data tools. `data download` installs LM-BFF's `original` data as LM-Kernel-FT's
+// download_dataset.sh does (checked against LM-BFF's published checksums); `data k-shot` writes the k-shot
+// splits of the LM-BFF layout exactly as LM-Kernel-FT's `tools/generate_k_shot_data.py` does.
 import { join } from 'node:path';
 import { LmkError, OptionError, InputError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
@@ -16,12 +17,14 @@ import {
 import { checkInt } from '../validate.js';
 import { flagAsGiven } from './args.js';
 import { defineCommand } from './command.js';
+import { downloadCommand } from './data-download.js';
 
 function usage(): string {
   return (
     'usage: lmkernel data <subcommand> [options]\n\nsubcommands:\n' +
+    "  download   fetch LM-BFF's datasets.tar and install its `original` data (GLUE SST-2, rebalanced CR)\n" +
     '  k-shot     write k-shot train/dev/test splits from the LM-BFF `original` data\n\n' +
-    'Run `lmkernel data k-shot --help` for its options.'
+    'Run `lmkernel data <subcommand> --help` for its options.'
   );
 }
 
@@ -120,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub === 'k-shot') return kshotCommand.run(rest);
+  if (sub === 'download') return downloadCommand.run(rest);
   console.error(`lmkernel data: unknown subcommand '${sub}'\n\n${usage()}`);
   return 2;
 }

@@ -31,3 +31,16 @@ export {
   type Frame,
 } from '../pyformats/pandas-csv.js';
 export { pyReadlines, pyStrip } from '../pyformats/pytext.js';
+export { downloadData, LMBFF_DATASETS_URL, type DownloadDataOptions, type DownloadDataResult } from './download.js';
+export {
+  verifyLmBffSplits,
+  readLmBffChecksums,
+  lmBffChecksumsPath,
+  ChecksumMismatchError,
+  LMBFF_CHECK_K,
+  LMBFF_CHECK_SEEDS,
+  type LmBffChecksums,
+  type LmBffCheckResult,
+  type LmBffMismatch,
+} from './lmbff-check.js';
+export { extractTar, type TarEntry, type ExtractOptions, type ExtractResult } from './tar.js';
