@@ -10,7 +10,7 @@ function summary(r: DownloadDataResult): string {
   lines.push(
     `checked against LM-BFF's published 16-shot checksums: ${r.verified.join(' ')} (${r.checkedFiles} files, all equal)`,
   );
-  if (r.absent.length > 0) lines.push(`not in the archive (not checked, not installed): ${r.absent.join(' ')}`);
+  if (r.absent.length > 0) lines.push(`LM-BFF tasks not in the archive (nothing to check): ${r.absent.join(' ')}`);
   if (r.glueSst2) lines.push("SST-2 is GLUE SST-2 (LM-BFF's own SST-2 kept as original/SST-2-original)");
   if (r.cr === 'rebalanced') lines.push("cr rebalanced by the archive's cr/process.py (250 test examples per label)");
   return lines.join('\n');
