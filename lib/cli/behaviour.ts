@@ -32,7 +32,7 @@ import {
 } from '../behaviour/tables.js';
 import { oneOf } from '../validate.js';
 import { defineCommand } from './command.js';
-import { EXPERIMENT_FLAGS, dtypeFlag, numberList, outputFlag } from './experimentFlags.js';
+import { EXPERIMENT_FLAGS, dtypeFlag, modelArg, numberList, outputFlag } from './experimentFlags.js';
 
 const DATA = {
   task: EXPERIMENT_FLAGS.task,
@@ -42,6 +42,7 @@ const DATA = {
   output: EXPERIMENT_FLAGS.output,
   dtype: { type: 'string', help: 'float32 | float64', default: 'float64' },
   device: EXPERIMENT_FLAGS.device,
+  revision: EXPERIMENT_FLAGS.revision,
   'batch-size': { type: 'number', help: 'sequences per forward/backward batch', default: 8 },
 } as const;
 
@@ -84,8 +85,11 @@ const chi = defineCommand({
   synopsis: '--task T --data-dir D --model M1,M2 [--tokenizer TOK] [--split train] [options]',
   spec: {
     ...DATA,
-    model: { type: 'list', required: true, help: 'model folders (comma-separated or repeated)' },
-    tokenizer: { type: 'list', help: 'tokenizer folders: one for all models, or one per model (default: each model folder)' },
+    model: { type: 'list', required: true, help: 'model folders or hub ids (comma-separated or repeated)' },
+    tokenizer: {
+      type: 'list',
+      help: "tokenizer folders or hub ids: one for all models, or one per model (default: each model's)",
+    },
     split: { type: 'string', help: 'train | dev | test', default: 'train' },
     'max-examples': { type: 'number', help: 'use only the first N examples of the split' },
     out: { type: 'string', help: 'append one JSON line per model here', default: 'behaviour.jsonl' },
@@ -98,7 +102,8 @@ const chi = defineCommand({
       throw new OptionError('--tokenizer', `one folder, or ${a.model.length} (one per model)`, toks.join(','));
     const split = oneOf(a.split, '--split', ['train', 'dev', 'test'] as const);
     const lines: ChiLine[] = [];
-    for (const [i, m] of a.model.entries()) {
+    for (const [i, given] of a.model.entries()) {
+      const m = (await modelArg(given, a.revision)).name;
       const { x, p, e } = await prepareSplit(a, m, toks.length === 1 ? toks[0] : toks[i], ['train', split]);
       const model = await loadModel(m, { dtype: x.dtype, device: a.device });
       const head = await seedHead({
@@ -159,7 +164,7 @@ const loraVsFullCommand = defineCommand({
   spec: {
     ...DATA,
     model: EXPERIMENT_FLAGS.model,
-    tokenizer: { type: 'string', help: 'tokenizer folder (default: the model folder)' },
+    tokenizer: { type: 'string', help: "tokenizer folder or hub id (default: the model's)" },
     ranks: { type: 'list', help: 'LoRA ranks', default: ['1', '2', '4', '8', '16'] },
     'lora-seeds': { type: 'list', help: 'seeds of the random A', default: ['0', '1', '2'] },
     alpha: { type: 'number', help: 'LoRA alpha (the scale s = r/(α²σ²) removes it)', default: 16 },
@@ -174,10 +179,11 @@ const loraVsFullCommand = defineCommand({
     const output = outputFlag(a.output);
     if (output === 'standard')
       throw new OptionError('--output', 'prompt (the LoRA kernel runs on fresh model copies without a fitted head)', output);
-    const { x, p, e } = await prepareSplit(a, a.model, a.tokenizer, ['train']);
+    const model = (await modelArg(a.model, a.revision)).name;
+    const { x, p, e } = await prepareSplit(a, model, a.tokenizer, ['train']);
     const n = Math.min(e.train.length, a['max-examples']);
     if (!(n >= 1)) throw new InputError(e.splitDir, 'no training examples');
-    const res = await loraVsFull(a.model, {
+    const res = await loraVsFull(model, {
       inputs: e.train.slice(0, n),
       output,
       labelWordIds: p.labelWordIds ?? undefined,
@@ -197,7 +203,7 @@ const loraVsFullCommand = defineCommand({
       task: x.task,
       k: x.k,
       seed: a.seed,
-      model: basename(resolve(a.model)),
+      model: basename(resolve(model)),
       output,
       init,
       alpha: a.alpha,

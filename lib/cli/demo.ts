@@ -5,14 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { defaultDemoModel, runDemo } from '../demo/run.js';
 import { defineCommand, withInterrupt } from './command.js';
-import { numberList } from './experimentFlags.js';
+import { MODEL_HELP, REVISION_FLAG, modelArg, numberList } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const command = defineCommand({
   name: 'demo',
   synopsis: '[--out DIR] [--model DIR] [options]',
   spec: {
-    model: { type: 'string', help: 'model folder (default: the shipped models/demo)' },
+    model: { type: 'string', help: `${MODEL_HELP} (default: the shipped models/demo)` },
+    revision: REVISION_FLAG,
     out: { type: 'string', help: 'output folder', default: 'demo-output' },
     k: { type: 'number', help: 'examples per label in train (and dev)', default: 16 },
     seeds: { type: 'list', help: 'k-shot seeds', default: ['13', '21', '42'] },
@@ -23,9 +24,10 @@ const command = defineCommand({
   },
   run: async (a) => {
     const t0 = performance.now();
+    const modelDir = a.model === undefined ? defaultDemoModel() : (await modelArg(a.model, a.revision)).dir;
     const s = await withInterrupt((signal) =>
       runDemo({
-        modelDir: a.model ?? defaultDemoModel(),
+        modelDir,
         out: a.out,
         k: a.k,
         seeds: numberList('seeds', a.seeds, true),

@@ -6,6 +6,7 @@ import { taskEncoder, type TaskEncoder, type TaskEncoderOptions } from '../promp
 import { loadTokenizer } from '../tokenizer.js';
 import { isInt, isPlainObject } from '../validate.js';
 import { defineCommand } from './command.js';
+import { TOKENIZER_HELP, modelArg } from './experimentFlags.js';
 
 const SPEC = {
   task: {
@@ -15,9 +16,10 @@ const SPEC = {
   },
   tokenizer: {
     type: 'string',
-    help: 'directory with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)',
+    help: `${TOKENIZER_HELP}: a folder with tokenizer.json, or vocab.json + merges.txt (RoBERTa), or vocab.txt (BERT)`,
     required: true,
   },
+  revision: { type: 'string', help: 'hub revision of a --tokenizer given as a hub id (default: main)' },
   input: { type: 'string', help: 'input JSONL: one {"texts": [...]} per line (blank lines are skipped)', required: true },
   out: {
     type: 'string',
@@ -121,7 +123,7 @@ export const command = defineCommand({
     'the exit status is then 1, and the output is still written. A malformed input line stops the command.',
   spec: SPEC,
   async run(a) {
-    const tok = loadTokenizer(a.tokenizer);
+    const tok = loadTokenizer((await modelArg(a.tokenizer, a.revision, 'tokenizer')).dir);
     const enc = taskEncoder(tok, a.task, {
       template: a.template,
       labelWords: labelWordsFlag(a['label-words']),

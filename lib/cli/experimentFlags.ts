@@ -1,11 +1,21 @@
 // The flags and their conversion that the experiment commands share (run, finetune-run, behaviour):
-// task and split, model and tokenizer, output kind, prompt overrides, results file, Ctrl-C handling.
+// task and split, model and tokenizer (folders or hub ids), output kind, prompt overrides, results file.
 import { OptionError } from '../errors.js';
 import type { ExperimentOptions } from '../experiments/index.js';
 import { tokenizerDirFor } from '../experiments/index.js';
+import { parseHubId, resolveModelDir } from '../hub/index.js';
 import { OUTPUT_KINDS, type Dtype, type OutputKind } from '../types.js';
 import { oneOf } from '../validate.js';
 import type { FlagSpec } from './args.js';
+import { cliProgressBar } from './progress.js';
+
+export const MODEL_HELP =
+  'model folder (config.json + model.safetensors), or a hub id (roberta-base, org/name) from the Hugging Face cache, downloaded into it when missing';
+export const TOKENIZER_HELP = 'tokenizer folder or hub id';
+export const REVISION_FLAG = {
+  type: 'string',
+  help: 'hub revision (branch, tag or commit hash) of a --model given as a hub id, and of a --tokenizer naming the same repo (default: main)',
+} as const;
 
 export const EXPERIMENT_FLAGS = {
   task: {
@@ -20,11 +30,12 @@ export const EXPERIMENT_FLAGS = {
     required: true,
     help: 'folder holding <TASK>/<k>-<seed>/{train,dev,test} (e.g. data/k-shot-1k-test)',
   },
-  model: { type: 'string', required: true, help: 'model folder: config.json + model.safetensors' },
+  model: { type: 'string', required: true, help: MODEL_HELP },
   tokenizer: {
     type: 'string',
-    help: "tokenizer folder (default: the model folder, when it holds tokenizer files); must match the model's vocabulary",
+    help: `${TOKENIZER_HELP} (default: the model's, when it has tokenizer files); must match the model's vocabulary`,
   },
+  revision: REVISION_FLAG,
   output: {
     type: 'string',
     aliases: ['mode'],
@@ -80,6 +91,7 @@ interface ExperimentArgs {
   'data-dir': string;
   model: string;
   tokenizer?: string;
+  revision?: string;
   output: string;
   'max-test'?: number;
   'label-words'?: string[];
@@ -91,15 +103,42 @@ interface ExperimentArgs {
   quiet?: boolean;
 }
 
-/** The shared experiment options from the parsed flags; `command` prefixes the log lines. */
-export function experimentOptions(a: ExperimentArgs, command: string): Omit<ExperimentOptions, 'signal'> {
+/** A --model or --tokenizer value as the commands take it: a folder, or a hub id downloaded if missing. */
+export interface ModelArg {
+  /** The local folder (a hub id's snapshot in the Hugging Face cache). */
+  dir: string;
+  /** What to pass to the layers below and name in result lines: the folder as given, or `org/name[@revision]`. */
+  name: string;
+}
+
+/** Resolves a --model (or, `need` 'tokenizer', a --tokenizer) flag, with a progress bar while downloading. */
+export async function modelArg(idOrPath: string, revision?: string, need: 'model' | 'tokenizer' = 'model'): Promise<ModelArg> {
+  const bar = cliProgressBar(`download ${idOrPath}`);
+  try {
+    const dir = await resolveModelDir(idOrPath, { revision, need, onProgress: bar.update });
+    const id = dir === idOrPath ? null : parseHubId(idOrPath);
+    const rev = revision ?? id?.revision;
+    return { dir, name: id ? `${id.repo}${rev ? `@${rev}` : ''}` : idOrPath };
+  } finally {
+    bar.stop();
+  }
+}
+
+/** --revision applies to a --tokenizer that names the model's own repo. */
+export const tokenizerRevision = (model: string, tokenizer: string, revision?: string): string | undefined =>
+  parseHubId(tokenizer) !== null && parseHubId(tokenizer)?.repo === parseHubId(model)?.repo ? revision : undefined;
+
+/** The shared experiment options from the parsed flags (hub ids downloaded now); `command` prefixes the log lines. */
+export async function experimentOptions(a: ExperimentArgs, command: string): Promise<Omit<ExperimentOptions, 'signal'>> {
+  const model = await modelArg(a.model, a.revision);
+  const tok = a.tokenizer && (await modelArg(a.tokenizer, tokenizerRevision(a.model, a.tokenizer, a.revision), 'tokenizer'));
   return {
     task: a.task,
     k: a.k,
     seeds: numberList('seeds', a.seeds),
     dataDir: a['data-dir'],
-    modelDir: a.model,
-    tokenizerDir: tokenizerDirFor(a.model, a.tokenizer),
+    modelDir: model.name,
+    tokenizerDir: tokenizerDirFor(model.dir, tok ? tok.dir : undefined),
     output: outputFlag(a.output),
     dtype: dtypeFlag(a.dtype),
     device: a.device,

@@ -56,7 +56,7 @@ const command = defineCommand({
     });
     if (a['lora-alpha'] !== undefined && a['lora-r'] === undefined)
       throw new OptionError('--lora-alpha', 'to be used with --lora-r', a['lora-alpha']);
-    const base = experimentOptions(a, COMMAND);
+    const base = await experimentOptions(a, COMMAND);
     const interrupted = `${COMMAND}: interrupted; the seed in progress is written with status "aborted", finished seeds are kept`;
     const stats = await withInterrupt(
       (signal) =>

@@ -20,6 +20,7 @@ import { argmaxRows } from '../stats.js';
 import { OUTPUT_KINDS, SUBSETS, type Dtype, type EncodedExample, type ProgressFn, type Subset } from '../types.js';
 import { isPlainObject } from '../validate.js';
 import { defineCommand, withInterrupt, type CommandArgs } from './command.js';
+import { MODEL_HELP, REVISION_FLAG, modelArg } from './experimentFlags.js';
 import { checkChoice, readEncodedInput } from './kernel.js';
 
 interface FinetuneInput {
@@ -33,7 +34,8 @@ interface FinetuneInput {
 }
 
 const SPEC = {
-  model: { type: 'string', help: 'model folder: config.json + model.safetensors', required: true },
+  model: { type: 'string', help: MODEL_HELP, required: true },
+  revision: REVISION_FLAG,
   input: {
     type: 'string',
     help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "train_labels": [...], "test": [...], "label_word_ids": [...]}',
@@ -167,7 +169,8 @@ export const command = defineCommand({
     );
     if (!Array.isArray(input.train_labels))
       throw new InputError(args.input, '"train_labels" (one label index per training example) is required');
-    const model = await loadModel(args.model, { dtype, tieWordEmbeddings: !!args['tie-word-embeddings'], device: args.device });
+    const modelDir = (await modelArg(args.model, args.revision)).dir;
+    const model = await loadModel(modelDir, { dtype, tieWordEmbeddings: !!args['tie-word-embeddings'], device: args.device });
     const trainable = trainableOf(model, args);
     const progress = lineProgress();
     const res = await withInterrupt((signal) =>

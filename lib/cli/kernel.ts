@@ -20,6 +20,7 @@ import {
 import { isPlainObject } from '../validate.js';
 import { flagAsGiven } from './args.js';
 import { defineCommand, withInterrupt } from './command.js';
+import { MODEL_HELP, REVISION_FLAG, modelArg } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 interface KernelInput {
@@ -63,7 +64,8 @@ export const command = defineCommand({
   name: 'kernel',
   synopsis: '--model DIR --input IN.json --out OUT.json [options]',
   spec: {
-    model: { type: 'string', help: 'model folder: config.json + model.safetensors', required: true },
+    model: { type: 'string', help: MODEL_HELP, required: true },
+    revision: REVISION_FLAG,
     input: {
       type: 'string',
       help: 'IN.json: {"train": [{"input_ids", "mask_pos"}], "test": [...], "label_word_ids": [...]}',
@@ -97,7 +99,7 @@ export const command = defineCommand({
     const output = checkChoice(args, 'output', OUTPUT_KINDS);
     const input = readEncodedInput<KernelInput>(args.input, 'kernel input', output, '"test", "label_word_ids"');
     const shard = parseShard(args.shard);
-    const model = await loadModel(args.model, {
+    const model = await loadModel((await modelArg(args.model, args.revision)).dir, {
       dtype: args.dtype as Dtype,
       tieWordEmbeddings: !!args['tie-word-embeddings'],
       device: args.device,

@@ -2,6 +2,7 @@
 // a RoBERTa-architecture masked LM pre-trained from scratch on the Brown corpus into a model folder.
 import { pretrainDemoModel } from '../demo/pretrainRecipe.js';
 import { defineCommand } from './command.js';
+import { modelArg } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const command = defineCommand({
@@ -15,7 +16,7 @@ const command = defineCommand({
     },
     tokenizer: {
       type: 'string',
-      help: "reuse this folder's tokenizer.json (default: build a GPT-2 BPE vocabulary restricted to the corpus)",
+      help: "reuse this folder's (or hub id's) tokenizer.json (default: build a GPT-2 BPE vocabulary restricted to the corpus)",
     },
     'vocab-min-count': { type: 'number', help: 'keep GPT-2 tokens seen at least this often in the corpus', default: 20 },
     hidden: { type: 'number', help: 'hidden size', default: 128 },
@@ -45,7 +46,7 @@ const command = defineCommand({
     try {
       const record = await pretrainDemoModel({
         out: a.out,
-        tokenizer: a.tokenizer,
+        tokenizer: a.tokenizer && (await modelArg(a.tokenizer, undefined, 'tokenizer')).dir,
         vocabMinCount: a['vocab-min-count'],
         arch: {
           hidden: a.hidden,

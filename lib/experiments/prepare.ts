@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { cachedModelDir, resolveModelDir } from '../hub/index.js';
 import { loadModel, type LmModel } from '../model.js';
 import { encodeExamples, loadTokenizer, taskEncoder, type TaskEncoder } from '../prompts/index.js';
 import { readSplit, type TaskSpec } from '../tasks/index.js';
@@ -19,15 +20,19 @@ export const RUNNER_VERSION = 1;
 
 const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'vocab.txt'];
 
-/** The tokenizer folder: the one given, else the model folder when it holds tokenizer files. */
+/**
+ * The tokenizer folder: the one given, else the model folder when it holds tokenizer files (a hub id's:
+ * its snapshot in the Hugging Face cache).
+ */
 export function tokenizerDirFor(modelDir: string, tokenizerDir?: string): string {
   if (tokenizerDir !== undefined) return tokenizerDir;
-  if (!TOKENIZER_FILES.some((f) => existsSync(join(modelDir, f))))
+  const dir = cachedModelDir(modelDir) ?? modelDir;
+  if (!TOKENIZER_FILES.some((f) => existsSync(join(dir, f))))
     throw new InputError(
       modelDir,
       'no tokenizer files: pass --tokenizer DIR (the model folder has none of tokenizer.json, vocab.json + merges.txt, vocab.txt)',
     );
-  return modelDir;
+  return dir;
 }
 
 /** Content id of a model folder (config.json bytes + weights bytes); the file hash is memoised in `memo`. */
@@ -89,9 +94,13 @@ export interface PreparedModel {
 }
 
 export async function prepareModel(x: Experiment, opts: ExperimentOptions, memo?: string): Promise<PreparedModel> {
-  const vocab = await modelVocab(opts.modelDir, x.dtype);
-  const modelId = modelContentId(opts.modelDir, memo);
-  const tokDir = tokenizerDirFor(opts.modelDir, opts.tokenizerDir);
+  // hub ids (`roberta-base`, `org/name@rev`): their snapshots in the Hugging Face cache, downloaded if missing
+  const modelDir = await resolveModelDir(opts.modelDir, { signal: opts.signal });
+  const tokenizerDir =
+    opts.tokenizerDir && (await resolveModelDir(opts.tokenizerDir, { need: 'tokenizer', signal: opts.signal }));
+  const vocab = await modelVocab(modelDir, x.dtype);
+  const modelId = modelContentId(modelDir, memo);
+  const tokDir = tokenizerDirFor(modelDir, tokenizerDir);
   const tok = loadTokenizer(tokDir);
   const enc = taskEncoder(tok, x.task, { labelWords: opts.labelWords, template: opts.template });
   const labelWordIds = x.output === 'prompt' ? enc.labelWordIds : null;
