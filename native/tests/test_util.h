@@ -106,8 +106,8 @@ inline FixtureFiles WriteFixture(const json::Value& fx, const std::string& arch,
   return f;
 }
 
-// The fixtures folder (argv[1], else ../shared/fixtures) with its fixtures-a.json parsed, and a temporary
-// folder for the config files that files() writes.
+// The fixtures folder (argv[1], else test/fixtures, relative to the repository root) with its
+// fixtures-a.json parsed, and a temporary folder for the config files that files() writes.
 struct Fixtures {
   std::string dir, tmp;
   json::Value fx;
@@ -116,7 +116,7 @@ struct Fixtures {
 };
 inline Fixtures LoadFixtures(int argc, char** argv) {
   Fixtures f;
-  f.dir = argc > 1 ? argv[1] : "../shared/fixtures";
+  f.dir = argc > 1 ? argv[1] : "test/fixtures";
   f.fx = json::parseFile(f.dir + "/fixtures-a.json", "fixtures");
   f.tmp = TempDir();
   return f;
