@@ -2,6 +2,15 @@
 export * from './errors.js';
 export * from './types.js';
 export * from './model.js';
+export {
+  resolveModelDir,
+  cachedModelDir,
+  hubCacheDir,
+  parseHubId,
+  HubHttpError,
+  type ResolveOptions,
+  type HubId,
+} from './hub/index.js';
 export * from './prompts/index.js';
 export * from './tasks/index.js';
 export * from './data/index.js';
