@@ -113,9 +113,9 @@ describe('kernel --out K.safetensors', () => {
     expect(JSON.parse(m.label_word_ids)).toEqual(A.label_word_ids);
     expect(JSON.parse(m.param_names)).toEqual(readJson(K.json).param_names);
     expect(m).toMatchObject({ format: 'lmkernel.kernels', output: 'prompt', dtype: 'float64', subset: 'all', binary: 'false' });
-    expect(m.model_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(m.model_id).toMatch(/^[0-9a-f]{64}$/);
     expect(m.lmkernel_version).toBe(readJson(join(__dirname, '..', 'package.json')).version);
-    expect(readJson(K.json).metadata.model_sha256).toBe(m.model_sha256);
+    expect(readJson(K.json).metadata.model_id).toBe(m.model_id);
   });
 });
 

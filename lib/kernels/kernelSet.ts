@@ -24,8 +24,8 @@ export type KernelPart = (typeof KERNEL_PARTS)[number];
 
 /** What else is known of a kernel computation (all optional: old JSON files have none of it). */
 export interface KernelInfo {
-  /** sha256 content id of the model (config.json + model.safetensors bytes). */
-  model_sha256?: string;
+  /** Content id of the model (sha256 over config.json and model.safetensors; the result lines' model_id). */
+  model_id?: string;
   output?: string;
   binary?: boolean;
   subset?: string;
@@ -59,11 +59,11 @@ export function lmkernelVersion(): string {
 }
 
 /** The metadata of a kernel computation on the model folder `modelDir` with the given options. */
-export function kernelInfoOf(modelDir: string, opts: Omit<KernelInfo, 'model_sha256' | 'lmkernel_version'>): KernelInfo {
-  return { model_sha256: modelContentId(modelDir), ...opts, lmkernel_version: lmkernelVersion() };
+export function kernelInfoOf(modelDir: string, opts: Omit<KernelInfo, 'model_id' | 'lmkernel_version'>): KernelInfo {
+  return { model_id: modelContentId(modelDir), ...opts, lmkernel_version: lmkernelVersion() };
 }
 
-const INFO_KEYS = ['model_sha256', 'output', 'binary', 'subset', 'label_word_ids', 'dtype', 'lmkernel_version'] as const;
+const INFO_KEYS = ['model_id', 'output', 'binary', 'subset', 'label_word_ids', 'dtype', 'lmkernel_version'] as const;
 
 /** The kernel set of a kernel computation (`info`: what the caller knows of it). */
 export function kernelSetOf(res: KernelResult, info: KernelInfo = {}): KernelSet {
@@ -198,7 +198,7 @@ export function kernelSetToSafetensors(s: KernelSet): { tensors: Record<string, 
 /** A metadata value: JSON-decoded unless the key holds a plain string. */
 function metaValue(meta: Record<string, string>, key: string, where: string): unknown {
   const v = meta[key];
-  if (v === undefined || ['format', 'model_sha256', 'output', 'subset', 'dtype', 'lmkernel_version'].includes(key)) return v;
+  if (v === undefined || ['format', 'model_id', 'output', 'subset', 'dtype', 'lmkernel_version'].includes(key)) return v;
   try {
     return JSON.parse(v);
   } catch {

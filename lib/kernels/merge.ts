@@ -38,7 +38,7 @@ function checkSameRun(part: KernelSetShard, first: KernelSetShard): void {
     ['grad_dim', set.gradDim, first.set.gradDim],
     ['num_outputs', set.numOutputs, first.set.numOutputs],
     ['param_names', set.paramNames, first.set.paramNames],
-    ['model_sha256', set.info.model_sha256, first.set.info.model_sha256],
+    ['model_id', set.info.model_id, first.set.info.model_id],
     ['tiling.tile_size', t.tile_size, t0.tile_size],
     ['tiling.num_tiles', t.num_tiles, t0.num_tiles],
     ['tiling.shard.count', t.shard.count, t0.shard.count],
