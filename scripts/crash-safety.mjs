@@ -5,7 +5,7 @@
 // 2. Each trial starts from an empty folder, launches the same command and kills it with SIGKILL after a
 //    random delay (0 .. the reference duration), up to KILLS times, then lets it finish. After every kill
 //    every file under the folder must be whole: each results.jsonl line parses, each kernel cache entry
-//    (.lmkc) has its magic, header and exact size, each .json parses. Temporary files of the killed
+//    (.safetensors; former .lmkc) has its header and exact size, each .json parses. Temporary files of the killed
 //    writer may remain (they are never a target); after the final run none may (nor a lock file).
 // 3. The final results.jsonl must equal the reference line for line, except the timing fields (time,
 //    timings) and the cache fields (kernel_cache: a resumed seed finds its kernels cached).
@@ -119,6 +119,16 @@ function inspect(dir) {
             violations.push(`${p}:${i + 1}: truncated or invalid JSON line`);
           }
         });
+      } else if (n.endsWith('.safetensors')) {
+        // u64 LE header length, JSON header, then exactly the bytes its tensors' data_offsets cover
+        try {
+          const hlen = Number(buf.readBigUInt64LE(0));
+          const h = JSON.parse(buf.toString('utf8', 8, 8 + hlen));
+          const end = Math.max(0, ...Object.entries(h).map(([k, t]) => (k === '__metadata__' ? 0 : t.data_offsets[1])));
+          if (8 + hlen + end !== buf.length) violations.push(`${p}: ${buf.length} bytes, header says ${8 + hlen + end}`);
+        } catch {
+          violations.push(`${p}: truncated header`);
+        }
       } else if (n.endsWith('.lmkc')) {
         if (buf.length < 16 || buf.toString('latin1', 0, 8) !== 'LMKC0001') {
           violations.push(`${p}: bad magic or shorter than 16 bytes`);

@@ -3,23 +3,32 @@
 // Keys are sha256 digests of a canonical JSON description of everything that changes the cached value:
 // the model's content hash (config.json bytes + weights file bytes), the encoded inputs, and the options
 // (see experiment.ts for the exact key material). A changed input gives a new key, so an entry is never
-// stale; entries are never overwritten in place.
+// stale; entries are never overwritten in place. The engine enters the key as ENGINE_VERSION, not as the
+// addon binary's hash: a rebuild that computes the same numbers reuses every entry.
 //
-// Entry file (`<dir>/kernels/<key>.lmkc`), written atomically (temporary file, fsync, rename):
-//   bytes 0..7    magic "LMKC0001"
-//   bytes 8..11   uint32 LE: length H of the JSON header (padded with spaces to a multiple of 8)
-//   bytes 12..15  reserved (0)
-//   16..16+H      JSON header {key, meta, arrays: [{name, length}]}
-//   then the arrays as float64 little-endian, in header order.
-// A file that does not parse or whose size does not match its header is reported and treated as a miss.
+// Entry file (`<dir>/kernels/<key>.safetensors`), written atomically (temporary file, fsync, rename): a
+// safetensors file (lib/kernels/safetensors.ts) with one F64 tensor per array and `__metadata__`
+// {format: "lmkernel.cache", key, meta: JSON}, so numpy or PyTorch read a cached kernel directly.
+// A file that does not parse, is truncated or holds another key is reported and treated as a miss.
+// Entries of the former format (`<key>.lmkc`, magic "LMKC0001") are read once, rewritten as safetensors
+// and removed (legacyCache.ts).
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../kernels/safetensors.js';
+import { readLegacyEntry } from './legacyCache.js';
 
-const MAGIC = 'LMKC0001';
-const LE = endianness() === 'LE';
+/**
+ * The version of the numbers the engine (native/core + native/addon) computes, part of every kernel cache
+ * key. Bump it when a change makes a kernel computation return different numbers (a formula or
+ * normalisation, the parameters a subset covers, the precision or order of a reduction beyond the tests'
+ * tolerances, a bug fix in a kernel or in f0), so that entries of the old engine are recomputed. Do not
+ * bump it for a rebuild, a refactor or a speed-up that returns the same numbers.
+ */
+export const ENGINE_VERSION = 1;
+
+const FORMAT = 'lmkernel.cache';
 
 /** Canonical JSON: object keys sorted, so equal values hash equally. */
 export function canonicalJson(v: unknown): string {
@@ -112,71 +121,73 @@ export interface CacheEntry {
   key: string;
   meta: Record<string, unknown>;
   arrays: Record<string, Float64Array>;
+  /** Optional shapes of the arrays (row-major); 1-D [length] when absent. */
+  shapes?: Record<string, number[]>;
 }
 
-export function entryPath(dir: string, kind: string, key: string, ext = 'lmkc'): string {
+/** The key of a kernel cache entry: everything that changes the numbers, and the engine's version. */
+export function kernelCacheKey(material: Record<string, unknown>, engineVersion = ENGINE_VERSION): string {
+  return hashJson({ ...material, kind: 'kernels', engine: engineVersion });
+}
+
+export function entryPath(dir: string, kind: string, key: string, ext = 'safetensors'): string {
   return join(dir, kind, `${key}.${ext}`);
 }
 
 export function writeEntry(path: string, entry: CacheEntry): void {
-  const names = Object.keys(entry.arrays);
-  const header = JSON.stringify({
-    key: entry.key,
-    meta: entry.meta,
-    arrays: names.map((name) => ({ name, length: entry.arrays[name].length })),
-  });
-  let hbytes = Buffer.from(header, 'utf8');
-  const pad = (8 - (hbytes.length % 8)) % 8;
-  if (pad) hbytes = Buffer.concat([hbytes, Buffer.alloc(pad, 0x20)]);
-  const total = 16 + hbytes.length + names.reduce((s, n) => s + entry.arrays[n].length * 8, 0);
-  const out = Buffer.alloc(total);
-  out.write(MAGIC, 0, 'latin1');
-  out.writeUInt32LE(hbytes.length, 8);
-  hbytes.copy(out, 16);
-  let off = 16 + hbytes.length;
-  for (const n of names) {
-    const a = entry.arrays[n];
-    if (LE) {
-      Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(out, off);
-      off += a.byteLength;
-    } else for (let i = 0; i < a.length; i++, off += 8) out.writeDoubleLE(a[i], off);
-  }
-  writeFileAtomic(path, out);
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, data] of Object.entries(entry.arrays))
+    tensors[name] = { dtype: 'F64', shape: entry.shapes?.[name] ?? [data.length], data };
+  writeSafetensors(path, tensors, { format: FORMAT, key: entry.key, meta: JSON.stringify(entry.meta) });
 }
 
-/** Reads an entry; undefined when missing; `{error}` when unreadable or not the expected key. */
-export function readEntry(path: string, key: string): CacheEntry | undefined | { error: string } {
-  if (!existsSync(path)) return undefined;
-  let buf: Buffer;
+function readSafetensorsEntry(path: string, key: string): CacheEntry | { error: string } {
+  let file;
   try {
-    buf = readFileSync(path);
+    file = readSafetensors(path);
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: (e as Error).message.replace(`${path}: `, '') };
   }
-  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== MAGIC) return { error: 'not an lmkernel cache file' };
-  const hlen = buf.readUInt32LE(8);
-  if (16 + hlen > buf.length) return { error: 'truncated header' };
-  let header: { key: string; meta: Record<string, unknown>; arrays: { name: string; length: number }[] };
+  const { metadata: m, tensors } = file;
+  if (m.format !== FORMAT) return { error: 'not an lmkernel cache file' };
+  if (m.key !== key) return { error: `holds key ${m.key}, expected ${key}` };
+  let meta: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.toString('utf8', 16, 16 + hlen));
+    meta = JSON.parse(m.meta ?? '{}');
   } catch (e) {
-    return { error: `bad header: ${(e as Error).message}` };
+    return { error: `bad metadata: ${(e as Error).message}` };
   }
-  if (header.key !== key) return { error: `holds key ${header.key}, expected ${key}` };
-  const need = 16 + hlen + header.arrays.reduce((s, a) => s + a.length * 8, 0);
-  if (need !== buf.length) return { error: `size ${buf.length} bytes, header says ${need}` };
   const arrays: Record<string, Float64Array> = {};
-  let off = 16 + hlen;
-  for (const a of header.arrays) {
-    let arr: Float64Array;
-    if (LE) {
-      arr = new Float64Array(buf.buffer.slice(buf.byteOffset + off, buf.byteOffset + off + a.length * 8));
-      off += a.length * 8;
-    } else {
-      arr = new Float64Array(a.length);
-      for (let i = 0; i < a.length; i++, off += 8) arr[i] = buf.readDoubleLE(off);
-    }
-    arrays[a.name] = arr;
+  const shapes: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    arrays[name] = t.data instanceof Float64Array ? t.data : Float64Array.from(t.data);
+    shapes[name] = t.shape;
   }
-  return { key, meta: header.meta, arrays };
+  return { key, meta, arrays, shapes };
+}
+
+/**
+ * Reads an entry; undefined when missing; `{error}` when unreadable or not the expected key. When the
+ * entry is missing and `legacy` names an entry of the former LMKC0001 format that is there (`.lmkc`, under
+ * the key of the former key scheme), that one is read, rewritten at `path` under `key`, and removed;
+ * `migratedFrom` says so.
+ */
+export function readEntry(
+  path: string,
+  key: string,
+  legacy?: () => { path: string; key: string } | undefined,
+): (CacheEntry & { migratedFrom?: string }) | undefined | { error: string } {
+  if (existsSync(path)) return readSafetensorsEntry(path, key);
+  const old = legacy?.();
+  if (!old || !existsSync(old.path)) return undefined;
+  const entry = readLegacyEntry(old.path, old.key);
+  if ('error' in entry) return { error: `${old.path}: ${entry.error}` };
+  const moved = { ...entry, key };
+  writeEntry(path, moved);
+  try {
+    unlinkSync(old.path);
+  } catch {
+    /* read-only cache folder: it is read again next time */
+  }
+  return { ...moved, migratedFrom: old.path };
 }

@@ -35,5 +35,14 @@ export {
   type GridRunRecord,
 } from './finetuneSpec.js';
 export { linearProbe, stratifiedFolds, DEFAULT_LP_CS, type LinearProbeOptions, type LinearProbeResult } from './linearProbe.js';
-export { canonicalJson, hashJson, fileSha256, readEntry, writeEntry, type CacheEntry } from './cache.js';
+export {
+  canonicalJson,
+  hashJson,
+  fileSha256,
+  readEntry,
+  writeEntry,
+  kernelCacheKey,
+  ENGINE_VERSION,
+  type CacheEntry,
+} from './cache.js';
 export { reportTable, renderMarkdown, renderCsv, formatCell, type ReportTable, type ReportCell } from './report.js';

@@ -13,9 +13,7 @@
 // words, template, linear-probe options, test cap). Seeds whose config_id is already in the output file
 // are skipped. Kernels are cached as soon as they are computed, so an interrupted seed restarts at the
 // solver step.
-import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { packageRoot } from '../addon/load.js';
 import { OptionError } from '../errors.js';
 import { appendLineAtomic, assertWritableDir, removeStaleTemps } from '../io.js';
 import { flatRows, splitColumns } from '../kernels/layout.js';
@@ -23,7 +21,8 @@ import { loadModel, type LmModel } from '../model.js';
 import { SOLVERS, gridOf } from '../solvers/index.js';
 import { FORMULAS, SUBSETS, type Kernel } from '../types.js';
 import { checkInt, oneOf } from '../validate.js';
-import { entryPath, fileSha256, hashJson, readEntry, writeEntry } from './cache.js';
+import { entryPath, hashJson, kernelCacheKey, readEntry, writeEntry } from './cache.js';
+import { kernelKeyMaterial, legacyKernelEntry } from './kernelKey.js';
 import { resolveGrid } from './grids.js';
 import { abortError, resolveExperiment, secs, type Experiment } from './options.js';
 import {
@@ -78,17 +77,6 @@ async function startKernelRun(opts: RunOptions): Promise<KernelRun> {
   return { ...x, ...k, opts, progress, prepared, getModel, modelLoaded: () => model !== undefined };
 }
 
-/** The addon binary's content: a rebuilt engine never reuses kernels of another build. */
-function engineId(): string {
-  try {
-    const require = createRequire(import.meta.url);
-    return fileSha256(require('node-gyp-build').path(packageRoot()) as string);
-  } catch {
-    return 'unknown';
-  }
-}
-let engine: string | undefined;
-
 interface SeedKernels {
   trainTrain: Kernel;
   trainDev: Kernel;
@@ -134,31 +122,30 @@ async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead |
   }
 }
 
+/** The shapes of a seed's cached arrays: kernels [N, C, M, C], f0 [N, C]. */
+function entryShapes(arrays: Record<string, Float64Array>, N: number, C: number): Record<string, number[]> {
+  const nEval = arrays.f0Eval.length / C;
+  return {
+    trainTrain: [N, C, N, C],
+    trainEval: [N, C, nEval, C],
+    ...(arrays.trainEvalFlipped ? { trainEvalFlipped: [N, C, nEval, C] } : {}),
+    f0Train: [N, C],
+    f0Eval: [nEval, C],
+  };
+}
+
 /** Train x train and train x (dev ∪ test) kernels and f0 of one seed: from the cache, or computed and cached. */
 async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number): Promise<SeedKernels> {
-  engine ??= engineId();
   const evalInputs = [...e.dev, ...e.test];
-  const key = hashJson({
-    v: RUNNER_VERSION,
-    kind: 'kernels',
-    engine,
-    model: run.prepared.modelId,
-    dtype: run.dtype,
-    mode: run.output,
-    formula: run.formula,
-    subset: run.subset,
-    binary: run.binary,
-    labelWordIds: run.prepared.labelWordIds,
-    classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
-    train: hashJson(e.train),
-    eval: hashJson(evalInputs),
-  });
+  const material = kernelKeyMaterial(run, e, head);
+  const key = kernelCacheKey(material);
   const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', key) : undefined;
-  let entry = path ? readEntry(path, key) : undefined;
+  let entry = path ? readEntry(path, key, legacyKernelEntry(run.cacheDir!, material)) : undefined;
   if (entry && 'error' in entry) {
     run.log(`seed ${seed}: ignoring unreadable cache file ${path} (${entry.error})`);
     entry = undefined;
   }
+  if (entry?.migratedFrom) run.log(`seed ${seed}: cache entry ${entry.migratedFrom} rewritten as ${path}`);
   let cache: CacheState = path ? 'miss' : 'off';
   let got: { gradDim: number; numOutputs: number; arrays: Record<string, Float64Array> };
   if (entry) {
@@ -182,8 +169,9 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
         subset: run.subset,
         binary: run.binary,
         dtype: run.dtype,
+        keyMaterial: material,
       };
-      writeEntry(path, { key, meta, arrays: got.arrays });
+      writeEntry(path, { key, meta, arrays: got.arrays, shapes: entryShapes(got.arrays, e.train.length, got.numOutputs) });
     }
   }
   const [N, C, nDev, nEval] = [e.train.length, got.numOutputs, e.dev.length, evalInputs.length];

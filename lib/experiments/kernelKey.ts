@@ -1,0 +1,53 @@
+// The kernel cache key of one seed: what changes the numbers (model content, encoded inputs, options) and
+// ENGINE_VERSION (cache.ts), never the addon binary, so a rebuild reuses every entry. The binary's hash,
+// the engine's part of the former keys, is computed only to find the former `.lmkc` entries of this build
+// (rewritten as safetensors by readEntry) and only when the cache folder holds any.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { packageRoot } from '../addon/load.js';
+import { entryPath, fileSha256, hashJson } from './cache.js';
+import type { KernelRun } from './kernelSpec.js';
+import { RUNNER_VERSION, type EncodedSplits, type SeedHead } from './prepare.js';
+
+/** What changes the numbers of one seed's kernels (with ENGINE_VERSION, the cache key: kernelCacheKey). */
+export function kernelKeyMaterial(run: KernelRun, e: EncodedSplits, head: SeedHead | null): Record<string, unknown> {
+  return {
+    v: RUNNER_VERSION,
+    model: run.prepared.modelId,
+    dtype: run.dtype,
+    mode: run.output,
+    formula: run.formula,
+    subset: run.subset,
+    binary: run.binary,
+    labelWordIds: run.prepared.labelWordIds,
+    classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
+    train: hashJson(e.train),
+    eval: hashJson([...e.dev, ...e.test]),
+  };
+}
+
+/**
+ * The addon binary's hash, the engine's part of the kernel keys before ENGINE_VERSION: needed only to find
+ * the former `.lmkc` entries of this build (to rewrite them as safetensors), and only when there are any.
+ */
+function legacyEngineId(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return fileSha256(require('node-gyp-build').path(packageRoot()) as string);
+  } catch {
+    return 'unknown';
+  }
+}
+let legacyEngine: string | undefined;
+
+/** The former `.lmkc` entry of a kernel key's material, when the cache folder holds such entries. */
+export function legacyKernelEntry(dir: string, material: Record<string, unknown>) {
+  return () => {
+    const kernels = join(dir, 'kernels');
+    if (!existsSync(kernels) || !readdirSync(kernels).some((f) => f.endsWith('.lmkc'))) return undefined;
+    legacyEngine ??= legacyEngineId();
+    const key = hashJson({ ...material, kind: 'kernels', engine: legacyEngine });
+    return { path: entryPath(dir, 'kernels', key, 'lmkc'), key };
+  };
+}
