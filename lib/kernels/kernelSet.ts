@@ -222,7 +222,7 @@ export function kernelSetFromSafetensors(path: string): KernelSet {
     if (!t) throw new InputError(path, `no tensor "${name}" (has: ${Object.keys(tensors).join(', ')})`);
     if (t.shape.join() !== shape.join())
       throw new InputError(path, `tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    return Float64Array.from(t.data);
+    return t.data instanceof Float64Array ? t.data : Float64Array.from(t.data);
   };
   const kernels: KernelSet['kernels'] = {};
   for (const f of m('formulas') as string[]) {
