@@ -5,7 +5,7 @@ const COMMANDS: Record<string, string> = {
   kernel: 'compute eNTK kernels (sgd, signgd, asymmetric_signgd) for train x train and train x test',
   merge: 'assemble the shard files of `kernel --shard i/n` into one kernel file (checked)',
   encode: 'encode task examples with a template into token ids and mask positions',
-  data: 'data tools: `data k-shot` writes the k-shot splits of the LM-BFF layout',
+  data: 'data tools: `data download` fetches the LM-BFF datasets (checked), `data k-shot` writes the k-shot splits',
   solve: 'fit a kernel solver (lstsq, logistic, svr, svc, asym) and predict',
   run: 'run kernel experiments over seeds with hyper-parameters selected on dev',
   report: "render results.jsonl as the paper's Table 2 (Markdown, CSV)",

@@ -99,14 +99,8 @@ async function fetchArchive(
   return { downloaded: r.bytes - r.resumedFrom, resumedFrom: r.resumedFrom, reused: false };
 }
 
-interface Prepared {
-  verified: string[];
-  absent: string[];
-  checkedFiles: number;
-  glueSst2: boolean;
-  cr: CrStatus;
-  notes: string[];
-}
+/** What the steps inside the temporary folder found (the result's fields of the same names). */
+type Prepared = Pick<DownloadDataResult, 'verified' | 'absent' | 'checkedFiles' | 'glueSst2' | 'cr' | 'notes'>;
 
 /**
  * Extraction, verification and LM-Kernel-FT's changes, all inside the temporary folder `tmp`. `stage.name`

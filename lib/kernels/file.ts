@@ -4,7 +4,7 @@
 import { InputError } from '../errors.js';
 import type { KernelResult } from '../model.js';
 import { isInt } from '../validate.js';
-import { flatToNested, type NestedKernel } from './layout.js';
+import type { NestedKernel } from './layout.js';
 
 export interface KernelFileTiling {
   tile_size: number;
@@ -40,27 +40,14 @@ export function numOutputsOf(
   return { numOutputs: v, field };
 }
 
-/** The kernel file of a kernel computation. */
-export function kernelFileOf(res: KernelResult): KernelFile {
-  const kernels: KernelFile['kernels'] = {};
-  for (const [f, k] of Object.entries(res.kernels)) {
-    kernels[f] = { train_train: flatToNested(k.trainTrain), train_test: flatToNested(k.trainTest) };
-    if (k.trainTestFlipped) kernels[f].train_test_flipped = flatToNested(k.trainTestFlipped);
-  }
+/** The tiling record of a kernel computation, as both file formats store it. */
+export function tilingOf(res: KernelResult): KernelFileTiling {
   return {
-    grad_dim: res.gradDim,
-    num_outputs: res.numOutputs,
-    param_names: res.paramNames,
-    f0_train: res.f0Train,
-    f0_test: res.f0Test,
-    kernels,
-    tiling: {
-      tile_size: res.tiling.tileSize,
-      num_tiles: res.tiling.numTiles,
-      tiles: res.tiling.tiles,
-      shard: res.tiling.shard,
-      n_train: res.nTrain,
-      n_test: res.nTest,
-    },
+    tile_size: res.tiling.tileSize,
+    num_tiles: res.tiling.numTiles,
+    tiles: res.tiling.tiles,
+    shard: res.tiling.shard,
+    n_train: res.nTrain,
+    n_test: res.nTest,
   };
 }

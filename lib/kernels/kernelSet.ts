@@ -15,7 +15,7 @@ import type { KernelResult } from '../model.js';
 import type { Kernel } from '../types.js';
 import { isPlainObject } from '../validate.js';
 import { modelContentId } from '../experiments/prepare.js';
-import { numOutputsOf, type KernelFile, type KernelFileTiling } from './file.js';
+import { numOutputsOf, tilingOf, type KernelFile, type KernelFileTiling } from './file.js';
 import { flatRows, flatToNested, nestedToFlat, rowsOfFlat } from './layout.js';
 import { looksLikeSafetensors, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 
@@ -81,14 +81,7 @@ export function kernelSetOf(res: KernelResult, info: KernelInfo = {}): KernelSet
     f0Train: res.nTrain > 0 ? flatRows(res.f0Train) : new Float64Array(0),
     f0Test: res.nTest > 0 ? flatRows(res.f0Test) : new Float64Array(0),
     kernels,
-    tiling: {
-      tile_size: res.tiling.tileSize,
-      num_tiles: res.tiling.numTiles,
-      tiles: res.tiling.tiles,
-      shard: res.tiling.shard,
-      n_train: res.nTrain,
-      n_test: res.nTest,
-    },
+    tiling: tilingOf(res),
     info,
   };
 }
