@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, stat
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, LmkError } from '../errors.js';
 import type { ProgressFn } from '../types.js';
-import { downloadResumable } from './http.js';
+import { downloadResumable } from '../net/download.js';
 import { readLmBffChecksums, verifyLmBffSplits, lmBffChecksumsPath, type LmBffChecksums } from './lmbff-check.js';
 import { agNewsNote, rebalanceCr, swapInGlueSst2, type CrStatus } from './lmbff-fixups.js';
 import { extractTar } from './tar.js';

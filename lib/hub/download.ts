@@ -2,12 +2,12 @@
 // a HEAD request to {endpoint}/{repo}/resolve/{revision}/{file} (relative redirects followed, a redirect
 // to another host, the CDN of LFS files, not) gives the commit (X-Repo-Commit), the ETag (X-Linked-Etag,
 // the sha256 of an LFS file, else ETag), the size and where to GET; the body goes to
-// blobs/<etag>.incomplete, continued with a Range request after a cut connection, is checked (size; sha256
-// for LFS files), fsynced and renamed to blobs/<etag>.
+// blobs/<etag>.incomplete (lib/net/download.ts: continued with a Range request after a cut connection), is
+// checked (size; sha256 for LFS files), fsynced and renamed to blobs/<etag>.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync, truncateSync, unlinkSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { InputError, LmkError } from '../errors.js';
+import { downloadResumable } from '../net/download.js';
 
 export interface HubClient {
   endpoint: string;
@@ -80,41 +80,16 @@ export async function fileMeta(c: HubClient, repo: string, revision: string, fil
 
 export type BytesFn = (done: number, total: number | undefined) => void;
 
-/** GETs meta.url from byte `from` into `part` (appending after a 206, afresh after a 200); returns its size. */
-async function getInto(c: HubClient, meta: FileMeta, part: string, from: number, onBytes?: BytesFn): Promise<number> {
-  const extra: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
-  const res = await fetch(meta.url, { headers: headers(c, meta.url, extra), signal: c.signal });
-  if (res.status === 416 && from > 0 && from === meta.size) return from;
-  if (!res.ok || !res.body) throw new HubHttpError(meta.url, res.status, res.headers.get('x-error-code'), `GET ${meta.file}`);
-  const append = from > 0 && res.status === 206;
-  let done = append ? from : 0;
-  const fh = await open(part, append ? 'a' : 'w');
-  try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      await fh.write(chunk);
-      done += chunk.length;
-      onBytes?.(done, meta.size);
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return done;
-}
-
 async function fileSha256(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
-/** A cut connection or a reset: worth resuming. HTTP errors and aborts are not. */
-const transient = (e: unknown): boolean => !(e instanceof LmkError) && !(e instanceof Error && e.name === 'AbortError');
-
 /**
- * Downloads the file into `blob` (blobs/<etag>): resumes an existing `blob.incomplete`, retries a cut
- * transfer `retries` times from where it stopped, checks the size and (LFS: a 64-hex ETag) the sha256,
- * and renames only a checked file into place. A failed check removes the partial file.
+ * Downloads the file into `blob` (blobs/<etag>) through `blob.incomplete` (lib/net/download.ts: resumed
+ * after a cut connection or by a later call, retried `retries` times), checks the size and (LFS: a 64-hex
+ * ETag) the sha256, and renames only a checked file into place. A failed check removes the partial file.
  */
 export async function downloadBlob(
   c: HubClient,
@@ -122,38 +97,24 @@ export async function downloadBlob(
   blob: string,
   opts: { repo: string; onBytes?: BytesFn; retries?: number } = { repo: '' },
 ): Promise<void> {
-  const part = `${blob}.incomplete`;
-  const retries = opts.retries ?? 5;
-  for (let attempt = 0; ; attempt++) {
-    let have = existsSync(part) ? statSync(part).size : 0;
-    if (meta.size !== undefined && have > meta.size) {
-      truncateSync(part, 0);
-      have = 0;
-    }
-    try {
-      if (meta.size === undefined || have < meta.size || !existsSync(part))
-        have = await getInto(c, meta, part, have, opts.onBytes);
-      break;
-    } catch (e) {
-      if (!transient(e) || attempt >= retries) throw e;
-    }
-  }
   const where = `${opts.repo}/${meta.file}`;
-  const got = statSync(part).size;
-  if (meta.size !== undefined && got !== meta.size) {
-    unlinkSync(part);
-    throw new InputError(where, `downloaded ${got} bytes but the hub announced ${meta.size}; nothing was stored (run again)`);
-  }
-  if (/^[0-9a-f]{64}$/.test(meta.etag)) {
-    const sha = await fileSha256(part);
-    if (sha !== meta.etag) {
-      unlinkSync(part);
-      throw new InputError(
-        where,
-        `sha256 mismatch: the downloaded file hashes to ${sha} but the hub's ETag is ${meta.etag}; ` +
-          'the transfer was corrupted and nothing was stored in the cache (run again to download it afresh)',
-      );
-    }
-  }
-  await rename(part, blob);
+  await downloadResumable(meta.url, blob, {
+    part: `${blob}.incomplete`,
+    headers: headers(c, meta.url),
+    expectedSize: meta.size,
+    retries: opts.retries ?? 5,
+    signal: c.signal,
+    onProgress: (done, total) => opts.onBytes?.(done, meta.size ?? (total || undefined)),
+    httpError: (res) => new HubHttpError(meta.url, res.status, res.headers.get('x-error-code'), `GET ${meta.file}`),
+    verify: async (part) => {
+      if (!/^[0-9a-f]{64}$/.test(meta.etag)) return;
+      const sha = await fileSha256(part);
+      if (sha !== meta.etag)
+        throw new InputError(
+          where,
+          `sha256 mismatch: the downloaded file hashes to ${sha} but the hub's ETag is ${meta.etag}; ` +
+            'the transfer was corrupted and nothing was stored in the cache (run again to download it afresh)',
+        );
+    },
+  });
 }

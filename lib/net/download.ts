@@ -1,13 +1,24 @@
-// A resumable HTTP(S) download to a file: the bytes go to `<dest>.part`, an interrupted transfer (a dropped
-// connection, a killed process) is continued with a Range request from the part's size, and the part is
-// renamed to `dest` only once complete (its length checked against the server's). A server that ignores
+// The one resumable HTTP(S) download of lmkernel (LM-BFF's datasets, hub files): the bytes go to a part
+// file (`<dest>.part` unless named), an interrupted transfer (a dropped connection, a killed process) is
+// continued with a Range request from the part's size, and the part is renamed to `dest` only once
+// complete (its length checked against the server's, then the caller's `verify`). A server that ignores
 // Range (200 instead of 206) restarts the file from zero.
-import { closeSync, existsSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { LmkError } from '../errors.js';
 
 export interface DownloadOptions {
   /** Called as bytes arrive: bytes in the part file so far, total (0 when the server does not say). */
   onProgress?: (done: number, total: number) => void;
+  /** Request headers (e.g. authorization); `accept-encoding: identity` is always sent. */
+  headers?: Record<string, string>;
+  /** The partial file (default `<dest>.part`). */
+  part?: string;
+  /** The size the file must have (a part larger than it is started afresh); the server's when absent. */
+  expectedSize?: number;
+  /** The error for an HTTP status other than 200/206 (default: an LmkError naming the URL and status). */
+  httpError?: (res: Response) => Error;
+  /** Checks the complete part before it is renamed into place; when it throws, the part is removed. */
+  verify?: (part: string) => Promise<void> | void;
   /** Attempts after a dropped connection (each continues where the last stopped); default 5. */
   retries?: number;
   signal?: AbortSignal;
@@ -52,7 +63,7 @@ class HttpStatusError extends LmkError {
  */
 async function attempt(url: string, part: string, opts: DownloadOptions): Promise<{ total: number; error?: unknown }> {
   const offset = sizeOf(part);
-  const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  const headers: Record<string, string> = { ...opts.headers, 'accept-encoding': 'identity' };
   if (offset > 0) headers.range = `bytes=${offset}-`;
   const res = await fetch(url, { headers, redirect: 'follow', signal: opts.signal });
   if (res.status === 416 && offset > 0) {
@@ -65,7 +76,7 @@ async function attempt(url: string, part: string, opts: DownloadOptions): Promis
   }
   if (res.status !== 200 && res.status !== 206) {
     await res.body?.cancel();
-    throw new HttpStatusError(url, res.status, res.statusText);
+    throw opts.httpError ? opts.httpError(res) : new HttpStatusError(url, res.status, res.statusText);
   }
   let start = 0;
   let total = Number(res.headers.get('content-length') ?? NaN);
@@ -100,13 +111,37 @@ async function attempt(url: string, part: string, opts: DownloadOptions): Promis
   return { total };
 }
 
+/** The complete part: fsynced, checked by `verify` (removed when that throws), renamed to `dest`. */
+async function finish(part: string, dest: string, opts: DownloadOptions): Promise<void> {
+  const fd = openSync(part, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const size = sizeOf(part);
+  try {
+    if (opts.expectedSize !== undefined && size !== opts.expectedSize)
+      throw new LmkError(
+        `downloaded ${size} bytes but ${opts.expectedSize} were announced; nothing was kept (run again)`,
+        'LMK_DOWNLOAD',
+      );
+    await opts.verify?.(part);
+  } catch (e) {
+    unlinkSync(part);
+    throw e;
+  }
+  renameSync(part, dest);
+}
+
 /**
- * Downloads `url` to `dest` through `dest + '.part'`, continuing a part left by an earlier call. Throws
+ * Downloads `url` to `dest` through its part file, continuing a part left by an earlier call. Throws
  * LmkError (code LMK_DOWNLOAD) naming the URL when the server fails or the transfer keeps breaking off;
  * the part file is then kept for the next call to continue.
  */
 export async function downloadResumable(url: string, dest: string, opts: DownloadOptions = {}): Promise<DownloadResult> {
-  const part = `${dest}.part`;
+  const part = opts.part ?? `${dest}.part`;
+  if (opts.expectedSize !== undefined && sizeOf(part) > opts.expectedSize) unlinkSync(part);
   const resumedFrom = sizeOf(part);
   const retries = opts.retries ?? 5;
   let reconnects = 0;
@@ -121,7 +156,7 @@ export async function downloadResumable(url: string, dest: string, opts: Downloa
     const have = sizeOf(part);
     const complete = r.error === undefined && (Number.isNaN(r.total) || have === r.total);
     if (complete) {
-      renameSync(part, dest);
+      await finish(part, dest, opts);
       return { bytes: have, resumedFrom, reconnects };
     }
     if (reconnects >= retries) {
