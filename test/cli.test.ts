@@ -64,7 +64,7 @@ describe('lmkernel: error mapping', () => {
     const r = await lmkernel(['solve', '--bogus']);
     expect(r.status).toBe(1);
     // (the parser's own `solve: ` prefix repeats the dispatcher's today; reported to be dropped in lib/)
-    expect(r.stderr).toMatch(/^lmkernel solve: unknown option '--bogus' \(known: --input, --out, /);
+    expect(r.stderr).toMatch(/^lmkernel solve: unknown option '--bogus' \(known: --input, --labels, --out, /);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(STACK);
   });
