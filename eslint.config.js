@@ -8,7 +8,18 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['dist/', 'build/', 'build-*/', 'prebuilds/', 'models/', 'demo-output/', 'work/', 'coverage/']),
+  globalIgnores([
+    'dist/',
+    'build/',
+    'build-*/',
+    'prebuilds/',
+    'models/',
+    'demo-output/',
+    'work/',
+    'coverage/',
+    'reports/',
+    '.stryker-tmp/',
+  ]),
   js.configs.recommended,
   tseslint.configs.recommended,
   {
