@@ -52,12 +52,15 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   ko.batchSize = 3;  // not a divisor of 8 or 6: exercises padding across batches
   KernelResult r = computeKernels(*model, train, test, ko, Progress{});
   const bool f64 = dtype == at::kDouble;
-  const double tol = f64 ? 1e-9 : 1e-4;
+  // float64: every value within 1e-13 of the fixtures (measured at most 1.6e-15 on these tiny models; float32
+  // accumulation anywhere gives 1e-8 or more)
+  const double tol = f64 ? 1e-13 : 1e-4;
   const std::string name = arch + "/" + mode + "/" + subset + (binary ? "/binary" : "") + (tied ? "/tied" : "") + (f64 ? " f64" : " f32");
   LMK_CHECK(r.gradDim == cs.find("grad_dim")->integer, "%s grad_dim %lld != %lld", name.c_str(), (long long)r.gradDim,
             (long long)cs.find("grad_dim")->integer);
   const double e0 = MaxRelErr(r.f0Train, ToTensor(*cs.find("f0_train"))), e1 = MaxRelErr(r.f0Test, ToTensor(*cs.find("f0_test")));
   LMK_CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
+  if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), "f0", std::max(e0, e1));
   // the SGD kernel alone takes the ghost contraction for linear layers: same values
   KernelOptions kg = ko;
   kg.signgd = kg.asymmetricSigngd = false;
@@ -69,8 +72,8 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   LMK_CHECK(g1 <= tol && g2 <= tol, "%s ghost sgd rel err %.3g %.3g", name.c_str(), g1, g2);
   if (f64) std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), "sgd (ghost)", std::max(g1, g2));
   for (auto& fk : cs.find("kernels")->obj) {
-    // SignGD kernels are sums of ±1 products: exact in float64; asymmetric SignGD <sign g, g> to 1e-12
-    const double ktol = !f64 ? tol : fk.first == "signgd" ? 0.0 : fk.first == "asymmetric_signgd" ? 1e-12 : tol;
+    // SignGD kernels are sums of ±1 products: exact in float64
+    const double ktol = f64 && fk.first == "signgd" ? 0.0 : tol;
     for (auto& kk : fk.second.obj) {
       const double err = MaxRelErr(r.kernels.at(fk.first + "/" + kk.first), ToTensor(kk.second));
       LMK_CHECK(err <= ktol, "%s %s/%s rel err %.3g", name.c_str(), fk.first.c_str(), kk.first.c_str(), err);

@@ -1,6 +1,6 @@
 // The joint pass's product kernel against at::mm: random values (float32 tolerance) and ±1/0 entries
 // (exact), every tail of M, N and K, strided operands and accumulator, every cell around the accumulator
-// left untouched.
+// left untouched; large K (2^20 + 5, 2^25) exactly.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -36,6 +36,26 @@ int main(int, char**) {
         LMK_CHECK(s.equal(exact), "signs M %lld N %lld K %lld not exact", (long long)M, (long long)N, (long long)K);
       }
     }
+  }
+  // Large K, exactly: ±1/0 sums stay exact only while every float32 partial sum stays below 2^24.
+  // K = 2^20 + 5 of random signs (every tail), and K = 2^25 all ones but for one zero in SIMD lane 0:
+  // the exact sum 2^25 - 1 is odd and above 2^24, so float32 sums over all of K (or any block beyond
+  // 2^24 columns) round it to 2^25, while blocks of at most 2^24 columns, added in float64, are exact.
+  {
+    const int64_t K = (int64_t(1) << 20) + 5;
+    at::Tensor sa = at::sign(at::randn({3, K}).clamp(-0.2, 0.2).round_() * 5), sb = at::sign(at::randn({4, K}));
+    at::Tensor s = at::zeros({3, 4}, at::kDouble);
+    addProductTransposed(s, sa, sb);
+    LMK_CHECK(s.equal(at::mm(sa.to(at::kDouble), sb.to(at::kDouble).t())), "signs K = 2^20 + 5 not exact");
+  }
+  {
+    const int64_t K = int64_t(1) << 25;
+    at::Tensor ones = at::ones({1, K}), lane = at::ones({1, K});
+    lane[0][0] = 0;
+    at::Tensor s = at::zeros({1, 1}, at::kDouble);
+    addProductTransposed(s, lane, ones);
+    const double want = static_cast<double>(K - 1), got = s.item<double>();
+    LMK_CHECK(got == want, "ones K = 2^25: %.17g, want exactly %.17g", got, want);
   }
   // float64 operands take at::mm
   at::Tensor a = at::randn({3, 50}, at::kDouble), b = at::randn({4, 50}, at::kDouble), acc = at::zeros({3, 4}, at::kDouble);
