@@ -18,29 +18,12 @@ namespace {
 
 using ExampleSet = std::vector<Example>;
 
-std::shared_ptr<Model> CaseModel(const test::FixtureFiles& files, const json::Value& cs, at::ScalarType dtype, const at::Device& device) {
-  LoadOptions lo;
-  lo.dtype = dtype;
-  lo.tieWordEmbeddings = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
-  auto model = loadModel(files.config, files.weights, lo);
-  if (!device.is_cpu()) moveModel(*model, device);
-  if (const json::Value* lora = cs.find("lora")) {
-    LoraSpec spec;
-    spec.r = lora->find("r")->integer;
-    spec.alpha = lora->find("alpha")->num;
-    for (auto& t : lora->find("targets")->arr) spec.targets.push_back(t.str);
-    for (auto& kv : lora->find("A")->obj) spec.matrices[kv.first] = ToTensor(kv.second);
-    applyLora(*model, spec, 0);
-  }
-  return model;
-}
-
 // One fixture case in one dtype: grad_dim, f0 and every kernel; the SGD kernel also by the ghost contraction.
 void CheckCase(const std::string& arch, const json::Value& A, const test::FixtureFiles& files, const json::Value& cs, at::ScalarType dtype,
                const at::Device& device) {
   const std::string mode = cs.find("model_mode")->str, subset = cs.find("subset")->str;
   const bool binary = cs.find("binary")->b, tied = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
-  auto model = CaseModel(files, cs, dtype, device);
+  auto model = test::CaseModel(files, cs, dtype, device);
   const json::Value& inputs = *A.find("inputs")->find(mode);
   const ExampleSet train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
   KernelOptions ko;

@@ -20,29 +20,13 @@ namespace {
 
 constexpr double kValueTol = 1e-13;  // measured: at most 1.6e-15 (sgd, asymmetric_signgd)
 
-std::shared_ptr<Model> CaseModel(const test::FixtureFiles& files, const json::Value& cs) {
-  LoadOptions lo;
-  lo.dtype = at::kDouble;
-  lo.tieWordEmbeddings = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
-  auto model = loadModel(files.config, files.weights, lo);
-  if (const json::Value* lora = cs.find("lora")) {
-    LoraSpec spec;
-    spec.r = lora->find("r")->integer;
-    spec.alpha = lora->find("alpha")->num;
-    for (auto& t : lora->find("targets")->arr) spec.targets.push_back(t.str);
-    for (auto& kv : lora->find("A")->obj) spec.matrices[kv.first] = ToTensor(kv.second);
-    applyLora(*model, spec, 0);
-  }
-  return model;
-}
-
 double worst = 0;
 
 void CheckCase(const std::string& arch, const json::Value& A, const test::FixtureFiles& files, const json::Value& cs) {
   const std::string mode = cs.find("model_mode")->str, subset = cs.find("subset")->str;
   const bool binary = cs.find("binary")->b, tied = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
   const std::string name = arch + "/" + mode + "/" + subset + (binary ? "/binary" : "") + (tied ? "/tied" : "");
-  auto model = CaseModel(files, cs);
+  auto model = test::CaseModel(files, cs);
   const json::Value& inputs = *A.find("inputs")->find(mode);
   const std::vector<Example> train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
   const char* formulas[] = {"sgd", "signgd", "asymmetric_signgd"};

@@ -10,6 +10,7 @@
 
 #include "core/forward.h"
 #include "core/json.h"
+#include "core/model.h"
 
 namespace lmk::test {
 
@@ -123,6 +124,25 @@ inline Fixtures LoadFixtures(int argc, char** argv) {
 }
 
 // Fixture examples [{input_ids, mask_pos}] -> core examples.
+// The model of one fixture case: its tie flag and, for a LoRA case, the fixture's A matrices (B = 0).
+inline std::shared_ptr<Model> CaseModel(const FixtureFiles& files, const json::Value& cs, at::ScalarType dtype = at::kDouble,
+                                        const at::Device& device = at::kCPU) {
+  LoadOptions lo;
+  lo.dtype = dtype;
+  lo.tieWordEmbeddings = cs.find("tied_word_embeddings") && cs.find("tied_word_embeddings")->b;
+  auto model = loadModel(files.config, files.weights, lo);
+  if (!device.is_cpu()) moveModel(*model, device);
+  if (const json::Value* lora = cs.find("lora")) {
+    LoraSpec spec;
+    spec.r = lora->find("r")->integer;
+    spec.alpha = lora->find("alpha")->num;
+    for (auto& t : lora->find("targets")->arr) spec.targets.push_back(t.str);
+    for (auto& kv : lora->find("A")->obj) spec.matrices[kv.first] = ToTensor(kv.second);
+    applyLora(*model, spec, 0);
+  }
+  return model;
+}
+
 inline std::vector<Example> Examples(const json::Value& arr) {
   std::vector<Example> xs;
   for (auto& e : arr.arr) {
