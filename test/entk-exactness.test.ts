@@ -5,41 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { loadModel, type LmModel } from '../lib/model.js';
 import type { EncodedExample, Formula } from '../lib/types.js';
 import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
+import { caseKernels, caseModel, KERNEL_KEYS, type Arch, type FixtureCase } from './helpers/fixture-cases.js';
 
-const KEYS: Record<string, 'trainTrain' | 'trainTest' | 'trainTestFlipped'> = {
-  train_train: 'trainTrain',
-  train_test: 'trainTest',
-  train_test_flipped: 'trainTestFlipped',
-};
 const ALL: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
 /** The 7 non-empty subsets of the formulas. */
 const COMBINATIONS: Formula[][] = [1, 2, 3, 4, 5, 6, 7].map((m) => ALL.filter((_, i) => m & (1 << i)));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function caseModel(arch: 'roberta' | 'bert', cs: any): Promise<LmModel> {
-  const model = await loadModel(fixtureModelDir(arch), { dtype: 'float64', tieWordEmbeddings: !!cs.tied_word_embeddings });
-  if (cs.lora) model.applyLora({ r: cs.lora.r, alpha: cs.lora.alpha, targets: cs.lora.targets, A: cs.lora.A });
-  return model;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function checkFormulas(arch: 'roberta' | 'bert', model: LmModel, cs: any, formulas: Formula[]): Promise<void> {
-  const A = fixtures()[arch];
-  const inputs = A.inputs[cs.model_mode];
-  const res = await model.kernels({
-    train: inputs.train,
-    test: inputs.test,
-    output: cs.model_mode,
-    labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
-    binary: cs.binary,
-    formulas,
-    subset: cs.subset,
-    batchSize: 3,
-  });
+async function checkFormulas(arch: Arch, model: LmModel, cs: FixtureCase, formulas: Formula[]): Promise<void> {
+  const res = await caseKernels(arch, model, cs, formulas);
   expect(Object.keys(res.kernels).sort()).toEqual([...formulas].sort());
   for (const f of formulas)
     for (const [k, want] of Object.entries(cs.kernels[f])) {
-      const err = maxRelErr(res.kernels[f]![KEYS[k]]!.data, flat(want));
+      const err = maxRelErr(res.kernels[f]![KERNEL_KEYS[k]]!.data, flat(want));
       // SignGD: sums of ±1/0 products, exact in float64 (sign(0) = 0)
       expect(err, `${formulas.join('+')}: ${f}/${k}`).toBeLessThanOrEqual(f === 'signgd' ? 0 : 1e-13);
     }

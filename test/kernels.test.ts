@@ -4,14 +4,9 @@ import { loadModel } from '../lib/model.js';
 import type { Formula } from '../lib/types.js';
 import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
 import { GHOST_CASES, ghostIsCheaper, kernelRows } from './helpers/ghost.js';
+import { caseKernels, caseModel, KERNEL_KEYS } from './helpers/fixture-cases.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
-const KEYS: Record<string, 'trainTrain' | 'trainTest' | 'trainTestFlipped'> = {
-  train_train: 'trainTrain',
-  train_test: 'trainTest',
-  train_test_flipped: 'trainTestFlipped',
-};
-
 for (const arch of ['roberta', 'bert'] as const) {
   const A = fixtures()[arch];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -20,19 +15,7 @@ for (const arch of ['roberta', 'bert'] as const) {
       const tied = !!cs.tied_word_embeddings;
       const name = `${arch} #${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''}${tied ? '/tied' : ''} ${dtype}`;
       it(name, async () => {
-        const model = await loadModel(fixtureModelDir(arch), { dtype, tieWordEmbeddings: tied });
-        if (cs.lora) model.applyLora({ r: cs.lora.r, alpha: cs.lora.alpha, targets: cs.lora.targets, A: cs.lora.A });
-        const inputs = A.inputs[cs.model_mode];
-        const res = await model.kernels({
-          train: inputs.train,
-          test: inputs.test,
-          output: cs.model_mode,
-          labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
-          binary: cs.binary,
-          formulas: FORMULAS,
-          subset: cs.subset,
-          batchSize: 3,
-        });
+        const res = await caseKernels(arch, await caseModel(arch, cs, dtype), cs, FORMULAS);
         // float64: within 1e-13 (measured at most 1.6e-15 on these tiny models; float32 accumulation: 1e-8 and more)
         const tol = dtype === 'float64' ? 1e-13 : 1e-4;
         expect(res.gradDim).toBe(cs.grad_dim);
@@ -41,7 +24,7 @@ for (const arch of ['roberta', 'bert'] as const) {
         expect(maxRelErr(flat(res.f0Test), flat(cs.f0_test))).toBeLessThanOrEqual(tol);
         for (const f of Object.keys(cs.kernels) as Formula[]) {
           for (const [k, want] of Object.entries(cs.kernels[f])) {
-            const got = res.kernels[f]![KEYS[k]]!;
+            const got = res.kernels[f]![KERNEL_KEYS[k]]!;
             const err = maxRelErr(got.data, flat(want));
             // sign kernels are sums of ±1: exact in float64
             expect(err, `${f}/${k}`).toBeLessThanOrEqual(dtype === 'float64' && f === 'signgd' ? 0 : tol);
@@ -61,16 +44,7 @@ describe('the SGD kernel alone by the ghost contraction (short training examples
       const train = trainRows.map((i) => inputs.train[i]);
       // the engine's own choice (no switch in the API): the ghost contraction costs fewer multiply-adds
       expect(ghostIsCheaper(arch, cs.num_logits, train, inputs.test)).toBe(true);
-      const model = await loadModel(fixtureModelDir(arch), { dtype: 'float64', tieWordEmbeddings: !!cs.tied_word_embeddings });
-      const res = await model.kernels({
-        train,
-        test: inputs.test,
-        output: cs.model_mode,
-        labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
-        formulas: ['sgd'],
-        subset: cs.subset,
-        batchSize: 3,
-      });
+      const res = await caseKernels(arch, await caseModel(arch, cs), cs, ['sgd'], train);
       expect(res.gradDim).toBe(cs.grad_dim);
       const tt = maxRelErr(res.kernels.sgd!.trainTrain.data, kernelRows(cs.kernels.sgd.train_train, trainRows, true));
       const te = maxRelErr(res.kernels.sgd!.trainTest.data, kernelRows(cs.kernels.sgd.train_test, trainRows, false));
