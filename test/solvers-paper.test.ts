@@ -5,7 +5,7 @@
 // and the fixtures' two-output kernels) and the default lambda = 1.
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_GRIDS } from '../lib/experiments/index.js';
+import { DEFAULT_GRIDS, resolveGrid } from '../lib/experiments/index.js';
 import { solve, type SolveInput } from '../lib/solvers/index.js';
 import { fixtures, flat, maxRelErr } from './helpers/fixtures.js';
 
@@ -324,5 +324,13 @@ describe('kernel logistic regression with f0 (A.3)', () => {
         kernelTrainTest: bin.kernels.asymmetric_signgd.train_test,
       }),
     ).rejects.toThrow(/not symmetric.*'asym'/);
+    // a run's grid is checked before any kernel is computed
+    expect(() => resolveGrid('logistic', { kernelRegularization: [0, 1e-3] })).toThrow(
+      /grid.kernelRegularization.*> 0 for solver 'logistic'/,
+    );
+    expect(resolveGrid('logistic')).toEqual({
+      kernelRegularization: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+      f0Scaling: [0, 1, 10, 100, 1000],
+    });
   });
 });

@@ -43,6 +43,8 @@ export function resolveGrid(solver: SolverName, axes: GridAxes = {}): GridAxes {
     if (!allowed.includes(k)) throw new OptionError(`grid.${k}`, `only ${allowed.join(', ')} for solver '${solver}'`, v);
     if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)))
       throw new OptionError(`grid.${k}`, 'a non-empty list of finite numbers', v);
+    if (solver === 'logistic' && k === 'kernelRegularization' && v.some((x) => x <= 0))
+      throw new OptionError(`grid.${k}`, "numbers > 0 for solver 'logistic' (the penalty lambda * ||K||_op)", v);
   }
   for (const k of allowed) out[k] = [...(axes[k] ?? DEFAULT_GRIDS[solver][k]!)];
   return out;

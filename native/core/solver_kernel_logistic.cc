@@ -81,6 +81,36 @@ std::vector<double> NewtonMatrix(const KernelLogisticInput& in, const std::vecto
   return A;
 }
 
+// Solves A x = b in place (A n x n row-major, overwritten) by Gaussian elimination with partial pivoting.
+// Plain loops rather than LAPACK: the same inputs give the same bits on every run (threaded gelsy does not).
+std::vector<double> SolveDense(std::vector<double>& A, std::vector<double> b) {
+  const int64_t n = static_cast<int64_t>(b.size());
+  for (int64_t k = 0; k < n; k++) {
+    int64_t piv = k;
+    for (int64_t i = k + 1; i < n; i++)
+      if (std::fabs(A[i * n + k]) > std::fabs(A[piv * n + k])) piv = i;
+    if (A[piv * n + k] == 0.0) throw std::runtime_error("kernel logistic: singular Newton system");
+    if (piv != k) {
+      std::swap_ranges(A.begin() + k * n, A.begin() + (k + 1) * n, A.begin() + piv * n);
+      std::swap(b[k], b[piv]);
+    }
+    const double* rk = &A[k * n];
+    for (int64_t i = k + 1; i < n; i++) {
+      double* ri = &A[i * n];
+      const double f = ri[k] / rk[k];
+      if (f == 0.0) continue;
+      for (int64_t j = k; j < n; j++) ri[j] -= f * rk[j];
+      b[i] -= f * b[k];
+    }
+  }
+  for (int64_t i = n - 1; i >= 0; i--) {
+    double v = b[i];
+    for (int64_t j = i + 1; j < n; j++) v -= A[i * n + j] * b[j];
+    b[i] = v / A[i * n + i];
+  }
+  return b;
+}
+
 double Dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); i++) s += a[i] * b[i];
@@ -117,8 +147,10 @@ KernelLogisticResult kernelLogisticFit(const KernelLogisticInput& in, const Prog
     std::vector<double> r(n);
     for (int64_t k = 0; k < n; k++) r[k] = -(p[k] - Y[k] + mu * a[k]);
     std::vector<double> A = NewtonMatrix(in, K, p, mu);
-    const std::vector<double> d = linalg::lstsq(A.data(), n, n, r.data(), 1).x;
-    const std::vector<double> Kd = linalg::matmul(K.data(), n, n, d.data(), 1);
+    const std::vector<double> d = SolveDense(A, r);  // W K + mu I is non-singular for mu > 0
+    std::vector<double> Kd(n, 0.0);
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n; j++) Kd[i] += K[i * n + j] * d[j];
     const double slope = -Dot(r, Kd);  // gradient K (p - Y + mu a) along d
     if (!(slope < 0) || -slope / 2 <= in.tol * std::max(1.0, std::fabs(J))) {
       // Converged: the last (full) Newton step squares the remaining error (quadratic convergence).

@@ -8,8 +8,9 @@
 // the softmax cross-entropy over the C outputs of each example (the loss fine-tuning minimises); with
 // C = 1 (binary: one output logit1 - logit0) it is the logistic loss of the 0/1 label, which is the same
 // 2-class softmax. Newton's method on a: the step solves (W K + mu I) d = -(p - Y + mu a) (W the
-// block-diagonal softmax Hessian), with Armijo backtracking; K must be symmetric (the sgd and signgd
-// kernels; the asymmetric kernel has its own solver).
+// block-diagonal softmax Hessian; Gaussian elimination in plain loops, so that a fit is bitwise
+// reproducible), with Armijo backtracking; K must be symmetric (the sgd and signgd kernels; the
+// asymmetric kernel has its own solver).
 #pragma once
 #include <cstdint>
 #include <vector>
