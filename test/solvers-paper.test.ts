@@ -3,8 +3,12 @@
 // optimality conditions on the fixture kernels), the asymmetric LS-SVM with f0 (a dense KKT system with
 // explicit feature maps, and the 4n-unknown system on the fixture kernels), multi-class asym (a hand case
 // and the fixtures' two-output kernels) and the default lambda = 1.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { run as solveCli } from '../lib/cli/solve.js';
 import { DEFAULT_GRIDS, resolveGrid } from '../lib/experiments/index.js';
 import { solve, type SolveInput } from '../lib/solvers/index.js';
 import { fixtures, flat, maxRelErr } from './helpers/fixtures.js';
@@ -216,6 +220,22 @@ describe('asymmetric LS-SVM with f0 (He et al. 2022 with a known offset)', () =>
     expect(r.predictions[0]).toBeCloseTo(0.3, 14);
     expect(r.predictions[1]).toBeCloseTo(-0.75, 14);
     expect(r.predictedLabels).toEqual([0]);
+  });
+
+  it('lmkernel solve: multi-class asym with f0 from a kernel file equals the 4n-unknown system', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmk-solve-a3-'));
+    try {
+      const input = join(dir, 'multi.json');
+      const doc = { num_logits: 2, f0_train: multi.f0_train, f0_test: multi.f0_test, kernels: multi.kernels };
+      writeFileSync(input, JSON.stringify({ ...doc, train_labels: trainLabels, test_labels: testLabels }));
+      const out = join(dir, 'out.json');
+      const flags = ['--solver', 'asym', '--f0-scaling', '10', '--gamma', '0.1'];
+      expect(await solveCli(['--input', input, '--out', out, ...flags])).toBe(0);
+      const res = JSON.parse(readFileSync(out, 'utf8'));
+      expect(maxRelErr(res.predictions, asymBySystem(multi, 10, 0.1, 1))).toBeLessThan(1e-9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the default grid predicts with omega only (lambda = 1)', () => {
