@@ -31,7 +31,7 @@ describe('lmkernel public entry (lib/index.ts)', () => {
     for (const f of functions) expect(typeof (lmk as Record<string, unknown>)[f], f).toBe('function');
     for (const c of ['LmkError', 'OptionError', 'InputError', 'NativeError', 'ResourceError', 'TrainingDivergedError'])
       expect((lmk as Record<string, unknown>)[c], c).toBeTypeOf('function');
-    expect(lmk.SOLVERS).toEqual(['lstsq', 'logistic', 'svr', 'svc', 'asym']);
+    expect(lmk.SOLVERS).toEqual(['lstsq', 'logistic', 'logistic-rows', 'svr', 'svc', 'asym']);
   });
 
   it("the README's example: taskEncoder encodes as the reference routine, kernels match the fixture", async () => {

@@ -33,10 +33,10 @@ describe('bad inputs', () => {
       /option 'formula': expected one of sgd, signgd, asymmetric_signgd, received "adam"/,
     );
     await expect(runKernelExperiment(base(dir, { solver: 'ridge' as never }))).rejects.toThrow(
-      /option 'solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/,
+      /option 'solver': expected one of lstsq, logistic, logistic-rows, svr, svc, asym, received "ridge"/,
     );
     await expect(runKernelExperiment(base(dir, { solver: 'asym' }))).rejects.toThrow(
-      /asym only with --binary and --formula asymmetric_signgd/,
+      /asym only with --formula asymmetric_signgd/,
     );
     await expect(runKernelExperiment(base(dir, { task: 'sst-5', binary: true }))).rejects.toThrow(/sst-5 has 5 labels/);
     expect(() => resolveGrid('lstsq', { gamma: [1] })).toThrow(
@@ -88,7 +88,7 @@ describe('bad inputs', () => {
       join(dir, 'x.jsonl'),
     ];
     await expect(runCli([...args, '--solver', 'ridge'])).rejects.toThrow(
-      /option '--solver': expected one of lstsq, logistic, svr, svc, asym, received "ridge"/,
+      /option '--solver': expected one of lstsq, logistic, logistic-rows, svr, svc, asym, received "ridge"/,
     );
     await expect(runCli([...args, '--gamma', '1'])).rejects.toThrow(
       /option '--gamma': .*solver 'lstsq' takes --kernel-regularization, --f0-scaling/,

@@ -80,9 +80,9 @@ for (const [ci, c] of [multi, bin].entries()) {
 }
 for (const e of bin.solvers.logistic)
   entries.push({
-    name: `case1 logistic C=${e.C}`,
+    name: `case1 logistic-rows C=${e.C}`,
     c: bin,
-    solver: 'logistic',
+    solver: 'logistic-rows',
     params: { C: e.C },
     cli: ['--C', String(e.C)],
     want: e.decision_function,
@@ -234,7 +234,7 @@ describe('solvers: fixtures through the CLI', () => {
   it('rejects an unknown solver, a bad formula, --binary on a 2-logit kernel and a missing f0', async () => {
     const out = join(dir, 'bad.json');
     await expect(run(['--input', files.bin, '--out', out, '--solver', 'ridge'])).rejects.toThrow(
-      /--solver.*lstsq \| logistic \| svr \| svc \| asym.*"ridge"/,
+      /--solver.*lstsq \| logistic \| logistic-rows \| svr \| svc \| asym.*"ridge"/,
     );
     await expect(run(['--input', files.bin, '--out', out, '--solver', 'lstsq', '--formula', 'adam'])).rejects.toThrow(
       /--formula/,
@@ -280,8 +280,8 @@ describe('solvers: bad inputs', () => {
       /option 'gamma'/,
     );
     await expect(solve({ ...baseInput(bin, 'lstsq'), params: { foo: 1 } as never })).rejects.toThrow(/params.foo/);
-    await expect(solve({ ...baseInput(bin, 'logistic'), params: { f0Scaling: 1 } })).rejects.toThrow(
-      /f0Scaling.*does not use f0/,
+    await expect(solve({ ...baseInput(bin, 'logistic-rows'), params: { f0Scaling: 1 } })).rejects.toThrow(
+      /f0Scaling.*'logistic-rows'.*does not use f0/,
     );
     await expect(solve({ ...baseInput(bin, 'lstsq'), f0Train: undefined, params: { f0Scaling: 1 } })).rejects.toThrow(
       /f0Scaling.*not given/,
@@ -291,10 +291,7 @@ describe('solvers: bad inputs', () => {
     );
   });
 
-  it('asym on a non-binary problem is rejected', async () => {
-    await expect(solve({ ...baseInput(multi, 'asym', 'asymmetric_signgd'), params: { lambda: 0.5 } })).rejects.toThrow(
-      /option 'binary'.*binary problems only.*received false/,
-    );
+  it('asym without the flipped kernel is rejected', async () => {
     await expect(solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined })).rejects.toThrow(
       /kernelTrainTestFlipped/,
     );
@@ -355,7 +352,7 @@ describe('solvers: dev selection', () => {
     expect(margin.bestIndex).toBe(sums.indexOf(Math.max(...sums)));
   });
 
-  it('selects C for svc / logistic one setting at a time: each score is the accuracy of the fixture decision function', async () => {
+  it('selects C for svc / logistic-rows one setting at a time: each score is the accuracy of the fixture decision function', async () => {
     // binary: class 1 where the (scikit-learn) decision function is positive
     const accuracyOf = (df: number[]) => df.filter((v, i) => (v > 0 ? 1 : 0) === testLabels[i]).length / testLabels.length;
     const svc = bin.solvers.svc;
@@ -371,7 +368,7 @@ describe('solvers: dev selection', () => {
     });
     expect(selSvc.scores).toEqual([3 / 8]);
     const logistic: { C: number; decision_function: number[] }[] = bin.solvers.logistic;
-    const input = baseInput(bin, 'logistic');
+    const input = baseInput(bin, 'logistic-rows');
     const sel = await selectOnDev({
       ...input,
       f0Train: undefined,

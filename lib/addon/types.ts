@@ -291,6 +291,27 @@ export interface AddonLogisticResult {
   objective: number;
 }
 
+export interface AddonKernelLogisticOptions extends AddonDenseProblem {
+  /** n targets: one-hot over the numOutputs outputs of each example, or the 0/1 label (numOutputs 1). */
+  targets: Float64Array;
+  numOutputs: number;
+  /** s: f0/s is the offset of the logits (0: no f0). */
+  scale?: number;
+  /** lambda > 0: the penalty (lambda ||K||_op / 2) a^T K a. */
+  regularization: number;
+  tol?: number;
+  maxIter?: number;
+}
+
+export interface AddonKernelLogisticResult {
+  decision: Float64Array;
+  weights: Float64Array;
+  sigmaMax: number;
+  iterations: number;
+  converged: boolean;
+  objective: number;
+}
+
 export interface AddonSvmOptions extends AddonDenseProblem {
   targets: Float64Array;
   C?: number;
@@ -338,6 +359,7 @@ export interface Addon {
   solveLstsqGrid: Job<AddonLstsqGridOptions, AddonLstsqGridResult>;
   solveAsym: Job<AddonAsymOptions, AddonAsymResult>;
   solveLogistic: Job<AddonLogisticOptions, AddonLogisticResult>;
+  solveKernelLogistic: Job<AddonKernelLogisticOptions, AddonKernelLogisticResult>;
   solveSvc: Job<AddonSvmOptions, AddonSvmResult>;
   solveSvr: Job<AddonSvmOptions, AddonSvmResult>;
 }

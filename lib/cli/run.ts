@@ -1,7 +1,14 @@
 // `lmkernel run`: kernel experiments over seeds (one results.jsonl line per seed), hyper-parameters
 // selected on dev over a grid in the same process, kernels cached by content.
 import { OptionError } from '../errors.js';
-import { DEFAULT_GRIDS, SOLVER_AXES, runKernelExperiment, type GridAxes, type GridAxis } from '../experiments/index.js';
+import {
+  ASYM_LAMBDA_SEARCH,
+  DEFAULT_GRIDS,
+  SOLVER_AXES,
+  runKernelExperiment,
+  type GridAxes,
+  type GridAxis,
+} from '../experiments/index.js';
 import { SOLVERS, type SolverName } from '../solvers/index.js';
 import { FORMULAS, SUBSETS } from '../types.js';
 import { oneOf } from '../validate.js';
@@ -15,7 +22,7 @@ const GRID_FLAGS: Record<string, GridAxis> = {
   C: 'C',
   epsilon: 'epsilon',
   gamma: 'gamma',
-  lambda: 'lambda',
+  'asym-lambda': 'lambda',
 };
 
 const defaults = (axis: GridAxis): string =>
@@ -24,23 +31,38 @@ const defaults = (axis: GridAxis): string =>
     .map((s) => `${s}: ${DEFAULT_GRIDS[s][axis]!.join(',')}`)
     .join('; ');
 
-const KERNEL_SUBSETS = SUBSETS.filter((s) => s !== 'lora');
-
 const SPEC = {
   ...EXPERIMENT_FLAGS,
   formula: { type: 'string', help: FORMULAS.join(' | '), default: 'sgd' },
-  solver: { type: 'string', help: SOLVERS.join(' | ') + ' (asym needs --binary --formula asymmetric_signgd)', default: 'lstsq' },
+  solver: {
+    type: 'string',
+    help:
+      SOLVERS.join(' | ') +
+      " (logistic: kernel logistic regression with f0, A.3; logistic-rows: the reference code's logistic regression on kernel rows; asym needs --formula asymmetric_signgd)",
+    default: 'lstsq',
+  },
   binary: { type: 'boolean', help: 'one output logit1 - logit0, labels +-1 (2-class tasks)' },
   'kernel-regularization': {
     type: 'list',
-    help: `grid of lambda (K + lambda*sigma_max*I). Default ${defaults('kernelRegularization')}`,
+    help: `grid of lambda, relative to sigma_max = ||K||_op (K + lambda*sigma_max*I; logistic: the penalty lambda*sigma_max*a'Ka/2). Default ${defaults('kernelRegularization')}`,
   },
   'f0-scaling': { type: 'list', help: `grid of s (fit Y - f0/s; 0 = no f0). Default ${defaults('f0Scaling')}` },
-  C: { type: 'list', help: `grid of C (logistic, svr, svc). Default ${defaults('C')}` },
+  C: { type: 'list', help: `grid of C (logistic-rows, svr, svc). Default ${defaults('C')}` },
   epsilon: { type: 'list', help: `grid of the svr epsilon. Default ${defaults('epsilon')}` },
   gamma: { type: 'list', help: `grid of the asym gamma. Default ${defaults('gamma')}` },
-  lambda: { type: 'list', help: `grid of the asym lambda. Default ${defaults('lambda')}` },
-  subset: { type: 'string', help: `parameters in the kernel: ${KERNEL_SUBSETS.join(' | ')}`, default: 'all' },
+  'asym-lambda': {
+    type: 'list',
+    aliases: ['lambda'],
+    help: `asym: lambda*omega + (1-lambda)*nu; 1 = omega only, the paper's predictor (A.3); 'search' = ${ASYM_LAMBDA_SEARCH.join(',')} on dev, or a list. Default ${defaults('lambda')}`,
+  },
+  subset: {
+    type: 'string',
+    help: `parameters in the kernel: ${SUBSETS.join(' | ')} (lora: K^LoRA, with --lora-r and --lora-alpha)`,
+    default: 'all',
+  },
+  'lora-r': { type: 'number', help: 'subset lora: LoRA rank r (query and value; A random as loralib, B = 0)' },
+  'lora-alpha': { type: 'number', help: 'subset lora: LoRA alpha (scaling alpha / r)' },
+  'lora-seed': { type: 'number', help: "subset lora: the seed of A (default: each data seed, as finetune-run's LoRA)" },
   'no-linear-probe': { type: 'boolean', help: "standard output: keep the checkpoint's classifier instead of linear probing" },
   'cache-dir': { type: 'string', help: 'kernel/f0/head cache (default: .lmkernel-cache beside --out)' },
   'no-cache': { type: 'boolean', help: 'do not read or write the cache' },
@@ -62,9 +84,23 @@ function gridFlags(a: Record<string, unknown>, solver: SolverName): GridAxes {
       const takes = SOLVER_AXES[solver].map((x) => '--' + Object.keys(GRID_FLAGS).find((f) => GRID_FLAGS[f] === x)).join(', ');
       throw new OptionError(`--${flag}`, `no value: solver '${solver}' takes ${takes}`, (a[flag] as string[]).join(','));
     }
-    grid[axis] = numberList(flag, a[flag] as string[]);
+    const values = a[flag] as string[];
+    grid[axis] =
+      axis === 'lambda' && values.length === 1 && values[0] === 'search' ? [...ASYM_LAMBDA_SEARCH] : numberList(flag, values);
   }
   return grid;
+}
+
+/** --lora-r / --lora-alpha / --lora-seed: with --subset lora only (r and alpha required there). */
+function loraFlags(a: Record<string, unknown>, subset: string) {
+  const given = ['lora-r', 'lora-alpha', 'lora-seed'].filter((f) => a[f] !== undefined);
+  if (subset !== 'lora') {
+    if (given.length > 0) throw new OptionError(`--${given[0]}`, 'no value unless --subset lora', a[given[0]]);
+    return null;
+  }
+  for (const f of ['lora-r', 'lora-alpha'])
+    if (a[f] === undefined) throw new OptionError(`--${f}`, 'a value with --subset lora', undefined);
+  return { r: a['lora-r'] as number, alpha: a['lora-alpha'] as number, seed: a['lora-seed'] as number | undefined };
 }
 
 const command = defineCommand({
@@ -74,7 +110,8 @@ const command = defineCommand({
   run: async (a) => {
     const formula = oneOf(a.formula, '--formula', FORMULAS);
     const solver = oneOf(a.solver, '--solver', SOLVERS);
-    const subset = oneOf(a.subset, '--subset', KERNEL_SUBSETS);
+    const subset = oneOf(a.subset, '--subset', SUBSETS);
+    const lora = loraFlags(a, subset);
     const base = await experimentOptions(a, 'run');
     const interrupted = 'run: interrupted; finished seeds are in the results file, computed kernels in the cache';
     const stats = await withInterrupt(
@@ -86,6 +123,7 @@ const command = defineCommand({
           binary: !!a.binary,
           grid: gridFlags(a, solver),
           subset,
+          lora,
           batchSize: a['batch-size'],
           cacheDir: a['no-cache'] ? null : a['cache-dir'],
           linearProbe: a['no-linear-probe'] ? false : base.linearProbe,

@@ -16,10 +16,10 @@ export {
   type SeedHead,
 } from './prepare.js';
 export { readResultLines, readResultFiles, finishedLines } from './results.js';
-export { DEFAULT_GRIDS, SOLVER_AXES, resolveGrid, type GridAxes, type GridAxis } from './grids.js';
+export { ASYM_LAMBDA_SEARCH, DEFAULT_GRIDS, SOLVER_AXES, resolveGrid, type GridAxes, type GridAxis } from './grids.js';
 export { solveSeed, type SeedSolveInput, type SeedSolveResult } from './solveSeed.js';
 export { runKernelExperiment } from './kernelRun.js';
-export type { RunOptions, RunStats, ResultLine, SeedStatus } from './kernelSpec.js';
+export type { LoraKernelOptions, RunOptions, RunStats, ResultLine, SeedStatus } from './kernelSpec.js';
 export { runFinetuneExperiment } from './finetuneRun.js';
 export {
   DEFAULT_FT_BATCH_SIZES,

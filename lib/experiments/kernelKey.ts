@@ -11,8 +11,15 @@ import type { KernelRun } from './kernelSpec.js';
 import { RUNNER_VERSION, type EncodedSplits, type SeedHead } from './prepare.js';
 
 /** What changes the numbers of one seed's kernels (with ENGINE_VERSION, the cache key: kernelCacheKey). */
-export function kernelKeyMaterial(run: KernelRun, e: EncodedSplits, head: SeedHead | null): Record<string, unknown> {
+export function kernelKeyMaterial(
+  run: KernelRun,
+  e: EncodedSplits,
+  head: SeedHead | null,
+  seed: number,
+): Record<string, unknown> {
   return {
+    // LoRA (subset 'lora'): the rank, alpha and A's seed; absent otherwise, so that the other keys stay.
+    ...(run.lora ? { lora: { r: run.lora.r, alpha: run.lora.alpha, seed: run.lora.seed ?? seed } } : {}),
     v: RUNNER_VERSION,
     model: run.prepared.modelId,
     dtype: run.dtype,

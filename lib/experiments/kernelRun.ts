@@ -18,9 +18,9 @@ import { OptionError } from '../errors.js';
 import { appendLineAtomic, assertWritableDir, removeStaleTemps } from '../io.js';
 import { flatRows, splitColumns } from '../kernels/layout.js';
 import { loadModel, type LmModel } from '../model.js';
-import { SOLVERS, gridOf } from '../solvers/index.js';
+import { SOLVERS, gridOf, type SolverName } from '../solvers/index.js';
 import { FORMULAS, SUBSETS, type Kernel } from '../types.js';
-import { checkInt, oneOf } from '../validate.js';
+import { checkInt, checkNumber, oneOf } from '../validate.js';
 import { entryPath, hashJson, kernelCacheKey, readEntry, writeEntry } from './cache.js';
 import { kernelKeyMaterial, legacyKernelEntry } from './kernelKey.js';
 import { resolveGrid } from './grids.js';
@@ -38,6 +38,25 @@ import type { CacheState, KernelRun, ResultLine, RunOptions, RunStats } from './
 import { finishedLines } from './results.js';
 import { solveSeed, type SeedSolveResult } from './solveSeed.js';
 
+/** Solvers whose results changed meaning (so that earlier result lines are not taken as finished seeds):
+ * logistic is kernel logistic regression with f0 (the former one is logistic-rows), asym fits f0 as an
+ * offset (docs/solvers.md). Absent for the others, whose config ids stay. */
+const SOLVER_REVISION: Partial<Record<SolverName, number>> = { logistic: 2, asym: 2 };
+
+/** LoRA options of subset 'lora' (and only of it). */
+function resolveLora(opts: RunOptions, subset: string): KernelRun['lora'] {
+  if (subset !== 'lora') {
+    if (opts.lora) throw new OptionError('lora', "no LoRA options unless subset is 'lora'", opts.lora);
+    return null;
+  }
+  if (!opts.lora || typeof opts.lora !== 'object')
+    throw new OptionError('lora', "{ r, alpha } for subset 'lora' (the LoRA kernel)", opts.lora);
+  const r = checkInt(opts.lora.r, 'lora.r', 1);
+  const alpha = checkNumber(opts.lora.alpha, 'lora.alpha', { min: 0, exclusiveMin: true });
+  const seed = opts.lora.seed === undefined || opts.lora.seed === null ? null : checkInt(opts.lora.seed, 'lora.seed', 0);
+  return { r, alpha, seed };
+}
+
 function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   const formula = oneOf(opts.formula, 'formula', FORMULAS, 'sgd');
   const solver = oneOf(opts.solver, 'solver', SOLVERS, 'lstsq');
@@ -45,17 +64,20 @@ function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   if (typeof binary !== 'boolean') throw new OptionError('binary', 'a boolean', binary);
   if (binary && x.spec.labels.length !== 2)
     throw new OptionError('binary', `false: ${x.task} has ${x.spec.labels.length} labels, binary mode needs 2`, binary);
-  if (solver === 'asym' && (!binary || formula !== 'asymmetric_signgd'))
+  if (solver === 'asym' && formula !== 'asymmetric_signgd')
+    throw new OptionError('solver', 'asym only with --formula asymmetric_signgd (it needs the flipped kernel)', solver);
+  if (solver === 'logistic' && formula === 'asymmetric_signgd')
     throw new OptionError(
       'solver',
-      'asym only with --binary and --formula asymmetric_signgd (it needs the flipped kernel)',
+      'a solver for the asymmetric kernel: logistic needs a symmetric one (sgd, signgd); use asym',
       solver,
     );
   const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
+  const lora = resolveLora(opts, subset);
   const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
   const gridAxes = resolveGrid(solver, opts.grid);
   const cacheDir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(dirname(resolve(opts.out)), '.lmkernel-cache'));
-  return { formula, solver, binary, subset, batchSize, gridAxes, grid: gridOf(gridAxes), cacheDir };
+  return { formula, solver, binary, subset, lora, batchSize, gridAxes, grid: gridOf(gridAxes), cacheDir };
 }
 
 /** Validates everything, clears an earlier killed run's temporary files, and prepares the model's inputs. */
@@ -73,8 +95,22 @@ async function startKernelRun(opts: RunOptions): Promise<KernelRun> {
     model ??= await loadModel(opts.modelDir, { dtype: x.dtype, device: opts.device, signal: opts.signal });
     return model;
   };
+  // Subset 'lora': a fresh copy with LoRA whose A is seeded by lora.seed or the data seed (kept while the
+  // seed of A stays the same).
+  let loraModel: { seed: number; model: LmModel } | undefined;
+  const kernelModel = async (seed: number): Promise<LmModel> => {
+    if (!k.lora) return getModel();
+    const aSeed = k.lora.seed ?? seed;
+    if (loraModel?.seed !== aSeed) {
+      const m = await loadModel(opts.modelDir, { dtype: x.dtype, device: opts.device, signal: opts.signal });
+      m.applyLora({ r: k.lora.r, alpha: k.lora.alpha, seed: aSeed });
+      loraModel = { seed: aSeed, model: m };
+    }
+    return loraModel.model;
+  };
   const progress = opts.progress ?? (() => ({ update: () => {}, stop: () => {} }));
-  return { ...x, ...k, opts, progress, prepared, getModel, modelLoaded: () => model !== undefined };
+  const modelLoaded = () => model !== undefined || loraModel !== undefined;
+  return { ...x, ...k, opts, progress, prepared, getModel, kernelModel, modelLoaded };
 }
 
 interface SeedKernels {
@@ -92,7 +128,7 @@ interface SeedKernels {
 
 /** Computes the kernels of one engine call, with the head set first (standard output). */
 async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number) {
-  const m = await run.getModel();
+  const m = await run.kernelModel(seed);
   if (head) m.setClassifier(head.weight, head.bias);
   const bar = run.progress(`seed ${seed} kernel`);
   try {
@@ -137,7 +173,7 @@ function entryShapes(arrays: Record<string, Float64Array>, N: number, C: number)
 /** Train x train and train x (dev ∪ test) kernels and f0 of one seed: from the cache, or computed and cached. */
 async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number): Promise<SeedKernels> {
   const evalInputs = [...e.dev, ...e.test];
-  const material = kernelKeyMaterial(run, e, head);
+  const material = kernelKeyMaterial(run, e, head, seed);
   const key = kernelCacheKey(material);
   const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', key) : undefined;
   let entry = path ? readEntry(path, key, legacyKernelEntry(run.cacheDir!, material)) : undefined;
@@ -255,6 +291,7 @@ function resultLine(
     solver: run.solver,
     binary: run.binary,
     subset: run.subset,
+    ...(run.lora ? { lora: { r: run.lora.r, alpha: run.lora.alpha, seed: run.lora.seed ?? seed } } : {}),
     dtype: run.dtype,
     metric: sr.metric,
     params: sr.best,
@@ -334,6 +371,8 @@ export async function runKernelExperiment(opts: RunOptions): Promise<RunStats> {
       solver: run.solver,
       binary: run.binary,
       subset: run.subset,
+      ...(run.lora ? { lora: run.lora } : {}),
+      ...(SOLVER_REVISION[run.solver] ? { solverRevision: SOLVER_REVISION[run.solver] } : {}),
       dtype: run.dtype,
       grid: run.gridAxes,
       labelWordIds: run.prepared.labelWordIds,

@@ -16,11 +16,21 @@ export interface RunOptions extends ExperimentOptions {
   /** Hyper-parameter grid (per solver defaults in DEFAULT_GRIDS). */
   grid?: GridAxes;
   subset?: Subset;
+  /** subset 'lora': LoRA on query and value (A Kaiming-uniform as loralib, B = 0, scaling alpha / r); the
+   * kernel K^LoRA is over the LoRA matrices (paper Table 12). A's seed: `seed`, or each data seed. */
+  lora?: LoraKernelOptions | null;
   batchSize?: number;
   /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
   cacheDir?: string | null;
   /** Progress bar factory (the CLI passes cliProgressBar). */
   progress?: (label: string) => RunProgress;
+}
+
+export interface LoraKernelOptions {
+  r: number;
+  alpha: number;
+  /** The seed of A (default: the data seed, as finetune-run's LoRA, so both start from the same theta0). */
+  seed?: number | null;
 }
 
 export type CacheState = 'hit' | 'miss' | 'off';
@@ -30,6 +40,8 @@ export interface ResultLine extends ResultLineBase {
   solver: SolverName;
   binary: boolean;
   subset: Subset;
+  /** subset 'lora': rank, alpha and the seed of A used for this line. */
+  lora?: { r: number; alpha: number; seed: number } | null;
   params: SolverParams;
   grid: GridAxes;
   grid_size: number;
@@ -76,6 +88,7 @@ export interface KernelRun extends Experiment {
   solver: SolverName;
   binary: boolean;
   subset: Subset;
+  lora: { r: number; alpha: number; seed: number | null } | null;
   batchSize: number;
   gridAxes: GridAxes;
   grid: SolverParams[];
@@ -83,5 +96,7 @@ export interface KernelRun extends Experiment {
   progress: (label: string) => RunProgress;
   prepared: PreparedModel;
   getModel: () => Promise<LmModel>;
+  /** The model whose kernels a seed takes: the base model, or (subset 'lora') one with LoRA seeded for it. */
+  kernelModel: (seed: number) => Promise<LmModel>;
   modelLoaded: () => boolean;
 }

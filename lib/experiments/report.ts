@@ -57,7 +57,14 @@ interface Line {
   dev_score: number | null;
   test_score: number | null;
   params?: unknown;
+  grid?: { lambda?: number[] };
 }
+
+/** asym: the lambda grid when it is not the paper's lambda = 1 (A.3; docs/solvers.md), e.g. `[lambda 0,0.5,1]`. */
+const asymLambdas = (l: Line): string => {
+  const ls = l.solver === 'asym' ? l.grid?.lambda : undefined;
+  return ls && !(ls.length === 1 && ls[0] === 1) ? `[lambda ${ls.join(',')}]` : '';
+};
 
 function check(l: unknown, i: number): Line {
   const where = `results line ${i + 1}`;
@@ -112,7 +119,7 @@ export function reportTable(lines: readonly unknown[]): ReportTable {
         k: l.k,
         metric: l.metric,
       });
-    const label = `${modelLabel(l)}${l.output}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
+    const label = `${modelLabel(l)}${l.output}/${l.formula}/${l.solver}${asymLambdas(l)}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
     if (!columns.has(label)) columns.set(label, { key: label, label });
     const g = groups.get(rowKey) ?? new Map<string, Map<number, Line[]>>();
     groups.set(rowKey, g);

@@ -1,6 +1,7 @@
 // The kernel solvers from TypeScript: validation and layout here, numerics in the native core
-// (native/core/solver_*.cc) through the addon's solveLstsqGrid / solveLogistic / solveSvc / solveSvr /
-// solveAsym jobs.
+// (native/core/solver_*.cc) through the addon's solveLstsqGrid / solveKernelLogistic / solveLogistic /
+// solveSvc / solveSvr / solveAsym jobs. docs/solvers.md: what each solves, and where it follows the paper
+// (A.3) rather than the reference code.
 import { InputError, OptionError } from '../errors.js';
 import { native, withCancel } from '../addon/load.js';
 import type { AddonDenseProblem } from '../addon/types.js';
@@ -17,26 +18,33 @@ import {
   type LogitsInput,
 } from './shapes.js';
 
-export const SOLVERS = ['lstsq', 'logistic', 'svr', 'svc', 'asym'] as const;
+export const SOLVERS = ['lstsq', 'logistic', 'logistic-rows', 'svr', 'svc', 'asym'] as const;
 export type SolverName = (typeof SOLVERS)[number];
 export type LstsqMethod = 'auto' | 'eigh' | 'per-lambda' | 'per-point';
 
 export interface SolverParams {
-  /** lambda: K_train <- K_train + lambda * sigma_max(K_train) * I (all solvers). Default 0. */
+  /**
+   * lambda, relative to sigma_max(K_train) = ||K_train||_op: K_train + lambda * sigma_max * I (lstsq,
+   * logistic-rows, svr, svc, asym; default 0), or the penalty (lambda * sigma_max / 2) a^T K a of kernel
+   * logistic regression (logistic: > 0, default 1e-3; lstsq's ridge is the same penalty on the squared loss).
+   */
   kernelRegularization?: number;
-  /** s: fit Y - f0/s and add f0/s to the predictions (lstsq, svr, asym); 0 = no f0. Default 0. */
+  /** s: the pre-trained output f0/s is a fixed offset of the fitted function (lstsq, svr, asym: fit Y - f0/s;
+   * logistic: the logits' offset) and is added to the predictions; 0 = no f0. Default 0. */
   f0Scaling?: number;
-  /** Inverse L2 strength (logistic, default 1) or box constraint (svr, svc, default 1). */
+  /** Inverse L2 strength (logistic-rows, default 1) or box constraint (svr, svc, default 1). */
   C?: number;
   /** epsilon-insensitive tube of svr. Default 0.1. */
   epsilon?: number;
   /** gamma of asym. Default 1. */
   gamma?: number;
-  /** Mix of the two asym predictions (lambda*omega + (1-lambda)*nu). Default 0.5. */
+  /** Mix of the two asym predictions (lambda*omega + (1-lambda)*nu). Default 1: only omega, the paper's
+   * predictor (A.3). */
   lambda?: number;
-  /** Stopping tolerance: logistic (projected gradient, default 1e-4), svr/svc (libsvm gap, default 1e-3). */
+  /** Stopping tolerance: logistic (Newton decrement, default 1e-12), logistic-rows (projected gradient,
+   * default 1e-4), svr/svc (libsvm gap, default 1e-3). */
   tol?: number;
-  /** Iteration cap (logistic default 10000, svr/svc default 1e7). */
+  /** Iteration cap (logistic default 100 Newton steps, logistic-rows 10000, svr/svc 1e7). */
   maxIter?: number;
   /** lstsq algorithm (default 'auto': one eigendecomposition when K_train is symmetric). */
   method?: LstsqMethod;
@@ -107,8 +115,6 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
   if (typeof binary !== 'boolean') throw new OptionError('binary', 'a boolean', binary);
   checkInt(numClasses, 'numClasses', 2);
   if (binary && numClasses !== 2) throw new OptionError('numClasses', '2 for a binary problem', numClasses);
-  if (solver === 'asym' && !binary)
-    throw new OptionError('binary', "true: solver 'asym' (asymmetric LS-SVM) is defined for binary problems only", binary);
   checkLabels(input.trainLabels, numClasses, 'trainLabels');
   checkLabels(input.testLabels, numClasses, 'testLabels');
   const C = binary ? 1 : numClasses;
@@ -183,21 +189,30 @@ export function checkParams(
   if (typeof p !== 'object' || p === null) throw new OptionError('params', 'an object', p);
   const known = ['kernelRegularization', 'f0Scaling', 'C', 'epsilon', 'gamma', 'lambda', 'tol', 'maxIter', 'method'];
   for (const k of Object.keys(p)) if (!known.includes(k)) throw new OptionError(`params.${k}`, `one of ${known.join(', ')}`, k);
+  const klr = solver === 'logistic';
   const out = {
-    kernelRegularization: num(p, 'kernelRegularization', 0, (v) => v >= 0, 'a number >= 0'),
+    kernelRegularization: klr
+      ? num(p, 'kernelRegularization', 1e-3, (v) => v > 0, "a number > 0 for solver 'logistic' (lambda * ||K||_op)")
+      : num(p, 'kernelRegularization', 0, (v) => v >= 0, 'a number >= 0'),
     f0Scaling: num(p, 'f0Scaling', 0, (v) => v >= 0, 'a number >= 0 (0 = no f0)'),
     C: num(p, 'C', 1, (v) => v > 0, 'a number > 0'),
     epsilon: num(p, 'epsilon', 0.1, (v) => v >= 0, 'a number >= 0'),
     gamma: num(p, 'gamma', 1, (v) => v > 0, 'a number > 0'),
-    lambda: num(p, 'lambda', 0.5, () => true, 'a finite number'),
-    tol: num(p, 'tol', solver === 'logistic' ? 1e-4 : 1e-3, (v) => v > 0, 'a number > 0'),
-    maxIter: num(p, 'maxIter', solver === 'logistic' ? 10000 : 10_000_000, (v) => isInt(v) && v > 0, 'a positive integer'),
+    lambda: num(p, 'lambda', 1, () => true, 'a finite number'),
+    tol: num(p, 'tol', klr ? 1e-12 : solver === 'logistic-rows' ? 1e-4 : 1e-3, (v) => v > 0, 'a number > 0'),
+    maxIter: num(
+      p,
+      'maxIter',
+      klr ? 100 : solver === 'logistic-rows' ? 10000 : 10_000_000,
+      (v) => isInt(v) && v > 0,
+      'a positive integer',
+    ),
     method: (p.method ?? 'auto') as LstsqMethod,
   };
   if (!['auto', 'eigh', 'per-lambda', 'per-point'].includes(out.method))
     throw new OptionError('method', "'auto' | 'eigh' | 'per-lambda' | 'per-point'", p.method);
   if (out.f0Scaling > 0) {
-    if (solver === 'logistic' || solver === 'svc')
+    if (solver === 'logistic-rows' || solver === 'svc')
       throw new OptionError('f0Scaling', `0 for solver '${solver}' (it does not use f0)`, out.f0Scaling);
     if (!prob.f0 || !prob.f0x) throw new OptionError('f0Scaling', '0 when f0Train / f0Test are not given', out.f0Scaling);
   }
@@ -246,7 +261,8 @@ export async function lstsqGrid(
   return { predictions, ranks: r.ranks, sigmaMax: r.sigmaMax, method: r.method };
 }
 
-/** Asym predictions for several lambdas sharing one (gamma, s, regularization) solve. */
+/** Asym predictions for several lambdas sharing one (gamma, s, regularization) solve. Targets are +-1 per
+ * coordinate: the binary labels, or 2 * one-hot - 1 on the flattened (example, class) problem. */
 export async function asymLambdas(
   prob: Problem,
   params: SolverParams,
@@ -254,14 +270,13 @@ export async function asymLambdas(
   opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
 ): Promise<{ predictions: Float64Array[]; rank: number }> {
   const flipped = prob.Kflip;
-  if (!prob.binary || !flipped)
-    throw new OptionError('binary', "true, with kernelTrainTestFlipped, for solver 'asym'", prob.binary);
+  if (!flipped) throw new OptionError('kernelTrainTestFlipped', "a kernel [N][C][M][C] for solver 'asym'", undefined);
   const p = checkParams('asym', params, prob);
   lambdas.forEach((l) => checkParams('asym', { lambda: l }, prob));
   const r = await withCancel(opts.signal, (token) =>
     native().solveAsym(
       {
-        ...dense(prob, prob.targets),
+        ...dense(prob, prob.binary ? prob.targets : prob.targets.map((t) => 2 * t - 1)),
         kernelTestFlipped: flipped,
         f0: prob.f0,
         f0Test: prob.f0x,
@@ -296,6 +311,30 @@ export async function solveProblem(
       return { predictions: r.predictions[0], info: { rank: r.rank } };
     }
     case 'logistic': {
+      // Binary: the 0/1 label of the one output; multi-class: one-hot over the C outputs of an example.
+      const targets = prob.binary ? prob.targets.map((t) => (t + 1) / 2) : prob.targets;
+      const r = await withCancel(opts.signal, (token) =>
+        addon.solveKernelLogistic(
+          {
+            ...dense(prob, targets),
+            f0: prob.f0,
+            f0Test: prob.f0x,
+            numOutputs: prob.C,
+            scale: p.f0Scaling,
+            regularization: p.kernelRegularization,
+            tol: p.tol,
+            maxIter: p.maxIter,
+          },
+          opts.onProgress,
+          token,
+        ),
+      );
+      return {
+        predictions: r.decision,
+        info: { iterations: r.iterations, converged: r.converged, objective: r.objective, sigmaMax: r.sigmaMax },
+      };
+    }
+    case 'logistic-rows': {
       // Targets +-1 or one-hot 0/1 -> labels 0/1, as ((t + 1) / 2).int() in the reference.
       const labels = prob.binary ? prob.targets.map((t) => (t + 1) / 2) : prob.targets;
       const r = await withCancel(opts.signal, (token) =>

@@ -6,6 +6,7 @@
 
 #include "addon/common.h"
 #include "core/solver_asym_lssvm.h"
+#include "core/solver_kernel_logistic.h"
 #include "core/solver_logistic.h"
 #include "core/solver_lstsq.h"
 #include "core/solver_svm.h"
@@ -150,6 +151,34 @@ Napi::Value Logistic(const Napi::CallbackInfo& info) {
       });
 }
 
+Napi::Value KernelLogistic(const Napi::CallbackInfo& info) {
+  auto o = ObjectArg(info, 0, "solveKernelLogistic");
+  auto d = std::make_shared<Dense>(readDense(o, "targets", false));
+  auto in = std::make_shared<KernelLogisticInput>();
+  in->C = GetInt(o, "numOutputs", 1, true);
+  in->scale = GetNumber(o, "scale", 0.0);
+  in->regularization = GetNumber(o, "regularization", 0.0);
+  in->tol = GetNumber(o, "tol", 1e-12);
+  in->maxIter = GetInt(o, "maxIter", 100);
+  auto res = std::make_shared<KernelLogisticResult>();
+  return Job::Start(
+      info, 1, 2,
+      [d, in, res](const Progress& p) {
+        d->bind(*in);
+        *res = kernelLogisticFit(*in, p);
+      },
+      [res](Napi::Env env) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("decision", ToFloat64Array(env, res->decision));
+        out.Set("weights", ToFloat64Array(env, res->weights));
+        out.Set("sigmaMax", Napi::Number::New(env, res->sigmaMax));
+        out.Set("iterations", Napi::Number::New(env, static_cast<double>(res->iterations)));
+        out.Set("converged", Napi::Boolean::New(env, res->converged));
+        out.Set("objective", Napi::Number::New(env, res->objective));
+        return out;
+      });
+}
+
 Napi::Value Svm(const Napi::CallbackInfo& info, bool regression) {
   auto o = ObjectArg(info, 0, regression ? "solveSvr" : "solveSvc");
   auto d = std::make_shared<Dense>(readDense(o, "targets", false));
@@ -183,6 +212,7 @@ void InitSolvers(Napi::Env env, Napi::Object exports) {
   exports.Set("solveLstsqGrid", Napi::Function::New(env, LstsqGrid, "solveLstsqGrid"));
   exports.Set("solveAsym", Napi::Function::New(env, AsymLsSvm, "solveAsym"));
   exports.Set("solveLogistic", Napi::Function::New(env, Logistic, "solveLogistic"));
+  exports.Set("solveKernelLogistic", Napi::Function::New(env, KernelLogistic, "solveKernelLogistic"));
   exports.Set("solveSvc", Napi::Function::New(
                               env, [](const Napi::CallbackInfo& i) { return Svm(i, false); }, "solveSvc"));
   exports.Set("solveSvr", Napi::Function::New(

@@ -14,9 +14,13 @@ AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progres
   if (!(in.gamma > 0) || !std::isfinite(in.gamma)) throw std::invalid_argument("asymmetric LS-SVM: gamma must be finite and > 0");
   if (in.scale < 0 || (in.scale > 0 && (!in.f0 || (m > 0 && !in.f0x))))
     throw std::invalid_argument("asymmetric LS-SVM: f0 scaling > 0 needs f0 for train and test");
-  std::vector<double> y(in.y, in.y + n);
+  const std::vector<double> y(in.y, in.y + n);
+  for (int64_t i = 0; i < n; i++)
+    if (y[i] != 1.0 && y[i] != -1.0) throw std::invalid_argument("asymmetric LS-SVM: targets must be +1 or -1");
+  // Right-hand side 1 - y o f0/s (docs/solvers.md: the constraints y_i (w^T phi(x_i) + f0_i/s) = 1 - e_i).
+  std::vector<double> rhs(2 * n, 1.0);
   if (in.scale > 0)
-    for (int64_t i = 0; i < n; i++) y[i] -= in.f0[i] / in.scale;
+    for (int64_t i = 0; i < n; i++) rhs[i] = rhs[n + i] = 1.0 - y[i] * in.f0[i] / in.scale;
   std::vector<double> K = linalg::regularized(in.K, n, in.regularization);
   // System matrix, 2n x 2n.
   const int64_t N = 2 * n;
@@ -30,9 +34,8 @@ AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progres
       A[(n + j) * N + i] = h;  // H^T
     }
   }
-  std::vector<double> ones(N, 1.0);
   progress("solve", 0, 1);
-  linalg::LstsqResult r = linalg::lstsq(A.data(), N, N, ones.data(), 1);
+  linalg::LstsqResult r = linalg::lstsq(A.data(), N, N, rhs.data(), 1);
   progress.check();
   AsymLsSvmResult out;
   out.rank = r.rank;

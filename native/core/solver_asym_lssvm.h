@@ -1,6 +1,9 @@
-// The asymmetric-kernel LS-SVM of the reference (AsymmetricLstsqKernelSolver, binary targets): with
-// H = y K y (elementwise), solve [[I/gamma, H], [H^T, I/gamma]] [alpha; beta] = 1 by least squares and
-// predict lambda * Ka^T (alpha o y) + (1 - lambda) * Kflip^T (beta o y) (+ f0x/s).
+// The asymmetric-kernel LS-SVM (He et al. 2022; the reference's AsymmetricLstsqKernelSolver), over n
+// coordinates with +-1 targets (binary examples, or the flattened (example, class) problem): with
+// H = y K y (elementwise), solve [[I/gamma, H], [H^T, I/gamma]] [alpha; beta] = 1 - y o f0/s by least
+// squares and predict lambda * Ka^T (alpha o y) + (1 - lambda) * Kflip^T (beta o y) + f0x/s. The f0 term
+// is the LS-SVM with a known per-example offset (docs/solvers.md); without f0 the right-hand side is 1.
+// lambda = 1 (only the predictor with the sign on the training side) is the paper's choice (A.3).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -18,7 +21,7 @@ struct AsymLsSvmInput {
   const double* f0x = nullptr;    // optional, m
   int64_t n = 0, m = 0;
   double gamma = 1.0;
-  std::vector<double> lambdas{0.5};  // several lambdas share one solve
+  std::vector<double> lambdas{1.0};  // several lambdas share one solve
   double scale = 0.0;                // f0 scaling (0: no f0)
   double regularization = 0.0;       // kernel regularization lambda_reg (K + lambda_reg*sigma*I)
 };

@@ -1,11 +1,12 @@
-// Logistic regression on kernel rows as features, as the reference's LogisticKernelSolver does with
-// scikit-learn: X_train = K (n x n, row i = features of train coordinate i), X_test = Kx^T (m x n),
-// labels 0/1, L2 on the weights, unpenalised intercept. The optimiser replicates scikit-learn's
-// `LogisticRegression(solver='lbfgs')`: objective mean(log-loss) + ||w||^2 / (2 C n), scipy's
-// L-BFGS-B (m = 10, Moré-Thuente line search dcsrch, maxls 50) from w = 0, stopping when the
-// projected-gradient inf-norm <= tol or the relative decrease <= 64 eps. scikit-learn's default
-// tol = 1e-4 stops well before the optimum on ill-conditioned kernels; replicating its iterations is
-// what reproduces its decision function (tol can be lowered for the true optimum).
+// Solver `logistic-rows` (the reference's; `logistic` is kernel logistic regression with f0,
+// solver_kernel_logistic.h): logistic regression on kernel rows as features, as the reference's
+// LogisticKernelSolver does with scikit-learn: X_train = K (n x n, row i = features of train coordinate i),
+// X_test = Kx^T (m x n), labels 0/1, L2 on the weights, unpenalised intercept. The optimiser replicates
+// scikit-learn's `LogisticRegression(solver='lbfgs')`: objective mean(log-loss) + ||w||^2 / (2 C n),
+// scipy's L-BFGS-B (m = 10, Moré-Thuente line search dcsrch, maxls 50) from w = 0, stopping when the
+// projected-gradient inf-norm <= tol or the relative decrease <= 64 eps. scikit-learn's default tol = 1e-4
+// stops well before the optimum on ill-conditioned kernels; replicating its iterations is what reproduces
+// its decision function (tol can be lowered for the true optimum).
 #pragma once
 #include <cstdint>
 #include <vector>

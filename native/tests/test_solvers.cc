@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/solver_asym_lssvm.h"
+#include "core/solver_kernel_logistic.h"
 #include "core/solver_logistic.h"
 #include "core/solver_lstsq.h"
 #include "core/solver_svm.h"
@@ -141,6 +142,38 @@ In Bind(const std::vector<double>& K, const std::vector<double>& Kx, int64_t n, 
   return in;
 }
 
+// Hand-solved one-example cases with f0 (docs/solvers.md): the asymmetric LS-SVM with a known offset,
+// and kernel logistic regression with the offset, whose optimum solves sigma(b + k a) - 1 + mu a = 0.
+void TestHandCases() {
+  // asym: K = 2, y = +1, f0 = 0.6, s = 2, gamma = 0.5: alpha = beta = (1 - 0.3) / (1/0.5 + 2) = 0.175;
+  // Kx = 3, Kflip = -1, f0x = 0.4: lambda 1 -> 0.175 * 3 + 0.2 = 0.725; lambda 0 -> -0.175 + 0.2 = 0.025.
+  const std::vector<double> K{2}, Kx{3}, Kflip{-1}, y{1}, f0{0.6}, f0x{0.4};
+  auto in = Bind<lmk::AsymLsSvmInput>(K, Kx, 1, 1);
+  in.Kflip = Kflip.data();
+  in.y = y.data();
+  in.f0 = f0.data();
+  in.f0x = f0x.data();
+  in.scale = 2;
+  in.gamma = 0.5;
+  in.lambdas = {1, 0};
+  expect("hand asym with f0 (lambda 1, 0)", lmk::asymLsSvmSolve(in, lmk::Progress{}).predictions, {0.725, 0.025}, 1e-14);
+  // kernel logistic: k = 2.5, label 1, b = f0/s = -1.5/0.5, mu = 0.1 * k; bisection on the optimality condition
+  const double k = 2.5, b = -3, mu = 0.25;
+  double lo = 0, hi = 10;
+  for (int i = 0; i < 200; i++) {
+    const double a = (lo + hi) / 2;
+    (1 / (1 + std::exp(-(b + k * a))) - 1 + mu * a > 0 ? hi : lo) = a;
+  }
+  const std::vector<double> Kl{k}, Klx{-0.7}, yl{1}, f0l{-1.5}, f0lx{0.4};
+  auto kl = Bind<lmk::KernelLogisticInput>(Kl, Klx, 1, 1);
+  kl.y = yl.data();
+  kl.f0 = f0l.data();
+  kl.f0x = f0lx.data();
+  kl.scale = 0.5;
+  kl.regularization = 0.1;
+  expect("hand kernel logistic with f0", lmk::kernelLogisticFit(kl, lmk::Progress{}).decision, {-0.7 * (lo + hi) / 2 + 0.8}, 1e-12);
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: test_solvers FIXTURES_DIR\n");
@@ -148,6 +181,7 @@ int main(int argc, char** argv) {
   }
   try {
     Value root = lmk::json::parseFile(std::string(argv[1]) + "/fixtures-a.json", "fixtures");
+    TestHandCases();
     Case multi = load(root, 0), bin = load(root, 1);
     const Value& cases = at(at(root, "roberta"), "cases");
     testLstsq(multi, at(at(cases.arr.at(0), "solvers"), "lstsq"), "case0");
