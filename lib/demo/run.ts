@@ -277,13 +277,15 @@ function renderTable(d: Demo, b: Pick<DemoSummary, 'kernelDistance' | 'lineariza
   ].join('\n');
 }
 
-/** The project's figures (lmkernel figures: Figure 1, kernel vs fine-tuning) from the kernel lines. */
+/** The project's figures (lmkernel figures: Figure 1, zero-shot, kernels and fine-tuning side by side as the
+ *  paper's Figure 1; Figure 2, linearization) from the kernel and fine-tuning lines. */
 async function writeProjectFigures(d: Demo): Promise<void> {
-  if (!existsSync(d.files.results)) return;
+  if (!existsSync(d.files.results) && !existsSync(d.files.finetune)) return;
   try {
     const { writeFigures } = await import('../figures/index.js');
     const { readResultLines } = await import('../experiments/index.js');
-    const res = await writeFigures(readResultLines(d.files.results), join(d.out, 'figures'));
+    const lines = [...readResultLines(d.files.results), ...readResultLines(d.files.finetune)];
+    const res = await writeFigures(lines, join(d.out, 'figures'));
     d.log(`figures: ${res.files.map((f: string) => f.replace(d.out + '/', '')).join(', ') || 'none'}`);
   } catch (e) {
     d.log(`figures: skipped (${(e as Error).message})`);
