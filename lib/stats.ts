@@ -205,6 +205,52 @@ export function wilcoxonSignedRank(diffs: Values): WilcoxonTest {
   return { n, wPlus, wMinus, p, method: 'normal' };
 }
 
+/** mulberry32: a seeded uniform [0, 1) generator for the resampling below. */
+function uniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function percentiles(means: Float64Array): { se: number; low: number; high: number } {
+  const sorted = Float64Array.from(means).sort();
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))];
+  return { se: sampleStd(means), low: q(0.025), high: q(0.975) };
+}
+
+/**
+ * Bootstrap over test examples of a mean accuracy over seeds when only each seed's accuracy on `n`
+ * examples is known: each seed's n examples are resampled on their own (its resampled accuracy is
+ * Binomial(n, acc)/n), independently across seeds. Where the seeds share one test set this ignores the
+ * correlation between seeds (a paired bootstrap, `bootstrapMean` of the per-example mean over seeds,
+ * needs the per-example results).
+ */
+export function bootstrapSeedMeanAccuracy(
+  accs: Values,
+  n: number,
+  resamples = 1000,
+  seed = 1,
+): { se: number; low: number; high: number } {
+  if (accs.length === 0 || n < 1) return { se: NaN, low: NaN, high: NaN };
+  const next = uniform(seed);
+  const means = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let s = 0;
+    for (let k = 0; k < accs.length; k++) {
+      let right = 0;
+      for (let i = 0; i < n; i++) if (next() < accs[k]) right++;
+      s += right / n;
+    }
+    means[b] = s / accs.length;
+  }
+  return percentiles(means);
+}
+
 /**
  * Percentile bootstrap of the mean of `xs` (resampling the values with replacement, seeded): the
  * standard error (sample std of the resampled means) and the 2.5 % / 97.5 % percentiles.
@@ -212,22 +258,12 @@ export function wilcoxonSignedRank(diffs: Values): WilcoxonTest {
 export function bootstrapMean(xs: Values, resamples = 1000, seed = 1): { se: number; low: number; high: number } {
   const n = xs.length;
   if (n === 0) return { se: NaN, low: NaN, high: NaN };
-  let a = seed >>> 0;
-  const next = () => {
-    // mulberry32
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = uniform(seed);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
     let s = 0;
     for (let i = 0; i < n; i++) s += xs[Math.floor(next() * n)];
     means[b] = s / n;
   }
-  const sorted = Float64Array.from(means).sort();
-  const q = (p: number) => sorted[Math.min(resamples - 1, Math.max(0, Math.round(p * (resamples - 1))))];
-  return { se: sampleStd(means), low: q(0.025), high: q(0.975) };
+  return percentiles(means);
 }

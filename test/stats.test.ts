@@ -1,6 +1,14 @@
 // lib/stats.ts's paired tests and bootstrap against textbook values and independent computations.
 import { describe, expect, it } from 'vitest';
-import { bootstrapMean, erfc, normalTwoSidedP, sampleStd, signTest, wilcoxonSignedRank } from '../lib/stats.js';
+import {
+  bootstrapMean,
+  bootstrapSeedMeanAccuracy,
+  erfc,
+  normalTwoSidedP,
+  sampleStd,
+  signTest,
+  wilcoxonSignedRank,
+} from '../lib/stats.js';
 
 describe('erfc', () => {
   it('matches reference values (Python math.erfc) to ~1e-14', () => {
@@ -95,5 +103,21 @@ describe('bootstrapMean', () => {
     expect(b.low).toBeLessThan(0.75);
     expect(b.high).toBeGreaterThan(0.75);
     expect(sampleStd([1, 2, 3, 4])).toBeCloseTo(Math.sqrt(5 / 3), 15);
+  });
+});
+
+describe('bootstrapSeedMeanAccuracy', () => {
+  it('its se is close to the analytic √(Σ_s a_s(1 − a_s)/n)/S of independent binomials', () => {
+    const accs = [0.6, 0.8, 0.7];
+    const n = 100;
+    const analytic = Math.sqrt(accs.reduce((s, a) => s + a * (1 - a), 0) / n) / accs.length;
+    const b = bootstrapSeedMeanAccuracy(accs, n, 4000, 5);
+    expect(Math.abs(b.se - analytic) / analytic).toBeLessThan(0.06);
+    expect(b.low).toBeLessThan(0.7);
+    expect(b.high).toBeGreaterThan(0.7);
+  });
+  it('accuracies 0 and 1 have no spread; no seeds give NaN', () => {
+    expect(bootstrapSeedMeanAccuracy([1, 0], 50, 100, 1)).toEqual({ se: 0, low: 0.5, high: 0.5 });
+    expect(bootstrapSeedMeanAccuracy([], 50).se).toBeNaN();
   });
 });
