@@ -1,6 +1,10 @@
 // `lmkernel behaviour summary` (Table 1): kernel behaviour per task and fine-tuning method from result
 // lines, with the thresholds applied to hand-computed means.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { run as behaviourCli } from '../lib/cli/behaviour.js';
 import { renderSummaryMarkdown, summaryTable } from '../lib/behaviour/summary.js';
 
 const ft = (task: string, seed: number, optimizer: string, share: number, kdTT: number, kdTX: number, formula?: string) => ({
@@ -75,6 +79,17 @@ describe('summaryTable', () => {
     expect(at2[0].fixedFeatures).toBe(false);
     const loose = summaryTable(lines, { minShareRecovered: 0.1, maxKernelDistance: 4 });
     expect(loose.find((r) => r.task === 'MR')!.kernelBehaviour).toBe(true);
+  });
+  it('CLI: prints and writes the table; thresholds as flags; no behaviour lines is an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmk-summary-'));
+    const file = join(dir, 'r.jsonl');
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const md = join(dir, 's.md');
+    expect(await behaviourCli(['summary', file, '--max-kernel-distance', '4', '--out-md', md])).toBe(0);
+    expect(readFileSync(md, 'utf8')).toContain('| MR | 16 | prompt/sgd/ft | 1 | 80.0 | – | ✗ 20.0 % | ✓ 3.00 (sgd) | ✗ |');
+    const kernelOnly = join(dir, 'k.jsonl');
+    writeFileSync(kernelOnly, JSON.stringify(lines[3]) + '\n');
+    await expect(behaviourCli(['summary', kernelOnly])).rejects.toThrow(/no finished fine-tuning lines/);
   });
   it('renders marks, the formula and the thresholds', () => {
     const md = renderSummaryMarkdown(rows);
