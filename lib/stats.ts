@@ -225,28 +225,32 @@ function percentiles(means: Float64Array): { se: number; low: number; high: numb
 
 /**
  * Bootstrap over test examples of a mean accuracy over seeds when only each seed's accuracy on `n`
- * examples is known: each seed's n examples are resampled on their own (its resampled accuracy is
- * Binomial(n, acc)/n), independently across seeds. Where the seeds share one test set this ignores the
- * correlation between seeds (a paired bootstrap, `bootstrapMean` of the per-example mean over seeds,
- * needs the per-example results).
+ * examples is known (each seed's resampled accuracy is Binomial(n, acc)/n). The seeds' unknown
+ * per-example agreement is bounded by two couplings: 'independent' resamples every seed's examples on its
+ * own (no correlation: the smallest se), 'shared' draws one uniform per resampled example for all seeds,
+ * so that a seed with a higher accuracy is right wherever a lower one is (the largest correlation: the
+ * largest se; exact when the seeds predict alike, e.g. zero-shot on a shared test set). The paired
+ * bootstrap, `bootstrapMean` of the per-example mean over seeds, needs the per-example results.
  */
 export function bootstrapSeedMeanAccuracy(
   accs: Values,
   n: number,
   resamples = 1000,
   seed = 1,
+  coupling: 'independent' | 'shared' = 'independent',
 ): { se: number; low: number; high: number } {
   if (accs.length === 0 || n < 1) return { se: NaN, low: NaN, high: NaN };
   const next = uniform(seed);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
     let s = 0;
-    for (let k = 0; k < accs.length; k++) {
-      let right = 0;
-      for (let i = 0; i < n; i++) if (next() < accs[k]) right++;
-      s += right / n;
-    }
-    means[b] = s / accs.length;
+    if (coupling === 'shared')
+      for (let i = 0; i < n; i++) {
+        const u = next();
+        for (let k = 0; k < accs.length; k++) if (u < accs[k]) s++;
+      }
+    else for (let k = 0; k < accs.length; k++) for (let i = 0; i < n; i++) if (next() < accs[k]) s++;
+    means[b] = s / n / accs.length;
   }
   return percentiles(means);
 }

@@ -116,6 +116,15 @@ describe('bootstrapSeedMeanAccuracy', () => {
     expect(b.low).toBeLessThan(0.7);
     expect(b.high).toBeGreaterThan(0.7);
   });
+  it("'shared' coupling: se = √(Var g(U)/n), g(u) = share of seeds with accuracy > u (derived by hand)", () => {
+    // accs 0.6, 0.8: g = 1 on [0, 0.6), 1/2 on [0.6, 0.8), 0 above; E g = 0.7, E g² = 0.65, Var = 0.16
+    const n = 100;
+    const b = bootstrapSeedMeanAccuracy([0.6, 0.8], n, 4000, 9, 'shared');
+    expect(Math.abs(b.se - 0.4 / Math.sqrt(n)) / (0.4 / Math.sqrt(n))).toBeLessThan(0.06);
+    // identical seeds: the se of one seed, √(a(1 − a)/n), not divided by √S
+    const same = bootstrapSeedMeanAccuracy([0.5, 0.5, 0.5, 0.5], n, 4000, 9, 'shared');
+    expect(Math.abs(same.se - 0.05) / 0.05).toBeLessThan(0.06);
+  });
   it('accuracies 0 and 1 have no spread; no seeds give NaN', () => {
     expect(bootstrapSeedMeanAccuracy([1, 0], 50, 100, 1)).toEqual({ se: 0, low: 0.5, high: 0.5 });
     expect(bootstrapSeedMeanAccuracy([], 50).se).toBeNaN();
