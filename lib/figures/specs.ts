@@ -193,7 +193,7 @@ export function figure1Spec(data: Figure1Datum[]): TopLevelSpec {
   const seriesOrder = [...new Map(data.map((d) => [d.method, rank[d.kind]]))].sort((a, b) => a[1] - b[1]).map(([m]) => m);
   return groupedBars(data, {
     title: 'Figure 1: kernel vs fine-tuning, test score per task',
-    subtitle: 'zero-shot, kernels and fine-tuning; prompt vs standard; mean ± std over seeds (best dev setting per seed)',
+    subtitle: 'zero-shot, kernels, fine-tuning; mean ± std over seeds (best dev setting per seed)',
     seriesOrder,
     x: 'task',
     xTitle: 'task',
