@@ -119,9 +119,7 @@ if (figure) {
     add(r, `kernel distance (SGD FT, ${r.kernel_distance_formula?.sgd ?? 'sgd'} eNTK)`, r.kernel_distance.sgd);
     add(r, `kernel distance (Adam FT, ${r.kernel_distance_formula?.adam ?? 'sgd'} eNTK)`, r.kernel_distance.adam);
   }
-  const svg = await renderSvg(
-    widthStudySpec(data, `Width study: RoBERTa MLMs of 4 layers, W ∈ {${widths.join(', ')}}; mean ± se over seeds`),
-  );
+  const svg = await renderSvg(widthStudySpec(data, `Width study: RoBERTa MLMs of 4 layers, W ∈ {${widths.join(', ')}}`));
   writeFileSync(`${figure}.svg`, svg);
   writeFileSync(`${figure}.png`, svgToPng(svg));
   console.error(`figure: ${figure}.svg, ${figure}.png`);

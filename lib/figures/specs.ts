@@ -345,7 +345,10 @@ export function widthStudySpec(data: WidthDatum[], title: string): TopLevelSpec 
   const color = { field: 'task', type: 'nominal' as const, title: 'task', legend: { orient: 'bottom' as const } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: 'mean ± std over seeds; same depth, data, steps and optimiser at every width' },
+    title: {
+      text: title,
+      subtitle: 'error bars: standard error over seeds (sample std / √n); same depth, data, steps and optimiser at every width',
+    },
     data: { values: data },
     config: CONFIG,
     facet: { field: 'metric', type: 'nominal', title: null, sort: [...new Set(data.map((d) => d.metric))] },
