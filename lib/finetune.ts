@@ -1,14 +1,15 @@
 // Fine-tuning (REFERENCE.md §7) and the paper's kernel-behaviour measurements (§8.3): one step or many
 // of SGD, AdamW or SignGD on a copy of the model (the original is left as it is), the trained model as a
 // new LmModel, the test outputs, the linearized model's test outputs f(θ0) + ∇f(θ0)·(θ1 − θ0), and the
-// relative distance of the SGD eNTK between θ0 and θ1. Options are checked here with messages that name
+// relative distance of an eNTK (SGD, SignGD or asymmetric SignGD) between θ0 and θ1. Training steps can
+// use dropout (LM-BFF's 0.1, seeded); evaluation, f0, linearization and the kernels are in eval mode. Options are checked here with messages that name
 // the option; the native core re-checks ranges (vocabulary, positions).
 import { native, withCancel } from './addon/load.js';
 import type { AddonFinetuneData, AddonFinetuneOptions } from './addon/types.js';
 import { LmkError, OptionError } from './errors.js';
 import { rowsOfFlat } from './kernels/layout.js';
 import { LmModel, checkExamples } from './model.js';
-import { OUTPUT_KINDS, SUBSETS, type OutputKind, type ProgressFn, type Subset } from './types.js';
+import { FORMULAS, OUTPUT_KINDS, SUBSETS, type Formula, type OutputKind, type ProgressFn, type Subset } from './types.js';
 import { checkInt, checkNumber, isInt, isNumber, isPlainObject, oneOf } from './validate.js';
 
 export type Optimizer = 'sgd' | 'adam' | 'signgd';
@@ -42,8 +43,12 @@ export interface FinetuneOptions extends AddonFinetuneData {
   trainable?: Trainable;
   /** Also return the linearized model's test outputs (needs `test`). */
   linearize?: boolean;
-  /** Also return ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of the SGD eNTK (train × train, and train × test with `test`). */
+  /** Also return ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of an eNTK (train × train, and train × test with `test`). */
   kernelDistance?: boolean;
+  /** The eNTK of the kernel distance (default 'sgd'; the paper's Table 7 uses the optimizer's analog: SignGD after Adam). */
+  kernelDistanceFormula?: Formula;
+  /** Dropout probability of the training steps (hidden and attention; default 0, LM-BFF trains with 0.1). Seeded by `seed`. */
+  dropout?: number;
   evalBatchSize?: number;
   kernelBatchSize?: number;
   onProgress?: ProgressFn;
@@ -63,8 +68,11 @@ export interface FinetuneResult {
   testLogits?: number[][];
   /** f(θ0) + ∇f(θ0)·(θ1 − θ0) on the test inputs [N_test][C]. */
   linearizedTestLogits?: number[][];
-  trainSgdKernelRelativeDistance?: number;
-  trainTestSgdKernelRelativeDistance?: number;
+  /** ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of `kernelDistanceFormula`'s kernel, train × train and train × test. */
+  trainKernelRelativeDistance?: number;
+  trainTestKernelRelativeDistance?: number;
+  /** The formula of those kernels (with `kernelDistance`). */
+  kernelDistanceFormula?: Formula;
   devHistory: DevPoint[];
   /** The step whose state was returned (0 = the initial model). */
   bestStep: number;
@@ -99,6 +107,13 @@ function checkLabels(ys: unknown, option: string, n: number, C: number): number[
     if (!isInt(y) || y < 0 || y >= C) throw new OptionError(`${option}[${i}]`, `a label index in [0, ${C})`, y);
   });
   return ys as number[];
+}
+
+/** A dropout probability in [0, 1) (default 0: no dropout). */
+export function checkDropout(v: unknown, option = 'dropout'): number {
+  if (v === undefined) return 0;
+  if (!isNumber(v) || v < 0 || v >= 1) throw new OptionError(option, 'a probability in [0, 1)', v);
+  return v;
 }
 
 /** An optional integer option: `def` when absent. */
@@ -197,6 +212,8 @@ function prepare(model: LmModel, opts: FinetuneOptions): AddonFinetuneOptions {
     trainable: checkTrainable(model, opts.trainable),
     linearize: !!opts.linearize,
     kernelDistance: !!opts.kernelDistance,
+    kernelDistanceFormula: oneOf(opts.kernelDistanceFormula, 'kernelDistanceFormula', FORMULAS, 'sgd'),
+    dropout: checkDropout(opts.dropout),
     evalBatchSize: optInt(opts.evalBatchSize, 'evalBatchSize', 1, 16),
     kernelBatchSize: optInt(opts.kernelBatchSize, 'kernelBatchSize', 1, 8),
   };
@@ -225,8 +242,9 @@ export async function finetune(model: LmModel, opts: FinetuneOptions): Promise<F
   if (raw.aborted) res.aborted = true;
   if (raw.testLogits) res.testLogits = rowsOfFlat(raw.testLogits, nTest);
   if (raw.linearizedTestLogits) res.linearizedTestLogits = rowsOfFlat(raw.linearizedTestLogits, nTest);
-  if (raw.trainTrainKernelDistance !== undefined) res.trainSgdKernelRelativeDistance = raw.trainTrainKernelDistance;
-  if (raw.trainTestKernelDistance !== undefined) res.trainTestSgdKernelRelativeDistance = raw.trainTestKernelDistance;
+  if (raw.trainTrainKernelDistance !== undefined) res.trainKernelRelativeDistance = raw.trainTrainKernelDistance;
+  if (raw.trainTestKernelDistance !== undefined) res.trainTestKernelRelativeDistance = raw.trainTestKernelDistance;
+  if (args.kernelDistance) res.kernelDistanceFormula = args.kernelDistanceFormula;
   if (raw.error) throw new TrainingDivergedError(raw.error, raw.errorStep ?? -1, res);
   return res;
 }

@@ -1,12 +1,15 @@
 // Masked-LM pre-training of a RoBERTa-architecture model from scratch (native core: core/pretrain.h),
 // and the Hugging Face folder it is written to (config.json with model_type roberta, model.safetensors
 // with HF names and the decoder tied to the word embeddings, tokenizer.json) that `loadModel` loads.
+// Training steps use `dropout` (RoBERTa's 0.1 in `lmkernel pretrain`; 0 by default here), held-out
+// evaluation is in eval mode.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from './errors.js';
 import { writeFileAtomic } from './io.js';
 import { native, withCancel } from './addon/load.js';
 import type { AddonPretrainOptions, AddonPretrainSettings } from './addon/types.js';
+import { checkDropout } from './finetune.js';
 import { LmModel } from './model.js';
 import type { ProgressFn } from './types.js';
 import { checkInt } from './validate.js';
@@ -89,6 +92,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     beta2: opts.betas?.[1] ?? 0.98,
     eps: opts.eps ?? 1e-6,
     maxGradNorm: opts.maxGradNorm ?? 1.0,
+    dropout: checkDropout(opts.dropout),
     seed: opts.seed ?? 1,
     evalEvery: opts.evalEvery ?? 0,
     evalBatchSize: opts.evalBatchSize ?? 64,

@@ -7,8 +7,11 @@
 // zero-shot prompt accuracy, mean |χ| at initialisation (Def. 5.3: χ = ∂ℓ/∂f = softmax(f(θ0)) − onehot(y)
 // over the training examples' label-word logits), the SGD eNTK and Adam's kernel (asymmetric SignGD for
 // the binary tasks, SignGD for SST-5) with solvers selected on dev, prompt fine-tuning with SGD and Adam
-// (learning rate selected on dev), the linearized model of the selected run (Linearization: share of
-// fine-tuning's gain it recovers) and the relative kernel distance (Fixed Features).
+// (learning rate and best step selected on dev per width and seed, dropout 0.1, recorded), the linearized
+// model of the selected run (Linearization: share of fine-tuning's gain it recovers) and the relative
+// kernel distance of the optimizer's kernel analog (Fixed Features; SGD eNTK after SGD, SignGD eNTK after
+// Adam: the paper's Table 7). Per-example |χ| and per-example correctness are recorded too (the report's
+// paired χ comparison across widths and its bootstrap over test examples).
 // Results go to <out>/width-study.json one (width, task) at a time (a rerun resumes), then a Markdown
 // table and an SVG figure.
 //
@@ -63,6 +66,8 @@ const recipe = (W) =>
     200,
     '--seed',
     1,
+    '--dropout',
+    0, // models/demo (W = 128) was pre-trained without dropout: the same recipe for every width
   ].map(String);
 const sameRecipe = (dir, W) => {
   const t = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
@@ -78,7 +83,8 @@ const sameRecipe = (dir, W) => {
     o.batch_size === 32 &&
     o.lr === 1e-3 &&
     o.warmup === 200 &&
-    o.seed === 1
+    o.seed === 1 &&
+    (a.dropout ?? 0) === 0
   );
 };
 const modelFor = (W) => {
@@ -112,10 +118,12 @@ const binaryTask = (task) => task !== 'sst-5';
 const adamKernel = (task) =>
   binaryTask(task) ? ['A-SignGD eNTK (asym)', 'asymmetric_signgd'] : ['SignGD eNTK (logistic)', 'signgd'];
 
+/** Mean |χ| per seed and |χ| per example (mean over outputs) per seed, over the training examples. */
 async function meanAbsChi(dir, task, dataDir) {
   const model = await loadModel(dir);
   const enc = taskEncoder(loadTokenizer(dir), task, { labelWords: labelWordsFor(task) });
   const chi = [];
+  const perExample = [];
   for (const seed of seeds) {
     const xs = readSplit(join(dataDir, task, `16-${seed}`), task, 'train');
     const inputs = xs.map((x, i) => {
@@ -125,18 +133,24 @@ async function meanAbsChi(dir, task, dataDir) {
     const f = await model.outputs({ inputs, labelWordIds: enc.labelWordIds });
     let s = 0,
       n = 0;
+    const per = [];
     f.forEach((row, i) => {
       const m = Math.max(...row);
       const e = row.map((v) => Math.exp(v - m));
       const z = e.reduce((a, b) => a + b, 0);
+      let pi = 0;
       e.forEach((p, c) => {
-        s += Math.abs(p / z - (c === xs[i].labelIndex ? 1 : 0));
+        const v = Math.abs(p / z - (c === xs[i].labelIndex ? 1 : 0));
+        s += v;
+        pi += v / row.length;
         n++;
       });
+      per.push(pi);
     });
     chi.push(s / n);
+    perExample.push(per);
   }
-  return chi;
+  return { chi, perExample };
 }
 
 const file = join(out, 'width-study.json');
@@ -163,7 +177,7 @@ for (const W of widths) {
       log: (m) => log(`w${W} ${task}: ${m}`),
     });
     const dataDir = demoTask ? join(out, `w${W}`, task, 'data', 'k-shot-1k-test') : sharedData;
-    const chi = await meanAbsChi(dir, task, dataDir);
+    const { chi, perExample: chiPerExample } = await meanAbsChi(dir, task, dataDir);
     const row = (name) => demo.rows.find((r) => r.method.trim() === name).acc;
     state.results.push({
       width: W,
@@ -174,9 +188,12 @@ for (const W of widths) {
       final_loss: training.final_train_loss,
       pretrain_seconds: training.seconds,
       chi,
+      chi_per_example: chiPerExample,
       rows: demo.rows,
       adam_kernel: adamLabel,
       kernel_distance: demo.kernelDistance,
+      kernel_distance_formula: demo.kernelDistanceFormula,
+      selected: demo.selected,
       linearization_share: demo.linearizationShare,
       gap_sgd: row('SGD fine-tuning').map((a, i) => a - row('SGD eNTK (logistic)')[i]),
       gap_adam: row('Adam fine-tuning').map((a, i) => a - row(adamLabel)[i]),

@@ -94,7 +94,7 @@ describe('a running job holds its model: setClassifier / applyLora are refused',
     expect(got.trainLoss).toEqual(want.trainLoss);
     expect(got.testLogits).toEqual(want.testLogits);
     expect(got.linearizedTestLogits).toEqual(want.linearizedTestLogits);
-    expect(got.trainSgdKernelRelativeDistance).toBe(want.trainSgdKernelRelativeDistance);
+    expect(got.trainKernelRelativeDistance).toBe(want.trainKernelRelativeDistance);
     expectFree(m);
   });
 

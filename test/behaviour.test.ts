@@ -6,12 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LmkError, OptionError } from '../lib/errors.js';
-import { finetune } from '../lib/finetune.js';
+import { finetune, OPTIMIZERS } from '../lib/finetune.js';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { getTask } from '../lib/tasks/index.js';
 import { loadEncodedSplits } from '../lib/experiments/index.js';
-import { runFinetuneExperiment, defaultSteps, type FinetuneRunOptions, type FtResultLine } from '../lib/experiments/index.js';
+import {
+  DEFAULT_FT_LRS,
+  defaultEvalEvery,
+  defaultKernelDistanceFormula,
+  defaultSteps,
+  resolveFtOptions,
+  runFinetuneExperiment,
+  type FinetuneRunOptions,
+  type FtResultLine,
+} from '../lib/experiments/index.js';
 import { chiFromLogits, chiStats, loraKernel, loraVsFull, relativeDifference } from '../lib/behaviour/measures.js';
 import { behaviourTable } from '../lib/behaviour/tables.js';
 import { reportTable } from '../lib/experiments/report.js';
@@ -64,7 +73,9 @@ describe('finetune-run', () => {
       n_test: 16,
       steps: 4,
       eval_every: 2,
+      dropout: 0.1, // LM-BFF's, the runner's default
     });
+    expect(l.behaviour!.kernel_distance_formula).toBe('sgd'); // SGD's kernel analog
     expect(l.params).toMatchObject({ lr: 1e-2, batch_size: 8 });
     expect(l.grid_runs).toHaveLength(1);
     expect(l.test_score).toBe(l.test!.acc);
@@ -101,13 +112,14 @@ describe('finetune-run', () => {
       steps: 4,
       evalEvery: 2,
       seed: 42,
+      dropout: 0.1,
       linearize: true,
       kernelDistance: true,
     });
     const s = stats.seeds[0];
     expect(maxRelErr(s.linearizedTestLogits!.flat(), r.linearizedTestLogits!.flat())).toBeLessThanOrEqual(1e-12);
     expect(maxRelErr(s.testLogits!.flat(), r.testLogits!.flat())).toBeLessThanOrEqual(1e-12);
-    expect(b.kernel_distance_train_train).toBeCloseTo(r.trainSgdKernelRelativeDistance!, 12);
+    expect(b.kernel_distance_train_train).toBeCloseTo(r.trainKernelRelativeDistance!, 12);
     const pre = await m.outputs({ inputs: e.test, labelWordIds: enc.labelWordIds });
     expect(maxRelErr(s.preTestLogits!.flat(), pre.flat())).toBeLessThanOrEqual(1e-12);
     // the three scores are the accuracies of those logits (argmax against the 16 test labels), by hand
@@ -117,7 +129,7 @@ describe('finetune-run', () => {
     expect(b.pre_test_score).toBe(accuracyOf(pre));
     expect(b.linearized_test_score).toBe(accuracyOf(r.linearizedTestLogits!));
     expect(b.ft_test_score).toBe(accuracyOf(r.testLogits!));
-    expect(b.kernel_distance_train_test).toBeCloseTo(r.trainTestSgdKernelRelativeDistance!, 12);
+    expect(b.kernel_distance_train_test).toBeCloseTo(r.trainTestKernelRelativeDistance!, 12);
 
     // the report puts the FT line in a column of its own; rerunning skips the seed
     const t = reportTable(lines);
@@ -157,10 +169,66 @@ describe('finetune-run', () => {
     },
   );
 
-  it('default steps: 1000 for 16-shot binary, scaled with k·C', () => {
-    expect(defaultSteps(16, 2)).toBe(1000);
-    expect(defaultSteps(16, 3)).toBe(1500);
-    expect(defaultSteps(64, 2)).toBe(4000);
+  it("defaults (paper A.3, Table 4, Table 7): 32·k·C steps, evaluation every 4·k·C, the optimizer's kernel analog", () => {
+    expect(defaultSteps(16, 2)).toBe(1024);
+    expect(defaultSteps(16, 3)).toBe(1536);
+    expect(defaultSteps(64, 2)).toBe(4096);
+    expect(defaultEvalEvery(16, 2)).toBe(128);
+    expect(defaultEvalEvery(16, 5)).toBe(320);
+    expect(OPTIMIZERS.map(defaultKernelDistanceFormula)).toEqual(['sgd', 'signgd', 'signgd']);
+    expect(DEFAULT_FT_LRS.sgd).toEqual([1e-4, 5e-4, 1e-3, 5e-3, 1e-2]);
+    expect(DEFAULT_FT_LRS.adam).toEqual([1e-5, 2e-5, 5e-5]);
+  });
+
+  needsData.it('resolves the defaults for a task; explicit options win; bad ones are named', () => {
+    const o = { ...base('/tmp'), steps: undefined, evalEvery: undefined, lrs: undefined };
+    const r = resolveFtOptions({ ...o, optimizer: 'adam' });
+    expect([r.steps, r.evalEvery, r.dropout, r.kernelDistanceFormula, r.lrs]).toEqual([
+      1024,
+      128,
+      0.1,
+      'signgd',
+      [1e-5, 2e-5, 5e-5],
+    ]);
+    const x = resolveFtOptions({
+      ...o,
+      optimizer: 'adam',
+      steps: 50,
+      evalEvery: 5,
+      dropout: 0,
+      kernelDistanceFormula: 'asymmetric_signgd',
+    });
+    expect([x.steps, x.evalEvery, x.dropout, x.kernelDistanceFormula]).toEqual([50, 5, 0, 'asymmetric_signgd']);
+    expect(resolveFtOptions({ ...o, steps: 64 }).evalEvery).toBe(64); // at most the steps
+    expect(() => resolveFtOptions({ ...o, dropout: 1 })).toThrow(/dropout/);
+    expect(() => resolveFtOptions({ ...o, kernelDistanceFormula: 'lstsq' as never })).toThrow(/kernelDistanceFormula/);
+  });
+
+  needsData.it("after Adam the kernel distance uses the SignGD eNTK by default, as the API's", async () => {
+    const dir = tmp();
+    await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], steps: 2, behaviour: true }));
+    const b = readLines(join(dir, 'results.jsonl'))[0].behaviour!;
+    expect(b.kernel_distance_formula).toBe('signgd');
+    const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
+    const e = loadEncodedSplits(dataDir, getTask('SST-2'), 16, 42, enc, 'prompt', { maxTest: 16 });
+    const m = await loadModel(fixtureModelDir('roberta'), { dtype: 'float64' });
+    const r = await finetune(m, {
+      ...{ train: e.train, trainLabels: e.trainLabels, dev: e.dev, devLabels: e.devLabels, test: e.test },
+      output: 'prompt',
+      labelWordIds: enc.labelWordIds,
+      optimizer: 'adam',
+      lr: 1e-3,
+      batchSize: 8,
+      steps: 2,
+      evalEvery: 2,
+      seed: 42,
+      dropout: 0.1,
+      kernelDistance: true,
+      kernelDistanceFormula: 'signgd',
+    });
+    expect(r.kernelDistanceFormula).toBe('signgd');
+    expect(b.kernel_distance_train_train).toBe(r.trainKernelRelativeDistance);
+    expect(b.kernel_distance_train_test).toBe(r.trainTestKernelRelativeDistance);
   });
 
   needsData.it('CLI: writes the line and skips it on a second run', async () => {
@@ -343,8 +411,9 @@ describe('chi (natural-task test)', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => l.kind)).toEqual(['chi', 'chi', 'chi-width']);
     // mean |softmax(f) − onehot(y)| over the dev examples and outputs, by hand from each model's outputs
+    const perExample: number[][] = [];
     const byHand = async (modelDir: string, tokDir: string): Promise<number> => {
       const enc = taskEncoder(loadTokenizer(tokDir), 'SST-2');
       const e = loadEncodedSplits(dataDir, getTask('SST-2'), 16, 42, enc, 'prompt');
@@ -352,22 +421,34 @@ describe('chi (natural-task test)', () => {
         await loadModel(modelDir, { dtype: 'float64' })
       ).outputs({ inputs: e.dev, labelWordIds: enc.labelWordIds });
       let sum = 0;
+      const per: number[] = [];
       f.forEach((row, i) => {
         const ex = row.map(Math.exp);
         const z = ex.reduce((a, b) => a + b, 0);
-        ex.forEach((v, c) => (sum += Math.abs(v / z - (c === e.devLabels[i] ? 1 : 0)) / row.length));
+        let pi = 0;
+        ex.forEach((v, c) => (pi += Math.abs(v / z - (c === e.devLabels[i] ? 1 : 0)) / row.length));
+        per.push(pi);
+        sum += pi;
       });
+      perExample.push(per);
       return sum / f.length;
     };
     const expected = [
       await byHand(fixtureModelDir('roberta'), tokenizerDir),
       await byHand(fixtureModelDir('bert'), tokenizerDirs.bert),
     ];
-    lines.forEach((l, i) => {
+    lines.slice(0, 2).forEach((l, i) => {
       expect(l.kind).toBe('chi');
       expect(l.split).toBe('dev');
       expect(Math.abs(l.mean_abs_chi - expected[i])).toBeLessThan(1e-12);
     });
+    // the paired comparison: examples whose |χ| is lower under the second model (same width: given order)
+    const w = lines[2];
+    const fell = perExample[1].filter((v, i) => v < perExample[0][i]).length;
+    expect(w.comparisons).toHaveLength(1);
+    expect(w.comparisons[0].all.decreased).toBe(fell);
+    expect(w.comparisons[0].all.n).toBe(perExample[0].length);
+    expect(w.comparisons[0].by_output).toHaveLength(2);
     expect(readFileSync(md, 'utf8')).toMatch(/mean \\\|χ\\\|/);
     await expect(
       behaviourCli([

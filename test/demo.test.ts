@@ -70,6 +70,27 @@ describe('demo (reduced)', () => {
     // the pre-trained model of the behaviour measurements is the zero-shot model
     expect(ftLines.map((l) => l.behaviour.pre_test.acc)).toEqual([zeroShot, zeroShot]);
     expect(s.kernelDistance.adam![0]).toBeGreaterThan(0);
+    // the distances use the optimizer's kernel analog (Table 7); the selected lr and best step are the lines'
+    expect(s.kernelDistanceFormula).toEqual({ sgd: 'sgd', adam: 'signgd' });
+    expect(ftLines.map((l) => l.behaviour.kernel_distance_formula)).toEqual(['sgd', 'signgd']);
+    expect([s.selected!.sgd![0], s.selected!.adam![0]]).toEqual(
+      ftLines.map((l) => ({ lr: l.params.lr, bestStep: l.params.best_step })),
+    );
+    // per-example correctness (for the width study's bootstrap) averages to each row's accuracy
+    for (const r of s.rows.filter((x) => x.correct))
+      r.correct!.forEach((c, i) => expect(c.reduce((a, v) => a + v, 0) / c.length).toBeCloseTo(r.acc[i], 12));
+    expect(s.rows.filter((x) => x.correct).map((x) => x.method.trim())).toEqual([
+      'zero-shot prompt',
+      'SGD fine-tuning',
+      'linearized (SGD-FT)',
+      'Adam fine-tuning',
+      'linearized (Adam-FT)',
+    ]);
+    // Figure 1 draws zero-shot and fine-tuning beside the kernels (its data, in the written vega-lite spec)
+    const fig1 = JSON.parse(readFileSync(join(out, 'figures', 'figure1-kernel-vs-ft.vl.json'), 'utf8'));
+    expect(new Set(fig1.data.values.map((v: { kind: string }) => v.kind))).toEqual(
+      new Set(['zero-shot', 'kernel', 'fine-tuning']),
+    );
     expect(existsSync(join(out, 'data', 'original', 'brown-genre', 'train.csv'))).toBe(true);
     expect(existsSync(join(out, 'data', 'k-shot-1k-test', 'brown-genre', '4-13', 'dev.csv'))).toBe(true);
     const results = readFileSync(s.files.results, 'utf8')

@@ -124,13 +124,22 @@ function pngSize(b: Buffer): { width: number; height: number } {
 }
 
 describe('figure data', () => {
-  it('Figure 1: per task and mode, kernel and FT columns with mean ± std over seeds; aborted lines ignored', () => {
+  it('Figure 1: per task and mode, zero-shot, kernel and FT columns with mean ± std over seeds; aborted lines ignored', () => {
     const d = figure1Data(LINES);
     const sst = d.filter((x) => x.task === 'SST-2' && x.output === 'prompt');
     expect(sst.map((x) => [x.method, x.kind]).sort()).toEqual([
       ['FT sgd', 'fine-tuning'],
       ['kernel sgd (lstsq)', 'kernel'],
+      ['zero-shot (pre-trained)', 'zero-shot'],
     ]);
+    // zero-shot = the pre-trained test score of the behaviour lines: 0.8 on seeds 13 and 42
+    const zs = sst.find((x) => x.kind === 'zero-shot')!;
+    expect([zs.mean, zs.std, zs.n]).toEqual([80, 0, 2]);
+    expect(d.find((x) => x.task === 'MR' && x.kind === 'zero-shot')!.mean).toBeCloseTo(70, 12);
+    // the spec draws zero-shot first, then kernels, then fine-tuning
+    const order = (figure1Spec(d) as unknown as { spec: { layer: { encoding: { color: { sort: string[] } } }[] } }).spec.layer[0]
+      .encoding.color.sort;
+    expect(order).toEqual(['zero-shot (pre-trained)', 'kernel sgd (lstsq)', 'FT sgd']);
     const ft = sst.find((x) => x.kind === 'fine-tuning')!;
     expect(ft.mean).toBeCloseTo(91, 10);
     expect(ft.std).toBeCloseTo(1, 10);
@@ -222,7 +231,7 @@ describe('rendering', () => {
     for (const n of ['figure1-kernel-vs-ft', 'figure2-linearization', 'figure3-lora-vs-full', 'figure4-chi'])
       pngSize(readFileSync(join(dir, `${n}.png`)));
     const kd = readFileSync(join(dir, 'table-kernel-distance.md'), 'utf8');
-    expect(kd).toMatch(/\| SST-2 \| 16 \| prompt\/sgd\/ft \| 0\.0600 \(0\.010\) \| 0\.0660 \(0\.011\) \| 2 \|/);
+    expect(kd).toMatch(/\| SST-2 \| 16 \| prompt\/sgd\/ft \| sgd \| 0\.0600 \(0\.010\) \| 0\.0660 \(0\.011\) \| 2 \|/);
     const lin = readFileSync(join(dir, 'table-linearization.md'), 'utf8');
     expect(lin).toMatch(
       /\| SST-2 \(acc\) \| 16 \| prompt\/sgd\/ft \| 80\.0 \(0\.0\) \| 85\.5 \(0\.5\) \| 91\.0 \(1\.0\) \| 50 \(0\) \| 2 \|/,

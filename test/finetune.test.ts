@@ -66,7 +66,7 @@ describe('one step against the fixtures (float64)', () => {
       let e3 = NaN;
       if (kd) {
         e3 =
-          Math.abs(res.trainSgdKernelRelativeDistance! - want.train_sgd_kernel_relative_distance) /
+          Math.abs(res.trainKernelRelativeDistance! - want.train_sgd_kernel_relative_distance) /
           want.train_sgd_kernel_relative_distance;
         expect(e3, 'kernel distance').toBeLessThanOrEqual(1e-9);
         // train x test has no fixture value: ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F from the two models' own
@@ -82,9 +82,7 @@ describe('one step against the fixtures (float64)', () => {
           den += v * v;
         });
         const d = Math.sqrt(num / den);
-        expect(Math.abs(res.trainTestSgdKernelRelativeDistance! - d) / d, 'train x test kernel distance').toBeLessThanOrEqual(
-          1e-9,
-        );
+        expect(Math.abs(res.trainTestKernelRelativeDistance! - d) / d, 'train x test kernel distance').toBeLessThanOrEqual(1e-9);
       }
       console.log(
         `${c.key}: max rel err test_logits ${e1.toExponential(2)}, linearized ${e2.toExponential(2)}${kd ? `, kernel distance ${e3.toExponential(2)}` : ''}`,
@@ -145,6 +143,25 @@ describe('one step against the fixtures (float64)', () => {
       expect(out.test_accuracy).toBeGreaterThanOrEqual(0);
       expect(out.steps).toBe(1);
     }
+    // --kernel-distance-formula signgd (Table 7: Adam's analog): the same distance as the API's, under the
+    // formula-neutral key; the SGD-named key is absent
+    const outPath = join(dir, 'signgd.json');
+    const argv = ['--model', fixtureModelDir('roberta'), '--input', inPath, '--out', outPath, '--optimizer', 'adam'];
+    argv.push('--lr', '1e-3', '--steps', '1', '--dtype', 'float64', '--kernel-distance', '--kernel-distance-formula', 'signgd');
+    expect(await run(argv)).toBe(0);
+    const out = JSON.parse(readFileSync(outPath, 'utf8'));
+    expect(out.kernel_distance_formula).toBe('signgd');
+    expect(out.train_sgd_kernel_relative_distance).toBeUndefined();
+    const r = await finetune(await model64(), {
+      ...base(),
+      optimizer: 'adam',
+      lr: 1e-3,
+      steps: 1,
+      kernelDistance: true,
+      kernelDistanceFormula: 'signgd',
+    });
+    expect(out.train_kernel_relative_distance).toBe(r.trainKernelRelativeDistance);
+    await expect(run([...argv.slice(0, -1), 'ntk'])).rejects.toThrow(/kernel-distance-formula/);
   });
 
   it('float32 stays close to the float64 fixture', async () => {
@@ -317,6 +334,9 @@ describe('bad inputs, divergence, abort', () => {
     ['unknown trainable', { trainable: ['nope.weight'] }, 'trainable'],
     ['lora without LoRA', { trainable: 'lora' }, 'trainable'],
     ['f1 on 3 labels', { labelWordIds: [1, 2, 3], trainLabels: P.train_labels, metric: 'f1' }, 'metric'],
+    ['dropout 1', { dropout: 1 }, 'dropout'],
+    ['dropout < 0', { dropout: -0.1 }, 'dropout'],
+    ['unknown kernel distance formula', { kernelDistanceFormula: 'ntk' as never }, 'kernelDistanceFormula'],
   ];
   for (const [name, patch, option] of bad) {
     it(`rejects ${name}`, async () => {

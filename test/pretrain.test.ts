@@ -130,6 +130,7 @@ describe('pretrain', () => {
     await expect(pretrain(base)).rejects.toThrow(/heads/);
     await expect(pretrain({ ...base, heads: 2, maskId: 2 })).rejects.toThrow(/maskId/);
     await expect(pretrain({ ...base, heads: 2, train: [[0, 99, 2]] })).rejects.toThrow(/outside the vocabulary/);
+    await expect(pretrain({ ...base, heads: 2, dropout: 1 })).rejects.toThrow(/'dropout'.*\[0, 1\)/);
   });
 });
 

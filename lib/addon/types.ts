@@ -139,6 +139,9 @@ export interface AddonFinetuneOptions extends AddonFinetuneData {
   trainable?: string | string[];
   linearize?: boolean;
   kernelDistance?: boolean;
+  kernelDistanceFormula?: 'sgd' | 'signgd' | 'asymmetric_signgd';
+  /** Dropout probability of the training steps, in [0, 1). */
+  dropout?: number;
   evalBatchSize?: number;
   kernelBatchSize?: number;
 }
@@ -184,6 +187,8 @@ export interface AddonPretrainSettings {
   weightDecay?: number;
   eps?: number;
   maxGradNorm?: number;
+  /** Hidden and attention dropout of the training steps, in [0, 1) (default 0; RoBERTa pre-trains with 0.1). */
+  dropout?: number;
   seed?: number;
   evalEvery?: number;
   evalBatchSize?: number;

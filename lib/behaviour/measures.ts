@@ -2,7 +2,8 @@
 //
 // χ: for cross-entropy ℓ(f, y) = −log softmax(f)_y, χ = ∂ℓ/∂f = softmax(f) − onehot(y) (one row of C
 // values per example). `chiStats` reports mean |χ| over examples and outputs, (1/(N·C)) Σ_i Σ_c |χ_ic|,
-// at θ0. Since Σ_c |χ_ic| = 2(1 − p_i,y), it lies in [0, 2/C] ⊂ [0, 1].
+// at θ0. Since Σ_c |χ_ic| = 2(1 − p_i,y), it lies in [0, 2/C] ⊂ [0, 1]; also per output c and per label
+// class, and per example (the width comparison of chi.ts pairs examples across models).
 //
 // LoRA vs full (our exact definition). LoRA on a linear layer W (d_out x d_in) adds (α/r)·B·A with
 // B = 0 (d_out x r) and A (r x d_in) random. At B = 0, ∂f/∂A = 0 and ∂f/∂B = (α/r)·G·Aᵀ with G = ∂f/∂W,
@@ -36,10 +37,16 @@ export interface ChiStats {
   meanAbsChi: number;
   /** Per example: mean over outputs of |χ|. */
   perExample: number[];
+  /** Per example and output: |χ_ic|. */
+  perExampleOutput: number[][];
   /** Population std of perExample. */
   std: number;
   /** mean |χ| at the label's output only (= mean(1 − p_y)). */
   meanAbsChiLabel: number;
+  /** Per output c: mean over examples of |χ_ic| (for C = 2 both equal: χ_i0 = −χ_i1). */
+  meanAbsChiByOutput: number[];
+  /** Per label class c: mean |χ| (over outputs) of the examples whose label is c (NaN for an absent class). */
+  meanAbsChiByLabel: number[];
   accuracy: number;
   n: number;
   numOutputs: number;
@@ -66,11 +73,16 @@ export function chiStatsFromLogits(logits: readonly (readonly number[])[], label
   const perExample = chi.map((r) => mean(r.map(Math.abs)));
   const { mean: meanAbsChi, std } = meanStd(perExample);
   const meanAbsChiLabel = mean(chi.map((r, i) => Math.abs(r[labels[i]])));
+  const meanAbsChiByOutput = Array.from({ length: C }, (_, c) => mean(chi.map((r) => Math.abs(r[c]))));
+  const meanAbsChiByLabel = Array.from({ length: C }, (_, c) => mean(perExample.filter((_, i) => labels[i] === c)));
   return {
     meanAbsChi,
     perExample,
+    perExampleOutput: chi.map((r) => r.map(Math.abs)),
     std,
     meanAbsChiLabel,
+    meanAbsChiByOutput,
+    meanAbsChiByLabel,
     accuracy: accuracy(argmaxRows(logits), labels),
     n: perExample.length,
     numOutputs: C,

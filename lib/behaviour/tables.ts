@@ -1,6 +1,8 @@
 // Tables of the kernel-behaviour measurements from result lines: Linearization (pre-trained, linearized
-// and fine-tuned test score, share of the improvement recovered) and Fixed Features (relative SGD-kernel
-// distance train x train and train x test), one row per (task, k, method), cells mean (std) over seeds;
+// and fine-tuned test score, share of the improvement recovered) and Fixed Features (relative kernel
+// distance train x train and train x test, of the eNTK formula each line names: the optimizer's analog by
+// default, Table 7; lines without one used the SGD kernel), one row per (task, k, method, kernel-distance
+// formula), cells mean (std) over seeds;
 // also the χ table (Table 8) and the LoRA-vs-full table. Lines are de-duplicated by config_id (the last
 // occurrence wins) and only finished lines (status "done") with a `behaviour` record are used.
 import type { BehaviourRecord } from '../experiments/finetuneSpec.js';
@@ -34,6 +36,8 @@ export interface BehaviourRow {
   shareOfMeans: number | null;
   kernelDistanceTrainTrain: Agg;
   kernelDistanceTrainTest: Agg;
+  /** The eNTK formula of the kernel distances ('sgd' for lines written before it was recorded). */
+  kernelDistanceFormula: string;
 }
 
 interface FtLike {
@@ -67,6 +71,9 @@ export const methodLabel = (l: {
 }): string =>
   `${outputOf(l)}/${l.formula}/${l.solver}${l.binary ? '/binary' : ''}${l.subset && l.subset !== 'all' ? `/${l.subset}` : ''}`;
 
+/** The eNTK of a line's kernel distances: recorded since runner version 2, the SGD kernel before. */
+const kernelDistanceFormulaOf = (l: FtLike): string => l.behaviour?.kernel_distance_formula ?? 'sgd';
+
 /** Fine-tuning lines that carry behaviour measurements. */
 export function behaviourLines(lines: readonly unknown[]): FtLike[] {
   return dedupe(lines as FtLike[]).filter(
@@ -83,7 +90,7 @@ export function behaviourLines(lines: readonly unknown[]): FtLike[] {
 export function behaviourTable(lines: readonly unknown[]): BehaviourRow[] {
   const groups = new Map<string, FtLike[]>();
   for (const l of behaviourLines(lines)) {
-    const key = `${l.task}\0${l.k}\0${methodLabel(l)}`;
+    const key = `${l.task}\0${l.k}\0${methodLabel(l)}\0${kernelDistanceFormulaOf(l)}`;
     groups.set(key, [...(groups.get(key) ?? []), l]);
   }
   const rows: BehaviourRow[] = [];
@@ -109,6 +116,7 @@ export function behaviourTable(lines: readonly unknown[]): BehaviourRow[] {
       shareOfMeans: ft.mean === pre.mean ? null : (lin.mean - pre.mean) / (ft.mean - pre.mean),
       kernelDistanceTrainTrain: agg(b.map((x) => x.kernel_distance_train_train)),
       kernelDistanceTrainTest: agg(b.map((x) => x.kernel_distance_train_test)),
+      kernelDistanceFormula: kernelDistanceFormulaOf(v[0]),
     });
   }
   return rows.sort((a, b) => a.task.localeCompare(b.task) || a.k - b.k || a.method.localeCompare(b.method));
@@ -148,18 +156,20 @@ export function renderLinearizationMarkdown(rows: BehaviourRow[]): string {
 }
 
 export function renderFixedFeaturesMarkdown(rows: BehaviourRow[]): string {
-  const head = ['Task', 'k', 'Method', '‖ΔK‖/‖K₀‖ train×train', '‖ΔK‖/‖K₀‖ train×test', 'seeds'];
+  const head = ['Task', 'k', 'Method', 'eNTK', '‖ΔK‖/‖K₀‖ train×train', '‖ΔK‖/‖K₀‖ train×test', 'seeds'];
   const body = rows.map((r) => [
     `${r.task}`,
     String(r.k),
     r.method,
+    r.kernelDistanceFormula,
     num(r.kernelDistanceTrainTrain),
     num(r.kernelDistanceTrainTest),
     String(r.seeds.length),
   ]);
   return (
-    'Fixed Features: relative distance of the SGD eNTK between the pre-trained and the fine-tuned model, ' +
-    '‖K(θ_FT) − K(θ0)‖_F / ‖K(θ0)‖_F, mean (std) over seeds.\n\n' +
+    "Fixed Features: relative distance of the eNTK (column eNTK: the optimizer's analog by default, the paper's Table 7) " +
+    'between the pre-trained and the fine-tuned model, ‖K(θ_FT) − K(θ0)‖_F / ‖K(θ0)‖_F, mean (std) over seeds; ' +
+    "the paper's Section 6 calls a distance below 2 low (Fixed Features holds).\n\n" +
     mdTable(head, body) +
     '\n'
   );
@@ -185,6 +195,7 @@ export function renderBehaviourCsv(rows: BehaviourRow[]): string {
     'kd_train_train_std',
     'kd_train_test_mean',
     'kd_train_test_std',
+    'kd_formula',
   ];
   const body = rows.map((r) => [
     r.task,
@@ -205,6 +216,7 @@ export function renderBehaviourCsv(rows: BehaviourRow[]): string {
     f(r.kernelDistanceTrainTrain.std, 6),
     f(r.kernelDistanceTrainTest.mean, 6),
     f(r.kernelDistanceTrainTest.std, 6),
+    r.kernelDistanceFormula,
   ]);
   return csv(head, body);
 }
@@ -227,11 +239,17 @@ export interface ChiLine {
   mean_abs_chi: number;
   std_abs_chi: number;
   mean_abs_chi_label: number;
+  /** Per output c: mean |χ_ic|; per label class c: mean |χ| of its examples (lines before these fields: absent). */
+  mean_abs_chi_by_output?: number[];
+  mean_abs_chi_by_label?: number[];
+  /** The model's hidden size (the width of the χ comparison). */
+  hidden?: number;
   accuracy: number;
 }
 
 export function renderChiMarkdown(lines: ChiLine[]): string {
-  const head = ['Model', 'Task', 'k-seed', 'split', 'output', 'mean |χ|', 'std', 'acc at θ0', 'n'];
+  const head = ['Model', 'Task', 'k-seed', 'split', 'output', 'mean |χ|', 'std', 'by output', 'by label class', 'acc at θ0', 'n'];
+  const list = (v: number[] | undefined) => (v ? v.map((x) => (Number.isFinite(x) ? x.toFixed(4) : '–')).join(', ') : '–');
   const body = lines.map((l) => [
     l.model,
     l.task,
@@ -240,6 +258,8 @@ export function renderChiMarkdown(lines: ChiLine[]): string {
     outputOf(l),
     l.mean_abs_chi.toFixed(4),
     l.std_abs_chi.toFixed(4),
+    list(l.mean_abs_chi_by_output),
+    list(l.mean_abs_chi_by_label),
     (l.accuracy * 100).toFixed(1),
     String(l.n),
   ]);

@@ -1,7 +1,9 @@
 // `lmkernel behaviour <chi | lora-vs-full | tables>`: the kernel-behaviour measurements on their own.
-//   chi           mean |χ| = mean |softmax(f) − onehot(y)| at θ0 for a list of models on a task split (Table 8)
+//   chi           mean |χ| = mean |softmax(f) − onehot(y)| at θ0 for a list of models on a task split (Table 8),
+//                 per output and label class, and per example across the models' widths (paired tests)
 //   lora-vs-full  relative difference of the scaled LoRA eNTK from the full eNTK of the query/value weights vs r
 //   tables        Linearization and Fixed-Features tables from fine-tuning result lines (finetune-run --behaviour)
+//   summary       Table 1: which tasks show kernel behaviour per fine-tuning method (thresholds as options)
 import { basename, resolve } from 'node:path';
 import { InputError, LmkError, OptionError } from '../errors.js';
 import {
@@ -18,7 +20,9 @@ import {
 } from '../experiments/index.js';
 import { appendLineAtomic, writeFileAtomic } from '../io.js';
 import { loadModel } from '../model.js';
+import { chiWidthSeries, renderChiWidthMarkdown, type ChiSeriesPoint } from '../behaviour/chi.js';
 import { chiStats, loraVsFull, type LoraInit } from '../behaviour/measures.js';
+import { DEFAULT_SUMMARY_THRESHOLDS, renderSummaryMarkdown, summaryTable } from '../behaviour/summary.js';
 import {
   behaviourTable,
   renderBehaviourCsv,
@@ -30,7 +34,7 @@ import {
   type ChiLine,
   type LoraLine,
 } from '../behaviour/tables.js';
-import { oneOf } from '../validate.js';
+import { checkNumber, oneOf } from '../validate.js';
 import { defineCommand } from './command.js';
 import { EXPERIMENT_FLAGS, dtypeFlag, modelArg, numberList, outputFlag } from './experimentFlags.js';
 
@@ -102,6 +106,7 @@ const chi = defineCommand({
       throw new OptionError('--tokenizer', `one folder, or ${a.model.length} (one per model)`, toks.join(','));
     const split = oneOf(a.split, '--split', ['train', 'dev', 'test'] as const);
     const lines: ChiLine[] = [];
+    const series: ChiSeriesPoint[] = [];
     for (const [i, given] of a.model.entries()) {
       const m = (await modelArg(given, a.revision)).name;
       const { x, p, e } = await prepareSplit(a, m, toks.length === 1 ? toks[0] : toks[i], ['train', split]);
@@ -125,6 +130,12 @@ const chi = defineCommand({
         labelWordIds: p.labelWordIds ?? undefined,
         batchSize: a['batch-size'],
       });
+      series.push({
+        model: basename(resolve(m)),
+        width: model.info.hidden,
+        perExample: s.perExample,
+        perExampleOutput: s.perExampleOutput,
+      });
       const line: ChiLine = {
         kind: 'chi',
         task: x.task,
@@ -139,12 +150,39 @@ const chi = defineCommand({
         mean_abs_chi: s.meanAbsChi,
         std_abs_chi: s.std,
         mean_abs_chi_label: s.meanAbsChiLabel,
+        mean_abs_chi_by_output: s.meanAbsChiByOutput,
+        mean_abs_chi_by_label: s.meanAbsChiByLabel,
+        hidden: model.info.hidden,
         accuracy: s.accuracy,
       };
-      appendLineAtomic(a.out, JSON.stringify({ ...line, time: new Date().toISOString() }));
+      appendLineAtomic(a.out, JSON.stringify({ ...line, per_example_abs_chi: s.perExample, time: new Date().toISOString() }));
       lines.push(line);
     }
-    const md = renderChiMarkdown(lines);
+    let md = renderChiMarkdown(lines);
+    if (series.length >= 2) {
+      const w = chiWidthSeries(series);
+      md += '\n' + renderChiWidthMarkdown(w);
+      const c = w.comparisons.map((x) => ({
+        from: x.from,
+        to: x.to,
+        from_width: x.fromWidth,
+        to_width: x.toWidth,
+        all: x.all,
+        by_output: x.byOutput,
+      }));
+      const head = { task: lines[0].task, k: lines[0].k, seed: a.seed, split, output: lines[0].output };
+      appendLineAtomic(
+        a.out,
+        JSON.stringify({
+          kind: 'chi-width',
+          ...head,
+          n: w.n,
+          share_monotone_decrease: w.shareMonotoneDecrease,
+          comparisons: c,
+          time: new Date().toISOString(),
+        }),
+      );
+    }
     process.stdout.write(md);
     if (a['out-md']) writeFileAtomic(a['out-md'], md);
     if (a['out-csv']) writeFileAtomic(a['out-csv'], renderChiCsv(lines));
@@ -242,8 +280,44 @@ const tables = defineCommand({
   },
 });
 
+const summary = defineCommand({
+  name: 'behaviour summary',
+  synopsis: 'RESULTS.jsonl [more.jsonl ...] [--min-share-recovered 0.5] [--max-kernel-distance 2] [--out-md S.md]',
+  positionals: true,
+  spec: {
+    'min-share-recovered': {
+      type: 'number',
+      help: "Linearization holds at this share of FT's gain recovered by the linearized model (ours; see docs)",
+      default: DEFAULT_SUMMARY_THRESHOLDS.minShareRecovered,
+    },
+    'max-kernel-distance': {
+      type: 'number',
+      help: 'Fixed Features holds below this relative kernel distance (the paper, Section 6: 2)',
+      default: DEFAULT_SUMMARY_THRESHOLDS.maxKernelDistance,
+    },
+    'out-md': { type: 'string', help: 'write the Markdown table here' },
+  },
+  run: async (a) => {
+    const cmd = 'behaviour summary';
+    const th = {
+      minShareRecovered: checkNumber(a['min-share-recovered'], '--min-share-recovered'),
+      maxKernelDistance: checkNumber(a['max-kernel-distance'], '--max-kernel-distance', { min: 0, exclusiveMin: true }),
+    };
+    const rows = summaryTable(readResultFiles(a._, cmd), th);
+    if (rows.length === 0)
+      throw new LmkError(
+        `${cmd}: no finished fine-tuning lines with behaviour measurements in ${a._.join(', ')} (run finetune-run --behaviour)`,
+      );
+    const md = renderSummaryMarkdown(rows, th);
+    process.stdout.write(md);
+    if (a['out-md']) writeFileAtomic(a['out-md'], md);
+    return 0;
+  },
+});
+
 const SUB: Record<string, (argv: string[]) => Promise<number>> = {
   chi: chi.run,
+  summary: summary.run,
   'lora-vs-full': loraVsFullCommand.run,
   tables: tables.run,
 };
@@ -252,15 +326,16 @@ export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h') {
     console.log(
-      'usage: lmkernel behaviour <chi | lora-vs-full | tables> [options]\n\n' +
+      'usage: lmkernel behaviour <chi | lora-vs-full | tables | summary> [options]\n\n' +
         '  chi           mean |χ| at θ0 for a list of models on a task split (natural-task test, Table 8)\n' +
         '  lora-vs-full  LoRA eNTK (scaled) vs the full eNTK of the LoRA layers, as a function of the rank r\n' +
-        '  tables        Linearization and Fixed-Features tables from finetune-run --behaviour lines\n\n' +
+        '  tables        Linearization and Fixed-Features tables from finetune-run --behaviour lines\n' +
+        '  summary       which tasks show kernel behaviour, per fine-tuning method (Table 1)\n\n' +
         'Run `lmkernel behaviour <sub> --help` for its options.',
     );
     return sub ? 0 : 2;
   }
   const f = SUB[sub];
-  if (!f) throw new LmkError(`behaviour: unknown sub-command '${sub}' (chi, lora-vs-full, tables)`);
+  if (!f) throw new LmkError(`behaviour: unknown sub-command '${sub}' (chi, lora-vs-full, tables, summary)`);
   return f(rest);
 }

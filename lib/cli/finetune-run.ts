@@ -3,8 +3,9 @@
 // lr x batch-size grid selected on dev in the same process, and with --behaviour the kernel-behaviour
 // measurements (pre-trained / linearized / fine-tuned test score, kernel distances).
 import { OptionError } from '../errors.js';
-import { DEFAULT_FT_BATCH_SIZES, DEFAULT_FT_LRS, runFinetuneExperiment } from '../experiments/index.js';
+import { DEFAULT_FT_BATCH_SIZES, DEFAULT_FT_DROPOUT, DEFAULT_FT_LRS, runFinetuneExperiment } from '../experiments/index.js';
 import { OPTIMIZERS } from '../finetune.js';
+import { FORMULAS } from '../types.js';
 import { oneOf } from '../validate.js';
 import { defineCommand, withInterrupt } from './command.js';
 import { EXPERIMENT_FLAGS, experimentOptions, numberList } from './experimentFlags.js';
@@ -20,8 +21,19 @@ const SPEC = {
     help: `learning rates to try (default adam ${DEFAULT_FT_LRS.adam}; sgd ${DEFAULT_FT_LRS.sgd}; signgd ${DEFAULT_FT_LRS.signgd})`,
   },
   'batch-size': { type: 'list', help: `batch sizes to try (default ${DEFAULT_FT_BATCH_SIZES})` },
-  steps: { type: 'number', help: 'updates per run (default 1000 x k·C / 32: 1000 for a 16-shot binary task)' },
-  'eval-every': { type: 'number', help: 'dev evaluation interval (default steps/10); the best dev state of each run is kept' },
+  steps: {
+    type: 'number',
+    help: 'updates per run (default 32·k·C: 1024 for a 16-shot binary task; inferred from the paper A.3)',
+  },
+  'eval-every': {
+    type: 'number',
+    help: 'dev evaluation interval (default 4·k·C: 128 for a 16-shot binary task); the best dev state of each run is kept',
+  },
+  dropout: { type: 'number', help: `hidden and attention dropout while training (default ${DEFAULT_FT_DROPOUT}, LM-BFF's)` },
+  'kernel-distance-formula': {
+    type: 'string',
+    help: `${FORMULAS.join(' | ')}: the eNTK of the --behaviour kernel distance (default: the optimizer's analog, sgd after sgd, signgd after adam/signgd; paper Table 7)`,
+  },
   'lora-r': { type: 'number', help: 'LoRA rank on query/value (trains LoRA + heads; A Kaiming-uniform seeded by the data seed)' },
   'lora-alpha': { type: 'number', help: 'LoRA alpha (default 16)' },
   behaviour: { type: 'boolean', help: 'also record pre-trained and linearized test scores and the kernel distances' },
@@ -56,6 +68,12 @@ const command = defineCommand({
     });
     if (a['lora-alpha'] !== undefined && a['lora-r'] === undefined)
       throw new OptionError('--lora-alpha', 'to be used with --lora-r', a['lora-alpha']);
+    const kernelDistanceFormula =
+      a['kernel-distance-formula'] === undefined
+        ? undefined
+        : oneOf(a['kernel-distance-formula'], '--kernel-distance-formula', FORMULAS);
+    if (kernelDistanceFormula !== undefined && !a.behaviour)
+      throw new OptionError('--kernel-distance-formula', 'to be used with --behaviour', kernelDistanceFormula);
     const base = await experimentOptions(a, COMMAND);
     const interrupted = `${COMMAND}: interrupted; the seed in progress is written with status "aborted", finished seeds are kept`;
     const stats = await withInterrupt(
@@ -67,6 +85,8 @@ const command = defineCommand({
           batchSizes: a['batch-size'] === undefined ? undefined : numberList('batch-size', a['batch-size']),
           steps: a.steps,
           evalEvery: a['eval-every'],
+          dropout: a.dropout,
+          kernelDistanceFormula,
           lora: a['lora-r'] !== undefined ? { r: a['lora-r'], alpha: a['lora-alpha'] ?? 16 } : null,
           behaviour: !!a.behaviour,
           maxGradNorm: a['max-grad-norm'],

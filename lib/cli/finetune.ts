@@ -1,10 +1,12 @@
 // `lmkernel finetune`: fine-tune a model folder on explicit encoded inputs and measure kernel behaviour
 // (the contract other tools call): IN.json {"train": [...], "test": [...], "label_word_ids": [...],
 // "train_labels": [...]} (+ optional "dev", "dev_labels", "test_labels") -> OUT.json with "test_logits",
-// "linearized_test_logits" (--linearize) and "train_sgd_kernel_relative_distance" (--kernel-distance).
+// "linearized_test_logits" (--linearize) and "train_kernel_relative_distance" (--kernel-distance; with
+// --kernel-distance-formula sgd, the default, also under its first name "train_sgd_kernel_relative_distance").
 import { dirname, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import {
+  checkDropout,
   finetune,
   DEV_METRICS,
   OPTIMIZERS,
@@ -17,7 +19,16 @@ import { assertWritableDir, readJsonFile, writeFileAtomic } from '../io.js';
 import { accuracy } from '../metrics.js';
 import { loadModel, type LmModel, type LoraSpec } from '../model.js';
 import { argmaxRows } from '../stats.js';
-import { OUTPUT_KINDS, SUBSETS, type Dtype, type EncodedExample, type ProgressFn, type Subset } from '../types.js';
+import {
+  FORMULAS,
+  OUTPUT_KINDS,
+  SUBSETS,
+  type Dtype,
+  type Formula,
+  type EncodedExample,
+  type ProgressFn,
+  type Subset,
+} from '../types.js';
 import { isPlainObject } from '../validate.js';
 import { defineCommand, withInterrupt, type CommandArgs } from './command.js';
 import { MODEL_HELP, REVISION_FLAG, modelArg } from './experimentFlags.js';
@@ -49,7 +60,13 @@ const SPEC = {
   'max-grad-norm': { type: 'number', help: 'clip the gradient to this total norm; 0: no clipping', default: 1.0 },
   'weight-decay': { type: 'number', help: 'weight decay (decoupled for adam); never on biases / LayerNorm weights', default: 0 },
   linearize: { type: 'boolean', help: 'also write "linearized_test_logits" = f(θ0) + ∇f(θ0)·(θ1 − θ0)' },
-  'kernel-distance': { type: 'boolean', help: 'also write "train_sgd_kernel_relative_distance" = ‖K(θ1) − K(θ0)‖/‖K(θ0)‖' },
+  'kernel-distance': { type: 'boolean', help: 'also write "train_kernel_relative_distance" = ‖K(θ1) − K(θ0)‖/‖K(θ0)‖' },
+  'kernel-distance-formula': {
+    type: 'string',
+    help: `${FORMULAS.join(' | ')}: the eNTK of --kernel-distance (paper Table 7: the optimizer's analog)`,
+    default: 'sgd',
+  },
+  dropout: { type: 'number', help: "hidden and attention dropout of the training steps (LM-BFF's 0.1; default 0)", default: 0 },
   dtype: { type: 'string', help: 'float32 | float64', default: 'float32' },
   output: { type: 'string', help: OUTPUT_KINDS.join(' | '), default: 'prompt', aliases: ['mode'] },
   lora: {
@@ -116,8 +133,15 @@ function outputFile(res: FinetuneResult, input: FinetuneInput, args: Args, train
   const optional = {
     test_logits: res.testLogits,
     linearized_test_logits: res.linearizedTestLogits,
-    train_sgd_kernel_relative_distance: res.trainSgdKernelRelativeDistance,
-    train_test_sgd_kernel_relative_distance: res.trainTestSgdKernelRelativeDistance,
+    train_kernel_relative_distance: res.trainKernelRelativeDistance,
+    train_test_kernel_relative_distance: res.trainTestKernelRelativeDistance,
+    kernel_distance_formula: res.kernelDistanceFormula,
+    ...(res.kernelDistanceFormula === 'sgd'
+      ? {
+          train_sgd_kernel_relative_distance: res.trainKernelRelativeDistance,
+          train_test_sgd_kernel_relative_distance: res.trainTestKernelRelativeDistance,
+        }
+      : {}),
     test_accuracy: accuracyIfLabelled(res.testLogits, input.test_labels),
     linearized_test_accuracy: accuracyIfLabelled(res.linearizedTestLogits, input.test_labels),
   };
@@ -143,6 +167,7 @@ function outputFile(res: FinetuneResult, input: FinetuneInput, args: Args, train
     seed: args.seed,
     trainable,
     eval_every: args['eval-every'] ?? null,
+    dropout: args.dropout,
     metric: args.metric,
     lora: args.lora ?? null,
   };
@@ -194,6 +219,8 @@ export const command = defineCommand({
         trainable,
         linearize: !!args.linearize,
         kernelDistance: !!args['kernel-distance'],
+        kernelDistanceFormula: checkChoice<Formula>(args, 'kernel-distance-formula', FORMULAS),
+        dropout: checkDropout(args.dropout, '--dropout'),
         signal,
         onProgress: progress.update,
       }),

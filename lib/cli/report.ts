@@ -3,6 +3,7 @@
 // written as Markdown and CSV (atomically).
 import { LmkError } from '../errors.js';
 import { readResultFiles, renderCsv, renderMarkdown, reportTable } from '../experiments/index.js';
+import { finetuneSelections, renderFinetuneSelections } from '../experiments/reportFinetune.js';
 import { writeFileAtomic } from '../io.js';
 import { defineCommand } from './command.js';
 
@@ -26,7 +27,8 @@ const command = defineCommand({
     if (lines.length === 0)
       throw new LmkError(`report: no result lines in ${a._.join(', ')}${a.task || a.k !== undefined ? ' after filtering' : ''}`);
     const table = reportTable(lines);
-    const md = renderMarkdown(table);
+    const ft = renderFinetuneSelections(finetuneSelections(lines));
+    const md = renderMarkdown(table) + (ft ? '\n' + ft : '');
     process.stdout.write(md);
     if (a['out-md']) writeFileAtomic(a['out-md'], md);
     if (a['out-csv']) writeFileAtomic(a['out-csv'], renderCsv(table));

@@ -32,6 +32,8 @@ export interface PretrainRecipeOptions {
   warmup: number;
   weightDecay: number;
   maxGradNorm: number;
+  /** Hidden and attention dropout of the training steps (RoBERTa's 0.1; the shipped models/demo was trained with 0). */
+  dropout: number;
   seed: number;
   evalEvery: number;
   checkpointEvery: number;
@@ -129,7 +131,7 @@ function trainingRecord(
       vocab_size: v.tok.vocabSize,
       num_params: res.model.info.numParams,
       tied_decoder: true,
-      dropout: 0,
+      dropout: o.dropout,
     },
     optimisation: {
       objective: 'RoBERTa MLM: 15% of tokens, 80% <mask> / 10% random / 10% kept, dynamic masking',
@@ -183,6 +185,7 @@ export async function pretrainDemoModel(o: PretrainRecipeOptions): Promise<Retur
     lr: o.lr,
     weightDecay: o.weightDecay,
     maxGradNorm: o.maxGradNorm,
+    dropout: o.dropout,
     seed: o.seed,
     evalEvery: o.evalEvery,
     checkpointEvery: o.checkpointEvery,

@@ -4,9 +4,10 @@
 //  2. zero-shot prompt accuracy;
 //  3. eNTK kernels of the prompt-based output (SGD, SignGD, asymmetric SignGD) with kernel solvers whose
 //     hyper-parameters are selected on dev (runKernelExperiment; results.jsonl);
-//  4. prompt-based fine-tuning with SGD and Adam (learning rate selected on dev), then for the selected
-//     run the linearized model's test accuracy and the relative kernel distance (runFinetuneExperiment
-//     with the behaviour measurements; finetune.jsonl);
+//  4. prompt-based fine-tuning with SGD and Adam (learning rate selected on dev, dropout 0.1 as LM-BFF),
+//     then for the selected run the linearized model's test accuracy and the relative kernel distance of
+//     the optimizer's kernel analog (SGD eNTK after SGD, SignGD eNTK after Adam: the paper's Table 7)
+//     (runFinetuneExperiment with the behaviour measurements; finetune.jsonl);
 //  5. a Table-2-style Markdown table (table.md, printed), summary.json and an SVG bar chart (figure.svg).
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -63,6 +64,8 @@ export interface DemoRow {
   mean: number;
   std: number;
   extra?: Record<string, number>;
+  /** Per seed, per test example: 1 when right (rows whose predictions the demo sees: zero-shot, fine-tuning, linearized). */
+  correct?: number[][];
 }
 
 export interface DemoSummary {
@@ -73,7 +76,11 @@ export interface DemoSummary {
   maxTest: number;
   rows: DemoRow[];
   kernelDistance: { sgd?: number[]; adam?: number[] };
+  /** The eNTK formula of each optimizer's kernel distances (its kernel analog, Table 7). */
+  kernelDistanceFormula?: { sgd?: string; adam?: string };
   linearizationShare: { sgd?: number[]; adam?: number[] };
+  /** Per optimizer and seed: the selected learning rate and the step of the best dev state. */
+  selected?: { sgd?: { lr: number; bestStep: number }[]; adam?: { lr: number; bestStep: number }[] };
   seconds: number;
   files: Record<string, string>;
 }
@@ -126,9 +133,13 @@ function resolveDemo(opts: DemoOptions): Demo {
   };
 }
 
-const addRow = (d: Demo, method: string, acc: number[]): void => {
-  d.rows.push({ method, acc, ...meanStd(acc) });
+const addRow = (d: Demo, method: string, acc: number[], correct?: number[][]): void => {
+  d.rows.push({ method, acc, ...meanStd(acc), ...(correct ? { correct } : {}) });
 };
+
+/** 1/0 per example: is the argmax of the logits the label? */
+const correctOf = (logits: number[][] | undefined, labels: number[]): number[] =>
+  (logits ?? []).map((row, i) => (row.indexOf(Math.max(...row)) === labels[i] ? 1 : 0));
 
 /** 1. The k-shot splits: the given folder, or the demo task written and split here. */
 function demoData(d: Demo): string {
@@ -156,11 +167,14 @@ async function zeroShotRow(d: Demo, dataDir: string): Promise<number[]> {
     `model: ${d.modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`,
   );
   const zs: number[] = [];
+  const correct: number[][] = [];
   for (const seed of d.seeds) {
     const test = readSplit(join(dataDir, d.task, `${d.k}-${seed}`), d.task, 'test').slice(0, d.maxTest);
-    zs.push((await zeroShotAccuracy(model, tok, d.task, test, d.prompt)).accuracy);
+    const z = await zeroShotAccuracy(model, tok, d.task, test, d.prompt);
+    zs.push(z.accuracy);
+    correct.push(z.correct);
   }
-  addRow(d, 'zero-shot prompt', zs);
+  addRow(d, 'zero-shot prompt', zs, correct);
   d.log(`zero-shot: ${(meanStd(zs).mean * 100).toFixed(1)}%`);
   return zs;
 }
@@ -200,9 +214,18 @@ async function kernelRows(d: Demo, dataDir: string): Promise<void> {
 }
 
 /** 4. Fine-tuning rows (full batch, lr selected on dev) with the linearized model and the kernel distance. */
-async function finetuneRows(d: Demo, dataDir: string): Promise<Pick<DemoSummary, 'kernelDistance' | 'linearizationShare'>> {
+type Behaviour = Pick<DemoSummary, 'kernelDistance' | 'kernelDistanceFormula' | 'linearizationShare' | 'selected'>;
+
+async function finetuneRows(d: Demo, dataDir: string): Promise<Behaviour> {
   const kd: DemoSummary['kernelDistance'] = {};
+  const kdFormula: NonNullable<DemoSummary['kernelDistanceFormula']> = {};
   const share: DemoSummary['linearizationShare'] = {};
+  const selected: NonNullable<DemoSummary['selected']> = {};
+  const labels = d.seeds.map((seed) =>
+    readSplit(join(dataDir, d.task, `${d.k}-${seed}`), d.task, 'test')
+      .slice(0, d.maxTest)
+      .map((x) => x.labelIndex),
+  );
   const grids: [Optimizer, string, string, number[]][] = [
     ['sgd', 'SGD fine-tuning', 'SGD-FT', d.opts.sgdLrs ?? [1e-2, 1e-1]],
     ['adam', 'Adam fine-tuning', 'Adam-FT', d.opts.adamLrs ?? [1e-4, 1e-3]],
@@ -225,20 +248,27 @@ async function finetuneRows(d: Demo, dataDir: string): Promise<Pick<DemoSummary,
       onProgress: (l) => d.opts.progress?.(`${optimizer} FT ${l}`).update,
     });
     const b = stats.lines.map((l) => l.behaviour!);
+    // per-example correctness (absent for seeds found already written: their logits are not kept)
+    const per = (f: (s: (typeof stats.seeds)[number]) => number[][] | undefined) =>
+      stats.seeds.every((s) => f(s)) ? stats.seeds.map((s, i) => correctOf(f(s), labels[i])) : undefined;
     addRow(
       d,
       label,
       b.map((x) => x.ft_test.acc),
+      per((s) => s.testLogits),
     );
     addRow(
       d,
       `  linearized (${short})`,
       b.map((x) => x.linearized_test.acc),
+      per((s) => s.linearizedTestLogits),
     );
+    kdFormula[optimizer as 'sgd' | 'adam'] = b[0]?.kernel_distance_formula;
+    selected[optimizer as 'sgd' | 'adam'] = stats.lines.map((l) => ({ lr: l.params!.lr, bestStep: l.params!.best_step }));
     kd[optimizer as 'sgd' | 'adam'] = b.map((x) => x.kernel_distance_train_test ?? x.kernel_distance_train_train ?? NaN);
     share[optimizer as 'sgd' | 'adam'] = b.map((x) => x.share_recovered_acc ?? NaN);
   }
-  return { kernelDistance: kd, linearizationShare: share };
+  return { kernelDistance: kd, kernelDistanceFormula: kdFormula, linearizationShare: share, selected };
 }
 
 /** Fine-tuning's small full-batch steps run faster with libtorch on every core (measured on the 2-core
@@ -252,7 +282,16 @@ async function onAllCores<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-function renderTable(d: Demo, b: Pick<DemoSummary, 'kernelDistance' | 'linearizationShare'>): string {
+/** "holds" when the mean distance is below 2 (the paper's "low"), "does not hold" otherwise. */
+const ffHolds = (xs: number[] | undefined) => {
+  const ok = (xs ?? []).filter((x) => Number.isFinite(x));
+  return ok.length === 0 ? 'n/a' : meanStd(ok).mean < 2 ? 'holds' : 'does not hold';
+};
+
+const fmtSel = (xs: { lr: number; bestStep: number }[] | undefined) =>
+  (xs ?? []).map((x) => `${x.lr} @ ${x.bestStep}`).join(', ') || 'n/a';
+
+function renderTable(d: Demo, b: Behaviour): string {
   const pct = (x: number) => (x * 100).toFixed(1);
   const fmtVals = (xs: number[] | undefined) => {
     const ok = (xs ?? []).filter((x) => Number.isFinite(x));
@@ -271,19 +310,23 @@ function renderTable(d: Demo, b: Pick<DemoSummary, 'kernelDistance' | 'lineariza
     '',
     '| kernel behaviour | SGD-FT | Adam-FT |',
     '| --- | --- | --- |',
-    `| relative kernel distance ‖K(θ_FT) − K(θ0)‖/‖K(θ0)‖ (train × test) | ${fmtVals(b.kernelDistance.sgd)} | ${fmtVals(b.kernelDistance.adam)} |`,
+    `| relative kernel distance ‖K(θ_FT) − K(θ0)‖/‖K(θ0)‖ (train × test; SGD-FT: SGD eNTK, Adam-FT: SignGD eNTK, the optimizer's analog, Table 7) | ${fmtVals(b.kernelDistance.sgd)} | ${fmtVals(b.kernelDistance.adam)} |`,
+    `| Fixed Features (the paper's Section 6: a distance below 2 is low) | ${ffHolds(b.kernelDistance.sgd)} | ${ffHolds(b.kernelDistance.adam)} |`,
     `| linearization share (lin − zero-shot)/(FT − zero-shot) | ${fmtVals(b.linearizationShare.sgd)} | ${fmtVals(b.linearizationShare.adam)} |`,
+    `| selected lr @ best step, per seed (dev) | ${fmtSel(b.selected?.sgd)} | ${fmtSel(b.selected?.adam)} |`,
     '',
   ].join('\n');
 }
 
-/** The project's figures (lmkernel figures: Figure 1, kernel vs fine-tuning) from the kernel lines. */
+/** The project's figures (lmkernel figures: Figure 1, zero-shot, kernels and fine-tuning side by side as the
+ *  paper's Figure 1; Figure 2, linearization) from the kernel and fine-tuning lines. */
 async function writeProjectFigures(d: Demo): Promise<void> {
-  if (!existsSync(d.files.results)) return;
+  if (!existsSync(d.files.results) && !existsSync(d.files.finetune)) return;
   try {
     const { writeFigures } = await import('../figures/index.js');
     const { readResultLines } = await import('../experiments/index.js');
-    const res = await writeFigures(readResultLines(d.files.results), join(d.out, 'figures'));
+    const lines = [...readResultLines(d.files.results), ...readResultLines(d.files.finetune)];
+    const res = await writeFigures(lines, join(d.out, 'figures'));
     d.log(`figures: ${res.files.map((f: string) => f.replace(d.out + '/', '')).join(', ') || 'none'}`);
   } catch (e) {
     d.log(`figures: skipped (${(e as Error).message})`);

@@ -10,6 +10,8 @@ export interface ZeroShot {
   /** Accuracy of always predicting the majority label of these examples. */
   majority: number;
   predictedShare: number[];
+  /** Per example: 1 when the prediction is right, else 0. */
+  correct: number[];
 }
 
 export async function zeroShotAccuracy(
@@ -28,13 +30,14 @@ export async function zeroShotAccuracy(
   const C = enc.labelWordIds.length;
   const counts = new Array(C).fill(0);
   const pred = new Array(C).fill(0);
-  let correct = 0;
+  const right: number[] = [];
   logits.forEach((row, i) => {
     const p = row.indexOf(Math.max(...row));
     pred[p]++;
     counts[examples[i].labelIndex]++;
-    if (p === examples[i].labelIndex) correct++;
+    right.push(p === examples[i].labelIndex ? 1 : 0);
   });
   const n = examples.length;
-  return { accuracy: correct / n, n, majority: Math.max(...counts) / n, predictedShare: pred.map((c) => c / n) };
+  const correct = right.reduce((a, b) => a + b, 0);
+  return { accuracy: correct / n, n, majority: Math.max(...counts) / n, predictedShare: pred.map((c) => c / n), correct: right };
 }

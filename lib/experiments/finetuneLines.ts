@@ -51,6 +51,7 @@ function baseLine(run: FtRun, s: FtSeed, g: GridOutcome) {
     grid_runs: g.runs,
     steps: run.steps,
     eval_every: run.evalEvery,
+    dropout: run.dropout,
     lora: run.lora,
     n_train: s.e.train.length,
     n_dev: s.e.dev.length,
@@ -154,8 +155,9 @@ async function behaviourRecord(run: FtRun, s: FtSeed, sel: FinetuneResult, test:
     ft_test_score: fs,
     share_recovered: share(ls, ps, fs),
     share_recovered_acc: share(lin.acc, pre.metrics.acc, test.acc),
-    kernel_distance_train_train: sel.trainSgdKernelRelativeDistance ?? null,
-    kernel_distance_train_test: sel.trainTestSgdKernelRelativeDistance ?? null,
+    kernel_distance_train_train: sel.trainKernelRelativeDistance ?? null,
+    kernel_distance_train_test: sel.trainTestKernelRelativeDistance ?? null,
+    kernel_distance_formula: run.kernelDistanceFormula,
   };
   if (rerunDev !== undefined) rec.rerun_dev_score = rerunDev;
   return { rec, preLogits: pre.logits };
@@ -193,7 +195,7 @@ export async function doneResult(run: FtRun, s: FtSeed, g: GridOutcome): Promise
   run.log(
     `seed ${s.seed}: ${run.optimizer} lr ${best.lr} bs ${best.bs} (step ${sel.bestStep}): dev ${run.metric} ${pct(line.dev_score!)}, test ${pct(line.test_score!)}` +
       (beh
-        ? `; pre ${pct(beh.pre_test_score)}, linearized ${pct(beh.linearized_test_score)}, kernel distance ${beh.kernel_distance_train_train?.toPrecision(3)}`
+        ? `; pre ${pct(beh.pre_test_score)}, linearized ${pct(beh.linearized_test_score)}, ${run.kernelDistanceFormula} kernel distance ${beh.kernel_distance_train_train?.toPrecision(3)}`
         : '') +
       ` (${line.timings.total_s}s)`,
   );

@@ -7,10 +7,12 @@
 // head fitted by linear probing, REFERENCE.md §3.5), fine-tune a copy of the model for every (lr, batch
 // size) with dev evaluation every `evalEvery` steps (the best dev state of each run is kept, §7.1), pick
 // the run with the best dev score (ties: the first in grid order, batch size outermost), evaluate it on
-// test. With `behaviour`: the pre-trained model's test metrics, the linearized model's test metrics
+// test. Training uses dropout 0.1 (LM-BFF's) unless told otherwise; evaluation and the measurements are
+// in eval mode. With `behaviour`: the pre-trained model's test metrics, the linearized model's test metrics
 // f(θ0) + ∇f(θ0)·(θ_FT − θ0), the share of the fine-tuning improvement the linearization recovers
-// (acc_lin − acc_pre)/(acc_ft − acc_pre), and the relative SGD-kernel distance ‖K(θ_FT) − K(θ0)‖_F/‖K(θ0)‖_F
-// for train x train and train x test (the paper's Linearization and Fixed Features checks). With a
+// (acc_lin − acc_pre)/(acc_ft − acc_pre), and the relative kernel distance ‖K(θ_FT) − K(θ0)‖_F/‖K(θ0)‖_F
+// for train x train and train x test, of the optimizer's kernel analog by default (SGD after SGD, SignGD
+// after Adam and SignGD: the paper's Table 7) (the paper's Linearization and Fixed Features checks). With a
 // grid of more than one point the selected run is trained again with the measurements on (training is
 // deterministic: seeded batches), so that the grid's runs stay cheap.
 //
@@ -73,8 +75,10 @@ function ftConfigId(run: FtRun, seed: number, e: EncodedSplits, bss: number[]): 
     batchSizes: bss,
     steps: run.steps,
     evalEvery: run.evalEvery,
+    dropout: run.dropout,
     lora: run.lora,
     behaviour: run.behaviour,
+    kernelDistanceFormula: run.behaviour ? run.kernelDistanceFormula : null,
     dtype: run.dtype,
     labelWordIds: prepared.labelWordIds,
     template: prepared.enc.prompt.template,
@@ -128,6 +132,8 @@ async function prepareSeed(
     optimizer: run.optimizer,
     steps: run.steps,
     evalEvery: run.evalEvery,
+    dropout: run.dropout,
+    kernelDistanceFormula: run.kernelDistanceFormula,
     metric: devMetricOf(run.spec),
     seed,
     trainable: run.lora ? ('lora' as const) : ('all' as const),

@@ -1,6 +1,7 @@
 // The fine-tuning runner's options, defaults and result lines (the runner itself: finetuneRun.ts).
 import { OptionError } from '../errors.js';
 import {
+  checkDropout,
   OPTIMIZERS,
   type FinetuneOptions,
   type FinetuneResult,
@@ -9,26 +10,47 @@ import {
 } from '../finetune.js';
 import type { LmModel } from '../model.js';
 import type { Metrics } from '../metrics.js';
-import type { ProgressFn } from '../types.js';
+import { FORMULAS, type Formula, type ProgressFn } from '../types.js';
 import { checkInt, checkIntList, checkNumber, oneOf } from '../validate.js';
 import { resolveExperiment, type ExperimentOptions } from './options.js';
 import type { EncodedSplits, PreparedModel, SeedHead } from './prepare.js';
 import type { ResultLineBase } from './results.js';
 
-/** Bump when the meaning of fine-tuning result lines changes. */
-export const FT_RUNNER_VERSION = 1;
+/** Bump when the meaning of fine-tuning result lines changes (2: dropout, 32·k·C steps, Table 4 grids, kernel distance formula). */
+export const FT_RUNNER_VERSION = 2;
 
-/** Default learning-rate grids (LM-BFF's Adam grid; SGD/SignGD grids are ours: the paper's are not in the reference code, §7.1). */
+/**
+ * Default learning-rate grids: the paper's Table 4 (Adam: LM-BFF's {1e-5, 2e-5, 5e-5}; SGD: the wider range
+ * {1e-4, 5e-4, 1e-3, 5e-3, 1e-2} that A.3 describes). SignGD is not in Table 4: its grid is ours.
+ */
 export const DEFAULT_FT_LRS: Readonly<Record<Optimizer, number[]>> = {
   adam: [1e-5, 2e-5, 5e-5],
-  sgd: [1e-4, 1e-3, 1e-2],
+  sgd: [1e-4, 5e-4, 1e-3, 5e-3, 1e-2],
   signgd: [1e-6, 1e-5, 1e-4],
 };
 export const DEFAULT_FT_BATCH_SIZES = [2, 4, 8];
+/** LM-BFF's (RoBERTa's) hidden and attention dropout during fine-tuning. */
+export const DEFAULT_FT_DROPOUT = 0.1;
 
-/** 1000 steps for a 16-shot binary task (LM-BFF), scaled with the training-set size k·C. */
+/**
+ * Steps proportional to k·C (A.3): 32·k·C, 1024 for a 16-shot binary task, "comparable" to LM-BFF's 1000.
+ * The paper's exact formula is lost in our copy of the text; this one is inferred from its description.
+ */
 export function defaultSteps(k: number, numClasses: number): number {
-  return Math.max(1, Math.round((1000 * k * numClasses) / 32));
+  return 32 * k * numClasses;
+}
+
+/** Dev evaluation every 4·k·C steps (128 for a 16-shot binary task; LM-BFF: every 100), inferred as defaultSteps. */
+export function defaultEvalEvery(k: number, numClasses: number): number {
+  return 4 * k * numClasses;
+}
+
+/**
+ * The kernel of the Fixed Features distance by default: the optimizer's kernel analog (the paper's
+ * Table 7: SGD → the SGD eNTK; Adam and SignGD → the SignGD eNTK).
+ */
+export function defaultKernelDistanceFormula(optimizer: Optimizer): Formula {
+  return optimizer === 'sgd' ? 'sgd' : 'signgd';
 }
 
 export interface FinetuneRunOptions extends ExperimentOptions {
@@ -37,10 +59,14 @@ export interface FinetuneRunOptions extends ExperimentOptions {
   lrs?: number[];
   /** Batch sizes to try (default 2, 4, 8; sizes >= the training set mean full batch and are tried once). */
   batchSizes?: number[];
-  /** Updates per run (default defaultSteps(k, C)). */
+  /** Updates per run (default defaultSteps(k, C) = 32·k·C). */
   steps?: number;
-  /** Dev evaluation interval (default steps/10, at least 1). */
+  /** Dev evaluation interval (default defaultEvalEvery(k, C) = 4·k·C, at most `steps`). */
   evalEvery?: number;
+  /** Dropout of the training steps (default 0.1, LM-BFF's). */
+  dropout?: number;
+  /** The eNTK of the kernel distance (default: the optimizer's analog, defaultKernelDistanceFormula). */
+  kernelDistanceFormula?: Formula;
   /** LoRA on query/value (A Kaiming-uniform seeded by the data seed, B = 0); trains the LoRA matrices and the heads. */
   lora?: { r: number; alpha: number } | null;
   /** Record the kernel-behaviour measurements (pre-trained, linearized, kernel distances). */
@@ -76,6 +102,8 @@ export interface BehaviourRecord {
   share_recovered_acc: number | null;
   kernel_distance_train_train: number | null;
   kernel_distance_train_test: number | null;
+  /** The eNTK formula of the two distances (lines before runner version 2: the SGD kernel). */
+  kernel_distance_formula?: Formula;
   /** The re-run of the selected setting reproduced its dev score (grids of more than one point). */
   rerun_dev_score?: number | null;
 }
@@ -99,6 +127,8 @@ export interface FtResultLine extends ResultLineBase {
   test_score: number | null;
   steps: number;
   eval_every: number;
+  /** Dropout of the training steps (absent in lines before runner version 2: 0). */
+  dropout?: number;
   lora: { r: number; alpha: number } | null;
   n_train: number;
   n_dev: number;
@@ -139,15 +169,24 @@ export function resolveFtOptions(opts: FinetuneRunOptions) {
   if (!Array.isArray(lrs) || lrs.length === 0) throw new OptionError('lrs', 'a non-empty list of learning rates', lrs);
   lrs.forEach((lr, i) => checkNumber(lr, `lrs[${i}]`, { min: 0, exclusiveMin: true }));
   const batchSizes = checkIntList(opts.batchSizes ?? DEFAULT_FT_BATCH_SIZES, 'batchSizes', 1);
-  const steps = opts.steps === undefined ? defaultSteps(x.k, x.spec.labels.length) : checkInt(opts.steps, 'steps', 1);
-  const evalEvery = opts.evalEvery === undefined ? Math.max(1, Math.floor(steps / 10)) : checkInt(opts.evalEvery, 'evalEvery', 1);
+  const C = x.spec.labels.length;
+  const steps = opts.steps === undefined ? defaultSteps(x.k, C) : checkInt(opts.steps, 'steps', 1);
+  const evalEvery =
+    opts.evalEvery === undefined ? Math.min(steps, defaultEvalEvery(x.k, C)) : checkInt(opts.evalEvery, 'evalEvery', 1);
+  const dropout = opts.dropout === undefined ? DEFAULT_FT_DROPOUT : checkDropout(opts.dropout);
+  const kernelDistanceFormula = oneOf(
+    opts.kernelDistanceFormula,
+    'kernelDistanceFormula',
+    FORMULAS,
+    defaultKernelDistanceFormula(optimizer),
+  );
   let lora: { r: number; alpha: number } | null = null;
   if (opts.lora) {
     checkInt(opts.lora.r, 'lora.r', 1);
     checkNumber(opts.lora.alpha, 'lora.alpha', { min: 0, exclusiveMin: true });
     lora = { r: opts.lora.r, alpha: opts.lora.alpha };
   }
-  return { ...x, optimizer, lrs, batchSizes, steps, evalEvery, lora };
+  return { ...x, optimizer, lrs, batchSizes, steps, evalEvery, dropout, kernelDistanceFormula, lora };
 }
 
 /** The validated settings of a fine-tuning run and the state its seeds share. */

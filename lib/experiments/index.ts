@@ -23,8 +23,11 @@ export type { LoraKernelOptions, RunOptions, RunStats, ResultLine, SeedStatus } 
 export { runFinetuneExperiment } from './finetuneRun.js';
 export {
   DEFAULT_FT_BATCH_SIZES,
+  DEFAULT_FT_DROPOUT,
   DEFAULT_FT_LRS,
   FT_RUNNER_VERSION,
+  defaultEvalEvery,
+  defaultKernelDistanceFormula,
   defaultSteps,
   resolveFtOptions,
   type BehaviourRecord,

@@ -1,6 +1,8 @@
 // The figures' data and vega-lite specs (rendering and files: index.ts).
 import type { TopLevelSpec } from 'vega-lite';
 import { reportTable } from '../experiments/report.js';
+import { dedupe } from '../experiments/results.js';
+import { meanStd } from '../stats.js';
 import type { BehaviourRow, ChiLine, LoraLine } from '../behaviour/tables.js';
 
 export const FONT = 'DejaVu Sans';
@@ -28,7 +30,7 @@ export interface Figure1Datum {
   /** prompt | standard. */
   output: string;
   method: string;
-  kind: 'kernel' | 'fine-tuning';
+  kind: 'zero-shot' | 'kernel' | 'fine-tuning';
   mean: number;
   std: number;
   lo: number;
@@ -36,11 +38,46 @@ export interface Figure1Datum {
   n: number;
 }
 
+/**
+ * The pre-trained model's test score per (task, output): from fine-tuning lines with behaviour
+ * measurements (`pre_test_score`, the same θ0 for every optimizer: one value per seed). For the prompt
+ * output it is zero-shot prompting, as the paper's Figure 1 draws beside the kernels and fine-tuning.
+ */
+function preTrainedData(run: Record<string, unknown>[], taskLabel: (task: string, k: number) => string): Figure1Datum[] {
+  const bySeed = new Map<string, Map<number, number>>();
+  for (const l of dedupe(run as { config_id?: string }[]) as Record<string, unknown>[]) {
+    const b = l.behaviour as { pre_test_score?: number } | null | undefined;
+    if (l.method !== 'finetune' || !b || typeof b.pre_test_score !== 'number') continue;
+    if ((l.subset ?? 'all') !== 'all') continue; // LoRA's θ0 is the same model: one value is enough
+    const key = `${l.task}\0${l.k}\0${l.output ?? l.mode}`;
+    const m = bySeed.get(key) ?? new Map<number, number>();
+    bySeed.set(key, m);
+    m.set(l.seed as number, b.pre_test_score);
+  }
+  return [...bySeed].map(([key, m]) => {
+    const [task, k, output] = key.split('\0');
+    const vals = [...m.values()].map((v) => 100 * v);
+    const { mean: mu, std } = meanStd(vals);
+    return {
+      task: taskLabel(task, Number(k)),
+      output,
+      method: output === 'prompt' ? 'zero-shot (pre-trained)' : 'pre-trained (θ0)',
+      kind: 'zero-shot' as const,
+      mean: mu,
+      std,
+      lo: mu - std,
+      hi: mu + std,
+      n: vals.length,
+    };
+  });
+}
+
 export function figure1Data(lines: readonly unknown[]): Figure1Datum[] {
   const run = (lines as Record<string, unknown>[]).filter(isRunLine);
   if (run.length === 0) return [];
   const t = reportTable(run);
-  const out: Figure1Datum[] = [];
+  const labels = new Map(t.rows.map((r) => [`${r.task}\0${r.k}`, r.label]));
+  const out: Figure1Datum[] = preTrainedData(run, (task, k) => labels.get(`${task}\0${k}`) ?? task);
   for (const r of t.rows)
     for (const c of t.columns) {
       const cell = t.cells[r.key]?.[c.key];
@@ -151,9 +188,13 @@ function groupedBars(
 }
 
 export function figure1Spec(data: Figure1Datum[]): TopLevelSpec {
+  // zero-shot first, then the kernels, then fine-tuning (the paper's Figure 1 order)
+  const rank = { 'zero-shot': 0, kernel: 1, 'fine-tuning': 2 };
+  const seriesOrder = [...new Map(data.map((d) => [d.method, rank[d.kind]]))].sort((a, b) => a[1] - b[1]).map(([m]) => m);
   return groupedBars(data, {
     title: 'Figure 1: kernel vs fine-tuning, test score per task',
-    subtitle: 'prompt vs standard; mean ± std over seeds (best dev setting per seed)',
+    subtitle: 'zero-shot, kernels, fine-tuning; mean ± std over seeds (best dev setting per seed)',
+    seriesOrder,
     x: 'task',
     xTitle: 'task',
     series: 'method',
@@ -304,7 +345,10 @@ export function widthStudySpec(data: WidthDatum[], title: string): TopLevelSpec 
   const color = { field: 'task', type: 'nominal' as const, title: 'task', legend: { orient: 'bottom' as const } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: 'mean ± std over seeds; same depth, data, steps and optimiser at every width' },
+    title: {
+      text: title,
+      subtitle: 'error bars: standard error over seeds (sample std / √n); same depth, data, steps and optimiser at every width',
+    },
     data: { values: data },
     config: CONFIG,
     facet: { field: 'metric', type: 'nominal', title: null, sort: [...new Set(data.map((d) => d.metric))] },

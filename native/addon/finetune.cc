@@ -40,6 +40,8 @@ FinetuneOptions ReadFinetuneOptions(const Napi::Object& o) {
   fo.kernelBatchSize = GetInt(o, "kernelBatchSize", 8);
   fo.linearize = GetBool(o, "linearize", false);
   fo.kernelDistance = GetBool(o, "kernelDistance", false);
+  fo.kernelDistanceFormula = GetString(o, "kernelDistanceFormula", "sgd");
+  fo.dropout = GetNumber(o, "dropout", 0);
   if (Has(o, "trainable") && o.Get("trainable").IsArray()) {
     auto arr = o.Get("trainable").As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); i++) fo.trainableNames.push_back(arr.Get(i).ToString().Utf8Value());

@@ -58,6 +58,7 @@ Napi::Value Pretrain(const Napi::CallbackInfo& info) {
   po.beta2 = GetNumber(o, "beta2", 0.98);
   po.eps = GetNumber(o, "eps", 1e-6);
   po.maxGradNorm = GetNumber(o, "maxGradNorm", 1.0);
+  po.dropout = GetNumber(o, "dropout", 0);
   po.seed = static_cast<uint64_t>(GetInt(o, "seed", 1));
   po.evalEvery = GetInt(o, "evalEvery", 0);
   po.evalBatchSize = GetInt(o, "evalBatchSize", 64);

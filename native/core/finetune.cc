@@ -128,6 +128,10 @@ void Validate(const Model& m, const FinetuneData& d, const FinetuneOptions& o) {
     throw std::runtime_error("option 'metric': f1 and mcc need 2 labels, the output has " + std::to_string(C));
   if (o.linearize && d.test.empty()) throw std::runtime_error("option 'linearize' needs a test set ('test')");
   if (o.evalBatchSize < 1 || o.kernelBatchSize < 1) throw std::runtime_error("evaluation batch sizes must be >= 1");
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw std::runtime_error("option 'dropout' must be in [0, 1), got " + Num(o.dropout));
+  const auto& f = o.kernelDistanceFormula;
+  if (f != "sgd" && f != "signgd" && f != "asymmetric_signgd")
+    throw std::runtime_error("option 'kernelDistanceFormula': '" + f + "' is not one of sgd, signgd, asymmetric_signgd");
 }
 
 std::vector<at::Tensor> Snapshot(const std::vector<at::Tensor>& ps) {
@@ -189,6 +193,7 @@ class FinetuneRun {
         opts_(opts),
         progress_(progress),
         sampler_(data, opts.batchSize, opts.seed),
+        dropoutGen_(at::make_generator<at::CPUGeneratorImpl>(opts.seed ^ 0xD0D0D0D0ull)),
         best_(opts.metric == DevMetric::Loss ? INFINITY : -INFINITY) {
     res_.model = cloneModel(m0);
     res_.trained = trainableMask(*res_.model, opts.trainable, opts.trainableNames);
@@ -213,6 +218,7 @@ class FinetuneRun {
   const FinetuneOptions& opts_;
   const Progress& progress_;
   BatchSampler sampler_;
+  at::Generator dropoutGen_;  // the dropout masks of the training steps (seeded: deterministic runs)
   FinetuneResult res_;
   OutputSpec spec_;
   at::Tensor labelIds_;
@@ -248,7 +254,11 @@ bool FinetuneRun::step(int64_t step) {
   std::vector<int64_t> ys;
   sampler_.next(xs, ys);
   Batch b = makeBatch(m, xs, 0, xs.size(), m.device());
-  at::Tensor logits = forwardOutputs(m, b, spec_.mode, labelIds_, nullptr).logits;
+  at::Tensor logits;
+  {
+    DropoutScope train(opts_.dropout, dropoutGen_);  // training mode for this forward pass only
+    logits = forwardOutputs(m, b, spec_.mode, labelIds_, nullptr).logits;
+  }
   at::Tensor y = at::tensor(ys, at::kLong).to(m.device());
   at::Tensor loss = -at::log_softmax(logits, 1).gather(1, y.view({-1, 1})).mean();
   const double lossVal = loss.item<double>();
@@ -309,7 +319,8 @@ void FinetuneRun::measure() {
     if (opts_.linearize)
       res_.linearizedTestLogits = linearizedOutputs(m0_, m, res_.trained, data_.test, spec_, opts_.evalBatchSize, progress_).lin;
     if (opts_.kernelDistance) {
-      KernelDistance d = kernelDistance(m0_, m, data_.train, data_.test, spec_, opts_.kernelBatchSize, progress_);
+      KernelDistance d =
+          kernelDistance(m0_, m, data_.train, data_.test, spec_, opts_.kernelBatchSize, progress_, opts_.kernelDistanceFormula);
       res_.trainTrainKernelDistance = d.trainTrain;
       res_.trainTestKernelDistance = d.trainTest;
     }

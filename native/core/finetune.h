@@ -43,9 +43,15 @@ struct FinetuneOptions {
   std::string trainable = "all";
   std::vector<std::string> trainableNames;
   int64_t evalBatchSize = 16;
+  // Dropout probability of the training steps (hidden and attention, RoBERTa's places; LM-BFF trains with
+  // 0.1). Its masks come from a generator seeded by `seed`; evaluation and the measurements are eval mode.
+  double dropout = 0.0;
   // measurements after training
   bool linearize = false;
   bool kernelDistance = false;
+  // The eNTK formula of the kernel distance (the optimizer's kernel analog, the paper's Table 7): "sgd",
+  // "signgd" or "asymmetric_signgd" (its train × train and train × test kernels).
+  std::string kernelDistanceFormula = "sgd";
   int64_t kernelBatchSize = 8;
 };
 

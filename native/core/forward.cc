@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace lmk {
 
@@ -68,6 +70,23 @@ Batch makeBatch(const Model& m, const std::vector<Example>& xs, size_t begin, si
   return Batch{ids.to(device), att.to(device), pos.to(device), typ.to(device), mpos.to(device)};
 }
 
+namespace {
+thread_local DropoutScope* tlsDropout = nullptr;
+}  // namespace
+
+DropoutScope::DropoutScope(double p, at::Generator gen) : p_(p), gen_(std::move(gen)), prev_(tlsDropout) {
+  if (!(p >= 0 && p < 1)) throw std::runtime_error("dropout probability must be in [0, 1), got " + std::to_string(p));
+  tlsDropout = this;
+}
+DropoutScope::~DropoutScope() { tlsDropout = prev_; }
+
+at::Tensor dropout(const at::Tensor& x) {
+  const DropoutScope* s = tlsDropout;
+  if (!s || s->p_ <= 0) return x;
+  at::Tensor keep = at::empty(x.sizes(), at::TensorOptions().dtype(at::kDouble)).bernoulli_(1.0 - s->p_, s->gen_);
+  return x * keep.div_(1.0 - s->p_).to(x.device(), x.scalar_type());
+}
+
 at::Tensor activation(const at::Tensor& x, const std::string& act) {
   if (act == "gelu") return at::gelu(x);
   if (act == "gelu_new" || act == "gelu_pytorch_tanh") return at::gelu(x, "tanh");
@@ -106,7 +125,7 @@ at::Tensor embeddingsForward(const Model& m, const Batch& b, Tape* tape) {
     if (tape->wants(m.pWord) || tape->wants(m.pPos) || tape->wants(m.pType))
       tape->sites.push_back({Site::Kind::Embedding, -1, -1, at::Tensor(), e});
   }
-  return normForward(m.embLn, e, m.cfg.eps, tape);
+  return dropout(normForward(m.embLn, e, m.cfg.eps, tape));
 }
 
 at::Tensor attentionForward(const Model& m, const EncoderLayer& l, const at::Tensor& x, const at::Tensor& keyMask, Tape* tape) {
@@ -119,16 +138,16 @@ at::Tensor attentionForward(const Model& m, const EncoderLayer& l, const at::Ten
   at::Tensor v = heads(linearForward(l.v, x, tape));
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(dh));
   scores = scores.masked_fill(keyMask.logical_not().view({B, 1, 1, L}), -std::numeric_limits<double>::infinity());
-  at::Tensor probs = at::softmax(scores, -1);
+  at::Tensor probs = dropout(at::softmax(scores, -1));
   at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, L, H});
-  at::Tensor o = linearForward(l.o, ctx, tape);
+  at::Tensor o = dropout(linearForward(l.o, ctx, tape));
   return normForward(l.ln1, o + x, m.cfg.eps, tape);
 }
 
 at::Tensor layerForward(const Model& m, const EncoderLayer& l, const at::Tensor& x, const at::Tensor& keyMask, Tape* tape) {
   at::Tensor h = attentionForward(m, l, x, keyMask, tape);
   at::Tensor i = activation(linearForward(l.inter, h, tape), m.cfg.hiddenAct);
-  at::Tensor o = linearForward(l.out, i, tape);
+  at::Tensor o = dropout(linearForward(l.out, i, tape));
   return normForward(l.ln2, o + h, m.cfg.eps, tape);
 }
 

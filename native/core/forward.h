@@ -55,6 +55,26 @@ struct OutputSpec {
   std::vector<int64_t> labelWordIds;  // prompt mode: the label words in label order
 };
 
+// Training-mode dropout (RoBERTa's hidden and attention dropout, as LM-BFF fine-tunes): active only while
+// a DropoutScope lives on this thread; every other forward pass (kernels, f0, linearization, evaluation)
+// is in eval mode. Masks are Bernoulli(1 − p) draws from the scope's seeded CPU generator, scaled by
+// 1/(1 − p), so a run is deterministic given its seed.
+class DropoutScope {
+ public:
+  DropoutScope(double p, at::Generator gen);
+  ~DropoutScope();
+  DropoutScope(const DropoutScope&) = delete;
+  DropoutScope& operator=(const DropoutScope&) = delete;
+
+ private:
+  double p_;
+  at::Generator gen_;
+  DropoutScope* prev_;
+  friend at::Tensor dropout(const at::Tensor& x);
+};
+// x itself in eval mode; x · mask / (1 − p) inside a DropoutScope.
+at::Tensor dropout(const at::Tensor& x);
+
 at::Tensor activation(const at::Tensor& x, const std::string& act);
 at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape);
 at::Tensor normForward(const Norm& n, const at::Tensor& x, double eps, Tape* tape);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "core/entk.h"
 
@@ -66,10 +67,14 @@ LinearizedOutputs linearizedOutputs(const Model& m0, const Model& m1, const std:
 }
 
 KernelDistance kernelDistance(const Model& m0, const Model& m1, const std::vector<Example>& train, const std::vector<Example>& test,
-                              const OutputSpec& out, int64_t batchSize, const Progress& progress) {
+                              const OutputSpec& out, int64_t batchSize, const Progress& progress, const std::string& formula) {
+  if (formula != "sgd" && formula != "signgd" && formula != "asymmetric_signgd")
+    throw std::runtime_error("option 'kernelDistanceFormula': '" + formula + "' is not one of sgd, signgd, asymmetric_signgd");
   KernelOptions ko;
   ko.output = out;
-  ko.sgd = true;
+  ko.sgd = formula == "sgd";
+  ko.signgd = formula == "signgd";
+  ko.asymmetricSigngd = formula == "asymmetric_signgd";
   ko.subset = Subset::All;
   ko.batchSize = batchSize;
   Progress p0 = progress, p1 = progress;
@@ -82,9 +87,9 @@ KernelDistance kernelDistance(const Model& m0, const Model& m1, const std::vecto
     return (a - b).norm().item<double>() / den;
   };
   KernelDistance d;
-  d.trainTrain = rel(k1.kernels.at("sgd/train_train"), k0.kernels.at("sgd/train_train"));
-  d.trainTest =
-      test.empty() ? std::numeric_limits<double>::quiet_NaN() : rel(k1.kernels.at("sgd/train_test"), k0.kernels.at("sgd/train_test"));
+  const std::string tt = formula + "/train_train", te = formula + "/train_test";
+  d.trainTrain = rel(k1.kernels.at(tt), k0.kernels.at(tt));
+  d.trainTest = test.empty() ? std::numeric_limits<double>::quiet_NaN() : rel(k1.kernels.at(te), k0.kernels.at(te));
   return d;
 }
 

@@ -1,10 +1,12 @@
 // The paper's two tests of kernel behaviour (REFERENCE.md §8.3; not in the reference repository):
 // - Linearization: f_lin(x) = f(θ0)(x) + ∇f(θ0)(x)·(θ1 − θ0), one forward-mode (JVP) pass per batch with
 //   the tangents θ1 − θ0 on the trained parameters;
-// - Fixed Features: the relative distance ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of the SGD eNTK.
+// - Fixed Features: the relative distance ‖K(θ1) − K(θ0)‖_F / ‖K(θ0)‖_F of an eNTK (SGD, SignGD or
+//   asymmetric SignGD: the optimizer's kernel analog, the paper's Table 7).
 #pragma once
 #include <ATen/ATen.h>
 
+#include <string>
 #include <vector>
 
 #include "core/forward.h"
@@ -29,8 +31,9 @@ struct KernelDistance {
   double trainTest = 0;  // NaN when there is no test set
 };
 
-// SGD kernels of all parameters at θ0 and θ1 (computeKernels on both models).
+// Kernels of one formula ("sgd", "signgd", "asymmetric_signgd") over all parameters at θ0 and θ1
+// (computeKernels on both models).
 KernelDistance kernelDistance(const Model& m0, const Model& m1, const std::vector<Example>& train, const std::vector<Example>& test,
-                              const OutputSpec& out, int64_t batchSize, const Progress& progress);
+                              const OutputSpec& out, int64_t batchSize, const Progress& progress, const std::string& formula = "sgd");
 
 }  // namespace lmk

@@ -2,6 +2,7 @@
 
 #include <c10/core/GradMode.h>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <sys/stat.h>
@@ -74,6 +75,7 @@ std::string Fingerprint(const PretrainOptions& o, size_t nTrain) {
     << " intermediate=" << c.intermediate << " positions=" << c.maxPositions << " steps=" << o.steps << " batch=" << o.batchSize
     << " warmup=" << o.warmupSteps << " lr=" << Num(o.lr) << " wd=" << Num(o.weightDecay) << " seed=" << o.seed << " mask=" << o.maskId
     << " train_sequences=" << nTrain;
+  if (o.dropout > 0) s << " dropout=" << Num(o.dropout);  // absent at 0: checkpoints from before the option still match
   return s.str();
 }
 
@@ -114,6 +116,7 @@ void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>&
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw std::runtime_error("option 'lr' must be a finite number > 0, got " + Num(o.lr));
   if (o.warmupSteps < 0 || o.warmupSteps > o.steps)
     throw std::runtime_error("option 'warmupSteps' must be in [0, steps], got " + std::to_string(o.warmupSteps));
+  if (!(o.dropout >= 0 && o.dropout < 1)) throw std::runtime_error("option 'dropout' must be in [0, 1), got " + Num(o.dropout));
   if (!(o.maskProb > 0 && o.maskProb < 1)) throw std::runtime_error("option 'maskProb' must be in (0, 1), got " + Num(o.maskProb));
   if (o.maskReplace < 0 || o.randomReplace < 0 || o.maskReplace + o.randomReplace > 1)
     throw std::runtime_error("options 'maskReplace' + 'randomReplace' must be probabilities summing to at most 1");
@@ -286,7 +289,12 @@ std::vector<const std::vector<int64_t>*> PretrainRun::batch(int64_t step) {
 
 void PretrainRun::trainStep(int64_t step) {
   MlmBatch mb = maskBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
-  at::Tensor loss = at::cross_entropy_loss(mlmLogits(*res_.model, mb), mb.targets);
+  at::Tensor loss;
+  {
+    // training mode: dropout masks from (seed, step), the same after a resume
+    DropoutScope train(o_.dropout, at::make_generator<at::CPUGeneratorImpl>(Mix(o_.seed ^ 0xD0D0D0D0ull, static_cast<uint64_t>(step))));
+    loss = at::cross_entropy_loss(mlmLogits(*res_.model, mb), mb.targets);
+  }
   const double lossVal = loss.item<double>();
   if (!std::isfinite(lossVal))
     throw std::runtime_error("pre-training diverged at step " + std::to_string(step + 1) + ": the loss is " + Num(lossVal) +

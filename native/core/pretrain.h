@@ -3,7 +3,9 @@
 // <mask>, 10% a uniformly random non-special token, 10% stay; the loss is the cross-entropy of the
 // tied decoder's logits at the selected positions. Masks are drawn anew every time a sequence is used
 // (dynamic masking) from a generator seeded by (seed, step), so a resumed run draws the same masks.
-// AdamW with linear warm-up and linear decay to 0, gradient clipping to a total norm, no dropout.
+// AdamW with linear warm-up and linear decay to 0, gradient clipping to a total norm, dropout `dropout`
+// (hidden and attention, RoBERTa's 0.1; masks from a generator seeded by (seed, step), so a resumed run
+// draws the same ones) in the training steps, eval mode for held-out evaluation.
 // Periodic checkpoints (model, AdamW moments, step, loss record) are written atomically and resume.
 // Held-out MLM loss/accuracy is measured with fixed masks (the same at every evaluation).
 #pragma once
@@ -32,6 +34,7 @@ struct PretrainOptions {
   double weightDecay = 0.01;
   double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;
   double maxGradNorm = 1.0;  // <= 0: no clipping
+  double dropout = 0.0;      // hidden and attention dropout of the training steps, in [0, 1)
   uint64_t seed = 1;
   int64_t evalEvery = 0;  // 0: evaluate once at the end (when held-out data is given)
   int64_t evalBatchSize = 64;

@@ -1,7 +1,12 @@
 // Fine-tuning, linearization and the kernel distance against fixtures-a.json (`roberta.cases[0]
 // .fine_tuning`: one full-batch step of SGD, AdamW and SignGD on the prompt model, all parameters).
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <torch/csrc/autograd/autograd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "core/finetune.h"
 #include "core/linearize.h"
@@ -12,6 +17,120 @@ using namespace lmk;
 using lmk::test::Examples;
 using lmk::test::MaxRelErr;
 using lmk::test::ToTensor;
+
+namespace {
+
+// Dropout (LM-BFF's 0.1 in training, eval mode elsewhere): the mask rate and scale, determinism, and its
+// effect on fine-tuning. The fixture cases above run with the default dropout 0, as before the option.
+void CheckDropout(const Model& model, const FinetuneData& data, const std::vector<int64_t>& labelIds) {
+  const int64_t n = 200000;
+  at::Tensor x = at::ones({n}, at::kDouble);
+  LMK_CHECK(dropout(x).equal(x), "outside a DropoutScope dropout is the identity (eval mode)");
+  at::Tensor y, y2;
+  {
+    DropoutScope s(0.1, at::make_generator<at::CPUGeneratorImpl>(7));
+    y = dropout(x);
+  }
+  {
+    DropoutScope s(0.1, at::make_generator<at::CPUGeneratorImpl>(7));
+    y2 = dropout(x);
+  }
+  LMK_CHECK(dropout(x).equal(x), "eval mode again after the scope");
+  const double dropped = (y == 0).sum().item<double>() / n;
+  // Bernoulli(0.1) share of n draws: standard error √(0.1·0.9/n) ≈ 6.7e-4; accept 5 standard errors
+  LMK_CHECK(std::abs(dropped - 0.1) < 5 * std::sqrt(0.09 / n), "dropped share %.5f, want 0.1", dropped);
+  LMK_CHECK(((y == 0) | (y == 1.0 / 0.9)).all().item<bool>(), "kept entries are scaled by exactly 1/(1 − p)");
+  LMK_CHECK(y.equal(y2), "the same seed draws the same mask");
+  bool refused = false;
+  try {
+    DropoutScope bad(1.0, at::make_generator<at::CPUGeneratorImpl>(1));
+  } catch (const std::runtime_error&) {
+    refused = true;
+  }
+  LMK_CHECK(refused, "p = 1 is refused");
+
+  FinetuneOptions o;
+  o.output.mode = OutputMode::Prompt;
+  o.output.labelWordIds = labelIds;
+  o.optimizer.kind = OptimizerKind::AdamW;
+  o.lr = 1e-3;
+  o.steps = 3;
+  o.seed = 5;
+  FinetuneResult plain = finetune(model, data, o, Progress{});
+  o.dropout = 0.1;
+  FinetuneResult a = finetune(model, data, o, Progress{});
+  FinetuneResult b = finetune(model, data, o, Progress{});
+  o.seed = 6;
+  FinetuneResult c = finetune(model, data, o, Progress{});
+  auto pa = parameterTensors(*a.model), pb = parameterTensors(*b.model), pp = parameterTensors(*plain.model);
+  bool same = true, differs = false;
+  for (size_t i = 0; i < pa.size(); i++) {
+    same = same && pa[i].equal(pb[i]);
+    differs = differs || !pa[i].equal(pp[i]);
+  }
+  LMK_CHECK(same && a.trainLoss == b.trainLoss, "dropout 0.1: the same seed gives the same weights and losses");
+  LMK_CHECK(differs && a.trainLoss[0] != plain.trainLoss[0], "dropout 0.1 changes the loss trajectory (%.17g vs %.17g)", a.trainLoss[0],
+            plain.trainLoss[0]);
+  LMK_CHECK(c.trainLoss[0] != a.trainLoss[0], "another seed draws other masks (full batch: only dropout depends on it)");
+  at::Tensor evalLogits = outputs(*a.model, data.test, o.output, 16);
+  LMK_CHECK(a.testLogits.equal(evalLogits), "the measurements are in eval mode (test outputs = a plain forward pass)");
+  std::printf("dropout: dropped share %.5f; losses p=0 %.6f, p=0.1 %.6f\n", dropped, plain.trainLoss[0], a.trainLoss[0]);
+}
+
+// Per-(example, logit) gradients of all parameters by plain autograd, one flattened row each [N·C, P]
+// (float64), independently of the kernel engine; the key bias gets 0 (its gradient is exactly 0 in exact
+// arithmetic, DESIGN.md: the engine leaves it out).
+at::Tensor GradientRows(const Model& m0, const std::vector<Example>& xs, const OutputSpec& out) {
+  auto m = cloneModel(m0);
+  std::vector<at::Tensor> ps = parameterTensors(*m);
+  for (auto& p : ps) p.requires_grad_(true);
+  Batch b = makeBatch(*m, xs, 0, xs.size(), m->device());
+  at::Tensor logits = forwardOutputs(*m, b, out.mode, labelIdTensor(*m, out), nullptr).logits;
+  std::vector<at::Tensor> rows;
+  for (int64_t i = 0; i < logits.size(0); i++)
+    for (int64_t c = 0; c < logits.size(1); c++) {
+      auto g = torch::autograd::grad({logits[i][c]}, ps, {}, /*retain_graph=*/true, false, /*allow_unused=*/true);
+      std::vector<at::Tensor> flat;
+      for (size_t k = 0; k < ps.size(); k++) {
+        const bool keyBias = m->params[k].name.find("attention.self.key.bias") != std::string::npos;
+        flat.push_back(g[k].defined() && !keyBias ? g[k].reshape({-1}) : at::zeros({ps[k].numel()}, ps[k].options()));
+      }
+      rows.push_back(at::cat(flat).detach());
+    }
+  return at::stack(rows);
+}
+
+// The kernel distance of every formula (the optimizer's analog, paper Table 7) against the Gram matrices of
+// the autograd gradient rows at θ0 and θ1: SGD G·Gᵀ, SignGD sign(G)·sign(G)ᵀ, asymmetric sign(G)·Gᵀ.
+void CheckKernelDistanceFormulas(const Model& m0, const FinetuneData& data, const std::vector<int64_t>& labelIds) {
+  FinetuneOptions o;
+  o.output.mode = OutputMode::Prompt;
+  o.output.labelWordIds = labelIds;
+  o.optimizer.kind = OptimizerKind::AdamW;
+  o.lr = 1e-2;
+  o.steps = 2;
+  FinetuneResult r = finetune(m0, data, o, Progress{});
+  const at::Tensor g0 = GradientRows(m0, data.train, o.output), g1 = GradientRows(*r.model, data.train, o.output);
+  auto rel = [](const at::Tensor& k1, const at::Tensor& k0) { return (k1 - k0).norm().item<double>() / k0.norm().item<double>(); };
+  const double want[3] = {rel(g1.matmul(g1.t()), g0.matmul(g0.t())), rel(g1.sign().matmul(g1.sign().t()), g0.sign().matmul(g0.sign().t())),
+                          rel(g1.sign().matmul(g1.t()), g0.sign().matmul(g0.t()))};
+  const char* names[3] = {"sgd", "signgd", "asymmetric_signgd"};
+  for (int f = 0; f < 3; f++) {
+    KernelDistance d = kernelDistance(m0, *r.model, data.train, {}, o.output, 3, Progress{}, names[f]);
+    const double e = std::abs(d.trainTrain - want[f]) / want[f];
+    LMK_CHECK(e <= 1e-9, "kernel distance %s: %.17g, autograd reference %.17g (rel err %.3g)", names[f], d.trainTrain, want[f], e);
+    std::printf("kernel distance %-18s %.6f (autograd reference: rel err %.2e)\n", names[f], d.trainTrain, e);
+  }
+  bool refused = false;
+  try {
+    kernelDistance(m0, *r.model, data.train, {}, o.output, 3, Progress{}, "lstsq");
+  } catch (const std::runtime_error& e) {
+    refused = std::string(e.what()).find("kernelDistanceFormula") != std::string::npos;
+  }
+  LMK_CHECK(refused, "an unknown kernel distance formula is refused, naming the option");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   const test::Fixtures fx = test::LoadFixtures(argc, argv);
@@ -82,5 +201,7 @@ int main(int argc, char** argv) {
         linearizedOutputs(*model, *model, std::vector<bool>(model->params.size(), true), data.test, o.output, 3, Progress{});
     LMK_CHECK(lin.jvp.abs().max().item<double>() == 0, "zero tangent gives a non-zero JVP");
   }
+  CheckDropout(*model, data, labelIds);
+  CheckKernelDistanceFormulas(*model, data, labelIds);
   return test::Finish("test_finetune");
 }

@@ -110,6 +110,17 @@ int main() {
 
   CheckResume(o, full, train, held, tmp);
 
+  // dropout 0.1 (RoBERTa's): another loss trajectory than without, the same one again for the same seed,
+  // and a resumed run draws the same masks (seeded by (seed, step))
+  PretrainOptions od = o;
+  od.dropout = 0.1;
+  PretrainResult withDropout = pretrain(od, train, held, none);
+  PretrainResult again = pretrain(od, train, held, none);
+  LMK_CHECK(withDropout.loss[0] != full.loss[0], "dropout 0.1 changes the first loss (%.17g)", full.loss[0]);
+  LMK_CHECK(withDropout.loss == again.loss, "dropout: the same seed gives the same loss record");
+  LMK_CHECK(withDropout.evals.back().loss == again.evals.back().loss, "held-out evaluation is deterministic (eval mode)");
+  CheckResume(od, withDropout, train, held, test::TempDir());
+
   // the saved model loads (HF names, tied decoder absent: the loader clones the embeddings)
   saveModelSafetensors(*full.model, tmp + "/model.safetensors");
   test::WriteFile(
