@@ -43,6 +43,10 @@ export function modelContentId(modelDir: string, memo?: string): string {
   });
 }
 
+/** The config.json model types of decoder-only (causal) LMs: prompts end at the mask (prompts/causal.ts). */
+export const CAUSAL_MODEL_TYPES: readonly string[] = ['gpt2', 'llama', 'mistral', 'qwen2'];
+export const isCausalArch = (arch: string): boolean => CAUSAL_MODEL_TYPES.includes(arch);
+
 /** What the tokenizer check needs of a model: its folder, family and vocabulary size. */
 export interface ModelVocab {
   dir: string;
@@ -62,7 +66,8 @@ export function checkTokenizerFitsModel(
   labelWordIds?: readonly number[] | null,
 ): void {
   const V = model.vocabSize;
-  if (tok.vocabSize !== V)
+  // decoders often pad their embedding matrix beyond the tokenizer (Qwen2: 151,936 rows for 151,665 ids)
+  if (isCausalArch(model.arch) ? tok.vocabSize > V : tok.vocabSize !== V)
     throw new InputError(
       model.dir,
       `the tokenizer (${tokDir}) has ${tok.vocabSize} ids but the ${model.arch} checkpoint's vocabulary has ${V}: ` +
@@ -102,7 +107,8 @@ export async function prepareModel(x: Experiment, opts: ExperimentOptions, memo?
   const modelId = modelContentId(modelDir, memo);
   const tokDir = tokenizerDirFor(modelDir, tokenizerDir);
   const tok = loadTokenizer(tokDir);
-  const enc = taskEncoder(tok, x.task, { labelWords: opts.labelWords, template: opts.template });
+  const causal = isCausalArch(vocab.arch);
+  const enc = taskEncoder(tok, x.task, { labelWords: opts.labelWords, template: opts.template, causal });
   const labelWordIds = x.output === 'prompt' ? enc.labelWordIds : null;
   checkTokenizerFitsModel(tok, vocab, tokDir, labelWordIds);
   return { modelId, tok, enc, labelWordIds };

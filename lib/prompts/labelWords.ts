@@ -25,7 +25,12 @@ export function labelWordId(tok: Tokenizer, word: string): number {
       );
     return id;
   }
-  const pieces = tok.tokenize(' ' + word);
+  let pieces = tok.tokenize(' ' + word);
+  // SentencePiece-style BPE (Llama): the normaliser already prefixes '▁', so the word alone is `▁word`
+  if (pieces.length !== 1 && tok.kind === 'causal') {
+    const alone = tok.tokenize(word);
+    if (alone.length === 1 && alone[0].startsWith('\u2581')) pieces = alone;
+  }
   if (pieces.length !== 1) {
     throw new InputError(
       where,
