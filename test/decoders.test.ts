@@ -1,13 +1,14 @@
 // Decoder-only LMs (GPT-2, Llama) through the TypeScript API against decoders/fixtures-c.json (independent
 // float64 PyTorch from the Hugging Face modeling code): f0, grad_dim, parameter names and every kernel.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run as kernelCli } from '../lib/cli/kernel.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../lib/kernels/safetensors.js';
 import { loadModel } from '../lib/model.js';
 import type { Formula } from '../lib/types.js';
-import { decoderFixtures, decoderModelDir, flat, maxRelErr } from './helpers/fixtures.js';
+import { decoderFixtures, decoderModelDir, fixturesDir, flat, maxRelErr } from './helpers/fixtures.js';
 import { KERNEL_KEYS } from './helpers/fixture-cases.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
@@ -105,4 +106,52 @@ describe('lmkernel kernel on the decoder fixtures (float64)', () => {
       });
     });
   }
+});
+
+describe("GPT-2 LoRA on c_attn's query and value slices", () => {
+  it('gives the outputs of the checkpoint with W + (alpha / r) B A merged into those columns', async () => {
+    const A = decoderFixtures().gpt2;
+    const H = 32;
+    const r = 2;
+    const alpha = 3;
+    let s = 7;
+    const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.4;
+    const mat = (rows: number, cols: number) => Array.from({ length: rows }, () => Array.from({ length: cols }, rnd));
+    const loraA: Record<string, number[][]> = {};
+    const loraB: Record<string, number[][]> = {};
+    const file = readSafetensors(join(fixturesDir, 'decoders', A.weights_file));
+    const merged: Record<string, Tensor> = {};
+    for (const [n, t] of Object.entries(file.tensors))
+      merged[n] = { dtype: 'F64', shape: t.shape, data: Float64Array.from(t.data) };
+    for (let l = 0; l < 2; l++)
+      for (const [target, offset] of [
+        ['query', 0],
+        ['value', 2 * H],
+      ] as const) {
+        const a = mat(r, H);
+        const b = mat(H, r);
+        loraA[`h.${l}.attn.${target}.lora_A`] = a;
+        loraB[`h.${l}.attn.${target}.lora_B`] = b;
+        // Conv1D [in, out]: W[i][offset + o] += (alpha / r) Σ_k B[o][k] A[k][i]
+        const w = merged[`h.${l}.attn.c_attn.weight`].data;
+        for (let i = 0; i < H; i++)
+          for (let o = 0; o < H; o++) {
+            let d = 0;
+            for (let k = 0; k < r; k++) d += b[o][k] * a[k][i];
+            w[i * 3 * H + offset + o] += (alpha / r) * d;
+          }
+      }
+    const dir = join(mkdtempSync(join(tmpdir(), 'lmk-gpt2-merged-')), 'm');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(A.config));
+    writeSafetensors(join(dir, 'model.safetensors'), merged);
+    const lora = await loadModel(decoderModelDir('gpt2'), { dtype: 'float64' });
+    lora.applyLora({ r, alpha, targets: ['query', 'value'], A: loraA, B: loraB });
+    const plain = await loadModel(dir, { dtype: 'float64' });
+    const inputs = A.inputs.prompt.train;
+    const got = await lora.outputs({ inputs, labelWordIds: A.label_word_ids });
+    const want = await plain.outputs({ inputs, labelWordIds: A.label_word_ids });
+    expect(maxRelErr(flat(got), flat(want))).toBeLessThan(1e-12);
+    expect(maxRelErr(flat(got), flat(A.cases[0].f0_train))).toBeGreaterThan(1e-3); // the adapters do change them
+  });
 });
