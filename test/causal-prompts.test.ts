@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadGpt2Bpe } from '../lib/demo/vocab.js';
+import { encoderOptionsFor } from '../lib/experiments/prepare.js';
 import { CAUSAL_TEMPLATES, encodeCausalPrompt, taskEncoder, TASK_PROMPTS } from '../lib/prompts/index.js';
 import { loadTokenizer, tokenizerFromJson } from '../lib/tokenizer.js';
 import { gpt2TokenizerJson } from '../lib/tokenizerCausal.js';
@@ -88,5 +89,14 @@ describe('causal prompts', () => {
   it('standard encoding: [BOS] A ␣B, the score head reads the last token', () => {
     const enc = taskEncoder(withBos, 'MRPC', { causal: true });
     expect(enc.encodeStandard(['Yes.', 'No.']).inputIds).toEqual([50256, id('Yes'), id('.'), id(' No'), id('.')]);
+  });
+});
+
+describe('encoder options per model', () => {
+  it('decoders get causal prompts, capped at their positions; masked LMs the task settings', () => {
+    expect(encoderOptionsFor('gpt2', 64, 'SST-2')).toEqual({ causal: true, maxLength: 64 });
+    expect(encoderOptionsFor('llama', 4096, 'SST-2')).toEqual({ causal: true });
+    expect(encoderOptionsFor('qwen2', undefined, 'MNLI')).toEqual({ causal: true });
+    expect(encoderOptionsFor('roberta', 64, 'SST-2')).toEqual({});
   });
 });

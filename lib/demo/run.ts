@@ -16,7 +16,7 @@ import { writeKShot } from '../data/index.js';
 import { runFinetuneExperiment, runKernelExperiment, type RunProgress } from '../experiments/index.js';
 import type { Optimizer } from '../finetune.js';
 import { writeFileAtomic } from '../io.js';
-import { isCausalArch } from '../experiments/prepare.js';
+import { encoderOptionsFor } from '../experiments/prepare.js';
 import { loadModel } from '../model.js';
 import { loadTokenizer, taskEncoder } from '../prompts/index.js';
 import type { SolverName } from '../solvers/index.js';
@@ -152,7 +152,7 @@ function demoData(d: Demo): string {
 async function zeroShotRow(d: Demo, dataDir: string): Promise<number[]> {
   const tok = loadTokenizer(d.modelDir);
   const model = await loadModel(d.modelDir);
-  const enc = taskEncoder(tok, d.task, { causal: isCausalArch(model.info.arch), ...d.prompt });
+  const enc = taskEncoder(tok, d.task, { ...encoderOptionsFor(model.info.arch, model.info.maxPositions, d.task), ...d.prompt });
   d.log(
     `model: ${d.modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`,
   );

@@ -1,5 +1,5 @@
 // Zero-shot prompt accuracy: argmax over the label words' logits at <mask>, no training.
-import { isCausalArch } from '../experiments/prepare.js';
+import { encoderOptionsFor } from '../experiments/prepare.js';
 import type { LmModel } from '../model.js';
 import { taskEncoder, type TaskEncoderOptions } from '../prompts/index.js';
 import type { Example } from '../tasks/index.js';
@@ -21,7 +21,7 @@ export async function zeroShotAccuracy(
   opts: TaskEncoderOptions = {},
 ): Promise<ZeroShot> {
   // a decoder reads the label words after its causal prompt (prompts/causal.ts)
-  const enc = taskEncoder(tok, task, { causal: isCausalArch(model.info.arch), ...opts });
+  const enc = taskEncoder(tok, task, { ...encoderOptionsFor(model.info.arch, model.info.maxPositions, task), ...opts });
   const inputs = examples.map((x, i) => {
     const e = enc.encode(x.texts, i);
     return { input_ids: e.inputIds, mask_pos: e.maskPos };
