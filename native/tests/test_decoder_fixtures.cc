@@ -4,9 +4,11 @@
 // joint passes; config fields refused.
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "core/config.h"
 #include "core/entk.h"
+#include "core/memory.h"
 #include "core/model.h"
 #include "core/safetensors.h"
 #include "core/safetensors_write.h"
@@ -140,6 +142,38 @@ void CheckGpt2Prefix(const test::FixtureFiles& files, const std::string& tmp, co
   LMK_CHECK(m->params.size() == plain.params.size() && m->params[0].name == "wte.weight", "prefixed GPT-2: parameter names");
 }
 
+// The memory estimate's stored width and per-token activations, derived by hand from the families'
+// layers: small blocks = word-embedding rows of the training tokens (tied: label words too), GPT-2's
+// position table, norms, biases, the untied LM head's label rows or the score head; (a, δ) per token =
+// each linear layer's input (q, k, v share one; Llama's gate shares up's) and Co output gradients.
+void CheckMemoryEstimate(const Model& m, const ExampleSet& train, const ExampleSet& test, const std::vector<int64_t>& labels, bool prompt) {
+  const int64_t H = m.cfg.hidden, I = m.cfg.intermediate, L = m.cfg.layers, Co = prompt ? static_cast<int64_t>(labels.size()) : 2;
+  const bool gpt2 = m.cfg.arch == Arch::Gpt2;
+  std::set<int64_t> uni;
+  for (const auto& x : train) uni.insert(x.ids.begin(), x.ids.end());
+  if (gpt2 && prompt) uni.insert(labels.begin(), labels.end());
+  const int64_t U = static_cast<int64_t>(uni.size()), KV = m.cfg.kvHeads * m.cfg.headDim();
+  int64_t width = U * H, perToken = 0;
+  if (gpt2) {
+    width += m.cfg.maxPositions * H + L * (2 * H + 3 * H + H + 2 * H + 4 * H + H) + 2 * H;
+    perToken = L * ((H + Co * 3 * H) + (H + Co * H) + (H + Co * I) + (I + Co * H));
+  } else {
+    width += L * 2 * H + H + (prompt ? static_cast<int64_t>(labels.size()) * H : 0);
+    perToken = L * ((H + Co * (H + 2 * KV)) + (H + Co * H) + (H + Co * I) + Co * I + (I + Co * H));
+  }
+  if (!prompt) width += 2 * H;  // the score head
+  KernelOptions ko;
+  ko.output.mode = prompt ? OutputMode::Prompt : OutputMode::Standard;
+  if (prompt) ko.output.labelWordIds = labels;
+  ko.sgd = ko.signgd = true;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, subsetMask(m, Subset::All), train, test, ko, Co);
+  LMK_CHECK(e.width == width, "%s %s: estimated width %lld, derived %lld", m.cfg.archName(), prompt ? "prompt" : "standard",
+            (long long)e.width, (long long)width);
+  LMK_CHECK(e.activationsPerToken == perToken * 8, "%s: activations per token %lld, derived %lld", m.cfg.archName(),
+            (long long)e.activationsPerToken, (long long)(perToken * 8));
+  LMK_CHECK(e.activationsPerExample == 0, "a decoder has no per-example head sites");
+}
+
 bool Refused(const std::string& config, const std::string& needle) {
   try {
     ModelConfig::fromJsonText(config, "config.json");
@@ -187,6 +221,10 @@ int main(int argc, char** argv) {
       for (auto dtype : {at::kDouble, at::kFloat}) CheckCase(arch, A, files, cs, dtype);
     auto m = loadModel(files.config, files.weights, LoadOptions{at::kDouble, false});
     CheckBatchEqualsSingle(*m, A, files);
+    for (const char* mode : {"prompt", "standard"}) {
+      const json::Value& in = *A.find("inputs")->find(mode);
+      CheckMemoryEstimate(*m, Examples(*in.find("train")), Examples(*in.find("test")), files.labelIds, std::string(mode) == "prompt");
+    }
     const json::Value& inputs = *A.find("inputs")->find("prompt");
     KernelOptions ko;
     ko.output.labelWordIds = files.labelIds;
