@@ -155,3 +155,45 @@ describe("GPT-2 LoRA on c_attn's query and value slices", () => {
     expect(maxRelErr(flat(got), flat(A.cases[0].f0_train))).toBeGreaterThan(1e-3); // the adapters do change them
   });
 });
+
+describe('subsets by parameter role (prompt output, float64)', () => {
+  const H = 32;
+  // grad_dim by hand: wte 512 x 32 (the tied head with it), GPT-2's wpe 64 x 32, the score head 2 x 32,
+  // Llama's untied lm_head 512 x 32
+  const DIMS: Record<string, Record<string, number>> = {
+    gpt2: { all: 43968, exclude_embeddings: 43968 - 512 * H - 64 * H, exclude_head: 43968 - 2 * H },
+    llama: { all: 51424, exclude_embeddings: 51424 - 512 * H, exclude_head: 51424 - 512 * H - 2 * H },
+  };
+  for (const arch of ['gpt2', 'llama'] as const) {
+    it(`${arch}: grad_dim per subset; exclude_head removes exactly the LM head's δ_cc' z·z' block`, async () => {
+      const A = decoderFixtures()[arch];
+      const P = A.inputs.prompt;
+      const model = await loadModel(decoderModelDir(arch), { dtype: 'float64' });
+      const run = (subset: 'all' | 'exclude_embeddings' | 'exclude_head') =>
+        model.kernels({ train: P.train, test: P.test, labelWordIds: A.label_word_ids, subset, formulas: ['sgd'], batchSize: 3 });
+      for (const subset of ['all', 'exclude_embeddings', 'exclude_head'] as const)
+        expect((await run(subset)).gradDim, subset).toBe(DIMS[arch][subset]);
+      const emb = await run('exclude_embeddings');
+      expect(emb.paramNames.some((n) => n.includes('wte') || n.includes('wpe') || n.includes('embed_tokens'))).toBe(false);
+      const full = flat(A.cases[0].kernels.sgd.train_test);
+      const head = (await run('exclude_head')).kernels.sgd!.trainTest.data;
+      const C = A.label_word_ids.length;
+      const zTrain = await model.features({ inputs: P.train });
+      const zTest = await model.features({ inputs: P.test });
+      const want: number[] = [];
+      const got: number[] = [];
+      let k = 0;
+      for (let i = 0; i < P.train.length; i++)
+        for (let c = 0; c < C; c++)
+          for (let j = 0; j < P.test.length; j++)
+            for (let d = 0; d < C; d++, k++) {
+              // GPT-2: the LM head is wte (an embedding), so exclude_head keeps it: nothing removed
+              const dot = zTrain[i].reduce((s, v, h) => s + v * zTest[j][h], 0);
+              want.push(arch === 'llama' && c === d ? dot : 0);
+              got.push(full[k] - head[k]);
+            }
+      const scale = Math.max(...full.map(Math.abs));
+      expect(Math.max(...got.map((g, i) => Math.abs(g - want[i]))) / scale).toBeLessThan(1e-12);
+    });
+  }
+});
