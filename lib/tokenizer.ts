@@ -92,6 +92,9 @@ export class HfBackedTokenizer implements Tokenizer {
     /** causal tokenizers: special tokens the vocabulary lacks get the id -1 (never emitted) */
     optionalSpecials = false,
     readonly addBos?: boolean,
+    /** SentencePiece-style BPE (Llama): the normaliser prefixes every text with ▁, which stands for the
+     *  text's own leading space; one leading space is dropped before encoding (tokenizerCausal.ts). */
+    private readonly prefixesSpace = false,
   ) {
     try {
       this.hf = new HfTokenizer(json, {});
@@ -121,7 +124,7 @@ export class HfBackedTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.hf.encode(this.spaced(text), { add_special_tokens: false }).ids;
     for (let i = 0; i < ids.length; i++) {
       if (ids[i] === undefined) {
         throw new LmkError(`${this.kind} tokenizer: no id for a piece of ${JSON.stringify(text)}`);
@@ -130,8 +133,12 @@ export class HfBackedTokenizer implements Tokenizer {
     return ids;
   }
 
+  private spaced(text: string): string {
+    return this.prefixesSpace && text.startsWith(' ') ? text.slice(1) : text;
+  }
+
   tokenize(text: string): string[] {
-    return this.hf.tokenize(text, { add_special_tokens: false });
+    return this.hf.tokenize(this.spaced(text), { add_special_tokens: false });
   }
 
   tokenToId(token: string): number | undefined {

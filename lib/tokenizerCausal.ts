@@ -38,7 +38,20 @@ function templateBos(json: Json): string | undefined {
   return undefined;
 }
 
-/** A causal tokenizer from a BPE tokenizer.json object and the folder's tokenizer_config.json object. */
+/** Whether the normaliser or pre-tokenizer prefixes every text with ▁ (Llama's SentencePiece-style BPE). */
+function prefixesSpace(json: Json): boolean {
+  const norm = json.normalizer as Json | null | undefined;
+  const norms = norm?.type === 'Sequence' && Array.isArray(norm.normalizers) ? (norm.normalizers as Json[]) : norm ? [norm] : [];
+  if (norms.some((n) => n?.type === 'Prepend' && n.prepend === '\u2581')) return true;
+  const pre = json.pre_tokenizer as Json | null | undefined;
+  return pre?.type === 'Metaspace' && (pre.prepend_scheme === 'always' || pre.add_prefix_space === true);
+}
+
+/**
+ * A causal tokenizer from a BPE tokenizer.json object and the folder's tokenizer_config.json object. For a
+ * SentencePiece-style vocabulary, whose normaliser writes a text's leading space as the ▁ it prefixes
+ * anyway, one leading space of a text is dropped before encoding (" It was" → ▁It ▁was, not ▁ ▁It ▁was).
+ */
 export function causalTokenizer(json: Json, config: Json, source: string): Tokenizer {
   const fallback = (name: string) => (hasToken(json, GPT2_EOT) ? GPT2_EOT : name);
   const eos = tokenName(config.eos_token) ?? fallback('</s>');
@@ -51,7 +64,7 @@ export function causalTokenizer(json: Json, config: Json, source: string): Token
     unk: tokenName(config.unk_token) ?? fallback('<unk>'),
   };
   const addBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : templateBos(json) !== undefined;
-  return new HfBackedTokenizer('causal', json, names, source, true, addBos);
+  return new HfBackedTokenizer('causal', json, names, source, true, addBos, prefixesSpace(json));
 }
 
 /** GPT-2's tokenizer.json object from its vocab.json object and merges.txt text (as the hub's gpt2 has it). */

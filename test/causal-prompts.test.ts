@@ -130,3 +130,67 @@ describe('lmkernel encode with a causal tokenizer', () => {
     expect(row).toEqual({ input_ids: [id('a'), id(' gripping'), id(' movie'), id(' .'), id(' It'), id(' was')], mask_pos: 5 });
   });
 });
+
+describe('a Llama-style tokenizer.json (SentencePiece BPE: Prepend ▁, spaces as ▁, <s> added by the post-processor)', () => {
+  // a tiny vocabulary: the characters and the merges that make ▁It, ▁was, ▁great, ▁terrible, ▁fun
+  const words = ['▁It', '▁was', '▁great', '▁terrible', '▁fun'];
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  const merges: string[] = [];
+  const add = (t: string) => (vocab[t] ??= Object.keys(vocab).length);
+  for (const w of words) {
+    const chars = Array.from(w);
+    chars.forEach(add);
+    let cur = chars[0];
+    for (const c of chars.slice(1)) {
+      if (vocab[cur + c] === undefined) merges.push(`${cur} ${c}`);
+      cur = add(cur + c) >= 0 ? cur + c : cur;
+    }
+  }
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
+  const json = {
+    version: '1.0',
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: null,
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', fuse_unk: true, byte_fallback: false, vocab, merges },
+  };
+
+  it('is causal, adds BOS (from the post-processor), and takes ▁great as the label word of " great"', () => {
+    const t = tokenizerFromJson(json, 'llama-style');
+    expect(t.kind).toBe('causal');
+    expect(t.addBos).toBe(true);
+    expect(t.bosId).toBe(1);
+    expect(t.tokenize('fun')).toEqual(['▁fun']);
+    const enc = taskEncoder(t, 'SST-2', { causal: true });
+    expect(enc.labelWordIds).toEqual([vocab['▁terrible'], vocab['▁great']]);
+    const e = enc.encode(['fun']);
+    // <s> ▁fun ▁It ▁was: the sentence, then " It was" (its space is the ▁ of ▁It)
+    expect(e.inputIds).toEqual([1, vocab['▁fun'], vocab['▁It'], vocab['▁was']]);
+    expect(e.maskPos).toBe(3);
+  });
+});

@@ -25,12 +25,8 @@ export function labelWordId(tok: Tokenizer, word: string): number {
       );
     return id;
   }
-  let pieces = tok.tokenize(' ' + word);
-  // SentencePiece-style BPE (Llama): the normaliser already prefixes '▁', so the word alone is `▁word`
-  if (pieces.length !== 1 && tok.kind === 'causal') {
-    const alone = tok.tokenize(word);
-    if (alone.length === 1 && alone[0].startsWith('\u2581')) pieces = alone;
-  }
+  // (a SentencePiece-style causal tokenizer reads ' word' as ▁word: tokenizerCausal.ts)
+  const pieces = tok.tokenize(' ' + word);
   if (pieces.length !== 1) {
     throw new InputError(
       where,
