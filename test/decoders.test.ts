@@ -197,3 +197,51 @@ describe('subsets by parameter role (prompt output, float64)', () => {
     });
   }
 });
+
+describe('Qwen2 through the API', () => {
+  it('the Llama fixture with zero q/k/v biases as a qwen2 checkpoint: Llama f0, kernels = Llama + bias blocks', async () => {
+    const A = decoderFixtures().llama;
+    const file = readSafetensors(join(fixturesDir, 'decoders', A.weights_file));
+    const tensors: Record<string, Tensor> = { ...file.tensors };
+    for (let l = 0; l < 2; l++)
+      for (const [n, d] of [
+        ['q', 32],
+        ['k', 16],
+        ['v', 16],
+      ] as const)
+        tensors[`model.layers.${l}.self_attn.${n}_proj.bias`] = { dtype: 'F32', shape: [d], data: new Float32Array(d) };
+    const dir = join(mkdtempSync(join(tmpdir(), 'lmk-qwen2-')), 'm');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...A.config, model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'] }),
+    );
+    writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    const model = await loadModel(dir, { dtype: 'float64' });
+    expect(model.info.arch).toBe('qwen2');
+    const P = A.inputs.prompt;
+    const cs = A.cases[0];
+    const res = await model.kernels({
+      train: P.train,
+      test: P.test,
+      labelWordIds: A.label_word_ids,
+      formulas: ['sgd', 'signgd'],
+      batchSize: 3,
+    });
+    expect(res.gradDim).toBe(cs.grad_dim + 2 * (32 + 16 + 16));
+    expect(maxRelErr(flat(res.f0Train), flat(cs.f0_train))).toBeLessThan(1e-14);
+    // the SGD kernel is a sum over parameter blocks: Qwen2's = Llama's (the fixture) + its q/k/v biases' blocks
+    // (only_biases: the only biases it has)
+    const biases = await model.kernels({
+      train: P.train,
+      test: P.test,
+      labelWordIds: A.label_word_ids,
+      subset: 'only_biases',
+      batchSize: 3,
+    });
+    expect(biases.gradDim).toBe(2 * (32 + 16 + 16));
+    const sum = flat(cs.kernels.sgd.train_test).map((v, i) => v + biases.kernels.sgd!.trainTest.data[i]);
+    expect(maxRelErr(res.kernels.sgd!.trainTest.data, sum)).toBeLessThan(1e-12);
+    expect(maxRelErr(res.kernels.sgd!.trainTest.data, flat(cs.kernels.sgd.train_test))).toBeGreaterThan(1e-8);
+  });
+});
