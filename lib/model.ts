@@ -1,6 +1,7 @@
 // The model API: load a Hugging Face RoBERTa/BERT masked-LM (or GPT-2/Llama/Qwen2 decoder) folder and
-// compute eNTK kernels, outputs, and (with the fine-tuning module) train it. Options are validated here with messages that name the
-// option, the expected and the received value; the native core re-checks ranges (vocabulary, positions).
+// compute eNTK kernels, outputs, and (with the fine-tuning module) train it. Options are validated here
+// with messages that name the option, the expected and the received value; the native core re-checks
+// ranges (vocabulary, positions).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, withCancel } from './addon/load.js';
