@@ -56,3 +56,12 @@ describe('pretrain --arch gpt2 | llama (next-token loss)', () => {
     }, 120_000);
   }
 });
+
+describe('lmkernel pretrain --arch', () => {
+  it('names a bad --arch before any work', async () => {
+    const { run } = await import('../lib/cli/pretrain.js');
+    await expect(run(['--out', join(tmpdir(), 'lmk-never'), '--arch', 'falcon'])).rejects.toThrow(
+      /option '--arch': expected one of roberta, gpt2, llama, received "falcon"/,
+    );
+  });
+});
