@@ -1,6 +1,7 @@
-// The model API: load a Hugging Face RoBERTa/BERT masked-LM folder and compute eNTK kernels, outputs,
-// and (with the fine-tuning module) train it. Options are validated here with messages that name the
-// option, the expected and the received value; the native core re-checks ranges (vocabulary, positions).
+// The model API: load a Hugging Face RoBERTa/BERT masked-LM (or GPT-2/Llama/Qwen2 decoder) folder and
+// compute eNTK kernels, outputs, and (with the fine-tuning module) train it. Options are validated here
+// with messages that name the option, the expected and the received value; the native core re-checks
+// ranges (vocabulary, positions).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, withCancel } from './addon/load.js';
@@ -26,7 +27,8 @@ export type ModelInfo = AddonModelInfo;
 
 export interface LoadModelOptions {
   dtype?: Dtype;
-  /** Tie the MLM decoder to the word embeddings (default false: the reference keeps it separate). */
+  /** Tie the MLM decoder to the word embeddings (default false: the reference keeps it separate). RoBERTa/BERT
+   *  only: a decoder's LM head is tied as its config.json's tie_word_embeddings says. */
   tieWordEmbeddings?: boolean;
   device?: string;
   /** Override the file names inside the folder. */

@@ -1,8 +1,8 @@
-// Masked-LM pre-training of a RoBERTa-architecture model from scratch (native core: core/pretrain.h),
-// and the Hugging Face folder it is written to (config.json with model_type roberta, model.safetensors
-// with HF names and the decoder tied to the word embeddings, tokenizer.json) that `loadModel` loads.
-// Training steps use `dropout` (RoBERTa's 0.1 in `lmkernel pretrain`; 0 by default here), held-out
-// evaluation is in eval mode.
+// Pre-training from scratch (native core: core/pretrain.h): a RoBERTa-architecture masked LM, or a GPT-2
+// or Llama decoder with the next-token loss; and the Hugging Face folder it is written to (config.json,
+// model.safetensors with HF names and the head tied to the word embeddings, tokenizer.json) that
+// `loadModel` loads. Training steps use `dropout` (RoBERTa's 0.1 in `lmkernel pretrain`; 0 by default
+// here), held-out evaluation is in eval mode.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from './errors.js';
@@ -15,11 +15,15 @@ import type { ProgressFn } from './types.js';
 import { checkInt } from './validate.js';
 
 export interface ModelArch {
+  /** The family: roberta (masked LM, default), gpt2 or llama (decoders, next-token loss, tied LM head). */
+  family?: 'roberta' | 'gpt2' | 'llama';
+  /** Llama: key/value heads (grouped-query attention; default: heads). */
+  kvHeads?: number;
   hidden: number;
   layers: number;
   heads: number;
   intermediate: number;
-  /** Longest input in tokens (<s> and </s> included); positions = maxLength + 2 as RoBERTa. */
+  /** Longest input in tokens (<s> and </s> included); positions = maxLength + 2 as RoBERTa (decoders: maxLength). */
   maxLength: number;
 }
 
@@ -72,13 +76,16 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const train = flatten(opts.train, 'train');
   const heldout = flatten(opts.heldout ?? [], 'heldout');
   const padId = opts.padId ?? 1;
+  const family = opts.family ?? 'roberta';
   const args: AddonPretrainOptions = {
+    arch: family,
+    kvHeads: opts.kvHeads ?? opts.heads,
     vocabSize: opts.vocabSize,
     hidden: opts.hidden,
     layers: opts.layers,
     heads: opts.heads,
     intermediate: opts.intermediate,
-    maxPositions: opts.maxLength + padId + 1,
+    maxPositions: family === 'roberta' ? opts.maxLength + padId + 1 : opts.maxLength,
     padId,
     maskId: opts.maskId,
     numSpecial: opts.numSpecial ?? 4,
@@ -131,6 +138,43 @@ export function robertaConfig(arch: ModelArch, vocabSize: number, extra: Record<
     eos_token_id: 2,
     tie_word_embeddings: true,
     position_embedding_type: 'absolute',
+    torch_dtype: 'float32',
+    ...extra,
+  };
+}
+
+/** HF config.json of a GPT-2 or Llama decoder of this architecture (LM head tied to the embeddings). */
+export function decoderConfig(arch: ModelArch, vocabSize: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  if (arch.family === 'gpt2')
+    return {
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: vocabSize,
+      n_embd: arch.hidden,
+      n_layer: arch.layers,
+      n_head: arch.heads,
+      n_inner: arch.intermediate,
+      n_positions: arch.maxLength,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5,
+      tie_word_embeddings: true,
+      torch_dtype: 'float32',
+      ...extra,
+    };
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: vocabSize,
+    hidden_size: arch.hidden,
+    intermediate_size: arch.intermediate,
+    num_hidden_layers: arch.layers,
+    num_attention_heads: arch.heads,
+    num_key_value_heads: arch.kvHeads ?? arch.heads,
+    max_position_embeddings: arch.maxLength,
+    hidden_act: 'silu',
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
     torch_dtype: 'float32',
     ...extra,
   };

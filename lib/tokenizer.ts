@@ -21,8 +21,11 @@ import { join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError, LmkError } from './errors.js';
 import { cachedModelDir, hubCacheDir, parseHubId } from './hub/index.js';
+import { causalTokenizer, gpt2TokenizerJson, hasToken } from './tokenizerCausal.js';
 
-export type TokenizerKind = 'roberta' | 'bert';
+/** roberta: byte-level BPE with RoBERTa's specials; bert: WordPiece; causal: a decoder's tokenizer (GPT-2,
+ *  Llama, Qwen2: BPE without a mask token; tokenizerCausal.ts). */
+export type TokenizerKind = 'roberta' | 'bert' | 'causal';
 
 export interface Tokenizer {
   readonly kind: TokenizerKind;
@@ -47,9 +50,13 @@ export interface Tokenizer {
   readonly unkToken: string;
   /** Number of ids (vocabulary plus added tokens): 50265 for roberta-base, 30522 for bert-base-uncased. */
   readonly vocabSize: number;
+  /** Causal encodings: the BOS id (undefined when the tokenizer has none) and whether a prompt starts
+   *  with it (tokenizer_config.json's add_bos_token; `*cls*` of a template emits it then). */
+  readonly bosId?: number;
+  readonly addBos?: boolean;
 }
 
-interface SpecialNames {
+export interface SpecialNames {
   cls: string;
   sep: string;
   mask: string;
@@ -62,7 +69,7 @@ const BERT_SPECIALS: SpecialNames = { cls: '[CLS]', sep: '[SEP]', mask: '[MASK]'
 
 type Json = Record<string, unknown>;
 
-class HfBackedTokenizer implements Tokenizer {
+export class HfBackedTokenizer implements Tokenizer {
   readonly clsId: number;
   readonly sepId: number;
   readonly maskId: number;
@@ -74,6 +81,7 @@ class HfBackedTokenizer implements Tokenizer {
   readonly padToken: string;
   readonly unkToken: string;
   readonly vocabSize: number;
+  readonly bosId?: number;
   private readonly hf: HfTokenizer;
 
   constructor(
@@ -81,6 +89,12 @@ class HfBackedTokenizer implements Tokenizer {
     json: Json,
     names: SpecialNames,
     readonly source: string,
+    /** causal tokenizers: special tokens the vocabulary lacks get the id -1 (never emitted) */
+    optionalSpecials = false,
+    readonly addBos?: boolean,
+    /** SentencePiece-style BPE (Llama): the normaliser prefixes every text with ▁, which stands for the
+     *  text's own leading space; one leading space is dropped before encoding (tokenizerCausal.ts). */
+    private readonly prefixesSpace = false,
   ) {
     try {
       this.hf = new HfTokenizer(json, {});
@@ -89,6 +103,7 @@ class HfBackedTokenizer implements Tokenizer {
     }
     const id = (tok: string): number => {
       const v = this.hf.token_to_id(tok);
+      if (v === undefined && optionalSpecials) return -1;
       if (v === undefined) throw new InputError(source, `the ${kind} vocabulary has no special token '${tok}'`);
       return v;
     };
@@ -102,13 +117,14 @@ class HfBackedTokenizer implements Tokenizer {
     this.maskId = id(names.mask);
     this.padId = id(names.pad);
     this.unkId = id(names.unk);
+    if ((optionalSpecials || addBos !== undefined) && this.clsId >= 0) this.bosId = this.clsId;
     let maxId = -1;
     for (const v of this.hf.get_vocab(true).values()) if (v > maxId) maxId = v;
     this.vocabSize = maxId + 1;
   }
 
   encode(text: string): number[] {
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.hf.encode(this.spaced(text), { add_special_tokens: false }).ids;
     for (let i = 0; i < ids.length; i++) {
       if (ids[i] === undefined) {
         throw new LmkError(`${this.kind} tokenizer: no id for a piece of ${JSON.stringify(text)}`);
@@ -117,8 +133,12 @@ class HfBackedTokenizer implements Tokenizer {
     return ids;
   }
 
+  private spaced(text: string): string {
+    return this.prefixesSpace && text.startsWith(' ') ? text.slice(1) : text;
+  }
+
   tokenize(text: string): string[] {
-    return this.hf.tokenize(text, { add_special_tokens: false });
+    return this.hf.tokenize(this.spaced(text), { add_special_tokens: false });
   }
 
   tokenToId(token: string): number | undefined {
@@ -205,8 +225,11 @@ export function bertTokenizerJson(vocabText: string, lowercase = true): Json {
   };
 }
 
-/** Builds a tokenizer from a tokenizer.json object; the kind follows the model type (BPE = RoBERTa, WordPiece = BERT). */
-export function tokenizerFromJson(json: Json, source = 'tokenizer.json'): Tokenizer {
+/**
+ * Builds a tokenizer from a tokenizer.json object; the kind follows the model type (BPE = RoBERTa, WordPiece
+ * = BERT), and a BPE without RoBERTa's `<mask>` is a decoder's (causal; `config`: its tokenizer_config.json).
+ */
+export function tokenizerFromJson(json: Json, source = 'tokenizer.json', config: Json = {}): Tokenizer {
   const model = json.model as Json | undefined;
   // Older tokenizer.json files (roberta-base's among them) have no `model.type`: infer it as HF does.
   let type = model?.type;
@@ -215,8 +238,12 @@ export function tokenizerFromJson(json: Json, source = 'tokenizer.json'): Tokeni
   }
   if (type === 'BPE' || type === 'WordPiece') {
     const typed = { ...json, model: { ...model, type } };
+    if (type === 'BPE' && !hasToken(typed, ROBERTA_SPECIALS.mask)) return causalTokenizer(typed, config, source);
+    // a RoBERTa-style vocabulary under a decoder (lmkernel's pre-trained GPT-2 / Llama): add_bos_token
+    // starts causal prompts with <s>
+    const addBos = config.add_bos_token === true ? true : undefined;
     return type === 'BPE'
-      ? new HfBackedTokenizer('roberta', typed, ROBERTA_SPECIALS, source)
+      ? new HfBackedTokenizer('roberta', typed, ROBERTA_SPECIALS, source, false, addBos)
       : new HfBackedTokenizer('bert', typed, BERT_SPECIALS, source);
   }
   throw new InputError(
@@ -229,7 +256,10 @@ export function robertaFromVocabMerges(
   vocab: Record<string, number>,
   mergesText: string,
   source = 'vocab.json+merges.txt',
+  config: Json = {},
 ): Tokenizer {
+  // GPT-2's own vocab.json + merges.txt: no RoBERTa specials, a causal tokenizer
+  if (vocab[ROBERTA_SPECIALS.mask] === undefined) return causalTokenizer(gpt2TokenizerJson(vocab, mergesText), config, source);
   return new HfBackedTokenizer('roberta', robertaTokenizerJson(vocab, mergesText), ROBERTA_SPECIALS, source);
 }
 
@@ -297,14 +327,16 @@ export function loadTokenizer(idOrDir: string, opts: LoadTokenizerOptions = {}):
   }
   const has = (f: string) => existsSync(join(abs, f));
   const candidates: Array<() => Tokenizer | null> = [];
+  const config = has('tokenizer_config.json') ? readJson(join(abs, 'tokenizer_config.json')) : {};
   const fromJson = () =>
-    has('tokenizer.json') ? tokenizerFromJson(readJson(join(abs, 'tokenizer.json')), join(dir, 'tokenizer.json')) : null;
+    has('tokenizer.json') ? tokenizerFromJson(readJson(join(abs, 'tokenizer.json')), join(dir, 'tokenizer.json'), config) : null;
   const fromVocabMerges = () =>
     has('vocab.json') && has('merges.txt')
       ? robertaFromVocabMerges(
           readJson(join(abs, 'vocab.json')) as Record<string, number>,
           readText(join(abs, 'merges.txt')),
           join(dir, 'vocab.json'),
+          config,
         )
       : null;
   const fromVocabTxt = () => {

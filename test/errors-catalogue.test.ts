@@ -205,9 +205,9 @@ describe('catalogue: model files and configs', () => {
       "config field 'hidden_act' is 'swish'; supported: gelu",
     );
     await expectError(
-      () => loadModel(modelDir({ config: { ...A.config, model_type: 'gpt2' } })),
+      () => loadModel(modelDir({ config: { ...A.config, model_type: 'falcon' } })),
       NativeError,
-      "config field 'model_type' is 'gpt2'; supported: roberta, bert",
+      "config field 'model_type' is 'falcon'; supported: roberta, bert, gpt2, llama, mistral, qwen2",
     );
   });
   it('C16 model folder not found', async () => {

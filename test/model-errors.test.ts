@@ -86,8 +86,8 @@ describe('model loading: bad files and configs', () => {
     );
   });
   it('unsupported model type and relative positions', async () => {
-    await expect(loadModel(modelDir({ config: { ...A.config, model_type: 'gpt2' } }))).rejects.toThrow(
-      /config field 'model_type' is 'gpt2'/,
+    await expect(loadModel(modelDir({ config: { ...A.config, model_type: 'falcon' } }))).rejects.toThrow(
+      /config field 'model_type' is 'falcon'/,
     );
     await expect(loadModel(modelDir({ config: { ...A.config, position_embedding_type: 'relative_key' } }))).rejects.toThrow(
       /config field 'position_embedding_type' is 'relative_key'/,

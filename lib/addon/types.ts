@@ -11,7 +11,7 @@ export interface AddonCancelToken {
 
 /** model.cc Model#info(). */
 export interface AddonModelInfo {
-  arch: 'roberta' | 'bert';
+  arch: 'roberta' | 'bert' | 'gpt2' | 'llama' | 'qwen2';
   vocabSize: number;
   hidden: number;
   layers: number;
@@ -175,7 +175,8 @@ export interface AddonFinetuneResult {
 /** The pre-training settings that cross as they are (lib/pretrain.ts PretrainOptions shares them). */
 export interface AddonPretrainSettings {
   vocabSize: number;
-  maskId: number;
+  /** The <mask> id (RoBERTa's masked LM; decoders have none). */
+  maskId?: number;
   padId?: number;
   /** Ids below this are special (never masked, never random replacements); default 4. */
   numSpecial?: number;
@@ -201,6 +202,9 @@ export interface AddonPretrainSettings {
 
 /** pretrain.cc: sequences cross as one flat id array plus the lengths. */
 export interface AddonPretrainOptions extends AddonPretrainSettings {
+  /** roberta (masked LM, the default), gpt2 or llama (next-token loss). */
+  arch?: 'roberta' | 'gpt2' | 'llama';
+  kvHeads?: number;
   hidden: number;
   layers: number;
   heads: number;

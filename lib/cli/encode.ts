@@ -33,6 +33,10 @@ const SPEC = {
   'first-sent-limit': { type: 'string', help: "token cap on sentence 0 parts, or 'none' (default: the task's)" },
   'other-sent-limit': { type: 'string', help: "token cap on sentence >= 1 parts, or 'none' (default: the task's)" },
   'truncate-head': { type: 'boolean', help: 'truncate prompt encodings from the left', default: false },
+  causal: {
+    type: 'boolean',
+    help: "a decoder-only LM's prompts: the task's causal template, ending at the label word's position (default: from the tokenizer's kind)",
+  },
 } as const;
 
 function limitFlag(v: string | undefined, flag: string): number | null | undefined {
@@ -131,6 +135,7 @@ export const command = defineCommand({
       firstSentLimit: limitFlag(a['first-sent-limit'], '--first-sent-limit'),
       otherSentLimit: limitFlag(a['other-sent-limit'], '--other-sent-limit'),
       truncateHead: a['truncate-head'],
+      causal: a.causal === true || tok.kind === 'causal',
     });
     const standard = a.standard === true;
     const { lines, errors } = encodeLines(enc, readExamples(a.input), standard);

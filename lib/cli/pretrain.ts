@@ -1,9 +1,11 @@
 // `lmkernel pretrain`: the shipped model's recipe (lib/demo/pretrainRecipe.ts) from the command line:
-// a RoBERTa-architecture masked LM pre-trained from scratch on the Brown corpus into a model folder.
+// a RoBERTa-architecture masked LM (or, with --arch gpt2 | llama, a decoder with the next-token loss)
+// pre-trained from scratch on the Brown corpus into a model folder.
 import { pretrainDemoModel } from '../demo/pretrainRecipe.js';
 import { defineCommand } from './command.js';
 import { modelArg } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
+import { oneOf } from '../validate.js';
 
 const command = defineCommand({
   name: 'pretrain',
@@ -19,6 +21,8 @@ const command = defineCommand({
       help: "reuse this folder's (or hub id's) tokenizer.json (default: build a GPT-2 BPE vocabulary restricted to the corpus)",
     },
     'vocab-min-count': { type: 'number', help: 'keep GPT-2 tokens seen at least this often in the corpus', default: 20 },
+    arch: { type: 'string', help: 'roberta (masked LM) | gpt2 | llama (decoders, next-token loss)', default: 'roberta' },
+    'kv-heads': { type: 'number', help: 'llama: key/value heads (grouped-query attention; default: --heads)' },
     hidden: { type: 'number', help: 'hidden size', default: 128 },
     layers: { type: 'number', help: 'encoder layers', default: 4 },
     heads: { type: 'number', help: 'attention heads', default: 4 },
@@ -54,6 +58,8 @@ const command = defineCommand({
         tokenizer: a.tokenizer && (await modelArg(a.tokenizer, undefined, 'tokenizer')).dir,
         vocabMinCount: a['vocab-min-count'],
         arch: {
+          family: oneOf(a.arch, '--arch', ['roberta', 'gpt2', 'llama'] as const),
+          kvHeads: a['kv-heads'],
           hidden: a.hidden,
           layers: a.layers,
           heads: a.heads,

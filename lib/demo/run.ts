@@ -17,6 +17,7 @@ import { writeKShot } from '../data/index.js';
 import { runFinetuneExperiment, runKernelExperiment, type RunProgress } from '../experiments/index.js';
 import type { Optimizer } from '../finetune.js';
 import { writeFileAtomic } from '../io.js';
+import { encoderOptionsFor } from '../experiments/prepare.js';
 import { loadModel } from '../model.js';
 import { loadTokenizer, taskEncoder } from '../prompts/index.js';
 import type { SolverName } from '../solvers/index.js';
@@ -161,8 +162,8 @@ function demoData(d: Demo): string {
 /** 2. Zero-shot prompt accuracy per seed (the first maxTest test sentences). */
 async function zeroShotRow(d: Demo, dataDir: string): Promise<number[]> {
   const tok = loadTokenizer(d.modelDir);
-  const enc = taskEncoder(tok, d.task, d.prompt);
   const model = await loadModel(d.modelDir);
+  const enc = taskEncoder(tok, d.task, { ...encoderOptionsFor(model.info.arch, model.info.maxPositions, d.task), ...d.prompt });
   d.log(
     `model: ${d.modelDir} (${model.info.layers} layers, hidden ${model.info.hidden}, ${model.info.numParams} parameters); template ${enc.prompt.template}, label words ${enc.prompt.labelWords.join(' / ')}`,
   );

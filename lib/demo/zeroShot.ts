@@ -1,4 +1,5 @@
 // Zero-shot prompt accuracy: argmax over the label words' logits at <mask>, no training.
+import { encoderOptionsFor } from '../experiments/prepare.js';
 import type { LmModel } from '../model.js';
 import { taskEncoder, type TaskEncoderOptions } from '../prompts/index.js';
 import type { Example } from '../tasks/index.js';
@@ -21,7 +22,8 @@ export async function zeroShotAccuracy(
   examples: Example[],
   opts: TaskEncoderOptions = {},
 ): Promise<ZeroShot> {
-  const enc = taskEncoder(tok, task, opts);
+  // a decoder reads the label words after its causal prompt (prompts/causal.ts)
+  const enc = taskEncoder(tok, task, { ...encoderOptionsFor(model.info.arch, model.info.maxPositions, task), ...opts });
   const inputs = examples.map((x, i) => {
     const e = enc.encode(x.texts, i);
     return { input_ids: e.inputIds, mask_pos: e.maskPos };

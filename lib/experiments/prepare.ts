@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { cachedModelDir, resolveModelDir } from '../hub/index.js';
 import { loadModel, type LmModel } from '../model.js';
-import { encodeExamples, loadTokenizer, taskEncoder, type TaskEncoder } from '../prompts/index.js';
+import {
+  encodeExamples,
+  loadTokenizer,
+  taskEncoder,
+  taskPrompt,
+  type TaskEncoder,
+  type TaskEncoderOptions,
+} from '../prompts/index.js';
 import { readSplit, type TaskSpec } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
 import type { Dtype, EncodedExample, OutputKind } from '../types.js';
@@ -43,11 +50,26 @@ export function modelContentId(modelDir: string, memo?: string): string {
   });
 }
 
-/** What the tokenizer check needs of a model: its folder, family and vocabulary size. */
+/** The config.json model types of decoder-only (causal) LMs: prompts end at the mask (prompts/causal.ts). */
+export const CAUSAL_MODEL_TYPES: readonly string[] = ['gpt2', 'llama', 'mistral', 'qwen2'];
+export const isCausalArch = (arch: string): boolean => CAUSAL_MODEL_TYPES.includes(arch);
+
+/**
+ * The task encoder's options for a model: a decoder gets causal prompts, truncated (from the head) to its
+ * positions when the task allows more; a masked LM the task's own settings.
+ */
+export function encoderOptionsFor(arch: string, maxPositions: number | undefined, task: string): TaskEncoderOptions {
+  if (!isCausalArch(arch)) return {};
+  const taskMax = taskPrompt(task).maxLength;
+  return maxPositions !== undefined && maxPositions < taskMax ? { causal: true, maxLength: maxPositions } : { causal: true };
+}
+
+/** What the tokenizer check needs of a model: its folder, family and vocabulary size (and its positions). */
 export interface ModelVocab {
   dir: string;
   arch: string;
   vocabSize: number;
+  maxPositions?: number;
 }
 
 /**
@@ -62,7 +84,8 @@ export function checkTokenizerFitsModel(
   labelWordIds?: readonly number[] | null,
 ): void {
   const V = model.vocabSize;
-  if (tok.vocabSize !== V)
+  // decoders often pad their embedding matrix beyond the tokenizer (Qwen2: 151,936 rows for 151,665 ids)
+  if (isCausalArch(model.arch) ? tok.vocabSize > V : tok.vocabSize !== V)
     throw new InputError(
       model.dir,
       `the tokenizer (${tokDir}) has ${tok.vocabSize} ids but the ${model.arch} checkpoint's vocabulary has ${V}: ` +
@@ -76,12 +99,18 @@ export function checkTokenizerFitsModel(
 async function modelVocab(modelDir: string, dtype: Dtype): Promise<ModelVocab> {
   const configPath = join(modelDir, 'config.json');
   if (!existsSync(configPath) || !existsSync(join(modelDir, 'model.safetensors'))) await loadModel(modelDir, { dtype });
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { model_type?: string; vocab_size?: number };
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as {
+    model_type?: string;
+    vocab_size?: number;
+    n_positions?: number;
+    max_position_embeddings?: number;
+  };
   if (typeof config.vocab_size !== 'number') {
     const m = await loadModel(modelDir, { dtype });
-    return { dir: modelDir, arch: m.info.arch, vocabSize: m.info.vocabSize };
+    return { dir: modelDir, arch: m.info.arch, vocabSize: m.info.vocabSize, maxPositions: m.info.maxPositions };
   }
-  return { dir: modelDir, arch: String(config.model_type), vocabSize: config.vocab_size };
+  const maxPositions = config.n_positions ?? config.max_position_embeddings;
+  return { dir: modelDir, arch: String(config.model_type), vocabSize: config.vocab_size, maxPositions };
 }
 
 /** The model's inputs for an experiment: content id, tokenizer, task encoder and label word ids, checked. */
@@ -102,7 +131,11 @@ export async function prepareModel(x: Experiment, opts: ExperimentOptions, memo?
   const modelId = modelContentId(modelDir, memo);
   const tokDir = tokenizerDirFor(modelDir, tokenizerDir);
   const tok = loadTokenizer(tokDir);
-  const enc = taskEncoder(tok, x.task, { labelWords: opts.labelWords, template: opts.template });
+  const enc = taskEncoder(tok, x.task, {
+    labelWords: opts.labelWords,
+    template: opts.template,
+    ...encoderOptionsFor(vocab.arch, vocab.maxPositions, x.task),
+  });
   const labelWordIds = x.output === 'prompt' ? enc.labelWordIds : null;
   checkTokenizerFitsModel(tok, vocab, tokDir, labelWordIds);
   return { modelId, tok, enc, labelWordIds };

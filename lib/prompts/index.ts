@@ -4,6 +4,7 @@ export * from './encode.js';
 export * from './labelWords.js';
 export * from './tasks.js';
 export * from './taskEncoder.js';
+export * from './causal.js';
 export {
   loadTokenizer,
   tokenizerFromJson,

@@ -25,6 +25,7 @@ export function labelWordId(tok: Tokenizer, word: string): number {
       );
     return id;
   }
+  // (a SentencePiece-style causal tokenizer reads ' word' as ▁word: tokenizerCausal.ts)
   const pieces = tok.tokenize(' ' + word);
   if (pieces.length !== 1) {
     throw new InputError(

@@ -2,6 +2,7 @@
 import type { EncodedExample, OutputKind } from '../types.js';
 import type { Example } from '../tasks/index.js';
 import type { Tokenizer } from '../tokenizer.js';
+import { CAUSAL_TEMPLATES, encodeCausalPrompt, encodeCausalStandard } from './causal.js';
 import { encodePrompt, encodeStandard, type PromptEncoding, type StandardEncoding, type Texts } from './encode.js';
 import { labelWordIds } from './labelWords.js';
 import { parseTemplate, type ParsedTemplate } from './template.js';
@@ -11,6 +12,8 @@ export interface TaskEncoderOptions extends TaskPromptOverrides {
   truncateHead?: boolean;
   /** Return segment ids too (BERT token_type_ids). */
   tokenTypeIds?: boolean;
+  /** A decoder-only (causal) LM: the task's causal template (unless one is given) and causal encodings (causal.ts). */
+  causal?: boolean;
 }
 
 export interface TaskEncoder {
@@ -25,7 +28,10 @@ export interface TaskEncoder {
 }
 
 export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptions = {}): TaskEncoder {
-  const prompt = taskPrompt(task, opts);
+  const causal = opts.causal === true;
+  const base = taskPrompt(task, opts);
+  const prompt =
+    causal && opts.template === undefined ? { ...base, template: CAUSAL_TEMPLATES[base.task] ?? base.template } : base;
   const template = parseTemplate(prompt.template);
   const ids = labelWordIds(tok, prompt.labelWords);
   return {
@@ -33,7 +39,7 @@ export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptio
     template,
     labelWordIds: ids,
     encode: (texts, example) =>
-      encodePrompt(tok, texts, template, {
+      (causal ? encodeCausalPrompt : encodePrompt)(tok, texts, template, {
         maxLength: prompt.maxLength,
         firstSentLimit: prompt.firstSentLimit,
         otherSentLimit: prompt.otherSentLimit,
@@ -43,7 +49,9 @@ export function taskEncoder(tok: Tokenizer, task: string, opts: TaskEncoderOptio
         example,
       }),
     encodeStandard: (texts, example) =>
-      encodeStandard(tok, texts, prompt.maxLength, { tokenTypeIds: opts.tokenTypeIds, example }),
+      causal
+        ? encodeCausalStandard(tok, texts, prompt.maxLength)
+        : encodeStandard(tok, texts, prompt.maxLength, { tokenTypeIds: opts.tokenTypeIds, example }),
   };
 }
 

@@ -48,7 +48,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     Napi::Env env = info.Env();
     const Model& m = *model_;
     auto o = Napi::Object::New(env);
-    o.Set("arch", m.cfg.arch == Arch::Roberta ? "roberta" : "bert");
+    o.Set("arch", m.cfg.archName());
     o.Set("vocabSize", static_cast<double>(m.cfg.vocabSize));
     o.Set("hidden", static_cast<double>(m.cfg.hidden));
     o.Set("layers", static_cast<double>(m.cfg.layers));

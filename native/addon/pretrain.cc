@@ -32,7 +32,11 @@ Napi::Value Pretrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = ObjectArg(info, 0, "pretrain(options)");
   PretrainOptions po;
-  po.cfg.arch = Arch::Roberta;
+  // roberta (masked LM), gpt2 or llama (next-token loss; config_decoder.cc's defaults)
+  const std::string arch = GetString(o, "arch", "roberta");
+  if (arch != "roberta" && arch != "gpt2" && arch != "llama")
+    throw Napi::TypeError::New(env, "option 'arch' must be one of roberta, gpt2, llama, got '" + arch + "'");
+  po.cfg.arch = arch == "gpt2" ? Arch::Gpt2 : arch == "llama" ? Arch::Llama : Arch::Roberta;
   po.cfg.vocabSize = GetInt(o, "vocabSize", 0, true);
   po.cfg.hidden = GetInt(o, "hidden", 0, true);
   po.cfg.layers = GetInt(o, "layers", 0, true);
@@ -41,10 +45,12 @@ Napi::Value Pretrain(const Napi::CallbackInfo& info) {
   po.cfg.maxPositions = GetInt(o, "maxPositions", 0, true);
   po.cfg.padId = GetInt(o, "padId", 1);
   po.cfg.typeVocab = 1;
-  po.cfg.eps = GetNumber(o, "layerNormEps", 1e-5);
-  po.cfg.hiddenAct = "gelu";
+  po.cfg.eps = GetNumber(o, "layerNormEps", arch == "llama" ? 1e-6 : 1e-5);
+  po.cfg.hiddenAct = arch == "gpt2" ? "gelu_new" : arch == "llama" ? "silu" : "gelu";
   po.cfg.tieWordEmbeddings = true;
-  po.maskId = GetInt(o, "maskId", -1, true);
+  po.cfg.kvHeads = GetInt(o, "kvHeads", po.cfg.heads);
+  po.cfg.ropeTheta = GetNumber(o, "ropeTheta", 10000.0);
+  po.maskId = GetInt(o, "maskId", -1, arch == "roberta");
   po.numSpecial = GetInt(o, "numSpecial", 4);
   po.maskProb = GetNumber(o, "maskProb", 0.15);
   po.maskReplace = GetNumber(o, "maskReplace", 0.8);

@@ -1,11 +1,12 @@
-// Benchmark of the eNTK engine on a RoBERTa-base-shaped model with random weights (no checkpoint):
+// Benchmark of the eNTK engine on a RoBERTa-base-shaped (or, --arch gpt2, GPT-2-small-shaped: 124 M
+// parameters at 12 layers x 768, prompts ending at the label word's position) model with random weights:
 // SGD and SignGD kernels for N train x M test sequences, against, in the same run,
 //   the floor: C x batched forward+backward (weight gradients) over the same N+M sequences, and
 //   a naive loop: full per-example gradients by autograd, dotted with stored train gradients.
 // Also checks the engine against the naive kernel (max relative error). Prints one JSON object.
 //   bench_kernel [--train N] [--test M] [--min-len 20] [--max-len 40] [--labels 2] [--threads T]
 //                [--batch B] [--layers L] [--hidden H] [--no-naive] [--device cpu|cuda] [--repeat N]
-//                [--only sgd|signgd|asymmetric_signgd]
+//                [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2]
 // Each timing (kernels, floor and naive loop alike) is the fastest of N runs (--repeat; a shared
 // machine's noise only ever adds time), so every ratio compares timings taken the same way.
 #include <ATen/ATen.h>
@@ -49,12 +50,13 @@ struct BenchArgs {
   int64_t repeat = 1;  // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
   std::string only;    // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
   std::string device = "cpu";
+  std::string arch = "roberta";  // or gpt2
 };
 
 static const char* kUsage =
     "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
     "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
-    "             [--only sgd|signgd|asymmetric_signgd]\n"
+    "             [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2]\n"
     "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
     "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
     "Prints one JSON object (scripts/bench-kernel summarises it).\n";
@@ -77,6 +79,7 @@ static int ParseArgs(int argc, char** argv, BenchArgs* a) {
     else if (s == "--repeat") a->repeat = std::max<int64_t>(1, next());
     else if (s == "--only" && i + 1 < argc) a->only = argv[++i];
     else if (s == "--device" && i + 1 < argc) a->device = argv[++i];
+    else if (s == "--arch" && i + 1 < argc) a->arch = argv[++i];
     else if (s == "--help" || s == "-h") {
       std::printf("%s", kUsage);
       return 0;
@@ -101,6 +104,15 @@ static std::shared_ptr<Model> BenchModel(const BenchArgs& a, const at::Device& d
   cfg.typeVocab = 1;
   cfg.padId = 1;
   cfg.eps = 1e-5;
+  if (a.arch == "gpt2") {  // GPT-2 small's shapes: vocabulary 50257, 1024 positions, tied LM head
+    cfg.arch = Arch::Gpt2;
+    cfg.vocabSize = 50257;
+    cfg.maxPositions = 1024;
+    cfg.kvHeads = cfg.heads;
+    cfg.padId = 0;
+    cfg.hiddenAct = "gelu_new";
+    cfg.tieWordEmbeddings = true;
+  }
   LoadOptions lo;
   auto model = randomModel(cfg, lo, 1234, a.labels);
   if (!dev.is_cpu()) moveModel(*model, dev);
@@ -118,6 +130,7 @@ static std::vector<Example> MakeSet(const BenchArgs& a, int64_t n, std::mt19937_
     x.ids.push_back(2);
     x.maskPos = L - 3;
     x.ids[x.maskPos] = 50264;
+    if (a.arch == "gpt2") x.ids[x.maskPos] = 3 + static_cast<int64_t>(rng() % 50000), x.maskPos = L - 1;  // a causal prompt: its last token
     xs.push_back(x);
   }
   return xs;
@@ -223,16 +236,17 @@ struct Timings {
 static void PrintJson(const Bench& b, int nthreads, int64_t gradDim, const Timings& t) {
   const BenchArgs& a = b.a;
   std::printf(
-      "{\"machine_threads\": %d, \"device\": \"%s\", \"model\": \"roberta-base-shaped (random, %lld layers, hidden %lld)\", "
+      "{\"machine_threads\": %d, \"device\": \"%s\", \"model\": \"%s-shaped (random, %lld layers, hidden %lld)\", "
       "\"train\": %lld, \"test\": %lld, \"min_len\": %lld, \"max_len\": %lld, \"labels\": %lld, \"batch\": %lld, \"grad_dim\": %lld, "
       "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, \"floor_seconds\": %.3f, "
       "\"naive_seconds\": %.3f, \"sgd_over_floor\": %.2f, \"signgd_over_floor\": %.2f, \"naive_over_sgd\": %.2f, "
       "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, "
       "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}}\n",
-      nthreads, b.dev.str().c_str(), (long long)a.layers, (long long)a.hidden, (long long)a.nTrain, (long long)a.nTest, (long long)a.minLen,
-      (long long)a.maxLen, (long long)a.labels, (long long)a.batch, (long long)gradDim, t.sgd, t.signgd, t.asym, t.floor, t.naive,
-      t.sgd / t.floor, t.signgd / t.floor, t.naive > 0 ? t.naive / t.sgd : -1.0, t.naiveErr, (long long)a.repeat,
-      (long long)(a.naive ? a.repeat : 0), t.cSgd, t.cSign, t.cAsym, t.cFloor, t.cNaive);
+      nthreads, b.dev.str().c_str(), a.arch == "gpt2" ? "gpt2-small" : "roberta-base", (long long)a.layers, (long long)a.hidden,
+      (long long)a.nTrain, (long long)a.nTest, (long long)a.minLen, (long long)a.maxLen, (long long)a.labels, (long long)a.batch,
+      (long long)gradDim, t.sgd, t.signgd, t.asym, t.floor, t.naive, t.sgd / t.floor, t.signgd / t.floor,
+      t.naive > 0 ? t.naive / t.sgd : -1.0, t.naiveErr, (long long)a.repeat, (long long)(a.naive ? a.repeat : 0), t.cSgd, t.cSign, t.cAsym,
+      t.cFloor, t.cNaive);
 }
 
 int main(int argc, char** argv) {

@@ -33,7 +33,10 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
   std::string type = mt && mt->isString() ? mt->str : "";
   if (type == "roberta" || type == "xlm-roberta" || type == "camembert") c.arch = Arch::Roberta;
   else if (type == "bert") c.arch = Arch::Bert;
-  else throw std::runtime_error(where + ": config field 'model_type' is '" + type + "'; supported: roberta, bert");
+  else if (type == "gpt2" || type == "llama" || type == "mistral" || type == "qwen2") return decoderConfig(cfg, type, where);
+  else
+    throw std::runtime_error(where + ": config field 'model_type' is '" + type +
+                             "'; supported: roberta, bert, gpt2, llama, mistral, qwen2");
   c.vocabSize = IntField(cfg, "vocab_size", where, 0, true);
   c.hidden = IntField(cfg, "hidden_size", where, 0, true);
   c.layers = IntField(cfg, "num_hidden_layers", where, 0, true, 0);
@@ -69,6 +72,25 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
   if (c.arch == Arch::Roberta && c.maxPositions <= c.padId + 1)
     throw std::runtime_error(where + ": config field 'max_position_embeddings' is too small for RoBERTa positions offset by pad_token_id");
   return c;
+}
+
+const char* ModelConfig::prefix() const {
+  switch (arch) {
+    case Arch::Roberta: return "roberta";
+    case Arch::Bert: return "bert";
+    case Arch::Gpt2: return "transformer";
+    default: return "model";
+  }
+}
+
+const char* ModelConfig::archName() const {
+  switch (arch) {
+    case Arch::Roberta: return "roberta";
+    case Arch::Bert: return "bert";
+    case Arch::Gpt2: return "gpt2";
+    case Arch::Llama: return "llama";
+    default: return "qwen2";
+  }
 }
 
 ModelConfig ModelConfig::fromFile(const std::string& path) {

@@ -31,6 +31,9 @@ struct BlockContext {
 
 namespace {
 
+// whether parameter p (an index, -1 = the model has none) has blocks in this kernel
+bool Wants(const BlockContext& c, int p) { return p >= 0 && c.wanted[static_cast<size_t>(p)]; }
+
 // The logits read and the output coefficients g (identity, or [-1, 1] for one binary output).
 void SetOutputs(BlockContext& c) {
   const Model& m = c.m;
@@ -137,7 +140,7 @@ void EmitEmbeddings(const BlockContext& c, const Batch& b, const at::Tensor& d, 
   const Model& m = c.m;
   const int64_t B = b.size(), L = d.size(1), Co = c.Cout, H = m.cfg.hidden;
   at::Tensor dd = d.reshape({B, L, Co * H});
-  if (c.wanted[m.pWord]) {
+  if (Wants(c, m.pWord)) {
     at::Tensor idx = c.unionMap.index_select(0, b.ids.reshape({-1})).view(b.ids.sizes());
     at::Tensor rows = ScatterRows(dd, idx, b.attention, c.U).view({B, c.U, Co, H});
     for (int64_t l = 0; l < static_cast<int64_t>(c.unionLabelRows.size()); l++) {
@@ -146,9 +149,9 @@ void EmitEmbeddings(const BlockContext& c, const Batch& b, const at::Tensor& d, 
     }
     emit.whole(RowsToBlock(rows));
   }
-  if (c.wanted[m.pPos])
+  if (Wants(c, m.pPos))
     emit.whole(RowsToBlock(ScatterRows(dd, b.positions, b.attention, m.cfg.maxPositions).view({B, m.cfg.maxPositions, Co, H})));
-  if (c.wanted[m.pType]) emit.whole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
+  if (Wants(c, m.pType)) emit.whole(RowsToBlock(ScatterRows(dd, b.types, b.attention, m.cfg.typeVocab).view({B, m.cfg.typeVocab, Co, H})));
 }
 
 // The blocks of one recorded site from its δ [B, L, Cout, dout].
@@ -172,12 +175,11 @@ void EmitOutputRows(const BlockContext& c, const at::Tensor& zd, Emitter& emit) 
   if (c.out.mode == OutputMode::Prompt) {
     at::Tensor gr = at::zeros({Co, c.Cu}, c.g.options());  // Σ_c g[o, c] into row labelRow[c]
     gr.index_add_(1, c.labelRow, c.g);
-    if (m.pDecoderW >= 0 && c.wanted[m.pDecoderW])
-      emit.whole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
-    if (c.wanted[m.pDecoderBias]) emit.whole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
+    if (Wants(c, m.pDecoderW)) emit.whole((gr.view({1, Co, c.Cu, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.Cu * H}));
+    if (Wants(c, m.pDecoderBias)) emit.whole(gr.unsqueeze(0).expand({B, Co, c.Cu}).reshape({B * Co, c.Cu}).contiguous());
   } else {
-    if (c.wanted[m.pClsW]) emit.whole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
-    if (c.wanted[m.pClsB]) emit.whole(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
+    if (Wants(c, m.pClsW)) emit.whole((c.g.view({1, Co, c.C, 1}) * zd.view({B, 1, 1, H})).reshape({B * Co, c.C * H}));
+    if (Wants(c, m.pClsB)) emit.whole(c.g.unsqueeze(0).expand({B, Co, c.C}).reshape({B * Co, c.C}).contiguous());
   }
 }
 

@@ -28,6 +28,11 @@ std::vector<bool> trainableMask(const Model& m, const std::string& subset, const
   if (subset == "lora") {
     if (!m.hasLora()) throw std::runtime_error("trainable 'lora' needs LoRA matrices: apply LoRA to the model first");
     const std::string pre = std::string(m.cfg.prefix()) + ".";
+    if (m.cfg.isDecoder()) {  // decoders: the LoRA matrices and the score head (the LM head is frozen)
+      for (size_t i = 0; i < w.size(); i++)
+        w[i] = m.params[i].name.find("lora_") != std::string::npos || static_cast<int>(i) == m.pClsW || static_cast<int>(i) == m.pClsB;
+      return w;
+    }
     for (size_t i = 0; i < w.size(); i++) {
       const std::string& n = m.params[i].name;
       w[i] = n.rfind(pre, 0) != 0 || n.find("lora_") != std::string::npos;

@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "core/decoder.h"
+
 namespace lmk {
 
 void validateExamples(const Model& m, const std::vector<Example>& xs, bool needMask, const char* where) {
@@ -94,19 +96,23 @@ at::Tensor activation(const at::Tensor& x, const std::string& act) {
   throw std::runtime_error("unsupported activation '" + act + "'");
 }
 
-static at::Tensor LinearImpl(const Linear& l, const at::Tensor& x, Tape* tape, bool recordBias) {
+at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape, bool recordBias) {
   at::Tensor y = at::linear(x, l.w, l.b);
   if (tape && (tape->wants(l.pw) || (recordBias && tape->wants(l.pb))))
     tape->sites.push_back({Site::Kind::Linear, tape->wants(l.pw) ? l.pw : -1, recordBias && tape->wants(l.pb) ? l.pb : -1, x.detach(), y});
   if (!l.loraA.defined()) return y;
+  return y + loraForward(l, x, tape);
+}
+
+at::Tensor loraForward(const Linear& l, const at::Tensor& x, Tape* tape) {
   at::Tensor u = at::linear(x, l.loraA);
   at::Tensor v = at::linear(u, l.loraB);
   if (tape && tape->wants(l.pA)) tape->sites.push_back({Site::Kind::Linear, l.pA, -1, x.detach(), u});
   if (tape && tape->wants(l.pB)) tape->sites.push_back({Site::Kind::Linear, l.pB, -1, u.detach(), v});
-  return y + v * l.loraScale;
+  return v * l.loraScale;
 }
 
-at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape) { return LinearImpl(l, x, tape, true); }
+at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape) { return linearForward(l, x, tape, true); }
 
 at::Tensor normForward(const Norm& n, const at::Tensor& x, double eps, Tape* tape) {
   at::Tensor xhat = at::layer_norm(x, {x.size(-1)}, {}, {}, eps);
@@ -134,7 +140,7 @@ at::Tensor attentionForward(const Model& m, const EncoderLayer& l, const at::Ten
   at::Tensor q = heads(linearForward(l.q, x, tape));
   // the key bias shifts every score of a query equally: softmax ignores it, its gradient is exactly 0,
   // so it has no block (it still counts in grad_dim)
-  at::Tensor k = heads(LinearImpl(l.k, x, tape, false));
+  at::Tensor k = heads(linearForward(l.k, x, tape, false));
   at::Tensor v = heads(linearForward(l.v, x, tape));
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(dh));
   scores = scores.masked_fill(keyMask.logical_not().view({B, 1, 1, L}), -std::numeric_limits<double>::infinity());
@@ -178,6 +184,7 @@ at::Tensor logitsFromFeatures(const Model& m, const at::Tensor& z, OutputMode mo
 }
 
 ForwardOutputs forwardOutputs(const Model& m, const Batch& b, OutputMode mode, const at::Tensor& labelIds, Tape* tape) {
+  if (m.cfg.isDecoder()) return decoderOutputs(m, b, mode, labelIds, tape);
   ForwardOutputs o;
   o.features = featuresForward(m, encoderForward(m, b, tape), b, mode, tape);
   o.logits = logitsFromFeatures(m, o.features, mode, labelIds);
@@ -213,7 +220,9 @@ at::Tensor features(const Model& m, const std::vector<Example>& xs, OutputMode m
   for (size_t i = 0; i < xs.size(); i += batchSize) {
     size_t j = std::min(xs.size(), i + static_cast<size_t>(batchSize));
     Batch b = makeBatch(m, xs, i, j, m.device());
-    parts.push_back(featuresForward(m, encoderForward(m, b, nullptr), b, mode, nullptr).to(at::kCPU, at::kDouble));
+    at::Tensor z =
+        m.cfg.isDecoder() ? decoderOutputFeatures(m, b, mode) : featuresForward(m, encoderForward(m, b, nullptr), b, mode, nullptr);
+    parts.push_back(z.to(at::kCPU, at::kDouble));
   }
   return parts.empty() ? at::zeros({0, m.cfg.hidden}, at::kDouble) : at::cat(parts, 0);
 }

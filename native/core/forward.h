@@ -77,6 +77,10 @@ at::Tensor dropout(const at::Tensor& x);
 
 at::Tensor activation(const at::Tensor& x, const std::string& act);
 at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape);
+// recordBias = false: the bias gets no site (a key bias, whose gradient is exactly zero)
+at::Tensor linearForward(const Linear& l, const at::Tensor& x, Tape* tape, bool recordBias);
+// LoRA's term scale · B (A x) alone (its A and B sites recorded)
+at::Tensor loraForward(const Linear& l, const at::Tensor& x, Tape* tape);
 at::Tensor normForward(const Norm& n, const at::Tensor& x, double eps, Tape* tape);
 at::Tensor embeddingsForward(const Model& m, const Batch& b, Tape* tape);
 at::Tensor attentionForward(const Model& m, const EncoderLayer& l, const at::Tensor& x, const at::Tensor& keyMask, Tape* tape);

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/model_build.h"
+
 namespace lmk {
 
 Subset parseSubset(const std::string& s) {
@@ -14,6 +16,10 @@ Subset parseSubset(const std::string& s) {
 }
 
 std::vector<bool> subsetMask(const Model& m, Subset s) {
+  if (m.cfg.isDecoder()) {
+    if (s == Subset::Lora && !m.hasLora()) throw std::runtime_error("subset 'lora' needs LoRA matrices: apply LoRA to the model first");
+    return decoderSubsetMask(m, s);  // by parameter role (decoder_model.cc)
+  }
   std::vector<bool> w(m.params.size(), false);
   const bool bert = m.cfg.arch == Arch::Bert;
   for (size_t i = 0; i < m.params.size(); i++) {

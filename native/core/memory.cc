@@ -85,8 +85,9 @@ namespace {
 void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, KernelMemoryEstimate& e) {
   auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
   auto rank = [](const Linear& l) { return l.loraA.defined() ? l.loraA.size(0) : int64_t(0); };
-  auto dout = [](const Linear& l) { return l.w.size(0); };
-  auto din = [](const Linear& l) { return l.w.size(1); };
+  // (GPT-2's q, k, v hold only LoRA matrices: their sizes come from those)
+  auto dout = [](const Linear& l) { return l.w.defined() ? l.w.size(0) : l.loraB.size(0); };
+  auto din = [](const Linear& l) { return l.w.defined() ? l.w.size(1) : l.loraA.size(1); };
   // one Linear whose input is counted by the caller: the δ of its outputs and LoRA's inner input u
   auto outputs = [&](const Linear& l) {
     int64_t n = 0;
@@ -98,9 +99,10 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
   auto usesInput = [&](const Linear& l) { return want(l.pw) || want(l.pA); };
   int64_t perToken = 0;
   for (const auto& L : m.layers) {
-    if (usesInput(L.q) || usesInput(L.k) || usesInput(L.v)) perToken += din(L.q);
+    if (usesInput(L.q) || usesInput(L.k) || usesInput(L.v)) perToken += m.cfg.hidden;  // their input x
     perToken += outputs(L.q) + outputs(L.k) + outputs(L.v);
-    for (const Linear* l : {&L.o, &L.inter, &L.out}) perToken += (usesInput(*l) ? din(*l) : 0) + outputs(*l);
+    for (const Linear* l : {&L.o, &L.inter, &L.out, &L.qkv}) perToken += (usesInput(*l) ? din(*l) : 0) + outputs(*l);
+    perToken += outputs(L.gate);  // Llama's gate_proj shares up_proj's input
   }
   int64_t perExample = 0;
   if (prompt) perExample += (usesInput(m.headDense) ? din(m.headDense) : 0) + outputs(m.headDense);
@@ -128,14 +130,16 @@ bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vect
     jointPerRow += din * dout;
   };
   auto linear = [&](const Linear& l) {
-    const double din = static_cast<double>(l.w.size(1)), dout = static_cast<double>(l.w.size(0));
+    if (!l.w.defined() && !l.loraA.defined()) return;  // a layer the family does not have (GPT-2's q, k, v; Llama's qkv)
+    const double din = static_cast<double>(l.w.defined() ? l.w.size(1) : l.loraA.size(1));
+    const double dout = static_cast<double>(l.w.defined() ? l.w.size(0) : l.loraB.size(0));
     const double r = l.loraA.defined() ? static_cast<double>(l.loraA.size(0)) : 0;
     if (want(l.pw)) site(din, dout);
     if (want(l.pA)) site(din, r);
     if (want(l.pB)) site(r, dout);
   };
   for (const auto& L : m.layers)
-    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out}) linear(*l);
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out, &L.qkv, &L.gate}) linear(*l);
   auto tokens = [](const std::vector<Example>& xs) {
     double t = 0;
     for (const auto& x : xs) t += static_cast<double>(x.ids.size());
@@ -174,10 +178,11 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   // linear weights (and LoRA matrices) travel as (a, δ), counted in the activations
   std::set<int> none, linear;
   for (const auto& l : m.layers) {
-    none.insert(l.k.pb);
-    for (const Linear* x : {&l.q, &l.k, &l.v, &l.o, &l.inter, &l.out}) linear.insert({x->pw, x->pA, x->pB});
+    if (!m.cfg.isDecoder()) none.insert(l.k.pb);  // (Qwen2's rotated key bias has a block; GPT-2's is in c_attn's)
+    for (const Linear* x : {&l.q, &l.k, &l.v, &l.o, &l.inter, &l.out, &l.qkv, &l.gate}) linear.insert({x->pw, x->pA, x->pB});
   }
-  if (!prompt) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
+  // (a decoder's final norm, headLn, is on the path in both settings)
+  if (!prompt && !m.cfg.isDecoder()) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
   linear.insert(m.headDense.pw);
   for (size_t i = 0; i < m.params.size() && i < wanted.size(); i++) {
     if (!wanted[i]) continue;

@@ -1,5 +1,5 @@
-// RoBERTa's masked-LM objective for pre-training (pretrain.h): the masking of a batch of sequences and
-// the decoder logits at the masked positions.
+// RoBERTa's masked-LM objective (and the decoders' next-token objective) for pre-training (pretrain.h): the masking of a batch of sequences
+// and the decoder logits at the masked positions.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -27,5 +27,10 @@ MlmBatch maskBatch(const Model& m, const PretrainOptions& o, const std::vector<c
 
 // Decoder logits [M, vocab] at the selected positions.
 at::Tensor mlmLogits(const Model& m, const MlmBatch& mb);
+
+// Decoder-only LMs (causal_lm.cc): every position but the last of each sequence, its target the next token;
+// and the LM head's logits [M, vocab] there.
+MlmBatch nextTokenBatch(const Model& m, const std::vector<const std::vector<int64_t>*>& seqs, const at::Device& dev);
+at::Tensor nextTokenLogits(const Model& m, const MlmBatch& mb);
 
 }  // namespace lmk

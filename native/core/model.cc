@@ -10,6 +10,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "core/model_build.h"
 #include "core/safetensors.h"
 
 namespace lmk {
@@ -17,6 +18,12 @@ namespace lmk {
 int Model::addParam(const std::string& name, const at::Tensor& t) {
   params.push_back({name, t.numel()});
   return static_cast<int>(params.size()) - 1;
+}
+
+bool Model::hasLora() const {
+  for (const auto& p : params)
+    if (p.name.find(".lora_") != std::string::npos) return true;
+  return false;
 }
 
 int64_t Model::totalParams() const {
@@ -48,7 +55,7 @@ std::vector<T*> Refs(M& m) {
   put(m.pType, m.typeEmb);
   norm(m.embLn);
   for (auto& l : m.layers) {
-    for (auto* x : {&l.q, &l.k, &l.v, &l.o}) lin(*x);
+    for (auto* x : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.gate}) lin(*x);
     norm(l.ln1);
     lin(l.inter);
     lin(l.out);
@@ -93,13 +100,14 @@ std::string ShapeStr(at::IntArrayRef s) {
 struct SafetensorsLoader {
   const Safetensors& st;
   at::ScalarType dtype;
-  std::string prefix;  // "roberta" / "bert"
+  std::string prefix;  // "roberta" / "bert" / "transformer" (GPT-2) / "model"
 
   // Finds `name` with or without the encoder prefix.
   std::string resolve(const std::string& name, bool required) const {
     if (st.has(name)) return name;
     const std::string pre = prefix + ".";
     if (name.rfind(pre, 0) == 0 && st.has(name.substr(pre.size()))) return name.substr(pre.size());
+    if (st.has(pre + name)) return pre + name;  // GPT-2: `transformer.wte.weight` for `wte.weight`
     if (required) throw std::runtime_error(st.path() + ": missing tensor '" + name + "'");
     return "";
   }
@@ -116,14 +124,12 @@ struct SafetensorsLoader {
   }
 };
 
-// Where the model's tensors come from: a checkpoint, or random initialisation.
-struct Loader {
-  std::function<at::Tensor(const std::string&, std::vector<int64_t>, bool)> get_;
-  std::function<bool(const std::string&)> has;
-  at::Tensor get(const std::string& name, std::vector<int64_t> shape, bool required = true) const { return get_(name, shape, required); }
-};
+}  // namespace
 
-Linear LoadLinear(Model& m, const Loader& ld, const std::string& name, int64_t dout, int64_t din, bool bias = true) {
+// Where the model's tensors come from: a checkpoint, or random initialisation.
+using Loader = TensorSource;
+
+Linear loadLinear(Model& m, const Loader& ld, const std::string& name, int64_t dout, int64_t din, bool bias) {
   Linear l;
   l.w = ld.get(name + ".weight", {dout, din});
   l.pw = m.addParam(name + ".weight", l.w);
@@ -134,16 +140,16 @@ Linear LoadLinear(Model& m, const Loader& ld, const std::string& name, int64_t d
   return l;
 }
 
-Norm LoadNorm(Model& m, const Loader& ld, const std::string& name, int64_t d) {
+Norm loadNorm(Model& m, const Loader& ld, const std::string& name, int64_t d, bool bias) {
   Norm n;
   n.w = ld.get(name + ".weight", {d});
   n.pw = m.addParam(name + ".weight", n.w);
-  n.b = ld.get(name + ".bias", {d});
-  n.pb = m.addParam(name + ".bias", n.b);
+  if (bias) {
+    n.b = ld.get(name + ".bias", {d});
+    n.pb = m.addParam(name + ".bias", n.b);
+  }
   return n;
 }
-
-}  // namespace
 
 static std::shared_ptr<Model> BuildModel(const ModelConfig& cfg, const LoadOptions& opts, const Loader& ld, const std::string& source) {
   auto m = std::make_shared<Model>();
@@ -152,6 +158,10 @@ static std::shared_ptr<Model> BuildModel(const ModelConfig& cfg, const LoadOptio
   m->tied = opts.tieWordEmbeddings;
   m->source = source;
   const ModelConfig& c = m->cfg;
+  if (c.isDecoder()) {
+    buildDecoder(*m, ld);
+    return m;
+  }
   const std::string P = c.prefix();
   const int64_t H = c.hidden, I = c.intermediate;
 
@@ -162,27 +172,27 @@ static std::shared_ptr<Model> BuildModel(const ModelConfig& cfg, const LoadOptio
   m->pPos = m->addParam(P + ".embeddings.position_embeddings.weight", m->posEmb);
   m->typeEmb = ld.get(P + ".embeddings.token_type_embeddings.weight", {c.typeVocab, H});
   m->pType = m->addParam(P + ".embeddings.token_type_embeddings.weight", m->typeEmb);
-  m->embLn = LoadNorm(*m, ld, P + ".embeddings.LayerNorm", H);
+  m->embLn = loadNorm(*m, ld, P + ".embeddings.LayerNorm", H);
 
   for (int64_t i = 0; i < c.layers; i++) {
     const std::string L = P + ".encoder.layer." + std::to_string(i);
     EncoderLayer layer;
-    layer.q = LoadLinear(*m, ld, L + ".attention.self.query", H, H);
-    layer.k = LoadLinear(*m, ld, L + ".attention.self.key", H, H);
-    layer.v = LoadLinear(*m, ld, L + ".attention.self.value", H, H);
-    layer.o = LoadLinear(*m, ld, L + ".attention.output.dense", H, H);
-    layer.ln1 = LoadNorm(*m, ld, L + ".attention.output.LayerNorm", H);
-    layer.inter = LoadLinear(*m, ld, L + ".intermediate.dense", I, H);
-    layer.out = LoadLinear(*m, ld, L + ".output.dense", H, I);
-    layer.ln2 = LoadNorm(*m, ld, L + ".output.LayerNorm", H);
+    layer.q = loadLinear(*m, ld, L + ".attention.self.query", H, H);
+    layer.k = loadLinear(*m, ld, L + ".attention.self.key", H, H);
+    layer.v = loadLinear(*m, ld, L + ".attention.self.value", H, H);
+    layer.o = loadLinear(*m, ld, L + ".attention.output.dense", H, H);
+    layer.ln1 = loadNorm(*m, ld, L + ".attention.output.LayerNorm", H);
+    layer.inter = loadLinear(*m, ld, L + ".intermediate.dense", I, H);
+    layer.out = loadLinear(*m, ld, L + ".output.dense", H, I);
+    layer.ln2 = loadNorm(*m, ld, L + ".output.LayerNorm", H);
     m->layers.push_back(std::move(layer));
   }
 
   // MLM head: RoBERTa `lm_head.*`, BERT `cls.predictions.*`
   const bool rob = c.arch == Arch::Roberta;
   const std::string head = rob ? "lm_head" : "cls.predictions";
-  m->headDense = LoadLinear(*m, ld, rob ? head + ".dense" : head + ".transform.dense", H, H);
-  m->headLn = LoadNorm(*m, ld, rob ? head + ".layer_norm" : head + ".transform.LayerNorm", H);
+  m->headDense = loadLinear(*m, ld, rob ? head + ".dense" : head + ".transform.dense", H, H);
+  m->headLn = loadNorm(*m, ld, rob ? head + ".layer_norm" : head + ".transform.LayerNorm", H);
   // one output bias: `<head>.bias` and `<head>.decoder.bias` are the same parameter
   std::string biasKey = ld.has(head + ".bias") ? head + ".bias" : head + ".decoder.bias";
   m->decoderBias = ld.get(biasKey, {c.vocabSize});
@@ -230,12 +240,17 @@ std::shared_ptr<Model> randomModel(const ModelConfig& cfg, const LoadOptions& op
   Loader ld{[&](const std::string& n, std::vector<int64_t> shape, bool) {
               if (!shape.empty() && shape[0] < 0) shape[0] = numLabels;
               auto t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-              const bool norm = n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos;
+              // norm weights: LayerNorm / layer_norm (RoBERTa, BERT), ln_* (GPT-2), *layernorm / norm (Llama)
+              const bool norm =
+                  n.find("LayerNorm") != std::string::npos || n.find("norm") != std::string::npos || n.find("ln_") != std::string::npos;
               if (norm && n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0) t.normal_(1.0, 0.02, gen);
               else t.normal_(0.0, 0.02, gen);  // BERT-style init; biases small but non-zero
               return t.to(opts.dtype);
             },
-            [&](const std::string& n) { return n == "classifier.weight" ? numLabels > 0 : n.find(".decoder.bias") == std::string::npos; }};
+            [&](const std::string& n) {
+              if (n == "classifier.weight" || n == "score.weight") return numLabels > 0;
+              return n.find(".decoder.bias") == std::string::npos;
+            }};
   return BuildModel(cfg, opts, ld, "random(seed=" + std::to_string(seed) + ")");
 }
 
@@ -245,18 +260,18 @@ void setClassifier(Model& m, const at::Tensor& w, const at::Tensor& b) {
                              ShapeStr(w.sizes()) + " and bias " + ShapeStr(b.sizes()));
   m.clsW = w.to(m.device(), m.dtype).contiguous();
   m.clsB = b.to(m.device(), m.dtype).contiguous();
-  if (m.pClsW < 0) {
-    m.pClsW = m.addParam("classifier.weight", m.clsW);
-    m.pClsB = m.addParam("classifier.bias", m.clsB);
-  } else {
-    m.params[m.pClsW].numel = m.clsW.numel();
-    m.params[m.pClsB].numel = m.clsB.numel();
-  }
+  // decoders: the `score` head of *ForSequenceClassification, given a bias when one is set here
+  const std::string head = m.cfg.isDecoder() ? "score" : "classifier";
+  if (m.pClsW < 0) m.pClsW = m.addParam(head + ".weight", m.clsW);
+  if (m.pClsB < 0) m.pClsB = m.addParam(head + ".bias", m.clsB);
+  m.params[m.pClsW].numel = m.clsW.numel();
+  m.params[m.pClsB].numel = m.clsB.numel();
 }
 
 void applyLora(Model& m, const LoraSpec& spec, uint64_t seed) {
   if (spec.r <= 0) throw std::runtime_error("lora: r must be a positive integer, got " + std::to_string(spec.r));
   if (m.hasLora()) throw std::runtime_error("lora: the model already has LoRA matrices");
+  if (m.cfg.isDecoder()) return applyDecoderLora(m, spec, seed);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const int64_t H = m.cfg.hidden;
   for (size_t i = 0; i < m.layers.size(); i++) {

@@ -34,11 +34,16 @@ struct Norm {
   int pw = -1, pb = -1;
 };
 
+// One transformer layer. RoBERTa/BERT (post-LN): ln1 after attention, ln2 after the MLP inter -> out.
+// Decoders (pre-LN, decoder_model.cc): ln1 before attention, ln2 before the MLP; GPT-2 keeps its fused
+// c_attn in `qkv` (q, k, v undefined) and its MLP in inter (c_fc) -> out (c_proj); Llama/Qwen2 have
+// q, k, v, o and the SwiGLU MLP out(silu(gate x) * inter x) (gate_proj, up_proj, down_proj).
 struct EncoderLayer {
   Linear q, k, v, o;
   Norm ln1;
   Linear inter, out;
   Norm ln2;
+  Linear qkv, gate;  // decoders only (see above)
 };
 
 struct LoadOptions {
@@ -67,6 +72,8 @@ struct Model {
   std::vector<EncoderLayer> layers;
   Linear headDense;
   Norm headLn;
+  // decoders: wordEmb and posEmb (GPT-2's wte, wpe; Llama's embed_tokens), headLn the final norm
+  // (ln_f, model.norm), decoderW the LM head (no bias), clsW the `score` head (no bias)
   at::Tensor decoderW;  // [vocab, hidden]; the word embeddings when tied
   at::Tensor decoderBias;
   int pDecoderW = -1, pDecoderBias = -1;
@@ -76,7 +83,7 @@ struct Model {
 
   int addParam(const std::string& name, const at::Tensor& t);
   int64_t totalParams() const;
-  bool hasLora() const { return !layers.empty() && layers[0].q.loraA.defined(); }
+  bool hasLora() const;
   at::Device device() const { return wordEmb.device(); }
 };
 

@@ -32,7 +32,13 @@ double warmupLinearLr(double lr, int64_t step, int64_t warmup, int64_t total) {
 void saveModelSafetensors(const Model& m, const std::string& path) {
   std::vector<at::Tensor> ts = parameterTensors(m);
   std::vector<std::pair<std::string, at::Tensor>> named;
-  for (size_t i = 0; i < ts.size(); i++) named.emplace_back(m.params[i].name, ts[i]);
+  for (size_t i = 0; i < ts.size(); i++) {
+    // GPT-2's Conv1D weights are kept as linear layers [out, in] and saved as Conv1D [in, out]
+    const std::string& n = m.params[i].name;
+    const bool conv1d =
+        m.cfg.arch == Arch::Gpt2 && ts[i].dim() == 2 && (n.find(".attn.c_") != std::string::npos || n.find(".mlp.c_") != std::string::npos);
+    named.emplace_back(n, conv1d ? ts[i].t().contiguous() : ts[i]);
+  }
   writeSafetensors(path, named, {{"format", "pt"}});
 }
 
@@ -53,20 +59,30 @@ std::string Num(double v) {
   return s.str();
 }
 
-// RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows.
+// RoBERTa's initialisation: N(0, 0.02) weights, zero biases, LayerNorm (1, 0), zero padding rows; the
+// decoders' the same, their norms ln_* (GPT-2), *layernorm and model.norm (Llama) at (1, 0).
 void InitWeights(Model& m) {
   c10::NoGradGuard ng;
   auto refs = parameterRefs(m);
   for (size_t i = 0; i < refs.size(); i++) {
     const std::string& n = m.params[i].name;
-    const bool norm = n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos;
+    const bool norm = n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos ||
+                      (m.cfg.isDecoder() && (n.find("norm") != std::string::npos || n.find("ln_") != std::string::npos));
     const bool isWeight = n.size() > 7 && n.compare(n.size() - 7, 7, ".weight") == 0;
     if (norm) refs[i]->fill_(isWeight ? 1.0 : 0.0);
     else if (!isWeight) refs[i]->zero_();
   }
+  if (m.cfg.isDecoder()) return;  // causal models never read a padding row
   m.wordEmb[m.cfg.padId].zero_();
   m.posEmb[m.cfg.padId].zero_();
 }
+
+// One batch of the objective: masked tokens (RoBERTa) or next tokens (decoders), and its logits.
+MlmBatch ObjectiveBatch(const Model& m, const PretrainOptions& o, const std::vector<const std::vector<int64_t>*>& seqs, uint64_t rngSeed,
+                        const at::Device& dev) {
+  return m.cfg.isDecoder() ? nextTokenBatch(m, seqs, dev) : maskBatch(m, o, seqs, rngSeed, dev);
+}
+at::Tensor ObjectiveLogits(const Model& m, const MlmBatch& mb) { return m.cfg.isDecoder() ? nextTokenLogits(m, mb) : mlmLogits(m, mb); }
 
 std::string Fingerprint(const PretrainOptions& o, size_t nTrain) {
   const auto& c = o.cfg;
@@ -76,6 +92,7 @@ std::string Fingerprint(const PretrainOptions& o, size_t nTrain) {
     << " warmup=" << o.warmupSteps << " lr=" << Num(o.lr) << " wd=" << Num(o.weightDecay) << " seed=" << o.seed << " mask=" << o.maskId
     << " train_sequences=" << nTrain;
   if (o.dropout > 0) s << " dropout=" << Num(o.dropout);  // absent at 0: checkpoints from before the option still match
+  if (c.isDecoder()) s << " arch=" << c.archName() << " kv_heads=" << c.kvHeads << " tied=" << c.tieWordEmbeddings;
   return s.str();
 }
 
@@ -106,11 +123,13 @@ void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>&
   pos(o.steps, "steps");
   pos(o.batchSize, "batchSize");
   pos(o.evalBatchSize, "evalBatchSize");
-  if (c.arch != Arch::Roberta) throw std::runtime_error("pretrain: only the RoBERTa architecture is supported");
+  if (c.arch != Arch::Roberta && c.arch != Arch::Gpt2 && c.arch != Arch::Llama)
+    throw std::runtime_error("pretrain: supported architectures: roberta (masked LM), gpt2 and llama (next-token loss)");
+  if (c.isDecoder() && c.heads % c.kvHeads != 0) throw std::runtime_error("option 'kvHeads' must divide 'heads'");
   if (c.hidden % c.heads != 0)
     throw std::runtime_error("option 'heads': hidden " + std::to_string(c.hidden) + " is not divisible by " + std::to_string(c.heads) +
                              " heads");
-  if (o.maskId < o.numSpecial || o.maskId >= c.vocabSize)
+  if (!c.isDecoder() && (o.maskId < o.numSpecial || o.maskId >= c.vocabSize))
     throw std::runtime_error("option 'maskId' must be a special id in [numSpecial, vocabSize), got " + std::to_string(o.maskId));
   if (c.vocabSize - o.numSpecial < 2) throw std::runtime_error("option 'vocabSize': the vocabulary has no ordinary tokens");
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw std::runtime_error("option 'lr' must be a finite number > 0, got " + Num(o.lr));
@@ -124,7 +143,7 @@ void Validate(const PretrainOptions& o, const std::vector<std::vector<int64_t>>&
   if (o.checkpointEvery > 0 && o.checkpointPath.empty())
     throw std::runtime_error("option 'checkpointEvery' needs 'checkpoint' (a file path)");
   if (train.empty()) throw std::runtime_error("option 'train': no training sequences");
-  const int64_t maxLen = c.maxPositions - c.padId - 1;
+  const int64_t maxLen = c.isDecoder() ? c.maxPositions : c.maxPositions - c.padId - 1;
   auto check = [&](const std::vector<std::vector<int64_t>>& xs, const char* where) {
     for (size_t i = 0; i < xs.size(); i++) {
       if (xs[i].empty() || static_cast<int64_t>(xs[i].size()) > maxLen)
@@ -257,9 +276,9 @@ void PretrainRun::evaluate(int64_t step) {
     progress_.check();
     std::vector<const std::vector<int64_t>*> seqs;
     for (size_t j = i; j < std::min(heldout_.size(), i + static_cast<size_t>(o_.evalBatchSize)); j++) seqs.push_back(&heldout_[j]);
-    MlmBatch mb = maskBatch(m, o_, seqs, Mix(o_.seed ^ 0xE7A1u, i), dev_);  // fixed masks: the same at every evaluation
+    MlmBatch mb = ObjectiveBatch(m, o_, seqs, Mix(o_.seed ^ 0xE7A1u, i), dev_);  // fixed masks: the same at every evaluation
     if (mb.count == 0) continue;
-    at::Tensor logits = mlmLogits(m, mb);
+    at::Tensor logits = ObjectiveLogits(m, mb);
     lossSum += at::cross_entropy_loss(logits, mb.targets, {}, at::Reduction::Sum).item<double>();
     correct += logits.argmax(1).eq(mb.targets).sum().item<double>();
     count += mb.count;
@@ -288,12 +307,12 @@ std::vector<const std::vector<int64_t>*> PretrainRun::batch(int64_t step) {
 }
 
 void PretrainRun::trainStep(int64_t step) {
-  MlmBatch mb = maskBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
+  MlmBatch mb = ObjectiveBatch(*res_.model, o_, batch(step), Mix(o_.seed, static_cast<uint64_t>(step)), dev_);
   at::Tensor loss;
   {
     // training mode: dropout masks from (seed, step), the same after a resume
     DropoutScope train(o_.dropout, at::make_generator<at::CPUGeneratorImpl>(Mix(o_.seed ^ 0xD0D0D0D0ull, static_cast<uint64_t>(step))));
-    loss = at::cross_entropy_loss(mlmLogits(*res_.model, mb), mb.targets);
+    loss = at::cross_entropy_loss(ObjectiveLogits(*res_.model, mb), mb.targets);
   }
   const double lossVal = loss.item<double>();
   if (!std::isfinite(lossVal))

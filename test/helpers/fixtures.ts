@@ -61,6 +61,27 @@ export function fixtureModelDir(arch: 'roberta' | 'bert'): string {
   return d;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let decoderCache: any;
+/** decoders/fixtures-c.json: the GPT-2 and Llama fixtures (decoders/README.md). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function decoderFixtures(): any {
+  decoderCache ??= JSON.parse(readFileSync(join(fixturesDir, 'decoders', 'fixtures-c.json'), 'utf8'));
+  return decoderCache;
+}
+
+/** A model folder for the 'gpt2' or 'llama' decoder fixture. */
+export function decoderModelDir(arch: 'gpt2' | 'llama'): string {
+  let d = dirs.get(arch);
+  if (d) return d;
+  d = mkdtempSync(join(tmpdir(), `lmk-${arch}-`));
+  const f = decoderFixtures()[arch];
+  writeFileSync(join(d, 'config.json'), JSON.stringify(f.config));
+  symlinkSync(join(fixturesDir, 'decoders', f.weights_file), join(d, 'model.safetensors'));
+  dirs.set(arch, d);
+  return d;
+}
+
 export function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) return Infinity;
   let scale = 0;
