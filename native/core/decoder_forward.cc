@@ -33,11 +33,13 @@ at::Tensor CausalMask(const Batch& b) {
   return causal.view({1, 1, L, L}).logical_and(b.attention.view({b.size(), 1, 1, L}));
 }
 
-at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed) {
+// `drop`: attention dropout in training mode (GPT-2's attn_pdrop; Llama's attention_dropout is 0)
+at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed, bool drop = false) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
-  return at::matmul(at::softmax(scores, -1), v);
+  at::Tensor probs = at::softmax(scores, -1);
+  return at::matmul(drop ? dropout(probs) : probs, v);
 }
 
 // GPT-2's fused c_attn. z = x Wᵀ is the weight's site and y = z + b the bias's; q and v read y while k
@@ -57,8 +59,8 @@ at::Tensor Gpt2Attention(const Model& m, const EncoderLayer& l, const at::Tensor
   at::Tensor q = heads(adapt(l.q, y.narrow(-1, 0, H)));
   at::Tensor k = heads(adapt(l.k, z.narrow(-1, H, H) + l.qkv.b.narrow(0, H, H)));
   at::Tensor v = heads(adapt(l.v, y.narrow(-1, 2 * H, H)));
-  at::Tensor ctx = Attend(q, k, v, allowed).transpose(1, 2).reshape({B, L, H});
-  return linearForward(l.o, ctx, tape);
+  at::Tensor ctx = Attend(q, k, v, allowed, /*drop=*/true).transpose(1, 2).reshape({B, L, H});
+  return dropout(linearForward(l.o, ctx, tape));  // resid_pdrop
 }
 
 // cos and sin [B, 1, L, dh] of the rotary embedding at the batch's positions, the angles in float64.
@@ -98,7 +100,7 @@ at::Tensor LlamaAttention(const Model& m, const EncoderLayer& l, const at::Tenso
 }
 
 at::Tensor Mlp(const Model& m, const EncoderLayer& l, const at::Tensor& x, Tape* tape) {
-  if (m.cfg.arch == Arch::Gpt2) return linearForward(l.out, activation(linearForward(l.inter, x, tape), m.cfg.hiddenAct), tape);
+  if (m.cfg.arch == Arch::Gpt2) return dropout(linearForward(l.out, activation(linearForward(l.inter, x, tape), m.cfg.hiddenAct), tape));
   at::Tensor g = at::silu(linearForward(l.gate, x, tape));
   return linearForward(l.out, g * linearForward(l.inter, x, tape), tape);
 }
@@ -117,7 +119,9 @@ at::Tensor decoderHidden(const Model& m, const Batch& b, Tape* tape) {
   const bool gpt2 = m.cfg.arch == Arch::Gpt2;
   std::pair<at::Tensor, at::Tensor> rope;
   if (!gpt2) rope = Rope(m, b);
-  at::Tensor h = e;
+  // training-mode dropout (forward.h's DropoutScope) where Hugging Face's GPT-2 has it: embeddings,
+  // attention probabilities, the attention and MLP outputs; Llama/Qwen2 have none by default
+  at::Tensor h = gpt2 ? dropout(e) : e;
   for (const auto& l : m.layers) {
     at::Tensor a = DecoderNorm(m, l.ln1, h, tape);
     h = h + (gpt2 ? Gpt2Attention(m, l, a, allowed, tape) : LlamaAttention(m, l, a, allowed, rope, tape));

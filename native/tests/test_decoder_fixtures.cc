@@ -2,6 +2,8 @@
 // modeling code): grad_dim, parameter names, f0 and every kernel of the GPT-2 and Llama cases; batches
 // with right padding equal single examples; GPT-2 names with the `transformer.` prefix; tiles, shards and
 // joint passes; config fields refused.
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cstdio>
 #include <map>
 #include <set>
@@ -208,6 +210,25 @@ void CheckConfigs() {
   LMK_CHECK(g.intermediate == 32 && g.tieWordEmbeddings && g.hiddenAct == "gelu_new" && g.eps == 1e-5, "GPT-2 defaults");
 }
 
+// Training-mode dropout where Hugging Face has it: GPT-2 (embeddings, attention probabilities, attention
+// and MLP outputs) changes its outputs inside a DropoutScope, reproducibly per seed; Llama has no dropout;
+// p = 0 and eval mode (no scope) give the fixture model's outputs exactly.
+void CheckDropout(const std::string& arch, const Model& m, const ExampleSet& xs, const std::vector<int64_t>& labels) {
+  OutputSpec out;
+  out.labelWordIds = labels;
+  const at::Tensor eval = outputs(m, xs, out, 5);
+  auto trained = [&](double p, uint64_t seed) {
+    DropoutScope s(p, at::make_generator<at::CPUGeneratorImpl>(seed));
+    return outputs(m, xs, out, 5);
+  };
+  LMK_CHECK(trained(0.0, 1).equal(eval), "%s: dropout p = 0 changed the outputs", arch.c_str());
+  const at::Tensor a = trained(0.1, 9), b = trained(0.1, 9);
+  LMK_CHECK(a.equal(b), "%s: the same dropout seed gave different outputs", arch.c_str());
+  if (arch == "gpt2") LMK_CHECK(MaxRelErr(a, eval) > 1e-3, "gpt2: dropout 0.1 left the outputs unchanged (%.3g)", MaxRelErr(a, eval));
+  else LMK_CHECK(a.equal(eval), "%s: a model without dropout changed its outputs in training mode", arch.c_str());
+  LMK_CHECK(outputs(m, xs, out, 5).equal(eval), "%s: eval mode after a DropoutScope differs", arch.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +253,7 @@ int main(int argc, char** argv) {
     ko.batchSize = 2;
     CheckTilesShardsGroups(*m, Examples(*inputs.find("train")), Examples(*inputs.find("test")), ko);
     if (std::string(arch) == "gpt2") CheckGpt2Prefix(files, tmp, *m, Examples(*inputs.find("train")));
+    CheckDropout(arch, *m, Examples(*inputs.find("train")), files.labelIds);
   }
   CheckConfigs();
   return test::Finish("test_decoder_fixtures");
