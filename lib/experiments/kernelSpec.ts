@@ -2,7 +2,7 @@
 import type { Metrics } from '../metrics.js';
 import type { LmModel } from '../model.js';
 import type { SolverName, SolverParams } from '../solvers/index.js';
-import type { Formula, Subset } from '../types.js';
+import type { Formula, Precision, Subset } from '../types.js';
 import type { GridAxes } from './grids.js';
 import type { Experiment, ExperimentOptions, RunProgress } from './options.js';
 import type { PreparedModel, SeedHead } from './prepare.js';
@@ -17,6 +17,10 @@ export interface RunOptions extends ExperimentOptions {
   grid?: GridAxes;
   subset?: Subset;
   batchSize?: number;
+  /** exact (default) or fast (TF32 and int8/fp8 sign products on CUDA); fast kernels are cached apart. */
+  precision?: Precision;
+  /** Several devices for the kernels (the model is loaded on `device`); the same kernels as one. */
+  devices?: string[];
   /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
   cacheDir?: string | null;
   /** Progress bar factory (the CLI passes cliProgressBar). */
@@ -77,6 +81,8 @@ export interface KernelRun extends Experiment {
   binary: boolean;
   subset: Subset;
   batchSize: number;
+  precision: Precision;
+  devices: string[];
   gridAxes: GridAxes;
   grid: SolverParams[];
   cacheDir: string | null;
