@@ -63,6 +63,17 @@ int64_t cudaFreeBytes(int index) {
   return static_cast<int64_t>(freeB) + cached;
 }
 
+int64_t StatusKiB(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string k;
+  while (f >> k) {
+    int64_t v = 0;
+    if (k == key && f >> v) return v;
+    std::getline(f, k);
+  }
+  return -1;
+}
+
 std::mutex gBudgetMutex;
 std::map<std::string, int64_t>& Reserved() {
   static std::map<std::string, int64_t> r;
@@ -126,6 +137,29 @@ int64_t MemoryReservation::reserved(const at::Device& dev) {
   std::lock_guard<std::mutex> lock(gBudgetMutex);
   auto it = Reserved().find(DeviceKey(dev));
   return it == Reserved().end() ? 0 : it->second;
+}
+
+int64_t peakMemoryBytes(const at::Device& dev) {
+  if (dev.is_cuda()) {
+#ifdef LMKERNEL_WITH_CUDA
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(dev.has_index() ? dev.index() : 0));
+    return stats.allocated_bytes[0].peak;
+#else
+    return -1;
+#endif
+  }
+  const int64_t kib = StatusKiB("VmHWM:");
+  return kib < 0 ? -1 : kib * 1024;
+}
+
+void resetPeakMemory(const at::Device& dev) {
+  if (dev.is_cuda()) {
+#ifdef LMKERNEL_WITH_CUDA
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(dev.has_index() ? dev.index() : 0));
+#endif
+    return;
+  }
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current resident set (Linux >= 4.0)
 }
 
 int64_t KernelMemoryEstimate::total(int64_t tile, int64_t n) const {

@@ -52,6 +52,11 @@ class MemoryReservation {
   int64_t bytes_ = 0;
 };
 
+// The peak memory in use on `dev` since the last reset: CUDA, the caching allocator's peak of allocated
+// bytes (-1 when this build cannot read it); CPU, the process's peak resident set (VmHWM).
+int64_t peakMemoryBytes(const at::Device& dev);
+void resetPeakMemory(const at::Device& dev);
+
 // "1.50 GiB", "320.0 MiB", "512 bytes"
 std::string formatBytes(double bytes);
 
