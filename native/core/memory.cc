@@ -293,10 +293,12 @@ void Overheads(KernelMemoryEstimate& e, const Model& m, const KernelOptions& opt
     const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
     if (W > 1) e.workerTargets = W * 8 * (nTT * tileRows * tileRows + nTe * tileRows * rowsGroup);
   }
-  // one batch's forward graph and δ: about three times its (a, δ), and the attention probabilities
+  // one batch's forward graph and δ beyond the (a, δ) kept (the graph saves the same layer inputs the tape
+  // keeps; the δ of each output are stacked once more): about one more (a, δ) of the batch, and the
+  // attention scores and probabilities of every layer
   const int64_t B = opts.batchSize, heads = std::max<int64_t>(1, m.cfg.heads);
-  e.batchTransients = 3 * B * (maxLen * e.activationsPerToken + e.activationsPerExample) +
-                      3 * static_cast<int64_t>(m.layers.size()) * B * heads * maxLen * maxLen * e.elementSize;
+  e.batchTransients = B * (maxLen * e.activationsPerToken + e.activationsPerExample) +
+                      2 * static_cast<int64_t>(m.layers.size()) * B * heads * maxLen * maxLen * e.elementSize;
 }
 
 }  // namespace
