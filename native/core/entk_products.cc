@@ -21,9 +21,13 @@ GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d) {
     for (int64_t e = 0; e < B; e++)
       for (int64_t t = 0; t < std::min(L, sb.lengths[e]); t++) idx.push_back(e * L + t), ex.push_back(e);
     gi.full = static_cast<int64_t>(idx.size()) == B * L;
-    if (!gi.full) {
-      gi.rows = at::tensor(idx, at::kLong).to(a.device());
-      gi.ex = at::tensor(ex, at::kLong).to(a.device());
+    if (!gi.full) {  // from pinned memory on a GPU: the host does not wait for the device's queue
+      auto to = [&](const std::vector<int64_t>& v) {
+        at::Tensor t = at::tensor(v, at::kLong);
+        return a.is_cuda() ? t.pin_memory().to(a.device(), at::kLong, true) : t;
+      };
+      gi.rows = to(idx);
+      gi.ex = to(ex);
     }
     found = sb.ghostIndex.emplace(L, gi).first;
   }
