@@ -12,12 +12,16 @@ import { flatToNested, rowsOfFlat, type NestedKernel } from './kernels/layout.js
 import {
   FORMULAS,
   OUTPUT_KINDS,
+  PLANS,
+  PRECISIONS,
   SUBSETS,
   type Dtype,
   type EncodedExample,
   type Formula,
   type Kernel,
   type OutputKind,
+  type Plan,
+  type Precision,
   type ProgressFn,
   type Subset,
 } from './types.js';
@@ -59,6 +63,15 @@ export interface KernelOptions {
   trainTile?: number;
   /** Compute only tiles t with t % count === index (other rows stay 0); `mergeKernelShards` assembles. */
   shard?: { index: number; count: number };
+  /** exact (default) or fast: TF32 and int8/fp8 sign products on CUDA (sign products stay exact). */
+  precision?: Precision;
+  /** The engine's plan: auto (the device's own; LMKERNEL_PLAN overrides), cpu or gpu (on any device). */
+  plan?: Plan;
+  /**
+   * Several devices (`['cuda:0', 'cuda:1']`, or CPU pseudo-devices `['cpu', 'cpu']`): the training tiles
+   * are scheduled over them in this process, one model replica each; the same kernels as one device.
+   */
+  devices?: string[];
   onProgress?: ProgressFn;
   signal?: AbortSignal;
 }
@@ -134,6 +147,11 @@ function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
   if (opts.binary !== undefined && typeof opts.binary !== 'boolean') throw new OptionError('binary', 'a boolean', opts.binary);
   const trainTile = checkInt(opts.trainTile ?? 0, 'trainTile', 0);
   const shard = opts.shard ?? { index: 0, count: 1 };
+  const precision = oneOf(opts.precision, 'precision', PRECISIONS, 'exact');
+  const plan = oneOf(opts.plan, 'plan', PLANS, 'auto');
+  const devices = opts.devices ?? [];
+  if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string' && d.trim() !== ''))
+    throw new OptionError('devices', "an array of device names ('cpu', 'cuda', 'cuda:N')", devices);
   if (!isInt(shard.count) || shard.count < 1 || !isInt(shard.index) || shard.index < 0 || shard.index >= shard.count)
     throw new OptionError('shard', '{index, count} with 0 <= index < count', shard);
   let labelWordIds: number[] | undefined;
@@ -161,6 +179,9 @@ function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
     trainTile,
     shardIndex: shard.index,
     shardCount: shard.count,
+    precision,
+    plan,
+    devices,
   };
   return { args, shard };
 }

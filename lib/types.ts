@@ -10,6 +10,15 @@ export const FORMULAS: readonly Formula[] = ['sgd', 'signgd', 'asymmetric_signgd
 /** The parameters whose gradients enter a kernel (or that fine-tuning trains). */
 export type Subset = 'all' | 'exclude_embeddings' | 'exclude_head' | 'only_biases' | 'lora';
 export const SUBSETS: readonly Subset[] = ['all', 'exclude_embeddings', 'exclude_head', 'only_biases', 'lora'];
+/**
+ * exact: the model's dtype throughout, sign kernels exact; fast: TF32 for the gradients and the SGD kernel
+ * on CUDA, sign products in int8 (int32 sums) or fp8, still exact (docs/gpu.md).
+ */
+export type Precision = 'exact' | 'fast';
+export const PRECISIONS: readonly Precision[] = ['exact', 'fast'];
+/** The engine's execution plan: the device's own (auto), or the CPU's or the GPU's on any device. */
+export type Plan = 'auto' | 'cpu' | 'gpu';
+export const PLANS: readonly Plan[] = ['auto', 'cpu', 'gpu'];
 
 /** One tokenized example; `mask_pos` is needed for the prompt output. */
 export interface EncodedExample {

@@ -1,7 +1,7 @@
 // The native addon's JavaScript-visible interface (native/addon/*.cc), declared once: every export, the
 // option objects it reads and the result objects it builds. Long jobs take (options, onProgress?,
 // cancelToken?) and return a Promise; matrices cross as flat row-major Float64Arrays.
-import type { Dtype, EncodedExample, Formula, OutputKind, ProgressFn, Subset } from '../types.js';
+import type { Dtype, EncodedExample, Formula, OutputKind, Plan, Precision, ProgressFn, Subset } from '../types.js';
 
 /** addon/common.cc CancelToken: one per call, cancelled from an AbortSignal. */
 export interface AddonCancelToken {
@@ -45,6 +45,10 @@ export interface AddonKernelOptions extends AddonOutputSpec {
   trainTile?: number;
   shardIndex?: number;
   shardCount?: number;
+  precision?: Precision;
+  plan?: Plan;
+  /** Several devices: the tiles are scheduled over them (empty or absent: the model's device). */
+  devices?: string[];
 }
 
 export interface AddonKernelResult {

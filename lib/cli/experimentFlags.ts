@@ -59,6 +59,27 @@ export const EXPERIMENT_FLAGS = {
   quiet: { type: 'boolean', help: 'no per-seed messages' },
 } as const satisfies FlagSpec;
 
+/** The kernel commands' --precision flag. */
+export const PRECISION_FLAG = {
+  type: 'string',
+  help: 'exact | fast (CUDA: TF32 gradients and SGD kernel, int8/fp8 sign products, still exact)',
+  default: 'exact',
+} as const;
+
+/** The kernel commands' --device: one device, or a comma-separated list the tiles are scheduled over. */
+export const KERNEL_DEVICE_FLAG = {
+  type: 'string',
+  help: 'cpu | cuda | cuda:N, or a list (cuda:0,cuda:1) the kernel tiles are scheduled over',
+  default: 'cpu',
+} as const;
+
+/** `--device cuda:0,cuda:1`: the model's device (the first) and, for several, the list. */
+export function deviceList(v: string): { device: string; devices?: string[] } {
+  const list = v.split(',').map((d) => d.trim());
+  if (list.some((d) => d === '')) throw new OptionError('--device', 'a device or a comma-separated list of devices', v);
+  return list.length > 1 ? { device: list[0], devices: list } : { device: list[0] };
+}
+
 /** A comma-separated list of numbers (`integer`: whole numbers >= 0). */
 export function numberList(flag: string, values: readonly string[], integer = false): number[] {
   return values.map((s) => {

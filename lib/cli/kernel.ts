@@ -10,6 +10,8 @@ import { loadModel, type LoraSpec } from '../model.js';
 import {
   FORMULAS,
   OUTPUT_KINDS,
+  PLANS,
+  PRECISIONS,
   SUBSETS,
   type Dtype,
   type EncodedExample,
@@ -20,7 +22,7 @@ import {
 import { isPlainObject } from '../validate.js';
 import { flagAsGiven } from './args.js';
 import { defineCommand, withInterrupt } from './command.js';
-import { MODEL_HELP, REVISION_FLAG, modelArg } from './experimentFlags.js';
+import { KERNEL_DEVICE_FLAG, MODEL_HELP, PRECISION_FLAG, REVISION_FLAG, deviceList, modelArg } from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 interface KernelInput {
@@ -78,7 +80,9 @@ export const command = defineCommand({
     subset: { type: 'string', help: SUBSETS.join(' | '), default: 'all' },
     dtype: { type: 'string', help: 'float32 | float64', default: 'float32' },
     'tie-word-embeddings': { type: 'boolean', help: 'tie the MLM decoder to the word embeddings' },
-    device: { type: 'string', help: 'cpu | cuda | cuda:N', default: 'cpu' },
+    device: KERNEL_DEVICE_FLAG,
+    precision: PRECISION_FLAG,
+    plan: { type: 'string', help: `${PLANS.join(' | ')}: the engine's plan (gpu runs the GPU's on any device)`, default: 'auto' },
     'batch-size': { type: 'number', help: 'sequences per forward/backward batch', default: 8 },
     lora: { type: 'string', help: 'LORA.json {"r", "alpha", "targets", "A": {name: matrix}} (with --subset lora)' },
     'train-tile': {
@@ -99,10 +103,13 @@ export const command = defineCommand({
     const output = checkChoice(args, 'output', OUTPUT_KINDS);
     const input = readEncodedInput<KernelInput>(args.input, 'kernel input', output, '"test", "label_word_ids"');
     const shard = parseShard(args.shard);
+    const precision = checkChoice(args, 'precision', PRECISIONS);
+    const plan = checkChoice(args, 'plan', PLANS);
+    const { device, devices } = deviceList(args.device);
     const model = await loadModel((await modelArg(args.model, args.revision)).dir, {
       dtype: args.dtype as Dtype,
       tieWordEmbeddings: !!args['tie-word-embeddings'],
-      device: args.device,
+      device,
     });
     if (args.lora) model.applyLora(readJsonFile(args.lora, 'LoRA spec') as LoraSpec);
     const bar = cliProgressBar('kernel');
@@ -118,6 +125,9 @@ export const command = defineCommand({
         batchSize: args['batch-size'],
         trainTile: args['train-tile'],
         shard,
+        precision,
+        plan,
+        devices,
         onProgress: bar.update,
         signal,
       }),

@@ -10,10 +10,17 @@ import {
   type GridAxis,
 } from '../experiments/index.js';
 import { SOLVERS, type SolverName } from '../solvers/index.js';
-import { FORMULAS, SUBSETS } from '../types.js';
+import { FORMULAS, PRECISIONS, SUBSETS } from '../types.js';
 import { oneOf } from '../validate.js';
 import { defineCommand, withInterrupt } from './command.js';
-import { EXPERIMENT_FLAGS, experimentOptions, numberList } from './experimentFlags.js';
+import {
+  EXPERIMENT_FLAGS,
+  KERNEL_DEVICE_FLAG,
+  PRECISION_FLAG,
+  deviceList,
+  experimentOptions,
+  numberList,
+} from './experimentFlags.js';
 import { cliProgressBar } from './progress.js';
 
 const GRID_FLAGS: Record<string, GridAxis> = {
@@ -67,6 +74,8 @@ const SPEC = {
   'cache-dir': { type: 'string', help: 'kernel/f0/head cache (default: .lmkernel-cache beside --out)' },
   'no-cache': { type: 'boolean', help: 'do not read or write the cache' },
   'batch-size': { type: 'number', help: 'sequences per forward/backward batch', default: 8 },
+  device: KERNEL_DEVICE_FLAG,
+  precision: PRECISION_FLAG,
 } as const;
 
 const SYNOPSIS =
@@ -112,7 +121,9 @@ const command = defineCommand({
     const solver = oneOf(a.solver, '--solver', SOLVERS);
     const subset = oneOf(a.subset, '--subset', SUBSETS);
     const lora = loraFlags(a, subset);
-    const base = await experimentOptions(a, 'run');
+    const precision = oneOf(a.precision, '--precision', PRECISIONS);
+    const { device, devices } = deviceList(a.device);
+    const base = { ...(await experimentOptions(a, 'run')), device };
     const interrupted = 'run: interrupted; finished seeds are in the results file, computed kernels in the cache';
     const stats = await withInterrupt(
       (signal) =>
@@ -125,6 +136,8 @@ const command = defineCommand({
           subset,
           lora,
           batchSize: a['batch-size'],
+          precision,
+          devices,
           cacheDir: a['no-cache'] ? null : a['cache-dir'],
           linearProbe: a['no-linear-probe'] ? false : base.linearProbe,
           signal,

@@ -31,6 +31,8 @@ export function kernelKeyMaterial(
     classifier: head ? head.id : run.output === 'standard' ? 'checkpoint' : null,
     train: hashJson(e.train),
     eval: hashJson([...e.dev, ...e.test]),
+    // exact kernels keep the keys they had before precision modes existed
+    ...(run.precision === 'fast' ? { precision: 'fast' } : {}),
   };
 }
 

@@ -19,7 +19,7 @@ import { appendLineAtomic, assertWritableDir, removeStaleTemps } from '../io.js'
 import { flatRows, splitColumns } from '../kernels/layout.js';
 import { loadModel, type LmModel } from '../model.js';
 import { SOLVERS, gridOf, type SolverName } from '../solvers/index.js';
-import { FORMULAS, SUBSETS, type Kernel } from '../types.js';
+import { FORMULAS, PRECISIONS, SUBSETS, type Kernel } from '../types.js';
 import { checkInt, checkNumber, oneOf } from '../validate.js';
 import { entryPath, hashJson, kernelCacheKey, readEntry, writeEntry } from './cache.js';
 import { kernelKeyMaterial, legacyKernelEntry } from './kernelKey.js';
@@ -75,9 +75,13 @@ function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
   const lora = resolveLora(opts, subset);
   const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
+  const precision = oneOf(opts.precision, 'precision', PRECISIONS, 'exact');
+  const devices = opts.devices ?? [];
+  if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string' && d.trim() !== ''))
+    throw new OptionError('devices', "an array of device names ('cpu', 'cuda', 'cuda:N')", devices);
   const gridAxes = resolveGrid(solver, opts.grid);
   const cacheDir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(dirname(resolve(opts.out)), '.lmkernel-cache'));
-  return { formula, solver, binary, subset, lora, batchSize, gridAxes, grid: gridOf(gridAxes), cacheDir };
+  return { formula, solver, binary, subset, lora, batchSize, precision, devices, gridAxes, grid: gridOf(gridAxes), cacheDir };
 }
 
 /** Validates everything, clears an earlier killed run's temporary files, and prepares the model's inputs. */
@@ -141,6 +145,8 @@ async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead |
       formulas: [run.formula],
       subset: run.subset,
       batchSize: run.batchSize,
+      precision: run.precision,
+      devices: run.devices.length > 1 ? run.devices : undefined,
       onProgress: bar.update,
       signal: run.opts.signal,
     });

@@ -2,7 +2,7 @@
 import type { Metrics } from '../metrics.js';
 import type { LmModel } from '../model.js';
 import type { SolverName, SolverParams } from '../solvers/index.js';
-import type { Formula, Subset } from '../types.js';
+import type { Formula, Precision, Subset } from '../types.js';
 import type { GridAxes } from './grids.js';
 import type { Experiment, ExperimentOptions, RunProgress } from './options.js';
 import type { PreparedModel, SeedHead } from './prepare.js';
@@ -20,6 +20,10 @@ export interface RunOptions extends ExperimentOptions {
    * kernel K^LoRA is over the LoRA matrices (paper Table 12). A's seed: `seed`, or each data seed. */
   lora?: LoraKernelOptions | null;
   batchSize?: number;
+  /** exact (default) or fast (TF32 and int8/fp8 sign products on CUDA); fast kernels are cached apart. */
+  precision?: Precision;
+  /** Several devices for the kernels (the model is loaded on `device`); the same kernels as one. */
+  devices?: string[];
   /** Cache folder for kernels, f0 and linear-probe heads; null disables the cache. Default: `<dir of out>/.lmkernel-cache`. */
   cacheDir?: string | null;
   /** Progress bar factory (the CLI passes cliProgressBar). */
@@ -90,6 +94,8 @@ export interface KernelRun extends Experiment {
   subset: Subset;
   lora: { r: number; alpha: number; seed: number | null } | null;
   batchSize: number;
+  precision: Precision;
+  devices: string[];
   gridAxes: GridAxes;
   grid: SolverParams[];
   cacheDir: string | null;

@@ -89,6 +89,25 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     return xs;
   }
 
+  // devices: ["cpu", "cuda:1", ...] (absent: the model's device), each checked as the device option is
+  static std::vector<at::Device> ReadDevices(const Napi::Object& o) {
+    std::vector<at::Device> out;
+    if (!Has(o, "devices")) return out;
+    auto v = o.Get("devices");
+    if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), "option 'devices' must be an array of device names");
+    auto arr = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      const std::string at = "devices[" + std::to_string(i) + "]";
+      if (!arr.Get(i).IsString()) throw Napi::TypeError::New(o.Env(), at + " must be a device name ('cpu', 'cuda', 'cuda:N')");
+      try {
+        out.push_back(parseDevice(arr.Get(i).As<Napi::String>().Utf8Value()));
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(o.Env(), at + ": " + e.what());
+      }
+    }
+    return out;
+  }
+
   static OutputSpec ReadOutput(const Napi::Object& o) {
     OutputSpec s;
     std::string mode = GetString(o, "output", "prompt");
@@ -111,6 +130,9 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
     ko.trainTile = GetInt(o, "trainTile", 0);
     ko.shardIndex = GetInt(o, "shardIndex", 0);
     ko.shardCount = GetInt(o, "shardCount", 1);
+    ko.precision = parsePrecision(GetString(o, "precision", "exact"));
+    ko.plan = parsePlan(GetString(o, "plan", "auto"));
+    ko.devices = ReadDevices(o);
     auto formulas = Has(o, "formulas") ? o.Get("formulas").As<Napi::Array>() : Napi::Array::New(info.Env());
     ko.sgd = ko.signgd = ko.asymmetricSigngd = false;
     for (uint32_t i = 0; i < formulas.Length(); i++) {

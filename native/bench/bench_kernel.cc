@@ -6,7 +6,12 @@
 // Also checks the engine against the naive kernel (max relative error). Prints one JSON object.
 //   bench_kernel [--train N] [--test M] [--min-len 20] [--max-len 40] [--labels 2] [--threads T]
 //                [--batch B] [--layers L] [--hidden H] [--no-naive] [--device cpu|cuda] [--repeat N]
-//                [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2]
+//                [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2] [--modes exact,fast] [--plan auto|cpu|gpu]
+//                [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]
+// With --modes, every formula is timed in every precision mode, with its peak memory and its max relative
+// error against the exact mode; --reference-test times them again at N x M2 (the reference scheme's size);
+// --sst5-train times the three formulas in one pass at N5 x 5 logits x M5 (fast mode), the 64-shot SST-5
+// shape. These go into "results" and "sst5_64shot_seconds" (scripts/gpu-check builds its record from them).
 // Each timing (kernels, floor and naive loop alike) is the fastest of N runs (--repeat; a shared
 // machine's noise only ever adds time), so every ratio compares timings taken the same way.
 #include <ATen/ATen.h>
@@ -15,6 +20,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +31,7 @@
 
 #include "core/entk.h"
 #include "core/forward.h"
+#include "core/memory.h"
 #include "core/model.h"
 #include "core/runtime.h"
 
@@ -51,12 +58,17 @@ struct BenchArgs {
   std::string only;    // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
   std::string device = "cpu";
   std::string arch = "roberta";  // or gpt2
+  std::vector<std::string> modes;  // precision modes timed per formula (empty: exact, the former output only)
+  std::string plan = "auto";
+  int64_t referenceTest = 0;                               // 0: not timed at the reference's size
+  int64_t sst5Train = 0, sst5Test = 1000, sst5Labels = 5;  // 0: no SST-5 shape
 };
 
 static const char* kUsage =
     "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
     "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
-    "             [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2]\n"
+    "             [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2] [--modes exact,fast] [--plan auto|cpu|gpu]\n"
+    "             [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]\n"
     "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
     "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
     "Prints one JSON object (scripts/bench-kernel summarises it).\n";
@@ -80,7 +92,20 @@ static int ParseArgs(int argc, char** argv, BenchArgs* a) {
     else if (s == "--only" && i + 1 < argc) a->only = argv[++i];
     else if (s == "--device" && i + 1 < argc) a->device = argv[++i];
     else if (s == "--arch" && i + 1 < argc) a->arch = argv[++i];
-    else if (s == "--help" || s == "-h") {
+    else if (s == "--plan" && i + 1 < argc) a->plan = argv[++i];
+    else if (s == "--reference-test") a->referenceTest = next();
+    else if (s == "--sst5-train") a->sst5Train = next();
+    else if (s == "--sst5-test") a->sst5Test = next();
+    else if (s == "--sst5-labels") a->sst5Labels = next();
+    else if (s == "--modes" && i + 1 < argc) {
+      std::string v = argv[++i];
+      for (size_t p = 0; p <= v.size();) {
+        size_t q = v.find(',', p);
+        if (q == std::string::npos) q = v.size();
+        a->modes.push_back(v.substr(p, q - p));
+        p = q + 1;
+      }
+    } else if (s == "--help" || s == "-h") {
       std::printf("%s", kUsage);
       return 0;
     } else {
@@ -228,6 +253,95 @@ struct Bench {
   }
 };
 
+// One formula in one precision mode: its time (the fastest of --repeat), the peak memory of that run,
+// its max relative error against the exact mode, and its time at the reference scheme's size.
+struct ModeResult {
+  std::string formula, mode;
+  double seconds = -1, peakGiB = -1, maxRelErr = -1, secondsAtReference = -1;
+};
+
+static double KernelsRelErr(const KernelResult& got, const KernelResult& exact) {
+  double e = 0;
+  for (const auto& kv : exact.kernels) {
+    const at::Tensor& w = kv.second;
+    const double scale = std::max(1e-300, w.abs().max().item<double>());
+    e = std::max(e, (got.kernels.at(kv.first) - w).abs().max().item<double>() / scale);
+  }
+  return e;
+}
+
+// Every wanted formula in every mode (exact first: the others' errors are against it).
+static std::vector<ModeResult> TimeModes(Bench& b, const std::vector<std::string>& formulas) {
+  std::vector<ModeResult> out;
+  std::vector<std::string> modes = b.a.modes;
+  if (std::find(modes.begin(), modes.end(), "exact") == modes.end()) modes.insert(modes.begin(), "exact");
+  std::stable_partition(modes.begin(), modes.end(), [](const std::string& m) { return m == "exact"; });
+  const std::vector<Example> fullTest = b.test;
+  for (const auto& f : formulas) {
+    KernelResult exact;
+    for (const auto& mode : modes) {
+      ModeResult r{f, mode};
+      b.ko.precision = parsePrecision(mode);
+      KernelResult got;
+      double cpu = 0;
+      resetPeakMemory(b.dev);
+      r.seconds = b.TimeKernels(f == "sgd", f == "signgd", f == "asymmetric_signgd", &got, &cpu);
+      const int64_t peak = peakMemoryBytes(b.dev);
+      r.peakGiB = peak < 0 ? -1 : static_cast<double>(peak) / (1024.0 * 1024 * 1024);
+      if (mode == "exact") exact = std::move(got), r.maxRelErr = 0;
+      else r.maxRelErr = KernelsRelErr(got, exact);
+      if (b.a.referenceTest > 0) {
+        b.test.assign(fullTest.begin(), fullTest.begin() + std::min<int64_t>(b.a.referenceTest, static_cast<int64_t>(fullTest.size())));
+        r.secondsAtReference = b.TimeKernels(f == "sgd", f == "signgd", f == "asymmetric_signgd", nullptr, &cpu);
+        b.test = fullTest;
+      }
+      std::fprintf(stderr, "bench: %s %s %.3f s (peak %.2f GiB, max rel err vs exact %.2e)\n", f.c_str(), mode.c_str(), r.seconds,
+                   r.peakGiB, r.maxRelErr);
+      out.push_back(r);
+    }
+  }
+  b.ko.precision = Precision::Exact;
+  return out;
+}
+
+// The 64-shot SST-5 shape: the three formulas in one pass, N5 train x 5 logits x M5 test, fast if asked for.
+static double TimeSst5(Bench& b, std::mt19937_64& rng, std::string* mode) {
+  Bench s{b.a, b.dev};
+  s.a.labels = b.a.sst5Labels;
+  s.model = b.model;
+  s.train = MakeSet(b.a, b.a.sst5Train, rng);
+  s.test = MakeSet(b.a, b.a.sst5Test, rng);
+  s.ko = b.ko;
+  s.ko.output.labelWordIds = {6587, 372, 1099, 205, 2770, 1313};
+  s.ko.output.labelWordIds.resize(static_cast<size_t>(s.a.labels));
+  const bool fast = std::find(b.a.modes.begin(), b.a.modes.end(), "fast") != b.a.modes.end();
+  s.ko.precision = fast ? Precision::Fast : Precision::Exact;
+  *mode = fast ? "fast" : "exact";
+  double cpu = 0;
+  return s.TimeKernels(true, true, true, nullptr, &cpu);
+}
+
+static void PrintModes(const std::vector<ModeResult>& rs, double floor, double sst5, const std::string& sst5Mode, const BenchArgs& a) {
+  auto num = [](double v, const char* fmt) {
+    if (v < 0) return std::string("null");
+    char buf[64];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return std::string(buf);
+  };
+  std::printf(", \"plan\": \"%s\", \"results\": [", a.plan.c_str());
+  for (size_t i = 0; i < rs.size(); i++) {
+    const ModeResult& r = rs[i];
+    std::printf(
+        "%s{\"formula\": \"%s\", \"mode\": \"%s\", \"seconds\": %s, \"floor_seconds\": %s, \"peak_gib\": %s, "
+        "\"max_rel_err_vs_exact\": %s, \"seconds_at_reference_size\": %s, \"reference_train\": %lld, \"reference_test\": %lld}",
+        i ? ", " : "", r.formula.c_str(), r.mode.c_str(), num(r.seconds, "%.3f").c_str(), num(floor, "%.3f").c_str(),
+        num(r.peakGiB, "%.3f").c_str(), num(r.maxRelErr, "%.3g").c_str(), num(r.secondsAtReference, "%.3f").c_str(), (long long)a.nTrain,
+        (long long)a.referenceTest);
+  }
+  std::printf("], \"sst5_64shot_seconds\": %s, \"sst5_64shot_mode\": \"%s\", \"sst5_shape\": [%lld, %lld, %lld]}\n",
+              num(sst5, "%.3f").c_str(), sst5Mode.c_str(), (long long)a.sst5Train, (long long)a.sst5Labels, (long long)a.sst5Test);
+}
+
 struct Timings {
   double sgd = -1, signgd = -1, asym = -1, floor = -1, naive = -1, naiveErr = -1;
   double cSgd = -1, cSign = -1, cAsym = -1, cFloor = -1, cNaive = -1;
@@ -241,7 +355,7 @@ static void PrintJson(const Bench& b, int nthreads, int64_t gradDim, const Timin
       "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, \"floor_seconds\": %.3f, "
       "\"naive_seconds\": %.3f, \"sgd_over_floor\": %.2f, \"signgd_over_floor\": %.2f, \"naive_over_sgd\": %.2f, "
       "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, "
-      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}}\n",
+      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}",
       nthreads, b.dev.str().c_str(), a.arch == "gpt2" ? "gpt2-small" : "roberta-base", (long long)a.layers, (long long)a.hidden,
       (long long)a.nTrain, (long long)a.nTest, (long long)a.minLen, (long long)a.maxLen, (long long)a.labels, (long long)a.batch,
       (long long)gradDim, t.sgd, t.signgd, t.asym, t.floor, t.naive, t.sgd / t.floor, t.signgd / t.floor,
@@ -263,6 +377,8 @@ int main(int argc, char** argv) {
   b.ko.output.mode = OutputMode::Prompt;
   b.ko.output.labelWordIds = b.labelIds;
   b.ko.batchSize = args.batch;
+  b.ko.plan = parsePlan(args.plan);
+  for (const auto& m : args.modes) parsePrecision(m);  // a bad mode named before any work
   b.lab = labelIdTensor(*b.model, b.ko.output);
 
   auto wanted = [&](const char* f) { return args.only.empty() || args.only == f; };
@@ -270,10 +386,26 @@ int main(int argc, char** argv) {
   computeKernels(*b.model, b.train, b.test, b.ko, Progress{});  // warm-up (allocator, thread pools), not timed
   KernelResult rs;
   Timings t;
-  if (wanted("sgd") || args.naive) t.sgd = b.TimeKernels(true, false, false, &rs, &t.cSgd);
-  if (wanted("signgd")) t.signgd = b.TimeKernels(false, true, false, nullptr, &t.cSign);
-  if (wanted("asymmetric_signgd")) t.asym = b.TimeKernels(false, false, true, nullptr, &t.cAsym);
+  std::vector<ModeResult> modes;
+  if (!args.modes.empty()) {
+    std::vector<std::string> formulas;
+    for (const char* f : {"sgd", "signgd", "asymmetric_signgd"})
+      if (wanted(f)) formulas.push_back(f);
+    modes = TimeModes(b, formulas);
+    for (const auto& r : modes)
+      if (r.mode == "exact") (r.formula == "sgd" ? t.sgd : r.formula == "signgd" ? t.signgd : t.asym) = r.seconds;
+    if (args.naive) b.TimeKernels(true, false, false, &rs, &t.cSgd);
+  } else {
+    if (wanted("sgd") || args.naive) t.sgd = b.TimeKernels(true, false, false, &rs, &t.cSgd);
+    if (wanted("signgd")) t.signgd = b.TimeKernels(false, true, false, nullptr, &t.cSign);
+    if (wanted("asymmetric_signgd")) t.asym = b.TimeKernels(false, false, true, nullptr, &t.cAsym);
+  }
+  if (rs.gradDim == 0) {
+    for (auto& p : parameterTensors(*b.model)) rs.gradDim += p.numel();
+  }
 
+  std::string sst5Mode = "none";  // before the floor: its weights then require gradients
+  const double sst5 = args.sst5Train > 0 ? TimeSst5(b, rng, &sst5Mode) : -1;
   b.params = parameterTensors(*b.model);
   for (auto& p : b.params) p.requires_grad_(true);
   t.floor = b.TimeFloor(&t.cFloor);
@@ -284,5 +416,7 @@ int main(int argc, char** argv) {
     t.naiveErr = ((mine - K).abs().max() / K.abs().max()).item<double>();
   }
   PrintJson(b, nthreads, rs.gradDim, t);
+  if (args.modes.empty() && args.sst5Train == 0) std::printf("}\n");
+  else PrintModes(modes, t.floor, sst5, sst5Mode, args);
   return 0;
 }

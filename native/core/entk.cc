@@ -7,9 +7,12 @@
 #include <stdexcept>
 
 #include "core/entk.h"
+#include "core/entk_devices.h"
 #include "core/entk_products.h"
 #include "core/memory.h"
+#include "core/plan.h"
 #include "core/profile.h"
+#include "core/sign_products.h"
 #include "core/skinny_gemm.h"
 #include "core/workers.h"
 
@@ -57,16 +60,17 @@ class KernelRun {
   const KernelOptions& opts_;
   const Progress& progress_;
   const at::Device dev_;
+  ExecutionPlan plan_;
   // the row spaces (word-embedding union, label rows) come from the whole training set, whatever the tile
   GradientBlocks gb_;
   KernelResult r_;
   int64_t Co_ = 0;
   bool useGhost_ = false, keepStore_ = false, signs_ = false, single_ = true;
-  int64_t batches_ = 0, done_ = 0;
+  int64_t batches_ = 0, done_ = 0, groupSize_ = 0;
   JointTargets k_;  // the whole kernels: train x train (K*) and train x test (T*)
   at::Tensor f0Train_, f0Test_, signWs_;
-  int workers_ = 1;
   std::vector<JointWorkspace> jointWs_;
+  MemoryReservation reservation_;  // this computation's share of the process-wide memory budget
 };
 
 KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const std::vector<Example>& test, const KernelOptions& opts,
@@ -81,10 +85,11 @@ KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const st
       r_.paramNames.push_back(m.params[i].name);
     }
   signs_ = opts.signs();
+  plan_ = resolvePlan(opts, dev_, static_cast<int64_t>(c10::elementSize(m.dtype)), availableMemory(dev_).bytes);
   keepStore_ = opts.sgd || opts.asymmetricSigngd;  // the small blocks' values (the sign kernels alone need only their signs)
   useGhost_ = sgdByGhost(m, gb_.wanted(), train, test, opts, Co_);
   // fail before allocating, or tile the training set automatically when its stores do not fit
-  const int64_t chosen = chooseTrainTile(m, gb_.wanted(), train, test, opts, Co_);
+  const int64_t chosen = chooseTrainTile(m, gb_.wanted(), train, test, opts, Co_, &plan_);
   r_.tileSize = chosen > 0 ? std::min<int64_t>(chosen, r_.nTrain) : r_.nTrain;
   r_.numTiles = (r_.nTrain + r_.tileSize - 1) / r_.tileSize;
   r_.tiles = shardTiles(r_.numTiles, opts.shardIndex, opts.shardCount);
@@ -99,11 +104,18 @@ KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const st
   if (opts.signgd) k_.Ksign = at::zeros({Rtr, Rtr}, f64), k_.Tsign = at::zeros({Rtr, Rte}, f64);
   if (opts.asymmetricSigngd)
     k_.Kasymmetric = at::zeros({Rtr, Rtr}, f64), k_.Tasymmetric = at::zeros({Rtr, Rte}, f64), k_.Tflip = at::zeros({Rtr, Rte}, f64);
-  f0Train_ = at::zeros({r_.nTrain, Co_}, at::kDouble);
-  f0Test_ = at::zeros({r_.nTest, Co_}, at::kDouble);
-  // the joint pass's workers: on CPU as many as BLAS had threads, each calling a single-threaded BLAS
-  workers_ = dev_.is_cpu() ? blasThreads() : 1;
-  jointWs_.resize(static_cast<size_t>(workers_));
+  // the outputs stay on the device until the end: no copy (and no synchronisation) per batch
+  f0Train_ = at::zeros({r_.nTrain, Co_}, f64);
+  f0Test_ = at::zeros({r_.nTest, Co_}, f64);
+  // the joint pass's workers (the CPU's plan: one per core, each calling a single-threaded BLAS)
+  jointWs_.resize(static_cast<size_t>(plan_.workers));
+  // groups sized before this computation reserves its share of the memory budget
+  groupSize_ = useGhost_ ? 0 : chooseGroupSize(m, gb_.wanted(), train, test.empty() ? train : test, r_.tileSize, opts, Co_, &plan_);
+  KernelOptions tiled = opts;
+  tiled.trainTile = r_.tileSize;
+  tiled.groupSize = groupSize_;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, gb_.wanted(), train, test, tiled, Co_, &plan_);
+  reservation_ = MemoryReservation(dev_, e.total(r_.tileSize, r_.nTrain));
 }
 
 // 1. The train side of the tile: (a, δ) of the linear weight sites per batch, and the small blocks'
@@ -114,7 +126,12 @@ void KernelRun::storeTrainSide(Tile& tile) {
     const int64_t j = std::min(tile.t1, i + opts_.batchSize);
     const int64_t r0 = (i - tile.t0) * Co_;
     tile.sites.push_back(MakeSiteBatch(r0, train_, static_cast<size_t>(i), static_cast<size_t>(j)));
-    GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { tile.sites.back().sites[k] = {a, d}; };
+    // the ghost contraction's side of the tile is packed once, here, not per streamed batch
+    GhostConsumer keep = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
+      SiteBatch& sb = tile.sites.back();
+      if (useGhost_) sb.ghost[k] = PackGhost(sb, a, d);
+      else sb.sites[k] = {a, d};
+    };
     BlockConsumer put = [&](size_t k, const at::Tensor& blk) {
       auto& store = tile.store;
       auto& signStore = tile.signStore;
@@ -128,10 +145,11 @@ void KernelRun::storeTrainSide(Tile& tile) {
       }
     };
     at::Tensor f = gb_.compute(makeBatch(m_, train_, i, j, dev_), progress_, put, keep);
-    f0Train_.narrow(0, i, j - i).copy_(f.to(at::kCPU, at::kDouble));
+    f0Train_.narrow(0, i, j - i).copy_(f);
     progress_("train", ++done_, batches_);
   }
   for (const auto& kv : tile.sites.front().sites) tile.linearBlocks.push_back(kv.first);
+  for (const auto& kv : tile.sites.front().ghost) tile.linearBlocks.push_back(kv.first);
 }
 
 // 2. Train x train of the small blocks from the store alone when it holds the whole set (and, for the
@@ -143,18 +161,16 @@ void KernelRun::trainTrainFromStore(Tile& tile) {
     const at::Tensor& v = keepStore_ ? tile.store[k] : tile.signStore[k];
     if (!v.defined()) continue;  // a linear weight block: joint pass or ghost contraction
     if (opts_.sgd) addProductTransposed(k_.Ksgd, tile.store[k], tile.store[k]);
-    if (opts_.signgd) addProductTransposed(k_.Ksign, tile.signStore[k], tile.signStore[k]);
+    if (opts_.signgd) addSignProduct(k_.Ksign, tile.signStore[k], tile.signStore[k], plan_.signProduct);
     if (opts_.asymmetricSigngd) addProductTransposed(k_.Kasymmetric, tile.signStore[k], tile.store[k]);  // <sign g(train), g(train')>
   }
   if (!useGhost_) return;
   for (const auto& p : tile.sites)
     for (const auto& q : tile.sites)
-      for (const auto& kv : p.sites) {
-        const auto& x = kv.second;
-        const auto& y = q.sites.at(kv.first);
-        k_.Ksgd.narrow(0, p.row0, x.first.size(0) * Co_)
-            .narrow(1, q.row0, y.first.size(0) * Co_)
-            .add_(GhostProduct(PackGhost(x.first, x.second, p.lengths), PackGhost(y.first, y.second, q.lengths), Co_));
+      for (const auto& kv : p.ghost) {
+        const GhostSide& x = kv.second;
+        const GhostSide& y = q.ghost.at(kv.first);
+        k_.Ksgd.narrow(0, p.row0, x.B * Co_).narrow(1, q.row0, y.B * Co_).add_(GhostProduct(x, y, Co_));
       }
   tile.trainDone = true;
 }
@@ -168,10 +184,10 @@ JointTargets KernelRun::trainTargets(const Tile& tile) const {
 
 void KernelRun::jointPass(Tile& tile, const std::vector<SiteBatch>& group, int64_t Rg, const JointTargets& t) {
   std::unique_ptr<PhaseTimer> pt(new PhaseTimer(6));
-  std::unique_ptr<SingleThreadedBlas> single(workers_ > 1 ? new SingleThreadedBlas : nullptr);
+  std::unique_ptr<SingleThreadedBlas> single(plan_.workers > 1 ? new SingleThreadedBlas : nullptr);
   for (size_t k : tile.linearBlocks) {
     progress_.check();
-    JointProducts(k, tile.sites, tile.Rn, group, Rg, t, jointWs_);
+    JointProducts(k, tile.sites, tile.Rn, group, Rg, t, jointWs_, plan_);
   }
   tile.trainDone = true;
 }
@@ -189,7 +205,7 @@ void KernelRun::multiplyStreamed(const Tile& tile, size_t k, const at::Tensor& t
   at::sign_out(st, t);
   if (into.Tsign.defined()) {
     at::Tensor v = cols(into.Tsign);
-    addProductTransposed(v, tile.signStore[k], st);
+    addSignProduct(v, tile.signStore[k], st, plan_.signProduct);
   }
   if (into.Tasymmetric.defined()) {
     at::Tensor v = cols(into.Tasymmetric);
@@ -215,19 +231,17 @@ void KernelRun::stream(Tile& tile, const std::vector<Example>& xs, const char* p
     // the batch's rows within the group (joint pass) and its lengths (both passes)
     SiteBatch here = MakeSiteBatch(c0 - groupCol0, xs, i, j);
     GhostConsumer against = [&](size_t k, const at::Tensor& a, const at::Tensor& d) {
-      const GhostSide y = PackGhost(a, d, here.lengths);
+      const GhostSide y = PackGhost(here, a, d);
       for (const auto& tb : tile.sites) {
-        const auto& ad = tb.sites.at(k);
-        into.Tsgd.narrow(0, tile.R0 + tb.row0, ad.first.size(0) * Co_)
-            .slice(1, c0, c1)
-            .add_(GhostProduct(PackGhost(ad.first, ad.second, tb.lengths), y, Co_));
+        const GhostSide& x = tb.ghost.at(k);
+        into.Tsgd.narrow(0, tile.R0 + tb.row0, x.B * Co_).slice(1, c0, c1).add_(GhostProduct(x, y, Co_));
       }
     };
     if (!useGhost_) group.push_back(std::move(here));
     GhostConsumer gather = [&](size_t k, const at::Tensor& a, const at::Tensor& d) { group.back().sites[k] = {a, d}; };
     BlockConsumer multiply = [&](size_t k, const at::Tensor& t) { multiplyStreamed(tile, k, t, into, c0, c1); };
     at::Tensor f = gb_.compute(makeBatch(m_, xs, i, j, dev_), progress_, multiply, useGhost_ ? against : gather);
-    if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f.to(at::kCPU, at::kDouble));
+    if (f0) f0->narrow(0, static_cast<int64_t>(i), static_cast<int64_t>(j - i)).copy_(f);
     groupExamples += static_cast<int64_t>(j - i);
     if (!useGhost_ && (groupExamples >= tile.groupSize || j == xs.size())) {
       JointTargets t = trainTargets(tile);
@@ -246,14 +260,15 @@ void KernelRun::addKernel(const char* name, const at::Tensor& k, int64_t na, int
 }
 
 KernelResult KernelRun::run() {
+  Tf32Scope tf32(plan_.tf32);
+  PhaseTimer::setDevice(dev_);
   for (int64_t t : r_.tiles) {
     Tile tile;
     tile.t0 = t * r_.tileSize;
     tile.t1 = std::min(r_.nTrain, tile.t0 + r_.tileSize);
     tile.R0 = tile.t0 * Co_;
     tile.Rn = (tile.t1 - tile.t0) * Co_;
-    tile.groupSize =
-        useGhost_ ? 0 : chooseGroupSize(m_, gb_.wanted(), train_, test_.empty() ? train_ : test_, tile.t1 - tile.t0, opts_, Co_);
+    tile.groupSize = groupSize_;
     tile.trainDone = !single_;  // with several tiles the train set is streamed against each tile instead
     storeTrainSide(tile);
     if (single_) trainTrainFromStore(tile);
@@ -270,8 +285,8 @@ KernelResult KernelRun::run() {
     if (!tile.trainDone && !tile.linearBlocks.empty()) jointPass(tile, {}, 0, trainTargets(tile));  // no test examples
   }
   PhaseTimer::report();
-  r_.f0Train = f0Train_;
-  r_.f0Test = f0Test_;
+  r_.f0Train = f0Train_.to(at::kCPU);
+  r_.f0Test = f0Test_.to(at::kCPU);
   const int64_t na = r_.nTrain, nb = r_.nTest;
   if (opts_.sgd) addKernel("sgd/train_train", k_.Ksgd, na, na), addKernel("sgd/train_test", k_.Tsgd, na, nb);
   if (opts_.signgd) addKernel("signgd/train_train", k_.Ksign, na, na), addKernel("signgd/train_test", k_.Tsign, na, nb);
@@ -291,6 +306,13 @@ KernelResult computeKernels(const Model& m, const std::vector<Example>& train, c
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   validateExamples(m, train, prompt, "train");
   validateExamples(m, test, prompt, "test");
+  if (opts.devices.size() > 1)
+    return computeKernelsOnDevices(m, train, test, opts, progress, [&](const Model& mm, const KernelOptions& o, const Progress& p) {
+      return KernelRun(mm, train, test, o, p).run();
+    });
+  if (opts.devices.size() == 1 && opts.devices[0] != m.device())
+    throw std::runtime_error("devices: the one device asked for (" + opts.devices[0].str() + ") is not the model's (" + m.device().str() +
+                             "); load the model there, or list several devices");
   return KernelRun(m, train, test, opts, progress).run();
 }
 

@@ -84,15 +84,16 @@ void SetRows(BlockContext& c, const std::vector<Example>& train) {
   c.labelRow = at::tensor(rows.empty() ? std::vector<int64_t>{0} : rows, at::kLong).to(m.device());
 }
 
-// Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K].
+// Scatter rows of δ [B, L, K] by index [B, L] (−1 = dropped) into [B, R, K]. Dropped positions go to one
+// extra row, cut off after: no boolean selection, whose size the host would wait for on a GPU.
 at::Tensor ScatterRows(const at::Tensor& delta, const at::Tensor& index, const at::Tensor& valid, int64_t R) {
   const int64_t B = delta.size(0), L = delta.size(1), K = delta.size(2);
   auto base = at::arange(B, index.options()).view({B, 1}) * R;
-  auto flat = (base + index.clamp_min(0)).view({B * L});
-  auto keep = (valid & index.ge(0)).view({B * L});
-  auto out = at::zeros({B * R, K}, delta.options());
-  out.index_add_(0, flat.masked_select(keep), delta.reshape({B * L, K}).index({keep}));
-  return out.view({B, R, K});
+  auto keep = valid & index.ge(0);
+  auto flat = at::where(keep, base + index.clamp_min(0), at::full({}, B * R, index.options())).view({B * L});
+  auto out = at::zeros({B * R + 1, K}, delta.options());
+  out.index_add_(0, flat, delta.reshape({B * L, K}));
+  return out.narrow(0, 0, B * R).view({B, R, K});
 }
 
 // [B, R, Cout, d] -> [B·Cout, R·d]

@@ -6,39 +6,37 @@
 #include <memory>
 
 #include "core/profile.h"
+#include "core/sign_products.h"
 #include "core/skinny_gemm.h"
 #include "core/workers.h"
 
 namespace lmk {
 
-namespace {
-
-// Per-example weight-gradient chunks are kept at about this many elements (2 MB in fp32) so that a chunk
-// and its signs stay in cache, on every worker at once, while they are multiplied (measured on the
-// 2-core VM, A-SignGD 8 x 16: 2^19 7.0 s, 2^20 7.7 s, 2^22 8.7 s, floor 5.5-6.2 s).
-// On a GPU, where each chunk costs kernel launches rather than cache, chunks are 2^26 elements (256 MB).
-// LMKERNEL_CHUNK_ELEMENTS overrides both (benchmarks).
-int64_t ChunkElements(bool gpu) {
-  static int64_t n = [] {
-    const char* e = std::getenv("LMKERNEL_CHUNK_ELEMENTS");
-    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(0);
-  }();
-  return n > 0 ? n : gpu ? int64_t(1) << 26 : int64_t(1) << 19;
-}
-
-}  // namespace
-
-GhostSide PackGhost(const at::Tensor& a, const at::Tensor& d, const std::vector<int64_t>& lengths) {
+GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d) {
   const int64_t B = a.size(0), L = a.size(1), din = a.size(2), Co = d.size(2), dout = d.size(3);
+  auto found = sb.ghostIndex.find(L);
+  if (found == sb.ghostIndex.end()) {
+    GhostIndex gi;
+    std::vector<int64_t> idx, ex;
+    for (int64_t e = 0; e < B; e++)
+      for (int64_t t = 0; t < std::min(L, sb.lengths[e]); t++) idx.push_back(e * L + t), ex.push_back(e);
+    gi.full = static_cast<int64_t>(idx.size()) == B * L;
+    if (!gi.full) {  // from pinned memory on a GPU: the host does not wait for the device's queue
+      auto to = [&](const std::vector<int64_t>& v) {
+        at::Tensor t = at::tensor(v, at::kLong);
+        return a.is_cuda() ? t.pin_memory().to(a.device(), at::kLong, true) : t;
+      };
+      gi.rows = to(idx);
+      gi.ex = to(ex);
+    }
+    found = sb.ghostIndex.emplace(L, gi).first;
+  }
+  const GhostIndex& gi = found->second;
   GhostSide g{a.reshape({B * L, din}), d.reshape({B * L * Co, dout}), at::Tensor(), B, L};
-  std::vector<int64_t> idx, ex;
-  for (int64_t e = 0; e < B; e++)
-    for (int64_t t = 0; t < std::min(L, lengths[e]); t++) idx.push_back(e * L + t), ex.push_back(e);
-  if (static_cast<int64_t>(idx.size()) == B * L) return g;
-  at::Tensor it = at::tensor(idx, at::kLong).to(a.device());
-  g.a = g.a.index_select(0, it);
-  g.d = d.reshape({B * L, Co * dout}).index_select(0, it).view({-1, dout});
-  g.ex = at::tensor(ex, at::kLong).to(a.device());
+  if (gi.full) return g;
+  g.a = g.a.index_select(0, gi.rows);
+  g.d = d.reshape({B * L, Co * dout}).index_select(0, gi.rows).view({-1, dout});
+  g.ex = gi.ex;
   return g;
 }
 
@@ -70,17 +68,17 @@ namespace {
 
 // Rows [r0, r0 + nr) of the per-example gradients Σ_t δ_t a_tᵀ of linear block k for one batch, written
 // into g's rows from base + sb.row0 (g [R, nr·din]).
-void FormChunk(JointWorkspace& ws, const SiteBatch& sb, size_t k, int64_t base, const at::Tensor& g, int64_t r0, int64_t nr, bool gpu) {
+void FormChunk(JointWorkspace& ws, const SiteBatch& sb, size_t k, int64_t base, const at::Tensor& g, int64_t r0, int64_t nr, bool batched) {
   const auto& ad = sb.sites.at(k);
   const int64_t B = ad.first.size(0), L = ad.first.size(1), din = ad.first.size(2), Co = ad.second.size(2), dout = ad.second.size(3);
   at::Tensor dc = ad.second.reshape({B, L, Co * dout});
   if (nr < dout) {
-    dc = ws.get(ws.d, B * L * Co * nr, ad.first).view({B, L, Co, nr});
+    dc = ws.get(ws.d, B * L * Co * nr, ad.first.options()).view({B, L, Co, nr});
     dc.copy_(ad.second.narrow(3, r0, nr));
     dc = dc.view({B, L, Co * nr});
   }
   at::Tensor out = g.narrow(0, base + sb.row0, B * Co).view({B, Co * nr, din});
-  if (!sb.ragged || L == 1 || gpu) {  // on a GPU one batched call beats skipping the padding
+  if (!sb.ragged || L == 1 || batched) {  // the GPU's plan: one batched call beats skipping the padding
     at::bmm_out(out, dc.transpose(1, 2), ad.first);
     return;
   }
@@ -93,26 +91,23 @@ void FormChunk(JointWorkspace& ws, const SiteBatch& sb, size_t k, int64_t base, 
 
 // The tile's rows of `left` (the first Rn) against every row of `right` (train x train wanted: K defined)
 // or against the group's rows only (the last Rg), added into K [Rn, Rn] and Tt [Rn, Rg].
-void Accumulate(const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt, int64_t Rn, int64_t Rg) {
+void Accumulate(const at::Tensor& left, const at::Tensor& right, const at::Tensor& K, const at::Tensor& Tt, int64_t Rn, int64_t Rg,
+                SignProduct signs = SignProduct::Float) {
   if (!K.defined() && !Tt.defined()) return;
   const bool withTrain = K.defined();
   at::Tensor cols = withTrain ? right : right.narrow(0, Rn, Rg);
   if (cols.size(0) == 0) return;
   at::Tensor p = at::zeros({Rn, cols.size(0)}, at::TensorOptions().dtype(at::kDouble).device(left.device()));
-  addProductTransposed(p, left.narrow(0, 0, Rn), cols);
+  addSignProduct(p, left.narrow(0, 0, Rn), cols, signs);  // Float: addProductTransposed, any operands
   if (withTrain) K.add_(p.narrow(1, 0, Rn));
   if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
 }
 
-// Output rows per chunk: a cache-sized chunk, but at least LMKERNEL_MIN_CHUNK_ROWS (16): with many rows R a
-// cache-sized chunk would leave each per-example GEMM only a few rows (M = C·nr) and cost more in calls
-// than it saves in cache.
-int64_t RowsPerChunk(int64_t dout, int64_t R, int64_t din, bool gpu) {
-  static const int64_t kMinRows = [] {
-    const char* e = std::getenv("LMKERNEL_MIN_CHUNK_ROWS");
-    return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(16);
-  }();
-  return std::min<int64_t>(dout, std::max<int64_t>(kMinRows, ChunkElements(gpu) / std::max<int64_t>(1, R * din)));
+// Output rows per chunk: a chunk of plan.chunkElements, but at least plan.minChunkRows (16): with many
+// rows R a cache-sized chunk would leave each per-example GEMM only a few rows (M = C·nr) and cost more in
+// calls than it saves in cache.
+int64_t RowsPerChunk(int64_t dout, int64_t R, int64_t din, const ExecutionPlan& plan) {
+  return std::min<int64_t>(dout, std::max<int64_t>(plan.minChunkRows, plan.chunkElements / std::max<int64_t>(1, R * din)));
 }
 
 }  // namespace
@@ -122,14 +117,13 @@ int64_t RowsPerChunk(int64_t dout, int64_t R, int64_t din, bool gpu) {
 // and multiplied at once; nothing of it outlives the chunk. Chunks are spread over the workers (one
 // workspace each); with several, each sums into float64 copies of the targets, added in worker order.
 void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, const std::vector<SiteBatch>& group, int64_t Rg,
-                   const JointTargets& t, std::vector<JointWorkspace>& wss) {
+                   const JointTargets& t, std::vector<JointWorkspace>& wss, const ExecutionPlan& plan) {
   const at::Tensor& a0 = tile.front().sites.at(k).first;
   const at::Tensor& d0 = tile.front().sites.at(k).second;
   const int64_t din = a0.size(2), dout = d0.size(3), R = Rn + Rg;
   const bool signs = t.Ksign.defined() || t.Kasymmetric.defined() || t.Tsign.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
   const bool values = t.Ksgd.defined() || t.Tsgd.defined() || t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
-  const bool gpu = !a0.device().is_cpu();
-  const int64_t rowsPerChunk = RowsPerChunk(dout, R, din, gpu);
+  const int64_t rowsPerChunk = RowsPerChunk(dout, R, din, plan);
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
   const int W = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(wss.size()), chunks)));
@@ -144,17 +138,17 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
     const JointTargets& T = parts[worker];
     auto timer = [&](int slot) { return worker == 0 ? std::unique_ptr<PhaseTimer>(new PhaseTimer(slot)) : nullptr; };
     const int64_t r0 = c * rowsPerChunk, nr = std::min(rowsPerChunk, dout - r0), w = nr * din;
-    at::Tensor g = ws.get(ws.g, n, a0).narrow(0, 0, R * w).view({R, w});
+    at::Tensor g = ws.get(ws.g, n, a0.options()).narrow(0, 0, R * w).view({R, w});
     auto pt = timer(3);
-    for (const auto& sb : tile) FormChunk(ws, sb, k, 0, g, r0, nr, gpu);
-    for (const auto& sb : group) FormChunk(ws, sb, k, Rn, g, r0, nr, gpu);
+    for (const auto& sb : tile) FormChunk(ws, sb, k, 0, g, r0, nr, plan.batchedForm);
+    for (const auto& sb : group) FormChunk(ws, sb, k, Rn, g, r0, nr, plan.batchedForm);
     pt = timer(7);
     at::Tensor s;
     if (signs && !values) {  // the values are not needed: signs in place
       s = g;
       g.sign_();
     } else if (signs) {
-      s = ws.get(ws.s, n, a0).narrow(0, 0, R * w).view({R, w});
+      s = ws.get(ws.s, n, a0.options()).narrow(0, 0, R * w).view({R, w});
       at::sign_out(s, g);
     }
     pt = timer(4);
@@ -163,7 +157,12 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
       Accumulate(s, g, T.Kasymmetric, T.Tasymmetric, Rn, Rg);  // ⟨sign g(train), g(x)⟩
       Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩
     }
-    if (signs) Accumulate(s, s, T.Ksign, T.Tsign, Rn, Rg);
+    if (signs && plan.signProduct == SignProduct::Int8 && (T.Ksign.defined() || T.Tsign.defined())) {
+      at::Tensor s8 = ws.get(ws.s8, R * w, a0.options().dtype(at::kChar)).view({R, w});  // int8 operands made once per chunk
+      s8.copy_(s);
+      s = s8;
+    }
+    if (signs) Accumulate(s, s, T.Ksign, T.Tsign, Rn, Rg, plan.signProduct);
   });
   if (W > 1)
     for (const auto& p : parts)

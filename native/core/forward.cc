@@ -69,7 +69,9 @@ Batch makeBatch(const Model& m, const std::vector<Example>& xs, size_t begin, si
     }
     mpos[b] = x.maskPos < 0 ? 0 : x.maskPos;
   }
-  return Batch{ids.to(device), att.to(device), pos.to(device), typ.to(device), mpos.to(device)};
+  // to a GPU from pinned memory, without the host waiting for the device's queue at every batch
+  auto to = [&](const at::Tensor& t) { return device.is_cuda() ? t.pin_memory().to(device, t.scalar_type(), true) : t.to(device); };
+  return Batch{to(ids), to(att), to(pos), to(typ), to(mpos)};
 }
 
 namespace {

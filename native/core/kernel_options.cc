@@ -15,6 +15,19 @@ Subset parseSubset(const std::string& s) {
   throw std::runtime_error("subset '" + s + "' is not one of all, exclude_embeddings, exclude_head, only_biases, lora");
 }
 
+Precision parsePrecision(const std::string& s) {
+  if (s == "exact") return Precision::Exact;
+  if (s == "fast") return Precision::Fast;
+  throw std::runtime_error("precision '" + s + "' is not one of exact, fast");
+}
+
+PlanKind parsePlan(const std::string& s) {
+  if (s == "auto" || s.empty()) return PlanKind::Auto;
+  if (s == "cpu") return PlanKind::Cpu;
+  if (s == "gpu") return PlanKind::Gpu;
+  throw std::runtime_error("plan '" + s + "' is not one of auto, cpu, gpu");
+}
+
 std::vector<bool> subsetMask(const Model& m, Subset s) {
   if (m.cfg.isDecoder()) {
     if (s == Subset::Lora && !m.hasLora()) throw std::runtime_error("subset 'lora' needs LoRA matrices: apply LoRA to the model first");

@@ -13,6 +13,14 @@ namespace lmk {
 enum class Subset { All, ExcludeEmbeddings, ExcludeHead, OnlyBiases, Lora };
 Subset parseSubset(const std::string& s);
 
+// exact: the model's dtype throughout (sign kernels exact); fast: TF32 for the gradients and the SGD kernel
+// on CUDA, sign products in int8 with int32 accumulation (or fp8 with fp32 output), still exact (plan.h).
+enum class Precision { Exact, Fast };
+Precision parsePrecision(const std::string& s);
+// The execution plan: the device's own (auto), or the CPU's or the GPU's on any device (plan.h).
+enum class PlanKind { Auto, Cpu, Gpu };
+PlanKind parsePlan(const std::string& s);
+
 // Which parameters a subset differentiates (the reference's name predicates, REFERENCE.md §5.2).
 std::vector<bool> subsetMask(const Model& m, Subset s);
 
@@ -38,6 +46,14 @@ struct KernelOptions {
   // Compute only tiles t with t % shardCount == shardIndex (rows of those tiles; other rows stay 0);
   // `lmkernel merge` assembles the shards.
   int64_t shardIndex = 0, shardCount = 1;
+  Precision precision = Precision::Exact;
+  // auto: LMKERNEL_PLAN (cpu | gpu) when set, else the device's own plan
+  PlanKind plan = PlanKind::Auto;
+  // Several devices: the tiles are scheduled over them in one process (entk_devices.cc), each device
+  // holding a replica of the model; empty or one: the model's device.
+  std::vector<at::Device> devices;
+  // CPU workers of the joint pass (0: the hardware's concurrency)
+  int workers = 0;
 
   bool signs() const { return signgd || asymmetricSigngd; }
 };

@@ -52,7 +52,7 @@ double relativeAsymmetry(const double* a, int64_t n) {
 LstsqResult lstsq(const double* a, int64_t m, int64_t n, const double* b, int64_t nrhs, const std::string& driver) {
   at::Tensor A = view(a, m, n).clone();
   at::Tensor B = view(b, m, nrhs).clone();
-  auto res = at::linalg_lstsq(A, B, c10::nullopt, c10::string_view(driver));
+  auto res = at::linalg_lstsq(A, B, {}, driver.c_str());  // no rcond (c10::nullopt, c10::string_view: deprecated)
   LstsqResult out;
   at::Tensor x = std::get<0>(res);
   out.x = toVector(x.narrow(0, 0, n));

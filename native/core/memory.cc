@@ -1,71 +1,18 @@
 #include "core/memory.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 namespace lmk {
 
-namespace {
-
-bool parseBytes(const char* s, int64_t& out) {
-  if (!s || !*s) return false;
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  if (end == s || *end != '\0' || !(v >= 0)) return false;
-  out = static_cast<int64_t>(v);
-  return true;
-}
-
-int64_t memAvailableBytes() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (f >> key >> kb) {
-    std::getline(f, unit);
-    if (key == "MemAvailable:") return kb * 1024;
-  }
-  return -1;
-}
-
-int64_t cudaFreeBytes(int index) {
-  // The CUDA runtime is loaded by a CUDA libtorch; look it up at run time so that CPU-only builds
-  // (Debian's libtorch) need no CUDA headers.
-  using GetInfo = int (*)(size_t*, size_t*);
-  using SetDevice = int (*)(int);
-  auto getInfo = reinterpret_cast<GetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
-  auto setDevice = reinterpret_cast<SetDevice>(dlsym(RTLD_DEFAULT, "cudaSetDevice"));
-  if (!getInfo) return -1;
-  if (setDevice && index >= 0) setDevice(index);
-  size_t freeB = 0, totalB = 0;
-  if (getInfo(&freeB, &totalB) != 0) return -1;
-  return static_cast<int64_t>(freeB);
-}
-
-}  // namespace
-
-MemorySource availableMemory(const at::Device& dev) {
-  MemorySource r;
-  int64_t v = 0;
-  if (parseBytes(std::getenv("LMKERNEL_MEMORY_LIMIT_BYTES"), v)) {
-    r.bytes = v;
-    r.source = "LMKERNEL_MEMORY_LIMIT_BYTES";
-  } else if (dev.is_cuda()) {
-    r.bytes = cudaFreeBytes(dev.has_index() ? dev.index() : -1);
-    r.source = "free CUDA memory";
-  } else {
-    r.bytes = memAvailableBytes();
-    r.source = "MemAvailable in /proc/meminfo";
-  }
-  return r;
+int64_t KernelMemoryEstimate::total(int64_t tile, int64_t n) const {
+  const double share = n > 0 ? static_cast<double>(tile) / static_cast<double>(n) : 1.0;
+  return static_cast<int64_t>(static_cast<double>(store + signStore + trainActivations) * share) + kernels + groupActivations + overhead();
 }
 
 std::string formatBytes(double b) {
@@ -97,6 +44,14 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
     return n;
   };
   auto usesInput = [&](const Linear& l) { return want(l.pw) || want(l.pA); };
+  auto widest = [&](const Linear& l) {
+    if (!want(l.pw) && !want(l.pA) && !want(l.pB)) return;
+    e.maxDin = std::max(e.maxDin, din(l));
+    e.maxDout = std::max(e.maxDout, dout(l));
+  };
+  for (const auto& L : m.layers)
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out}) widest(*l);
+  if (prompt) widest(m.headDense);
   int64_t perToken = 0;
   for (const auto& L : m.layers) {
     if (usesInput(L.q) || usesInput(L.k) || usesInput(L.v)) perToken += m.cfg.hidden;  // their input x
@@ -162,8 +117,47 @@ int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example
   return total;
 }
 
+namespace {
+
+// Bytes per row R of one worker's joint-pass workspace: a chunk of at least minChunkRows output rows of the
+// widest site (its values, its signs when both are needed, their int8 operands and padded copies), and
+// the float64 product of the tile's `tileRows` against it.
+double WorkspacePerRow(const KernelMemoryEstimate& e, const KernelOptions& opts, const ExecutionPlan& plan, int64_t tileRows) {
+  const double rowElems = static_cast<double>(std::min(e.maxDout, plan.minChunkRows) * e.maxDin);
+  const bool values = opts.sgd || opts.asymmetricSigngd, signs = opts.signs();
+  double perElem = static_cast<double>(e.elementSize) * (signs && values ? 2 : 1);
+  if (signs && plan.signProduct != SignProduct::Float) perElem += 3;  // the int8/fp8 operands and their padded copies
+  return rowElems * perElem + 8.0 * static_cast<double>(tileRows);
+}
+
+// jointWorkspace, workerTargets and batchTransients of e (the tile's rows `tileRows`, a group of e.groupExamples).
+void Overheads(KernelMemoryEstimate& e, const Model& m, const KernelOptions& opts, const ExecutionPlan& plan, int64_t maxLen,
+               int64_t numOutputs, int64_t tileRows, bool joint) {
+  const int64_t rowsGroup = e.groupExamples * numOutputs, R = tileRows + rowsGroup;
+  const int64_t W = std::max(1, plan.workers);
+  if (joint) {
+    // a chunk of plan.chunkElements (at most the whole site), or of minChunkRows rows when that is more
+    const double whole = static_cast<double>(R) * static_cast<double>(e.maxDout * e.maxDin);
+    const double chunk = std::max(std::min(static_cast<double>(plan.chunkElements), whole) * static_cast<double>(e.elementSize),
+                                  WorkspacePerRow(e, opts, plan, tileRows) * static_cast<double>(R));
+    e.jointWorkspace = static_cast<int64_t>(static_cast<double>(W) * chunk);
+    const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
+    const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+    if (W > 1) e.workerTargets = W * 8 * (nTT * tileRows * tileRows + nTe * tileRows * rowsGroup);
+  }
+  // one batch's forward graph and δ beyond the (a, δ) kept (the graph saves the same layer inputs the tape
+  // keeps; the δ of each output are stacked once more): about one more (a, δ) of the batch, and the
+  // attention scores and probabilities of every layer
+  const int64_t B = opts.batchSize, heads = std::max<int64_t>(1, m.cfg.heads);
+  e.batchTransients = B * (maxLen * e.activationsPerToken + e.activationsPerExample) +
+                      2 * static_cast<int64_t>(m.layers.size()) * B * heads * maxLen * maxLen * e.elementSize;
+}
+
+}  // namespace
+
 KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
-                                          const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs) {
+                                          const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs,
+                                          const ExecutionPlan* plan) {
   KernelMemoryEstimate e;
   const bool prompt = opts.output.mode == OutputMode::Prompt;
   const int64_t H = m.cfg.hidden;
@@ -209,39 +203,53 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
   const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
+  const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), e.elementSize, -1);
+  const int64_t tile = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, static_cast<int64_t>(train.size())) : train.size();
+  Overheads(e, m, opts, p, std::max(MaxLength(train), MaxLength(test)), numOutputs, tile * numOutputs, joint);
   return e;
 }
 
 int64_t chooseGroupSize(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
-                        const std::vector<Example>& streamed, int64_t tile, const KernelOptions& opts, int64_t numOutputs) {
+                        const std::vector<Example>& streamed, int64_t tile, const KernelOptions& opts, int64_t numOutputs,
+                        const ExecutionPlan* plan) {
   const int64_t n = static_cast<int64_t>(streamed.size());
   if (opts.groupSize > 0) return std::max<int64_t>(1, std::min(opts.groupSize, std::max<int64_t>(1, n)));
-  const int64_t cap = std::max<int64_t>(opts.batchSize, 128);
+  const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), static_cast<int64_t>(c10::elementSize(m.dtype)), -1);
+  const int64_t cap = std::max<int64_t>(opts.batchSize, p.groupCap);
   int64_t group = std::max<int64_t>(1, std::min(n, cap));
   const char* off = std::getenv("LMKERNEL_MEMORY_CHECK");
   const MemorySource avail = availableMemory(m.device());
   if ((off && std::strcmp(off, "0") == 0) || avail.bytes < 0) return group;
-  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, streamed, opts, numOutputs);
+  KernelOptions tiled = opts;
+  tiled.trainTile = tile;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, streamed, tiled, numOutputs, &p);
   const double nTrain = static_cast<double>(std::max<size_t>(1, train.size()));
   const double tileBytes = static_cast<double>(e.store + e.signStore + e.trainActivations) * static_cast<double>(tile) / nTrain;
-  // half of what is left after the tile and the kernels, for the group's (a, δ)
-  const double left = 0.5 * (0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels) - tileBytes);
-  const double perExample = static_cast<double>(MaxLength(streamed) * e.activationsPerToken + e.activationsPerExample);
+  // half of what is left after the tile, the kernels and the transients, for the group's (a, δ) and the
+  // joint pass's workspace rows and per-worker target columns that grow with it
+  const double left = 0.5 * (0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels + e.batchTransients) - tileBytes);
+  const int64_t tileRows = tile * numOutputs, W = std::max(1, p.workers);
+  const double nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+  const double perRow = static_cast<double>(W) * WorkspacePerRow(e, opts, p, tileRows) + (W > 1 ? W * 8.0 * nTe * tileRows : 0.0);
+  const double perExample =
+      static_cast<double>(MaxLength(streamed) * e.activationsPerToken + e.activationsPerExample) + static_cast<double>(numOutputs) * perRow;
   if (perExample > 0) group = std::min<int64_t>(group, static_cast<int64_t>(std::max(0.0, left / perExample)));
   return std::max<int64_t>(group, std::min<int64_t>(std::max<int64_t>(1, n), opts.batchSize));
 }
 
 int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train,
-                        const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs) {
+                        const std::vector<Example>& test, const KernelOptions& opts, int64_t numOutputs, const ExecutionPlan* plan) {
   const int64_t n = static_cast<int64_t>(train.size());
   const int64_t asked = opts.trainTile > 0 ? std::min(opts.trainTile, n) : 0;
   const char* off = std::getenv("LMKERNEL_MEMORY_CHECK");
   if (off && std::strcmp(off, "0") == 0) return asked;
   const MemorySource avail = availableMemory(m.device());
   if (avail.bytes < 0) return asked;  // unknown: no check
-  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, test, opts, numOutputs);
-  // the kernels and (joint mode) one group of streamed examples, whatever the tile
-  const double budget = 0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels) - static_cast<double>(e.groupActivations);
+  KernelOptions whole = opts;         // the transients of the whole set's rows: an upper bound whatever the tile
+  whole.trainTile = 0;
+  const KernelMemoryEstimate e = estimateKernelMemory(m, wanted, train, test, whole, numOutputs, plan);
+  // the kernels, (joint mode) one group of streamed examples and the transients, whatever the tile
+  const double budget = 0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels + e.groupActivations + e.overhead());
   const double perExample = n > 0 ? static_cast<double>(e.store + e.signStore + e.trainActivations) / static_cast<double>(n) : 0;
   const int64_t tile = asked > 0 ? asked : n;
   if (static_cast<double>(tile) * perExample <= budget) return asked;
@@ -252,13 +260,14 @@ int64_t chooseTrainTile(const Model& m, const std::vector<bool>& wanted, const s
   const double share = static_cast<double>(tile) / static_cast<double>(std::max<int64_t>(1, n));
   std::ostringstream msg;
   msg << "not enough memory: the eNTK needs about "
-      << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels + e.groupActivations)) << " on "
+      << formatBytes(static_cast<double>(tile) * perExample + static_cast<double>(e.kernels + e.groupActivations + e.overhead())) << " on "
       << m.device().str() << " (for " << tile << " training examples x " << numOutputs
       << " outputs: layer inputs and output gradients of the linear layers " << formatBytes(static_cast<double>(e.trainActivations) * share)
       << ", gradient store of the other blocks " << tile * numOutputs << " rows x " << e.width << " entries x " << e.elementSize
       << " bytes = " << formatBytes(static_cast<double>(e.store) * share);
   if (e.signStore) msg << ", sign store " << formatBytes(static_cast<double>(e.signStore) * share);
   if (e.groupActivations) msg << ", one batch of streamed examples " << formatBytes(static_cast<double>(e.groupActivations));
+  if (e.overhead()) msg << ", workspaces and transients " << formatBytes(static_cast<double>(e.overhead()));
   msg << ", kernels " << formatBytes(static_cast<double>(e.kernels)) << "), but only " << formatBytes(static_cast<double>(avail.bytes))
       << " is available (" << avail.source << ")";
   if (asked > 0 && fit >= 1) msg << ". A tile of at most " << fit << " training examples fits (--train-tile " << fit << ")";

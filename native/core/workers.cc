@@ -18,13 +18,6 @@ std::mutex gMutex;
 int gDepth = 0, gSaved = 0;
 }  // namespace
 
-int blasThreads() {
-  GetThreads get = OpenblasGet();
-  if (!get || !OpenblasSet()) return 1;
-  std::lock_guard<std::mutex> lock(gMutex);
-  return gDepth > 0 ? gSaved : std::max(1, get());
-}
-
 SingleThreadedBlas::SingleThreadedBlas() {
   GetThreads get = OpenblasGet();
   SetThreads set = OpenblasSet();

@@ -1,15 +1,13 @@
 // CPU worker threads for the joint pass of the eNTK engine. Its BLAS calls are small (one per example and
 // chunk), too small to be worth BLAS's own threads: each multi-threaded call pays a thread wake-up
 // (measured ~100 µs on a 2-vCPU VM, more than the call itself). So the chunks are spread over our own
-// workers instead, each calling a single-threaded BLAS.
+// workers instead (the hardware's threads unless told: ExecutionPlan::workers in plan.h), each calling a
+// single-threaded BLAS.
 #pragma once
 #include <cstdint>
 #include <functional>
 
 namespace lmk {
-
-// Threads the BLAS library uses now (OpenBLAS, found at run time); 1 when it cannot be told (another BLAS).
-int blasThreads();
 
 // While alive, BLAS runs single-threaded (OpenBLAS; nothing otherwise). Nested and concurrent scopes
 // share one count: the first saves and sets, the last restores.
