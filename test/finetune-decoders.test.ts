@@ -64,8 +64,8 @@ for (const arch of ['gpt2', 'llama'] as const) {
       // the real step moves the outputs by the same to first order
       const real = flat(res.testLogits).map((v, k) => v - flat(cs.f0_test)[k]);
       expect(maxRelErr(real, move)).toBeLessThan(0.05);
-      expect(res.trainSgdKernelRelativeDistance).toBeGreaterThan(0);
-      expect(res.trainSgdKernelRelativeDistance).toBeLessThan(0.05);
+      expect(res.trainKernelRelativeDistance).toBeGreaterThan(0);
+      expect(res.trainKernelRelativeDistance).toBeLessThan(0.05);
     });
 
     it('LoRA on q/v: the LoRA matrices (and the score head) train, and the loss goes down', async () => {

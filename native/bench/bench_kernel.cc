@@ -57,7 +57,7 @@ struct BenchArgs {
   int64_t repeat = 1;  // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
   std::string only;    // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
   std::string device = "cpu";
-  std::string arch = "roberta";  // or gpt2
+  std::string arch = "roberta";    // or gpt2
   std::vector<std::string> modes;  // precision modes timed per formula (empty: exact, the former output only)
   std::string plan = "auto";
   int64_t referenceTest = 0;                               // 0: not timed at the reference's size
