@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/forward.h"
+#include "core/sign_planes.h"
 
 namespace lmk {
 
@@ -39,6 +40,7 @@ struct JointTargets {
 // copy per chunk doubled the pass's time on the development VM).
 struct JointWorkspace {
   at::Tensor g, s, d;  // gradient chunk, its signs, the chunk's columns of δ
+  SignPlanes planes;   // the chunk's signs as bit planes (CPU sign × sign products)
   at::Tensor get(at::Tensor& t, int64_t n, const at::Tensor& like) {
     if (t.numel() < n) t = at::empty({n}, like.options());
     return t.narrow(0, 0, n);
