@@ -118,15 +118,6 @@ void AccumulatePlanes(SignPlanes& planes, const at::Tensor& x, const at::Tensor&
   if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
 }
 
-// Sign × sign products by bit planes on the CPU unless LMKERNEL_SIGN_PRODUCTS=float (benchmarks, tests).
-bool SignProductsByPlanes() {
-  static const bool planes = [] {
-    const char* e = std::getenv("LMKERNEL_SIGN_PRODUCTS");
-    return !(e && std::string(e) == "float");
-  }();
-  return planes;
-}
-
 // Output rows per chunk: a cache-sized chunk, but at least LMKERNEL_MIN_CHUNK_ROWS (16): with many rows R a
 // cache-sized chunk would leave each per-example GEMM only a few rows (M = C·nr) and cost more in calls
 // than it saves in cache.
@@ -139,6 +130,15 @@ int64_t RowsPerChunk(int64_t dout, int64_t R, int64_t din, bool gpu) {
 }
 
 }  // namespace
+
+// Sign × sign products by bit planes on the CPU unless LMKERNEL_SIGN_PRODUCTS=float (benchmarks, tests).
+bool signProductsByPlanes() {
+  static const bool planes = [] {
+    const char* e = std::getenv("LMKERNEL_SIGN_PRODUCTS");
+    return !(e && std::string(e) == "float");
+  }();
+  return planes;
+}
 
 // The joint pass over linear weight block k: per-example gradients Σ_t δ_t a_tᵀ of the tile's rows and the
 // group's rows formed together in chunks of output rows (a chunk [Rn + Rg, nr·din] stays in cache), signed,
@@ -153,7 +153,7 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   const bool values = t.Ksgd.defined() || t.Tsgd.defined() || t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
   const bool gpu = !a0.device().is_cpu();
   const bool asymmetric = t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
-  const bool byPlanes = SignProductsByPlanes();
+  const bool byPlanes = signProductsByPlanes();
   const int64_t rowsPerChunk = RowsPerChunk(dout, R, din, gpu);
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;

@@ -55,6 +55,9 @@ at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co);
 // The batch xs[i, j) starting at row row0, with its examples' lengths.
 SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, size_t j);
 
+// Whether the joint pass multiplies signs by bit planes (CPU; LMKERNEL_SIGN_PRODUCTS=float: float32).
+bool signProductsByPlanes();
+
 // The joint pass over linear weight block k (see entk_products.cc).
 void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, const std::vector<SiteBatch>& group, int64_t Rg,
                    const JointTargets& t, std::vector<JointWorkspace>& wss);
