@@ -33,7 +33,10 @@
 #include "core/forward.h"
 #include "core/memory.h"
 #include "core/model.h"
+#include "core/plan.h"
 #include "core/runtime.h"
+#include "core/sign_planes.h"
+#include "core/skinny_gemm.h"
 
 using namespace lmk;
 using Clock = std::chrono::steady_clock;
@@ -355,12 +358,14 @@ static void PrintJson(const Bench& b, int nthreads, int64_t gradDim, const Timin
       "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, \"floor_seconds\": %.3f, "
       "\"naive_seconds\": %.3f, \"sgd_over_floor\": %.2f, \"signgd_over_floor\": %.2f, \"naive_over_sgd\": %.2f, "
       "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, "
-      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}",
+      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}, \"dispatch\": {\"popcount\": \"%s\", "
+      "\"sign_products\": \"%s\", \"skinny_kernel\": %s, \"skinny_max_rows\": %lld}",
       nthreads, b.dev.str().c_str(), a.arch == "gpt2" ? "gpt2-small" : "roberta-base", (long long)a.layers, (long long)a.hidden,
       (long long)a.nTrain, (long long)a.nTest, (long long)a.minLen, (long long)a.maxLen, (long long)a.labels, (long long)a.batch,
       (long long)gradDim, t.sgd, t.signgd, t.asym, t.floor, t.naive, t.sgd / t.floor, t.signgd / t.floor,
       t.naive > 0 ? t.naive / t.sgd : -1.0, t.naiveErr, (long long)a.repeat, (long long)(a.naive ? a.repeat : 0), t.cSgd, t.cSign, t.cAsym,
-      t.cFloor, t.cNaive);
+      t.cFloor, t.cNaive, popcountKernelName(popcountKernel()), signProductName(resolvePlan(KernelOptions{}, b.dev, 4, -1).signProduct),
+      skinnyKernelAvailable() ? "true" : "false", (long long)skinnyMaxRows());
 }
 
 int main(int argc, char** argv) {

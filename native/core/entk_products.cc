@@ -103,6 +103,19 @@ void Accumulate(const at::Tensor& left, const at::Tensor& right, const at::Tenso
   if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
 }
 
+// The same products of signs as Accumulate(s, s, ...), from bit planes of the values x [R, w] (exact).
+void AccumulatePlanes(SignPlanes& planes, const at::Tensor& x, const at::Tensor& K, const at::Tensor& Tt, int64_t Rn, int64_t Rg) {
+  const bool withTrain = K.defined();
+  const int64_t first = withTrain ? 0 : Rn, cols = withTrain ? Rn + Rg : Rg;
+  if (cols == 0 || (!withTrain && !Tt.defined())) return;
+  if (x.scalar_type() == at::kFloat) packSignPlanes(x.data_ptr<float>(), x.size(0), x.size(1), x.stride(0), planes);
+  else packSignPlanes(x.data_ptr<double>(), x.size(0), x.size(1), x.stride(0), planes);
+  at::Tensor p = at::zeros({Rn, cols}, at::TensorOptions().dtype(at::kDouble));
+  addSignProducts(planes, 0, Rn, planes, first, cols, p.data_ptr<double>(), cols);
+  if (withTrain) K.add_(p.narrow(1, 0, Rn));
+  if (Tt.defined() && Rg > 0) Tt.add_(withTrain ? p.narrow(1, Rn, Rg) : p);
+}
+
 // Output rows per chunk: a chunk of plan.chunkElements, but at least plan.minChunkRows (16): with many
 // rows R a cache-sized chunk would leave each per-example GEMM only a few rows (M = C·nr) and cost more in
 // calls than it saves in cache.
@@ -123,6 +136,7 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
   const int64_t din = a0.size(2), dout = d0.size(3), R = Rn + Rg;
   const bool signs = t.Ksign.defined() || t.Kasymmetric.defined() || t.Tsign.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
   const bool values = t.Ksgd.defined() || t.Tsgd.defined() || t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
+  const bool asymmetric = t.Kasymmetric.defined() || t.Tasymmetric.defined() || t.Tflip.defined();
   const int64_t rowsPerChunk = RowsPerChunk(dout, R, din, plan);
   const int64_t n = R * std::min(dout, rowsPerChunk) * din;
   const int64_t chunks = (dout + rowsPerChunk - 1) / rowsPerChunk;
@@ -143,13 +157,19 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
     for (const auto& sb : tile) FormChunk(ws, sb, k, 0, g, r0, nr, plan.batchedForm);
     for (const auto& sb : group) FormChunk(ws, sb, k, Rn, g, r0, nr, plan.batchedForm);
     pt = timer(7);
+    // sign × sign by bit planes packed straight from the values (CPU); float signs only where a product
+    // with values needs them (the asymmetric kernel) or the planes do not apply
+    const bool planes = signs && plan.signProduct == SignProduct::Planes && signPlanesApply(g);
+    const bool signTerms = T.Ksign.defined() || T.Tsign.defined();
     at::Tensor s;
-    if (signs && !values) {  // the values are not needed: signs in place
-      s = g;
-      g.sign_();
-    } else if (signs) {
-      s = ws.get(ws.s, n, a0.options()).narrow(0, 0, R * w).view({R, w});
-      at::sign_out(s, g);
+    if (signs && (!planes || asymmetric)) {
+      if (!values) {  // the values are not needed: signs in place
+        s = g;
+        g.sign_();
+      } else {
+        s = ws.get(ws.s, n, a0.options()).narrow(0, 0, R * w).view({R, w});
+        at::sign_out(s, g);
+      }
     }
     pt = timer(4);
     if (values) {
@@ -157,12 +177,16 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
       Accumulate(s, g, T.Kasymmetric, T.Tasymmetric, Rn, Rg);  // ⟨sign g(train), g(x)⟩
       Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩
     }
-    if (signs && plan.signProduct == SignProduct::Int8 && (T.Ksign.defined() || T.Tsign.defined())) {
-      at::Tensor s8 = ws.get(ws.s8, R * w, a0.options().dtype(at::kChar)).view({R, w});  // int8 operands made once per chunk
-      s8.copy_(s);
-      s = s8;
+    if (signTerms && planes) {
+      AccumulatePlanes(ws.planes, g, T.Ksign, T.Tsign, Rn, Rg);
+    } else if (signTerms) {
+      if (plan.signProduct == SignProduct::Int8) {
+        at::Tensor s8 = ws.get(ws.s8, R * w, a0.options().dtype(at::kChar)).view({R, w});  // int8 operands made once per chunk
+        s8.copy_(s);
+        s = s8;
+      }
+      Accumulate(s, s, T.Ksign, T.Tsign, Rn, Rg, plan.signProduct);
     }
-    if (signs) Accumulate(s, s, T.Ksign, T.Tsign, Rn, Rg, plan.signProduct);
   });
   if (W > 1)
     for (const auto& p : parts)

@@ -11,6 +11,7 @@
 
 #include "core/forward.h"
 #include "core/plan.h"
+#include "core/sign_planes.h"
 
 namespace lmk {
 
@@ -49,6 +50,7 @@ struct JointTargets {
 // copy per chunk doubled the pass's time on the development VM).
 struct JointWorkspace {
   at::Tensor g, s, d, s8;  // gradient chunk, its signs, the chunk's columns of δ, the signs as int8/fp8 operands
+  SignPlanes planes;       // the chunk's signs as bit planes (the CPU's exact sign × sign products)
   at::Tensor get(at::Tensor& t, int64_t n, const at::TensorOptions& options) {
     if (t.numel() < n || t.scalar_type() != c10::typeMetaToScalarType(options.dtype())) t = at::empty({n}, options);
     return t.narrow(0, 0, n);

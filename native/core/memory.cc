@@ -126,7 +126,9 @@ double WorkspacePerRow(const KernelMemoryEstimate& e, const KernelOptions& opts,
   const double rowElems = static_cast<double>(std::min(e.maxDout, plan.minChunkRows) * e.maxDin);
   const bool values = opts.sgd || opts.asymmetricSigngd, signs = opts.signs();
   double perElem = static_cast<double>(e.elementSize) * (signs && values ? 2 : 1);
-  if (signs && plan.signProduct != SignProduct::Float) perElem += 3;  // the int8/fp8 operands and their padded copies
+  if (signs && (plan.signProduct == SignProduct::Int8 || plan.signProduct == SignProduct::Fp8))
+    perElem += 3;                                                         // the int8/fp8 operands and their padded copies
+  if (signs && plan.signProduct == SignProduct::Planes) perElem += 0.25;  // two bit planes
   return rowElems * perElem + 8.0 * static_cast<double>(tileRows);
 }
 

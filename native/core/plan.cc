@@ -34,7 +34,17 @@ SignProduct FastSignProduct() {
   if (!e || !*e || std::strcmp(e, "int8") == 0) return SignProduct::Int8;
   if (std::strcmp(e, "fp8") == 0) return SignProduct::Fp8;
   if (std::strcmp(e, "float") == 0) return SignProduct::Float;
-  throw std::runtime_error(std::string("LMKERNEL_SIGN_PRODUCT='") + e + "' is not one of float, int8, fp8");
+  if (std::strcmp(e, "planes") == 0) return SignProduct::Float;  // the CPU plan's kind: the GPU's exact product
+  throw std::runtime_error(std::string("LMKERNEL_SIGN_PRODUCT='") + e + "' is not one of planes, float, int8, fp8");
+}
+
+// The CPU plan's product of signs: bit planes unless LMKERNEL_SIGN_PRODUCT=float (benchmarks).
+SignProduct CpuSignProduct() {
+  const char* e = std::getenv("LMKERNEL_SIGN_PRODUCT");
+  if (!e || !*e || std::strcmp(e, "planes") == 0) return SignProduct::Planes;
+  if (std::strcmp(e, "float") == 0) return SignProduct::Float;
+  if (std::strcmp(e, "int8") == 0 || std::strcmp(e, "fp8") == 0) return SignProduct::Planes;  // the GPU plan's kinds
+  throw std::runtime_error(std::string("LMKERNEL_SIGN_PRODUCT='") + e + "' is not one of planes, float, int8, fp8");
 }
 
 std::mutex gTf32Mutex;
@@ -64,8 +74,8 @@ ExecutionPlan resolvePlan(const KernelOptions& opts, const at::Device& device, i
     p.groupCap = 128;
   }
   const bool fast = opts.precision == Precision::Fast;
-  // the CPU's own float32 product of signs is already exact and its fastest (skinny_gemm.h)
-  p.signProduct = fast && p.gpu ? FastSignProduct() : SignProduct::Float;
+  // the CPU's products of signs are exact and fastest as bit planes (sign_planes.h), in both modes
+  p.signProduct = p.gpu ? (fast ? FastSignProduct() : SignProduct::Float) : CpuSignProduct();
   p.tf32 = fast && device.is_cuda();
   return p;
 }

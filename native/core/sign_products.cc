@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/sign_planes.h"
 #include "core/skinny_gemm.h"
 
 // at::_int_mm (CUDA) since libtorch 2.1; at::_scaled_mm with the (…, out_dtype, use_fast_accum) signature
@@ -56,6 +57,7 @@ const char* signProductName(SignProduct kind) {
   switch (kind) {
     case SignProduct::Int8: return "int8";
     case SignProduct::Fp8: return "fp8";
+    case SignProduct::Planes: return "planes";
     default: return "float";
   }
 }
@@ -82,7 +84,12 @@ void addSignProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b, S
   const int64_t M = a.size(0), N = b.size(0), K = a.size(1);
   if (b.size(1) != K || acc.size(0) != M || acc.size(1) != N) throw std::runtime_error("addSignProduct: operand shapes do not match");
   if (M == 0 || N == 0 || K == 0) return;
-  if (kind == SignProduct::Float) {
+  if (kind == SignProduct::Planes && signPlanesApply(a) && signPlanesApply(b) && a.scalar_type() == b.scalar_type() &&
+      acc.scalar_type() == at::kDouble && acc.device().is_cpu() && acc.stride(1) == 1) {
+    addSignProductTransposed(acc, a, b);
+    return;
+  }
+  if (kind == SignProduct::Float || kind == SignProduct::Planes) {
     addProductTransposed(acc, a, b);
     return;
   }

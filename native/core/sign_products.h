@@ -3,6 +3,8 @@
 //   Float  the operands' own dtype (skinny_gemm.h on the CPU: float32 sums over blocks of 2^12 columns)
 //   Int8   int8 operands, int32 accumulation (at::_int_mm on CUDA with libtorch >= 2.1)
 //   Fp8    float8 e4m3 operands, float32 output (at::_scaled_mm on CUDA with libtorch >= 2.5)
+//   Planes bit planes of the signs and popcounts, in integers (the CPU plan's default; sign_planes.h);
+//          operands it does not take (another device or dtype) go to Float
 // Int8 and Fp8 are exact: ±1/0 are exact in both types, and the columns are taken in chunks of at most
 // kSignChunkColumns so that every partial sum (at most the chunk's width in magnitude) is an exact int32
 // and float32 integer; each chunk's result is added into the float64 accumulator. Where the native call
@@ -15,7 +17,7 @@
 
 namespace lmk {
 
-enum class SignProduct { Float, Int8, Fp8 };
+enum class SignProduct { Float, Int8, Fp8, Planes };
 
 // 2^24: the largest width whose sums of ±1 are exact float32 integers (int32 allows more).
 constexpr int64_t kSignChunkColumns = int64_t(1) << 24;
@@ -26,7 +28,7 @@ void addSignProduct(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b, S
 // Whether `kind` runs as the native int8/fp8 call on `device` (else the exact emulation).
 bool signProductNative(SignProduct kind, const at::Device& device);
 
-// "float", "int8", "fp8"
+// "float", "int8", "fp8", "planes"
 const char* signProductName(SignProduct kind);
 
 // The operand shape the native calls accept: rows, columns and width padded with zeros to a multiple of

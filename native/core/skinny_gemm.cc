@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 namespace lmk {
 
 namespace {
 
 constexpr int64_t kBlockK = 4096;  // float32 partial sums over at most this many columns (< 2^24: ±1 exact)
+// Auto takes the skinny kernel up to this min(M, N) (native/bench/bench_products on the 2-core VM).
+constexpr int64_t kSkinnyMaxRows = 64;
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LMK_SKINNY_AVX2 1
@@ -84,16 +87,25 @@ bool skinnyKernelAvailable() {
 #endif
 }
 
-void addProductTransposed(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b) {
+int64_t skinnyMaxRows() {
+  static const int64_t rows = [] {
+    const char* e = std::getenv("LMKERNEL_SKINNY_MAX_ROWS");
+    return e ? std::max<int64_t>(0, std::atoll(e)) : kSkinnyMaxRows;
+  }();
+  return rows;
+}
+
+void addProductTransposed(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b, ProductKernel k) {
 #ifdef LMK_SKINNY_AVX2
-  if (skinnyKernelAvailable() && a.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
+  const bool skinny = k == ProductKernel::Skinny || (k == ProductKernel::Auto && std::min(a.size(0), b.size(0)) <= skinnyMaxRows());
+  if (skinny && skinnyKernelAvailable() && a.device().is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
       acc.scalar_type() == at::kDouble && acc.device().is_cpu() && a.stride(1) == 1 && b.stride(1) == 1 && acc.stride(1) == 1) {
     Avx2Product(a.data_ptr<float>(), a.stride(0), b.data_ptr<float>(), b.stride(0), a.size(0), b.size(0), a.size(1), acc.data_ptr<double>(),
                 acc.stride(0));
     return;
   }
 #endif
-  // other dtypes and devices: BLAS in column blocks whose ±1 sums stay exact
+  // BLAS in column blocks whose ±1 sums stay exact (float32 partial sums below 2^24)
   const int64_t K = a.size(1), step = int64_t(1) << 24;
   for (int64_t k0 = 0; k0 < K; k0 += step) {
     const int64_t n = std::min(step, K - k0);

@@ -7,9 +7,16 @@
 
 namespace lmk {
 
-// acc [M, N] float64 (any strides) += a [M, K] · bᵀ ([N, K]); a and b float32 with unit column stride,
-// or any other dtype/device (then at::mm).
-void addProductTransposed(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b);
+enum class ProductKernel { Auto, Skinny, Blas };
+
+// acc [M, N] float64 (any strides) += a [M, K] · bᵀ ([N, K]). Auto: the skinny kernel for float32 CPU
+// operands with unit column stride when min(M, N) ≤ skinnyMaxRows(), BLAS in column blocks whose ±1 sums
+// stay exact otherwise (and for other dtypes and devices). Skinny falls back to BLAS where it cannot run.
+void addProductTransposed(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b, ProductKernel k = ProductKernel::Auto);
+
+// The largest min(M, N) for which Auto takes the skinny kernel: measured with native/bench/bench_products
+// (docs/benchmarks.md); LMKERNEL_SKINNY_MAX_ROWS overrides it.
+int64_t skinnyMaxRows();
 
 // Whether the fast kernel runs on this CPU (for benchmarks and tests).
 bool skinnyKernelAvailable();

@@ -48,6 +48,15 @@ int main(int, char**) {
     addProductTransposed(s, sa, sb);
     LMK_CHECK(s.equal(at::mm(sa.to(at::kDouble), sb.to(at::kDouble).t())), "signs K = 2^20 + 5 not exact");
   }
+  // Both kernels, forced, on ±1/0 at K = 2^20 + 5 and a shape past the skinny kernel's rows (Auto: BLAS)
+  for (auto k : {ProductKernel::Skinny, ProductKernel::Blas, ProductKernel::Auto}) {
+    const int64_t K = (int64_t(1) << 20) + 5, M = skinnyMaxRows() + 3;
+    at::Tensor sa = at::sign(at::randn({M, K}).clamp(-0.2, 0.2).round_() * 5), sb = at::sign(at::randn({M + 1, K}));
+    at::Tensor s = at::zeros({M, M + 1}, at::kDouble);
+    addProductTransposed(s, sa, sb, k);
+    LMK_CHECK(s.equal(at::mm(sa.to(at::kDouble), sb.to(at::kDouble).t())), "kernel %d: signs %lld x %lld, K = 2^20 + 5 not exact", (int)k,
+              (long long)M, (long long)(M + 1));
+  }
   {
     const int64_t K = int64_t(1) << 25;
     at::Tensor ones = at::ones({1, K}), lane = at::ones({1, K});
