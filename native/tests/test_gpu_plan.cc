@@ -35,7 +35,7 @@ void CheckSignProducts() {
         for (int64_t k = 0; k < K; k++) s += static_cast<int64_t>(a[i * K + k]) * static_cast<int64_t>(b[j * K + k]);
         w[i][j] = static_cast<double>(s);
       }
-    for (SignProduct kind : {SignProduct::Float, SignProduct::Int8, SignProduct::Fp8}) {
+    for (SignProduct kind : {SignProduct::Float, SignProduct::Int8, SignProduct::Fp8, SignProduct::Planes}) {
       at::Tensor acc = at::full({M, N}, 0.5, at::kDouble);  // accumulates: 0.5 + the product
       addSignProduct(acc, kind == SignProduct::Int8 ? ta.to(at::kChar) : ta, tb, kind);
       LMK_CHECK(at::equal(acc - 0.5, want), "%s sign product %lldx%lldx%lld differs", signProductName(kind), (long long)M, (long long)N,
@@ -55,8 +55,19 @@ void CheckPlans() {
   ::unsetenv("LMKERNEL_PLAN");
   ExecutionPlan p = resolvePlan(o, cpu, 4, -1);
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  LMK_CHECK(!p.gpu && p.workers == hw && p.groupCap == 128 && !p.batchedForm && p.signProduct == SignProduct::Float && !p.tf32,
-            "the CPU's plan: workers %d (hardware %d)", p.workers, hw);
+  LMK_CHECK(!p.gpu && p.workers == hw && p.groupCap == 128 && !p.batchedForm && p.signProduct == SignProduct::Planes && !p.tf32,
+            "the CPU's plan: workers %d (hardware %d), sign product %s", p.workers, hw, signProductName(p.signProduct));
+  ::setenv("LMKERNEL_SIGN_PRODUCT", "float", 1);
+  LMK_CHECK(resolvePlan(o, cpu, 4, -1).signProduct == SignProduct::Float, "LMKERNEL_SIGN_PRODUCT=float: float32 products on the CPU");
+  ::setenv("LMKERNEL_SIGN_PRODUCT", "int4", 1);
+  bool named = false;
+  try {
+    resolvePlan(o, cpu, 4, -1);
+  } catch (const std::runtime_error& e) {
+    named = std::string(e.what()).find("LMKERNEL_SIGN_PRODUCT='int4'") != std::string::npos;
+  }
+  LMK_CHECK(named, "a bad LMKERNEL_SIGN_PRODUCT is named");
+  ::unsetenv("LMKERNEL_SIGN_PRODUCT");
   o.workers = 3;
   LMK_CHECK(resolvePlan(o, cpu, 4, -1).workers == 3, "workers as told");
   o.plan = PlanKind::Gpu;
