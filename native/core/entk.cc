@@ -165,13 +165,18 @@ void KernelRun::trainTrainFromStore(Tile& tile) {
     if (opts_.asymmetricSigngd) addProductTransposed(k_.Kasymmetric, tile.signStore[k], tile.store[k]);  // <sign g(train), g(train')>
   }
   if (!useGhost_) return;
-  for (const auto& p : tile.sites)
-    for (const auto& q : tile.sites)
+  // each pair of batches once: the (q, p) block is the transpose of the (p, q) one
+  for (size_t i = 0; i < tile.sites.size(); i++)
+    for (size_t j = i; j < tile.sites.size(); j++) {
+      const auto &p = tile.sites[i], &q = tile.sites[j];
       for (const auto& kv : p.ghost) {
         const GhostSide& x = kv.second;
         const GhostSide& y = q.ghost.at(kv.first);
-        k_.Ksgd.narrow(0, p.row0, x.B * Co_).narrow(1, q.row0, y.B * Co_).add_(GhostProduct(x, y, Co_));
+        const at::Tensor P = GhostProduct(x, y, Co_);
+        k_.Ksgd.narrow(0, p.row0, x.B * Co_).narrow(1, q.row0, y.B * Co_).add_(P);
+        if (j != i) k_.Ksgd.narrow(0, q.row0, y.B * Co_).narrow(1, p.row0, x.B * Co_).add_(P.t());
       }
+    }
   tile.trainDone = true;
 }
 

@@ -51,6 +51,7 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   KernelOptions kg = ko;
   kg.signgd = kg.asymmetricSigngd = false;
   kg.ghost = 1;
+  kg.batchSize = 2;  // several train batches: the mirrored (q, p) blocks of train x train are checked too
   KernelResult g = computeKernels(*model, train, test, kg, Progress{});
   const json::Value& sk = *cs.find("kernels")->find("sgd");
   const double g1 = MaxRelErr(g.kernels.at("sgd/train_train"), ToTensor(*sk.find("train_train")));
