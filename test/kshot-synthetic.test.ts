@@ -3,7 +3,7 @@
 // shuffle; bucket by get_label in order of first appearance; train = first k, dev = next k or 10k), with the
 // shuffles drawn from RandomState (numpy's legacy MT19937, checked against numpy in pyformats.test.ts).
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RandomState } from '../lib/pyformats/mt19937.js';
@@ -17,6 +17,7 @@ import {
   kshotTaskName,
   generateForSeed,
   generateKShot,
+  writeKShot,
   loadKShotSource,
   type KShotSource,
   type KShotFile,
@@ -251,6 +252,27 @@ describe('generateForSeed: GLUE tasks', () => {
         { k: 1 },
       ),
     ).toThrow('CoLA/train.tsv (a line: "just one column\\n"): CoLA line has no label column (column 1)');
+    // two columns are enough; a long line is named by its first 60 characters
+    const two = generateForSeed(
+      glue('CoLA', [
+        ['train', ['src\t1\n']],
+        ['dev', []],
+      ]),
+      1,
+      { k: 1 },
+    );
+    expect(byPath(two.files).get('k-shot/CoLA/1-1/train.tsv')).toBe('src\t1\n');
+    const long = 'x'.repeat(70) + '\n';
+    expect(() =>
+      generateForSeed(
+        glue('CoLA', [
+          ['train', [long]],
+          ['dev', []],
+        ]),
+        1,
+        { k: 1 },
+      ),
+    ).toThrow(`CoLA/train.tsv (a line: ${JSON.stringify('x'.repeat(60))}): CoLA line has no label column (column 1)`);
 
     const scores = ['0', '2.4999', '2.5', '5.000', '1.2', '3', ' 4.0 ', '2.50'];
     const stsb = ['h\n', ...scores.map((s, i) => `${i}\ta\tb\t${s}\n`)];
@@ -267,6 +289,19 @@ describe('generateForSeed: GLUE tasks', () => {
     const w3 = referenceGlue(stsb, true, 13, 4, 2, (l) => (Number(l.trim().split('\t').at(-1)) < 2.5 ? '0' : '1'));
     expect(w3.sizes.slice().sort()).toEqual([3, 5]);
     expect(m3.get('k-shot/STS-B/4-13/train.tsv')).toBe(w3.train);
+    // the buckets are named '0' (score < 2.5: 0, 2.4999, 1.2) and '1' (the five others)
+    const short = generateForSeed(
+      glue('STS-B', [
+        ['train', stsb.slice()],
+        ['dev', []],
+      ]),
+      13,
+      { k: 4 },
+    ).shortfalls;
+    expect(short.map((f) => [f.label, f.available]).sort()).toEqual([
+      ['0', 3],
+      ['1', 5],
+    ]);
     // float() refuses these (Python's float('') too: a blank line)
     for (const [line, bad] of [
       ['0\ta\tx\n', 'x'],
@@ -415,6 +450,11 @@ describe('generateForSeed: csv tasks', () => {
     const idx = new RandomState(42).permutation(1001).slice(0, 1000);
     expect(m.get('k-shot-1k-test/mr/1-3/test.csv')).toBe(idx.map((i) => `${i % 2},row ${i}\n`).join(''));
     expect(() => generateForSeed(csv('', '0,x\n'), 3, { k: 1 })).toThrow('mr/train.csv: no rows');
+    // the plain layout keeps all 1001; the 1k-test layout keeps exactly 1000 rows as they are
+    expect(byPath(generateForSeed(csv('0,a\n1,b\n', test), 3, { k: 1 }).files).get('k-shot/mr/1-3/test.csv')).toBe(test);
+    const t1000 = Array.from({ length: 1000 }, (_, i) => `${i % 2},row ${i}\n`).join('');
+    const m2 = byPath(generateForSeed(csv('0,a\n1,b\n', t1000), 3, { k: 1, layout: 'k-shot-1k-test' }).files);
+    expect(m2.get('k-shot-1k-test/mr/1-3/test.csv')).toBe(t1000);
   });
 });
 
@@ -424,6 +464,22 @@ describe('options', () => {
       ['train', sst2Lines()],
       ['dev', []],
     ]);
+  it('every option error is LMK_BAD_OPTION, a strict shortfall LMK_BAD_INPUT', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => generateForSeed(src(), 1, { k: 0 }))).toBe('LMK_BAD_OPTION');
+    expect(code(() => generateForSeed(src(), -1, { k: 1 }))).toBe('LMK_BAD_OPTION');
+    expect(code(() => generateForSeed(src(), 1, { k: 1, layout: 'x' as never }))).toBe('LMK_BAD_OPTION');
+    expect(code(() => kshotTaskName('nope'))).toBe('LMK_BAD_OPTION');
+    expect(code(() => generateForSeed(src(), 1, { k: 8, strict: true }))).toBe('LMK_BAD_INPUT');
+  });
+
   it('k: a positive integer', () => {
     for (const k of [0, -1, 1.5, NaN])
       expect(() => generateForSeed(src(), 1, { k })).toThrow(`k must be a positive integer, received ${k}`);
@@ -500,6 +556,19 @@ describe('generateKShot over files', () => {
       generateKShot({ dataDir: dir, tasks: ['mr', 'trec'], k: 1, seeds: [1], onFile: (f) => none.push(f.path) }),
     ).toThrow(`${path.join(dir, 'trec', 'train.csv')}: trec train file not found`);
     expect(none).toEqual([]);
+    // writeKShot: the same files under outDir, each also handed to onFile
+    const out = path.join(tmp, 'out');
+    const written: string[] = [];
+    const w = writeKShot({ dataDir: dir, tasks: ['mr'], k: 1, seeds: [13], outDir: out, onFile: (f) => written.push(f.path) });
+    expect(w.files).toBe(3);
+    expect(written).toEqual(['k-shot/mr/1-13/test.csv', 'k-shot/mr/1-13/train.csv', 'k-shot/mr/1-13/dev.csv']);
+    expect(readFileSync(path.join(out, 'k-shot/mr/1-13/test.csv'), 'utf8')).toBe('1,t\n');
+    // a malformed csv is named by its path
+    write('cr', 'train.csv', '0,a\n1,b,c\n');
+    write('cr', 'test.csv', '0,a\n');
+    expect(() => loadKShotSource(dir, 'cr')).toThrow(
+      `${path.join(dir, 'cr', 'train.csv')}:2: expected 2 fields (as in the first row), saw 3`,
+    );
     const c: Cell[] = readCsvLikePandas('1\n', 'x').rows[0];
     expect(c).toEqual([1n]);
   });

@@ -53,6 +53,15 @@ describe('RandomState at its bounds', () => {
     expect(() => new RandomState(3).choiceWithoutReplacement(5, -1)).toThrow('negative dimensions are not allowed');
   });
 
+  it('the last word of each state block (outputs 623 and 1247) and the first after a refill', () => {
+    // np.random.RandomState(0).randint(0, 2**32, size=1300, dtype=np.uint32)[[622, 623, 624, 625, 1247, 1248]]
+    const r = new RandomState(0);
+    const x = Array.from({ length: 1249 }, () => r.nextUint32());
+    expect([x[622], x[623], x[624], x[625], x[1247], x[1248]]).toEqual([
+      631131020, 3791854820, 341544762, 1076416385, 1145454359, 4192857288,
+    ]);
+  });
+
   it('np.random.RandomState(0).shuffle(list(range(700))): 699 draws, across a refill of the state', () => {
     const x = new RandomState(0).shuffle(Array.from({ length: 700 }, (_, i) => i));
     expect(x.slice(0, 5)).toEqual([306, 604, 40, 493, 14]);
@@ -116,6 +125,8 @@ describe('pandas read_csv: missing values and numbers', () => {
       ['-inf', -Infinity],
       ['infinity', Infinity],
       ['-Infinity', -Infinity],
+      [' inf ', Infinity],
+      [' -Infinity ', -Infinity],
       ['9223372036854775808', 9223372036854775808],
       ['-9223372036854775809', -9223372036854775808],
     ];
@@ -168,6 +179,9 @@ describe('pandas read_csv: missing values and numbers', () => {
       { fields: ['c', '3\n4'], line: 3 },
       { fields: ['d', '5'], line: 6 },
     ]);
+    // two blank lines before a record; a last record of two lines without a final newline
+    expect(parseCsvRecords('a,1\n\n\nb,2\n', 'r.csv').map((r) => r.line)).toEqual([1, 4]);
+    expect(parseCsvRecords('a,1\nb,"x\ny"', 'r.csv').map((r) => r.line)).toEqual([1, 2]);
     expect(readCsvLikePandas('', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
     expect(readCsvLikePandas('\n\n', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
   });
@@ -214,6 +228,8 @@ describe('pandas DataFrame(rows).to_csv', () => {
       [100, '100.0'],
       [123, '123.0'],
       [1e15, '1000000000000000.0'],
+      [5, '5.0'],
+      [1.5, '1.5'],
       [9.5e15, '9500000000000000.0'],
       [12345678901234568, '1.2345678901234568e+16'],
       [2.5e-300, '2.5e-300'],
