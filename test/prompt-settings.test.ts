@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { TASK_PROMPTS, taskPrompt, taskName } from '../lib/prompts/tasks.js';
 import { parseTemplate, sentenceText } from '../lib/prompts/template.js';
 import { mappingToWords } from '../lib/prompts/labelWords.js';
+import { checkMaxLength, checkLimit } from '../lib/prompts/encode.js';
 import { OptionError, InputError } from '../lib/errors.js';
 
 const SENTIMENT = '*cls**sent_0*_It_was*mask*.*sep+*';
@@ -120,6 +121,22 @@ describe('built-in prompt settings', () => {
         'label words: expected an object mapping each label to a word',
       );
     expect(() => mappingToWords({ a: 'A', b: 2 as never }, ['a', 'b'])).toThrow('no word for label "b"');
+  });
+});
+
+describe('length options', () => {
+  it('checkMaxLength: an integer >= 1; checkLimit: an integer >= 0 or null', () => {
+    expect(checkMaxLength(1)).toBe(1);
+    expect(() => checkMaxLength(0)).toThrow("option 'maxLength': expected an integer ≥ 1, received 0");
+    expect(() => checkMaxLength(2.5, 'max_length')).toThrow("option 'max_length': expected an integer ≥ 1, received 2.5");
+    expect(() => checkMaxLength('8')).toThrow(OptionError);
+    expect(checkLimit(0, 'firstSentLimit')).toBe(0);
+    expect(checkLimit(null, 'firstSentLimit')).toBeNull();
+    expect(checkLimit(undefined, 'firstSentLimit')).toBeNull();
+    expect(() => checkLimit(-1, 'otherSentLimit')).toThrow(
+      "option 'otherSentLimit': expected an integer ≥ 0, or null for no limit, received -1",
+    );
+    expect(() => checkLimit(0.5, 'otherSentLimit')).toThrow(OptionError);
   });
 });
 
