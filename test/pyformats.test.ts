@@ -119,6 +119,7 @@ describe('pandas read_csv: missing values and numbers', () => {
       ['1.5e-3', 1.5e-3],
       ['.5e2', 50],
       ['.55E-1', 0.055],
+      ['.5e12', 5e11],
       ['inf', Infinity],
       ['+inf', Infinity],
       ['INF', Infinity],
