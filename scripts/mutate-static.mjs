@@ -2,9 +2,10 @@
 // Re-checks Stryker's *static* mutants outside Stryker (docs/mutation.md). A static mutant changes code that
 // runs once, when a module is loaded (a constant list, a regular expression); Stryker's vitest runner keeps
 // modules loaded between mutants, so such a mutant is never active and is always reported "Survived".
-// This script applies each static Survived / NoCoverage mutant of a Stryker JSON report to a copy of the
-// repository under $LMK_MUTATE_DIR/static (default /tmp/lmk-mutate-static), runs the unit test files there
-// (`vitest run --bail 1`), and records killed / survived. The checkout is only read.
+// This script applies each static Survived / NoCoverage / Ignored (`--ignoreStatic`) mutant of a Stryker
+// JSON report to a copy of the repository under $LMK_MUTATE_DIR/static (default /tmp/lmk-mutate/static),
+// runs the unit test files there (`vitest run --bail 1`), and records killed / survived. The checkout is
+// only read.
 //
 //   node scripts/mutate-static.mjs [REPORT (reports/mutation/mutation.json)] [OUT (reports/mutation/static.json)]
 //
@@ -51,7 +52,7 @@ for (const [file, entry] of Object.entries(report.files)) {
   // line and column are 1-based, the end column exclusive
   const offset = (l, c) => lines.slice(0, l - 1).reduce((n, s) => n + s.length + 1, 0) + c - 1;
   for (const m of entry.mutants) {
-    if (!m.static || (m.status !== 'Survived' && m.status !== 'NoCoverage')) continue;
+    if (!m.static || !['Survived', 'NoCoverage', 'Ignored'].includes(m.status)) continue;
     const a = offset(m.location.start.line, m.location.start.column);
     const b = offset(m.location.end.line, m.location.end.column);
     writeFileSync(target, original.slice(0, a) + m.replacement + original.slice(b));
