@@ -60,6 +60,14 @@ describe('RandomState at its bounds', () => {
     expect([x[622], x[623], x[624], x[625], x[1247], x[1248]]).toEqual([
       631131020, 3791854820, 341544762, 1076416385, 1145454359, 4192857288,
     ]);
+    // the last word of 8 blocks for seeds 0 and 1 (randint(..., size=624*8)[623::624]): the top bit of the
+    // word before the refill reaches these outputs only when it is set
+    const last = (seed: number) => {
+      const g = new RandomState(seed);
+      return Array.from({ length: 624 * 8 }, () => g.nextUint32()).filter((_, i) => i % 624 === 623);
+    };
+    expect(last(0)).toEqual([3791854820, 1145454359, 1080028749, 1047558821, 877778569, 1991553521, 127945107, 1482922694]);
+    expect(last(1)).toEqual([2006116153, 1926754611, 1662252887, 4209250293, 897126583, 2368412453, 4147223087, 646137786]);
   });
 
   it('np.random.RandomState(0).shuffle(list(range(700))): 699 draws, across a refill of the state', () => {
