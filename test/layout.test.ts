@@ -49,10 +49,13 @@ describe('nestedToFlat / flatToNested', () => {
     ['depth 2', [[1, 2]]],
     ['depth 3', [[[1, 2]]]],
     ['a string', 'kernel'],
-    ['array-like, not an array', { length: 1, 0: [[[1]]] }],
   ])('refuses a kernel that is %s', (_, k) => {
     expect(() => nestedToFlat(k, 'K')).toThrow(new InputError('K', shapeMsg.slice(3)));
     expect(() => nestedToFlat(k, 'K')).toThrow(shapeMsg);
+  });
+
+  it('refuses an array-like object that is not an array', () => {
+    expect(() => nestedToFlat({ length: 1, 0: [[[1]]] }, 'K')).toThrow(shapeMsg);
   });
 
   it('names the ragged entry at each depth, and its length', () => {
