@@ -29,6 +29,7 @@ const unitTests = [
   'test/tar-reader.test.ts',
   'test/lmbff-data.test.ts',
   'test/solvers-mutation.test.ts',
+  'test/report-edges.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
