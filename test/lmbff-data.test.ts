@@ -44,18 +44,29 @@ describe('the checksum list', () => {
 
   it('md5sum lines (text and binary markers), blank lines skipped, tasks in file order', () => {
     const p = join(folder(), 'sums');
-    write(p, `${A}  mr/16-13/train.csv\n\n${'b'.repeat(32)} *SST-2/16-42/dev.tsv\n  ${'c'.repeat(32)}  mr/16-42/test.csv  \n`);
+    write(
+      p,
+      `${A}  mr/16-13/train.csv\n \t \n${'b'.repeat(32)} *SST-2/16-42/dev.tsv\n  ${'c'.repeat(32)}  mr/16-42/test.csv  \n${'d'.repeat(32)} mr/16-87/dev.csv\n`,
+    );
     const s = readLmBffChecksums(p);
     expect([...s.keys()]).toEqual(['mr', 'SST-2']);
     expect([...s.get('mr')!]).toEqual([
       ['mr/16-13/train.csv', A],
       ['mr/16-42/test.csv', 'c'.repeat(32)],
+      ['mr/16-87/dev.csv', 'd'.repeat(32)],
     ]);
     expect([...s.get('SST-2')!]).toEqual([['SST-2/16-42/dev.tsv', 'b'.repeat(32)]]);
   });
 
   it('a bad line names the file and line; an unreadable list names the file', () => {
-    for (const bad of [`${'a'.repeat(31)}  mr/x`, `${'A'.repeat(32)}  mr/x`, `${A}  mr`, `${A}  /x`, `${A}  mr/a b`]) {
+    for (const bad of [
+      `x${A}  mr/x`,
+      `${'a'.repeat(31)}  mr/x`,
+      `${'A'.repeat(32)}  mr/x`,
+      `${A}  mr`,
+      `${A}  /x`,
+      `${A}  mr/a b`,
+    ]) {
       const p = join(folder(), 'sums');
       write(p, `${A}  mr/ok\n${bad}\n`);
       expect(() => readLmBffChecksums(p), bad).toThrow(`${p}:2: not an md5sum line: ${JSON.stringify(bad)}`);
@@ -111,6 +122,7 @@ describe('verifyLmBffSplits', () => {
       err = e as ChecksumMismatchError;
     }
     expect(err).toBeInstanceOf(ChecksumMismatchError);
+    expect(err!.name).toBe('ChecksumMismatchError');
     expect(err!.code).toBe('LMK_BAD_INPUT');
     expect(err!.mismatches).toEqual([
       { task: 'mr', file: paths[0], got: files.get(paths[0]), want: A },
@@ -131,6 +143,40 @@ describe('verifyLmBffSplits', () => {
     expect(() => verifyLmBffSplits(o, new Map([['mr', two]]))).toThrow(
       `  mr: mr/16-1/dev.csv: not produced (LM-BFF's list has md5 ${A}); ${paths[0]}: produced, but not in LM-BFF's list\n`.trimEnd(),
     );
+  });
+
+  it('exactly three mismatches are all shown; two tasks are listed apart, in the list order', () => {
+    const { o, files } = mrFolder();
+    const paths = [...files.keys()];
+    const want = new Map(files);
+    for (const p of paths.slice(0, 3)) want.set(p, A);
+    const msg = (sums: LmBffChecksums) => {
+      try {
+        verifyLmBffSplits(o, sums);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const three = msg(new Map([['mr', want]]));
+    expect(three.endsWith(`${paths[2]}: md5 ${files.get(paths[2])}, LM-BFF published ${A}`)).toBe(true);
+    expect(three).not.toContain('more files');
+    // a second task folder that gives other files
+    write(join(o, 'cr', 'train.csv'), '0,a\n1,b\n');
+    write(join(o, 'cr', 'test.csv'), '0,t\n');
+    const two = msg(
+      new Map([
+        ['cr', new Map([['cr/16-13/train.csv', A]])],
+        ['mr', want],
+      ]),
+    );
+    expect(two.split('\n')[0]).toMatch(/splits for cr, mr \(a changed or foreign archive; nothing was installed\):$/);
+    expect(
+      two
+        .split('\n')
+        .slice(1)
+        .map((l) => l.slice(0, 6)),
+    ).toEqual(['  cr: ', '  mr: ']);
   });
 
   it('a present task whose files cannot be read is an InputError naming it', () => {

@@ -4,8 +4,10 @@
 import { describe, it, expect } from 'vitest';
 import { TASK_PROMPTS, taskPrompt, taskName } from '../lib/prompts/tasks.js';
 import { parseTemplate, sentenceText } from '../lib/prompts/template.js';
-import { mappingToWords } from '../lib/prompts/labelWords.js';
-import { checkMaxLength, checkLimit } from '../lib/prompts/encode.js';
+import { mappingToWords, labelWordId } from '../lib/prompts/labelWords.js';
+import { checkMaxLength, checkLimit, encodePrompt } from '../lib/prompts/encode.js';
+import { loadTokenizer } from '../lib/tokenizer.js';
+import { tokenizerDirs } from './helpers/fixtures.js';
 import { OptionError, InputError } from '../lib/errors.js';
 
 const SENTIMENT = '*cls**sent_0*_It_was*mask*.*sep+*';
@@ -140,6 +142,59 @@ describe('length options', () => {
   });
 });
 
+describe('encoding edges', () => {
+  const r = loadTokenizer(tokenizerDirs.roberta);
+  it('the texts checked first, each message naming the example', () => {
+    expect(() => encodePrompt(r, 'a' as never, '*cls**mask*', { maxLength: 8, example: 4 })).toThrow(
+      'example 4: texts must be an array of strings, received string',
+    );
+    expect(() => encodePrompt(r, ['a', 3 as never], '*cls**mask*', { maxLength: 8 })).toThrow(
+      'example: text 1 must be a string, received number',
+    );
+    expect(() => encodePrompt(r, ['a', null], '*cls**mask**+sent_1*', { maxLength: 8, example: 'dev 2' })).toThrow(
+      'dev 2: template "*cls**mask**+sent_1*" uses sentence 1, but the example has 2 text(s) and text 1 is null',
+    );
+    expect(() => encodePrompt(r, ['a'], '*cls**mask**+sent_1*', { maxLength: 8 })).toThrow(
+      'example: template "*cls**mask**+sent_1*" uses sentence 1, but the example has 1 text(s)',
+    );
+  });
+
+  it('exactly max_length tokens are kept whole, one more is cut (tail or head); token types follow', () => {
+    const e = encodePrompt(r, ['a b'], '*cls**sent_0**mask**sep+*', { maxLength: 64, tokenTypeIds: true });
+    const n = e.inputIds.length;
+    expect(encodePrompt(r, ['a b'], '*cls**sent_0**mask**sep+*', { maxLength: n }).inputIds).toEqual(e.inputIds);
+    expect(encodePrompt(r, ['a b'], '*cls**sent_0**mask**sep+*', { maxLength: n - 1 }).inputIds).toEqual(
+      e.inputIds.slice(0, n - 1),
+    );
+    const h = encodePrompt(r, ['a b'], '*cls**sent_0**mask**sep+**cls*', {
+      maxLength: n,
+      truncateHead: true,
+      tokenTypeIds: true,
+    });
+    expect(h.inputIds).toEqual([...e.inputIds.slice(1), r.clsId]);
+    // sep+ raises the segment after its token: the last token (a cls after it) is segment 1
+    expect(h.tokenTypeIds).toEqual([...Array(n - 1).fill(0), 1]);
+    expect(e.tokenTypeIds).toEqual(Array(n).fill(0));
+  });
+
+  it('a label part needs its label word id', () => {
+    expect(() => encodePrompt(r, ['a'], '*cls**mask**label_1*', { maxLength: 8, labelWordIds: [5] })).toThrow(
+      `template "*cls**mask**label_1*": part 'label_1' needs label word 1, but 1 label word ids were given`,
+    );
+    expect(() => encodePrompt(r, ['a'], '*cls**mask**label_0*', { maxLength: 8 })).toThrow(
+      `template "*cls**mask**label_0*": part 'label_0' needs label word 0, but no label word ids were given`,
+    );
+  });
+
+  it('label words: a non-empty string; the tokens named when there are several', () => {
+    for (const w of ['', 3, null])
+      expect(() => labelWordId(r, w as never)).toThrow(`label word: expected a non-empty string, received ${JSON.stringify(w)}`);
+    expect(() => labelWordId(r, 'superb-ish')).toThrow(
+      `label word "superb-ish": must be a single token with a leading space, but " superb-ish" is ${r.tokenize(' superb-ish').length} tokens: ${JSON.stringify(r.tokenize(' superb-ish'))}`,
+    );
+  });
+});
+
 describe('template parser', () => {
   it('part kinds, sentence and label maxima, the mask flag', () => {
     const t = parseTemplate('*cls**label_2**sent_1**mask*_x_y*sep**sep+*a*+sentu_3*');
@@ -197,6 +252,9 @@ describe('template parser', () => {
 
   it('malformed variables: the part and the template named', () => {
     expect(() => parseTemplate('*label_x*')).toThrow(`template "*label_x*": bad part 'label_x' (expected label_<i>)`);
+    for (const p of ['label_1x', 'label_'])
+      expect(() => parseTemplate(`*${p}*`), p).toThrow(`bad part '${p}' (expected label_<i>)`);
+    expect(parseTemplate('*label_12*').maxLabel).toBe(12);
     expect(() => parseTemplate('*labelx_0*')).toThrow(
       `template "*labelx_0*": part 'labelx_0' (GPT-3 in-context demonstrations) is not supported`,
     );
