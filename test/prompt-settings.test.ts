@@ -186,6 +186,21 @@ describe('encoding edges', () => {
     );
   });
 
+  it('label words starting with <, [, . or , are vocabulary tokens used as spelled', () => {
+    const b = loadTokenizer(tokenizerDirs.bert);
+    expect(labelWordId(r, '<mask>')).toBe(r.tokenToId('<mask>'));
+    expect(labelWordId(b, '[MASK]')).toBe(b.tokenToId('[MASK]'));
+    expect(labelWordId(r, '.')).toBe(r.tokenToId('.'));
+    expect(labelWordId(r, ',')).toBe(r.tokenToId(','));
+    // plain tokens too, where ' <' and ' [' would be other tokens ('Ġ<', 'Ġ[')
+    expect(labelWordId(r, '<')).toBe(r.tokenToId('<'));
+    expect(labelWordId(r, '[')).toBe(r.tokenToId('['));
+    expect(r.tokenToId('<')).toBeTypeOf('number');
+    expect(r.tokenToId('[')).toBeTypeOf('number');
+    // not ' ,' (a leading-space token), which is what the word path would look up
+    expect(r.tokenize(' ,')).not.toEqual([',']);
+  });
+
   it('label words: a non-empty string; the tokens named when there are several', () => {
     for (const w of ['', 3, null])
       expect(() => labelWordId(r, w as never)).toThrow(`label word: expected a non-empty string, received ${JSON.stringify(w)}`);
@@ -255,6 +270,9 @@ describe('template parser', () => {
     for (const p of ['label_1x', 'label_'])
       expect(() => parseTemplate(`*${p}*`), p).toThrow(`bad part '${p}' (expected label_<i>)`);
     expect(parseTemplate('*label_12*').maxLabel).toBe(12);
+    expect(parseTemplate('*sent_12*').maxSentence).toBe(12);
+    // "sent" inside a literal is not a variable
+    expect(parseTemplate('*asent_1*').parts[1]).toEqual({ kind: 'literal', text: 'asent 1', singleToken: false });
     expect(() => parseTemplate('*labelx_0*')).toThrow(
       `template "*labelx_0*": part 'labelx_0' (GPT-3 in-context demonstrations) is not supported`,
     );
