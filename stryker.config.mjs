@@ -19,6 +19,17 @@ const unitTests = [
   'test/io.test.ts',
   'test/cache.test.ts',
   'test/runner-inputs.test.ts',
+  'test/stats-validate.test.ts',
+  'test/layout.test.ts',
+  'test/pyformats.test.ts',
+  'test/kshot-synthetic.test.ts',
+  'test/results-lines.test.ts',
+  'test/download.test.ts',
+  'test/prompt-settings.test.ts',
+  'test/tar-reader.test.ts',
+  'test/lmbff-data.test.ts',
+  'test/solvers-mutation.test.ts',
+  'test/report-edges.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -60,7 +71,9 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   concurrency: 1,
-  timeoutMS: 60_000,
+  // the unit tests run in milliseconds: a mutant that loops forever (a loop bound or step flipped) is
+  // stopped after 10 s; the libtorch tests need longer
+  timeoutMS: process.env.LMK_STRYKER_TESTS === 'all' ? 60_000 : 10_000,
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
 };

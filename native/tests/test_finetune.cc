@@ -11,6 +11,7 @@
 #include "core/finetune.h"
 #include "core/linearize.h"
 #include "core/model.h"
+#include "core/optimizers.h"
 #include "test_util.h"
 
 using namespace lmk;
@@ -130,6 +131,55 @@ void CheckKernelDistanceFormulas(const Model& m0, const FinetuneData& data, cons
   LMK_CHECK(refused, "an unknown kernel distance formula is refused, naming the option");
 }
 
+// One step of each optimizer on hand-computed values: torch.optim.SGD without momentum, d = g + wd·p,
+// p -= lr·d; SignGD the same with sign(g) (sign(0) = 0); no decay where the mask says so.
+void CheckOptimizerSteps() {
+  auto f64 = at::TensorOptions().dtype(at::kDouble);
+  for (OptimizerKind kind : {OptimizerKind::Sgd, OptimizerKind::SignGd}) {
+    const bool sign = kind == OptimizerKind::SignGd;
+    at::Tensor p = at::tensor({1.0, -2.0, 3.0}, f64), q = p.clone();
+    at::Tensor g = at::tensor({0.5, -3.0, 0.0}, f64);
+    OptimizerOptions oo;
+    oo.kind = kind;
+    oo.weightDecay = 0.1;
+    Optimizer opt(oo, {p, q}, {true, false});
+    opt.step({g, g}, 0.1);
+    // sgd: d = (0.5 + 0.1, -3 - 0.2, 0 + 0.3) = (0.6, -3.2, 0.3); signgd: (1.1, -1.2, 0.3); no decay: g or sign(g)
+    at::Tensor wantP = sign ? at::tensor({1 - 0.11, -2 + 0.12, 3 - 0.03}, f64) : at::tensor({1 - 0.06, -2 + 0.32, 3 - 0.03}, f64);
+    at::Tensor wantQ = sign ? at::tensor({1 - 0.1, -2 + 0.1, 3.0}, f64) : at::tensor({1 - 0.05, -2 + 0.3, 3.0}, f64);
+    LMK_CHECK(MaxRelErr(p, wantP) <= 1e-15 && MaxRelErr(q, wantQ) <= 1e-15, "%s step with weight decay 0.1: p rel err %.3g, q %.3g",
+              sign ? "signgd" : "sgd", MaxRelErr(p, wantP), MaxRelErr(q, wantQ));
+  }
+}
+
+// The key biases (softmax ignores a shift of the scores: their gradient is 0, autograd returns rounding
+// noise) get exactly zero gradients; decay for all but biases and LayerNorm weights (the head's included).
+void CheckTrainableParams(const test::FixtureFiles& files) {
+  auto m = loadModel(files.config, files.weights, LoadOptions{at::kDouble, false});
+  std::vector<bool> isKeyBias(m->params.size(), false);
+  for (const auto& l : m->layers) isKeyBias.at(static_cast<size_t>(l.k.pb)) = true;
+  TrainableParams tp(*m, std::vector<bool>(m->params.size(), true));
+  std::vector<at::Tensor> grads;
+  for (const auto& t : tp.tensors()) grads.push_back(at::ones_like(t));
+  grads.back() = at::Tensor();  // an undefined gradient (a parameter autograd did not reach) becomes zeros
+  tp.fixGradients(grads);
+  int keyBiases = 0;
+  for (size_t i = 0; i < grads.size(); i++) {
+    const std::string& name = m->params[i].name;
+    const bool zero = isKeyBias[i] || i + 1 == grads.size();
+    keyBiases += isKeyBias[i];
+    LMK_CHECK(grads[i].defined() && grads[i].sizes().equals(tp.tensors()[i].sizes()), "%s: gradient shape", name.c_str());
+    LMK_CHECK(grads[i].abs().sum().item<double>() == (zero ? 0.0 : static_cast<double>(grads[i].numel())), "%s: gradient %s expected",
+              name.c_str(), zero ? "zero" : "kept");
+    // every LayerNorm weight is exempt, RoBERTa's head `lm_head.layer_norm` too (optimizers.h)
+    const bool decay = name.find("bias") == std::string::npos && name.find("LayerNorm.weight") == std::string::npos &&
+                       name.find("layer_norm.weight") == std::string::npos;
+    LMK_CHECK(tp.decay()[i] == decay, "%s: weight decay %d expected", name.c_str(), decay);
+  }
+  LMK_CHECK(keyBiases == static_cast<int>(m->layers.size()) && keyBiases == 2, "%d key biases for %zu layers", keyBiases, m->layers.size());
+  tp.freeze();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +193,8 @@ int main(int argc, char** argv) {
   data.test = Examples(*P.find("test"));
   for (auto& v : P.find("train_labels")->arr) data.trainLabels.push_back(v.integer);
   const std::vector<int64_t>& labelIds = files.labelIds;
+  CheckOptimizerSteps();
+  CheckTrainableParams(files);
   const json::Value& ft = *A.find("cases")->arr[0].find("fine_tuning");
   at::Tensor before = model->layers[0].q.w.clone();
 

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
+#include "core/mlm.h"
 #include "core/model.h"
 #include "core/pretrain.h"
 #include "core/safetensors.h"
@@ -72,6 +74,46 @@ void CheckResume(const PretrainOptions& o, const PretrainResult& full, const std
   LMK_CHECK(refused, "a checkpoint of other settings is refused");
 }
 
+// Random replacements (mask_prob 1, all of them random): uniform over the non-special ids [4, 25) without
+// <mask>, whether <mask> is the last id (24) or one in the middle (10): 20 ids, each drawn about 1/20 of
+// the time over 20 batches of 200 x 12 selected tokens, <mask> never.
+void CheckRandomReplacements(const Model& m, const std::vector<std::vector<int64_t>>& seqs) {
+  std::vector<const std::vector<int64_t>*> ptrs;
+  for (const auto& s : seqs) ptrs.push_back(&s);
+  for (int64_t maskId : {24, 10}) {
+    PretrainOptions o;
+    o.maskId = maskId;
+    o.maskProb = 1.0;
+    o.maskReplace = 0.0;
+    o.randomReplace = 1.0;
+    std::map<int64_t, int64_t> count;
+    int64_t selected = 0, candidates = 0;
+    for (const auto& s : seqs)
+      for (int64_t id : s) candidates += id >= o.numSpecial && id != maskId;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+      MlmBatch mb = maskBatch(m, o, ptrs, seed, at::kCPU);
+      LMK_CHECK(mb.count == candidates, "mask %lld: %lld selected of %lld candidates", (long long)maskId, (long long)mb.count,
+                (long long)candidates);
+      at::Tensor ids = mb.batch.ids.reshape({-1}).index_select(0, mb.index);
+      for (int64_t i = 0; i < ids.numel(); i++) count[ids[i].item<int64_t>()]++;
+      selected += ids.numel();
+    }
+    int64_t lo = selected, hi = 0;
+    for (int64_t id = o.numSpecial; id < 25; id++) {
+      if (id == maskId) continue;
+      lo = std::min(lo, count[id]);
+      hi = std::max(hi, count[id]);
+    }
+    int64_t outside = 0;
+    for (auto [id, c] : count) outside += (id < o.numSpecial || id == maskId || id >= 25) ? c : 0;
+    // 20 ids, ~2,400 draws each (sd ~48): a doubled or missing id is far outside [0.85, 1.15] of the mean
+    const double mean = static_cast<double>(selected) / 20;
+    LMK_CHECK(outside == 0, "mask %lld: %lld replacements outside the non-special ids or <mask>", (long long)maskId, (long long)outside);
+    LMK_CHECK(lo > 0.85 * mean && hi < 1.15 * mean, "mask %lld: draws per id in [%lld, %lld], mean %.0f", (long long)maskId, (long long)lo,
+              (long long)hi, mean);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -109,6 +151,7 @@ int main() {
             full.evals.empty() ? -1 : full.evals.back().accuracy);
 
   CheckResume(o, full, train, held, tmp);
+  CheckRandomReplacements(*full.model, train);
 
   // dropout 0.1 (RoBERTa's): another loss trajectory than without, the same one again for the same seed,
   // and a resumed run draws the same masks (seeded by (seed, step))

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/linalg.h"
 #include "core/progress.h"
 #include "core/solver_asym_lssvm.h"
 #include "core/solver_kernel_logistic.h"
@@ -129,6 +130,28 @@ void testLstsq(const Case& cs, const Value& entries, const std::string& name) {
   }
 }
 
+// sigma_max(A) of a square row-major matrix by power iteration on A^T A (independent of LAPACK).
+double PowerSigma(const std::vector<double>& a, int64_t n) {
+  std::vector<double> v(n, 1.0), w(n), u(n);
+  double s = 0;
+  for (int it = 0; it < 2000; it++) {
+    for (int64_t i = 0; i < n; i++) {
+      w[i] = 0;
+      for (int64_t j = 0; j < n; j++) w[i] += a[i * n + j] * v[j];
+    }
+    for (int64_t j = 0; j < n; j++) {
+      u[j] = 0;
+      for (int64_t i = 0; i < n; i++) u[j] += a[i * n + j] * w[i];
+    }
+    double norm = 0;
+    for (double x : u) norm += x * x;
+    norm = std::sqrt(norm);
+    for (int64_t j = 0; j < n; j++) v[j] = u[j] / norm;
+    s = std::sqrt(norm);
+  }
+  return s;
+}
+
 }  // namespace
 
 // A solver input viewing a case's train x train and train x test kernels.
@@ -172,6 +195,62 @@ void TestHandCases() {
   kl.scale = 0.5;
   kl.regularization = 0.1;
   expect("hand kernel logistic with f0", lmk::kernelLogisticFit(kl, lmk::Progress{}).decision, {-0.7 * (lo + hi) / 2 + 0.8}, 1e-12);
+}
+
+// Kernel regularization K + lambda * sigma_max(K) * I (the reference's get_regularized_kernel): by hand on
+// 2 x 2 matrices, then svc, svr, logistic and asym with lambda = 0.1 against the same solver on
+// K + 0.1 * sigma * I with lambda = 0 (sigma by power iteration here).
+void testRegularization(const Case& bin, const std::vector<double>& labels01) {
+  double sigma = -1;
+  // [[2, 1], [1, 2]]: eigenvalues 3 and 1, sigma_max 3
+  expect("regularized [[2,1],[1,2]] lambda 0.5", lmk::linalg::regularized(std::vector<double>{2, 1, 1, 2}.data(), 2, 0.5, &sigma),
+         {3.5, 1, 1, 3.5}, 0);
+  expect("regularized: sigma_max 3", {sigma}, {3}, 1e-15);
+  // [[0, 2], [0, 0]]: singular values 2 and 0 (not symmetric: the largest singular value, not eigenvalue)
+  expect("regularized [[0,2],[0,0]] lambda 0.25", lmk::linalg::regularized(std::vector<double>{0, 2, 0, 0}.data(), 2, 0.25),
+         {0.5, 2, 0, 0.5}, 1e-15);
+  expect("regularized lambda 0: a copy", lmk::linalg::regularized(std::vector<double>{4, 1, 1, 4}.data(), 2, 0.0, &sigma), {4, 1, 1, 4}, 0);
+  expect("regularized lambda 0: sigma not computed", {sigma}, {0}, 0);
+
+  const double lambda = 0.1, shift = lambda * PowerSigma(bin.K, bin.n);
+  std::printf("     sigma_max of case1's sgd kernel %.6g\n", shift / lambda);
+  std::vector<double> Kr = bin.K;
+  for (int64_t i = 0; i < bin.n; i++) Kr[i * bin.n + i] += shift;
+  auto svc = [&](const std::vector<double>& K, double reg) {
+    auto in = Bind<lmk::SvmInput>(K, bin.Kx, bin.n, bin.m);
+    in.y = bin.y.data();
+    in.regularization = reg;
+    return lmk::svcFit(in, lmk::Progress{}).decision;
+  };
+  expect("case1 svc, regularization 0.1", svc(bin.K, lambda), svc(Kr, 0), 1e-6);
+  auto svr = [&](const std::vector<double>& K, double reg) {
+    auto in = Bind<lmk::SvmInput>(K, bin.Kx, bin.n, bin.m);
+    in.y = bin.y.data();
+    in.epsilon = 0.05;
+    in.regularization = reg;
+    return lmk::svrFit(in, lmk::Progress{}).decision;
+  };
+  expect("case1 svr, regularization 0.1", svr(bin.K, lambda), svr(Kr, 0), 1e-6);
+  auto logistic = [&](const std::vector<double>& K, double reg) {
+    auto in = Bind<lmk::LogisticInput>(K, bin.Kx, bin.n, bin.m);
+    in.labels = labels01.data();
+    in.tol = 1e-10;
+    in.regularization = reg;
+    return lmk::logisticFit(in, lmk::Progress{}).decision;
+  };
+  // an iterative fit stopped at a tolerance: agreement to its accuracy (as the fixture checks above)
+  expect("case1 logistic, regularization 0.1", logistic(bin.K, lambda), logistic(Kr, 0), 1e-4);
+  const double shiftA = lambda * PowerSigma(bin.Ka, bin.n);
+  std::vector<double> Kar = bin.Ka;
+  for (int64_t i = 0; i < bin.n; i++) Kar[i * bin.n + i] += shiftA;
+  auto asym = [&](const std::vector<double>& K, double reg) {
+    auto in = Bind<lmk::AsymLsSvmInput>(K, bin.Kax, bin.n, bin.m);
+    in.Kflip = bin.Kflip.data();
+    in.y = bin.y.data();
+    in.regularization = reg;
+    return lmk::asymLsSvmSolve(in, lmk::Progress{}).predictions;
+  };
+  expect("case1 asym, regularization 0.1", asym(bin.Ka, lambda), asym(Kar, 0), 1e-9);
 }
 
 int main(int argc, char** argv) {
@@ -224,6 +303,7 @@ int main(int argc, char** argv) {
       auto r = lmk::asymLsSvmSolve(in, lmk::Progress{});
       expect("case1 asym lambda=" + std::to_string(in.lambdas[0]), r.predictions, flat(at(e, "predictions")), 1e-9);
     }
+    testRegularization(bin, labels01);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FAIL: %s\n", e.what());
     return 1;
