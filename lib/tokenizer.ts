@@ -164,24 +164,23 @@ const specialToken = (id: number, content: string, lstrip = false) => ({
   special: true,
 });
 
-/** The tokenizer.json object of roberta-base, from its `vocab.json` object and `merges.txt` text. */
-export function robertaTokenizerJson(vocab: Record<string, number>, mergesText: string): Json {
+/**
+ * A byte-level BPE tokenizer.json object (GPT-2's and RoBERTa's scheme) from a `vocab.json` object and
+ * `merges.txt` text, with the given added tokens and post-processor.
+ */
+export function byteLevelBpeJson(
+  vocab: Record<string, number>,
+  mergesText: string,
+  added: Json[],
+  postProcessor: Json | null,
+): Json {
   const merges = mergesText.split(/\r?\n/).filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
-  const added = Object.values(ROBERTA_SPECIALS)
-    .filter((t) => vocab[t] !== undefined)
-    .map((t) => specialToken(vocab[t], t, t === ROBERTA_SPECIALS.mask));
   return {
     version: '1.0',
     added_tokens: added,
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: {
-      type: 'RobertaProcessing',
-      sep: ['</s>', vocab['</s>']],
-      cls: ['<s>', vocab['<s>']],
-      trim_offsets: true,
-      add_prefix_space: false,
-    },
+    post_processor: postProcessor,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -194,6 +193,20 @@ export function robertaTokenizerJson(vocab: Record<string, number>, mergesText: 
       merges,
     },
   };
+}
+
+/** The tokenizer.json object of roberta-base, from its `vocab.json` object and `merges.txt` text. */
+export function robertaTokenizerJson(vocab: Record<string, number>, mergesText: string): Json {
+  const added = Object.values(ROBERTA_SPECIALS)
+    .filter((t) => vocab[t] !== undefined)
+    .map((t) => specialToken(vocab[t], t, t === ROBERTA_SPECIALS.mask));
+  return byteLevelBpeJson(vocab, mergesText, added, {
+    type: 'RobertaProcessing',
+    sep: ['</s>', vocab['</s>']],
+    cls: ['<s>', vocab['<s>']],
+    trim_offsets: true,
+    add_prefix_space: false,
+  });
 }
 
 /** The tokenizer.json object of a BERT WordPiece tokenizer from the lines of its `vocab.txt`. */

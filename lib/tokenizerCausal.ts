@@ -4,7 +4,7 @@
 // post-processor and GPT-2's `<|endoftext|>`; a missing one has the id -1 and is never emitted.
 // `addBos` (a causal prompt starts with BOS) is tokenizer_config.json's add_bos_token, else whether the
 // tokenizer.json's post-processor puts a special token before a single sequence (Llama's `<s>`).
-import { HfBackedTokenizer, type SpecialNames, type Tokenizer } from './tokenizer.js';
+import { HfBackedTokenizer, byteLevelBpeJson, type SpecialNames, type Tokenizer } from './tokenizer.js';
 
 type Json = Record<string, unknown>;
 
@@ -69,7 +69,6 @@ export function causalTokenizer(json: Json, config: Json, source: string): Token
 
 /** GPT-2's tokenizer.json object from its vocab.json object and merges.txt text (as the hub's gpt2 has it). */
 export function gpt2TokenizerJson(vocab: Record<string, number>, mergesText: string): Json {
-  const merges = mergesText.split(/\r?\n/).filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
   const added =
     vocab[GPT2_EOT] === undefined
       ? []
@@ -84,22 +83,5 @@ export function gpt2TokenizerJson(vocab: Record<string, number>, mergesText: str
             special: true,
           },
         ];
-  return {
-    version: '1.0',
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      vocab,
-      merges,
-    },
-  };
+  return byteLevelBpeJson(vocab, mergesText, added, null);
 }
