@@ -17,12 +17,7 @@ MlmBatch nextTokenBatch(const Model& m, const std::vector<const std::vector<int6
       targets.push_back(xs[b].ids[t + 1]);
     }
   }
-  MlmBatch mb;
-  mb.batch = makeBatch(m, xs, 0, xs.size(), dev);
-  mb.index = at::tensor(index, at::kLong).to(dev);
-  mb.targets = at::tensor(targets, at::kLong).to(dev);
-  mb.count = static_cast<int64_t>(index.size());
-  return mb;
+  return objectiveBatch(m, xs, index, targets, dev);
 }
 
 at::Tensor nextTokenLogits(const Model& m, const MlmBatch& mb) {

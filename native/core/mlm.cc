@@ -42,6 +42,11 @@ MlmBatch maskBatch(const Model& m, const PretrainOptions& o, const std::vector<c
     targets.push_back(xs[b].ids[t]);
     xs[b].ids[t] = o.maskId;
   }
+  return objectiveBatch(m, xs, index, targets, dev);
+}
+
+MlmBatch objectiveBatch(const Model& m, const std::vector<Example>& xs, const std::vector<int64_t>& index,
+                        const std::vector<int64_t>& targets, const at::Device& dev) {
   MlmBatch mb;
   mb.batch = makeBatch(m, xs, 0, xs.size(), dev);
   mb.index = at::tensor(index, at::kLong).to(dev);

@@ -19,6 +19,10 @@ struct MlmBatch {
   int64_t count = 0;
 };
 
+// The batch of `xs` on `dev` with the flat indices b*L + t of the predicted positions and their targets.
+MlmBatch objectiveBatch(const Model& m, const std::vector<Example>& xs, const std::vector<int64_t>& index,
+                        const std::vector<int64_t>& targets, const at::Device& dev);
+
 // Masks the sequences of one batch with a generator seeded by `rngSeed`: of their non-special tokens,
 // o.maskProb are selected (at least one per batch); of those o.maskReplace become <mask>, o.randomReplace a
 // uniformly random non-special token, the rest stay.
