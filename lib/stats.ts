@@ -205,8 +205,8 @@ export function wilcoxonSignedRank(diffs: Values): WilcoxonTest {
   return { n, wPlus, wMinus, p, method: 'normal' };
 }
 
-/** mulberry32: a seeded uniform [0, 1) generator for the resampling below. */
-function uniform(seed: number): () => number {
+/** Seeded uniform [0, 1) (mulberry32): the resampling below, LoRA's random A in behaviour/measures. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -240,7 +240,7 @@ export function bootstrapSeedMeanAccuracy(
   coupling: 'independent' | 'shared' = 'independent',
 ): { se: number; low: number; high: number } {
   if (accs.length === 0 || n < 1) return { se: NaN, low: NaN, high: NaN };
-  const next = uniform(seed);
+  const next = rng(seed);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
     let s = 0;
@@ -262,7 +262,7 @@ export function bootstrapSeedMeanAccuracy(
 export function bootstrapMean(xs: Values, resamples = 1000, seed = 1): { se: number; low: number; high: number } {
   const n = xs.length;
   if (n === 0) return { se: NaN, low: NaN, high: NaN };
-  const next = uniform(seed);
+  const next = rng(seed);
   const means = new Float64Array(resamples);
   for (let b = 0; b < resamples; b++) {
     let s = 0;

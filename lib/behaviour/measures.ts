@@ -19,7 +19,7 @@
 import { OptionError } from '../errors.js';
 import { loadModel, type LmModel } from '../model.js';
 import { accuracy } from '../metrics.js';
-import { argmaxRows, l2Norm, mean, meanStd, relativeDifference } from '../stats.js';
+import { argmaxRows, l2Norm, mean, meanStd, relativeDifference, rng } from '../stats.js';
 import type { Dtype, EncodedExample, OutputKind } from '../types.js';
 import { checkIntList, checkNumber, isInt, oneOf } from '../validate.js';
 
@@ -105,18 +105,6 @@ export async function chiStats(model: LmModel, opts: ChiOptions): Promise<ChiSta
 // LoRA vs full kernel
 
 export type LoraInit = 'gaussian' | 'kaiming';
-
-/** Seeded uniform [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Per-entry variance of A for an init. */
 export function loraInitVariance(init: LoraInit, r: number, dIn: number): number {
