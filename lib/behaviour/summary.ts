@@ -7,7 +7,7 @@
 // of the kernel column of the optimizer's kernel analog (SGD → sgd, Adam/SignGD → signgd and
 // asymmetric_signgd) with the best mean dev score (per seed the best dev line, as `report` selects) for
 // the same task, k and output.
-import { dedupe } from '../experiments/results.js';
+import { dedupe, type ReadLineHead } from '../experiments/results.js';
 import { mean } from '../stats.js';
 import { behaviourTable, outputOf, type Agg, type BehaviourRow } from './tables.js';
 
@@ -37,21 +37,12 @@ export interface SummaryRow {
   kernel: { column: string; test: number; seeds: number } | null;
 }
 
-interface KernelLine {
-  method?: string;
-  status?: string;
-  task: string;
-  k: number;
-  seed: number;
-  output?: string;
-  mode?: string;
-  formula: string;
+interface KernelLine extends ReadLineHead {
   solver: string;
   binary?: boolean;
   subset?: string;
   dev_score: number | null;
   test_score: number | null;
-  config_id?: string;
 }
 
 const ANALOGS: Record<string, string[]> = {

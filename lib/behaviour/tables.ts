@@ -6,7 +6,7 @@
 // also the χ table (Table 8) and the LoRA-vs-full table. Lines are de-duplicated by config_id (the last
 // occurrence wins) and only finished lines (status "done") with a `behaviour` record are used.
 import type { BehaviourRecord } from '../experiments/finetuneSpec.js';
-import { dedupe } from '../experiments/results.js';
+import { dedupe, type ReadLineHead } from '../experiments/results.js';
 import { meanStd } from '../stats.js';
 
 export interface Agg {
@@ -40,17 +40,7 @@ export interface BehaviourRow {
   kernelDistanceFormula: string;
 }
 
-interface FtLike {
-  config_id?: string;
-  method?: string;
-  status?: string;
-  task: string;
-  k: number;
-  seed: number;
-  /** prompt | standard (results lines written before the rename say `mode`). */
-  mode?: string;
-  output?: string;
-  formula: string;
+interface FtLike extends ReadLineHead {
   solver: string;
   subset?: string;
   model?: string;

@@ -2,18 +2,9 @@
 // rate and batch size (dev selection over the grid, the paper's Table 4 grids by default), the best step
 // of the selected run out of its steps (dev evaluation every eval_every steps), the dropout it trained
 // with, and with --behaviour the kernel distance and the eNTK formula it was measured with (Table 7).
-import { dedupe } from './results.js';
+import { dedupe, type ReadLineHead } from './results.js';
 
-interface FtLine {
-  config_id?: string;
-  method?: string;
-  status?: string;
-  task: string;
-  k: number;
-  seed: number;
-  output?: string;
-  mode?: string;
-  formula: string;
+interface FtLine extends ReadLineHead {
   subset?: string;
   params?: { lr: number; batch_size: number; best_step: number; steps: number } | null;
   eval_every?: number;

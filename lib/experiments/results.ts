@@ -51,6 +51,22 @@ export function dedupe<T extends { config_id?: string }>(lines: readonly T[]): T
 }
 
 /** The fields every results line has, kernel or fine-tuning (the report reads these). */
+/**
+ * The fields every reader of results lines keys on, as lines of every version carry them (status and
+ * method only on some; `mode` on lines written before the rename to `output`).
+ */
+export interface ReadLineHead {
+  config_id?: string;
+  method?: string;
+  status?: string;
+  task: string;
+  k: number;
+  seed: number;
+  output?: string;
+  mode?: string;
+  formula: string;
+}
+
 export interface ResultLineBase {
   version: number;
   /** When the line was written (ISO 8601). */
