@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors, type Tensor } from '../lib/kernels/s
 import { loadModel } from '../lib/model.js';
 import type { Formula } from '../lib/types.js';
 import { decoderFixtures, decoderModelDir, fixturesDir, flat, maxRelErr } from './helpers/fixtures.js';
-import { KERNEL_KEYS } from './helpers/fixture-cases.js';
+import { fixtureCaseKernels, KERNEL_KEYS } from './helpers/fixture-cases.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
 
@@ -22,17 +22,7 @@ for (const arch of ['gpt2', 'llama'] as const) {
         it(`#${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''} ${dtype}`, async () => {
           const model = await loadModel(decoderModelDir(arch), { dtype });
           expect(model.info.arch).toBe(arch);
-          const inputs = A.inputs[cs.model_mode];
-          const res = await model.kernels({
-            train: inputs.train,
-            test: inputs.test,
-            output: cs.model_mode,
-            labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
-            binary: cs.binary,
-            formulas: FORMULAS,
-            subset: cs.subset,
-            batchSize: 3,
-          });
+          const res = await fixtureCaseKernels(A, model, cs, FORMULAS);
           // float64: within 1e-12 (the issue asks for 1e-9); float32: 1e-4
           const tol = dtype === 'float64' ? 1e-12 : 1e-4;
           expect(res.gradDim).toBe(cs.grad_dim);

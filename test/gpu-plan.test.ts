@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { run as kernelCli } from '../lib/cli/kernel.js';
 import type { Formula } from '../lib/types.js';
 import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
-import { caseModel, KERNEL_KEYS } from './helpers/fixture-cases.js';
+import { caseModel, fixtureCaseKernels, KERNEL_KEYS } from './helpers/fixture-cases.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
 const RUNS = [
@@ -26,15 +26,7 @@ for (const arch of ['roberta', 'bert'] as const) {
         it(`#${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''} ${run.name}`, async () => {
           const model = await caseModel(arch, cs, 'float64');
           const inputs = A.inputs[cs.model_mode];
-          const res = await model.kernels({
-            train: inputs.train,
-            test: inputs.test,
-            output: cs.model_mode,
-            labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
-            binary: cs.binary,
-            formulas: FORMULAS,
-            subset: cs.subset,
-            batchSize: 3,
+          const res = await fixtureCaseKernels(A, model, cs, FORMULAS, {
             ...run.extra,
             devices: 'devices' in run.extra ? [...run.extra.devices] : undefined,
           });

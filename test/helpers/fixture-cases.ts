@@ -30,10 +30,23 @@ export function caseKernels(
   formulas: Formula[],
   train?: EncodedExample[],
 ): Promise<KernelResult> {
-  const A = fixtures()[arch];
+  return fixtureCaseKernels(fixtures()[arch], model, cs, formulas, train ? { train } : {});
+}
+
+/**
+ * Case `cs` of the fixture model entry `A` (of fixtures-a.json or decoders/fixtures-c.json): its kernels
+ * for `formulas` on the fixture's inputs with the case's options and batch size 3, then `extra`.
+ */
+export function fixtureCaseKernels(
+  A: FixtureCase,
+  model: LmModel,
+  cs: FixtureCase,
+  formulas: Formula[],
+  extra: Partial<Parameters<LmModel['kernels']>[0]> = {},
+): Promise<KernelResult> {
   const inputs = A.inputs[cs.model_mode];
   return model.kernels({
-    train: train ?? inputs.train,
+    train: inputs.train,
     test: inputs.test,
     output: cs.model_mode,
     labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
@@ -41,5 +54,6 @@ export function caseKernels(
     formulas,
     subset: cs.subset,
     batchSize: 3,
+    ...extra,
   });
 }
