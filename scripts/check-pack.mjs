@@ -134,6 +134,9 @@ console.log(`check-pack: step 1 (pack) ok in ${secs(t)} s`);
 const tarball = join(work, info.filename);
 if (listOnly) {
   if (!keep && dirArg < 0) rmSync(work, { recursive: true, force: true });
+  // stdout to a pipe is written asynchronously: exiting at once can cut the list short (as it did
+  // under load once the list outgrew the pipe's buffer), so wait until everything above is flushed
+  await new Promise((resolve) => process.stdout.write('', resolve));
   process.exit(0);
 }
 
