@@ -167,15 +167,19 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
         s = g;
         g.sign_();
       } else {
+        // ⟨sign g(train), g(x)⟩ reads the tile's signs only; the group's rows are signed for the flipped
+        // kernel and for sign × sign products in floats
+        const int64_t signRows = T.Tflip.defined() || (signTerms && !planes) ? R : Rn;
         s = ws.get(ws.s, n, a0.options()).narrow(0, 0, R * w).view({R, w});
-        at::sign_out(s, g);
+        at::Tensor sr = s.narrow(0, 0, signRows);
+        at::sign_out(sr, g.narrow(0, 0, signRows));
       }
     }
     pt = timer(4);
     if (values) {
       Accumulate(g, g, T.Ksgd, T.Tsgd, Rn, Rg);
       Accumulate(s, g, T.Kasymmetric, T.Tasymmetric, Rn, Rg);  // ⟨sign g(train), g(x)⟩
-      Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩
+      Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩, when asked
     }
     if (signTerms && planes) {
       AccumulatePlanes(ws.planes, g, T.Ksign, T.Tsign, Rn, Rg);

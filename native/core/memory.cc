@@ -144,7 +144,7 @@ void Overheads(KernelMemoryEstimate& e, const Model& m, const KernelOptions& opt
                                   WorkspacePerRow(e, opts, plan, tileRows) * static_cast<double>(R));
     e.jointWorkspace = static_cast<int64_t>(static_cast<double>(W) * chunk);
     const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
-    const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+    const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
     if (W > 1) e.workerTargets = W * 8 * (nTT * tileRows * tileRows + nTe * tileRows * rowsGroup);
   }
   // one batch's forward graph and δ beyond the (a, δ) kept (the graph saves the same layer inputs the tape
@@ -203,7 +203,7 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   }
   const int64_t rte = static_cast<int64_t>(test.size()) * numOutputs;
   const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
-  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
   const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), e.elementSize, -1);
   const int64_t tile = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, static_cast<int64_t>(train.size())) : train.size();
@@ -231,7 +231,7 @@ int64_t chooseGroupSize(const Model& m, const std::vector<bool>& wanted, const s
   // joint pass's workspace rows and per-worker target columns that grow with it
   const double left = 0.5 * (0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels + e.batchTransients) - tileBytes);
   const int64_t tileRows = tile * numOutputs, W = std::max(1, p.workers);
-  const double nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+  const double nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
   const double perRow = static_cast<double>(W) * WorkspacePerRow(e, opts, p, tileRows) + (W > 1 ? W * 8.0 * nTe * tileRows : 0.0);
   const double perExample =
       static_cast<double>(MaxLength(streamed) * e.activationsPerToken + e.activationsPerExample) + static_cast<double>(numOutputs) * perRow;
