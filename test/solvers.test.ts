@@ -291,10 +291,49 @@ describe('solvers: bad inputs', () => {
     );
   });
 
-  it('asym without the flipped kernel is rejected', async () => {
-    await expect(solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined })).rejects.toThrow(
-      /kernelTrainTestFlipped/,
+  it('asym at lambda = 1 needs no flipped kernel: the fixture predictions, whatever Kflip is', async () => {
+    const e = bin.solvers.asym.find((x: { lambda: number }) => x.lambda === 1);
+    const params = { gamma: e.gamma, lambda: 1 };
+    const none = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined, params });
+    expect(maxRelErr(none.predictions, e.predictions)).toBeLessThanOrEqual(1e-9);
+    // any other flipped kernel (here: the fixture's negated plus 1000 on every entry) leaves them unchanged
+    const other = (bin.kernels.asymmetric_signgd.train_test_flipped as K4).map((a) =>
+      a.map((b) => b.map((c) => c.map((v) => 1000 - v))),
     );
+    const changed = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: other, params });
+    const given = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), params });
+    // (each call solves the system again: multi-threaded BLAS may differ in the last bits between calls)
+    expect(maxRelErr(changed.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    expect(maxRelErr(given.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    // the default lambda is 1, in a fit and in dev selection
+    const byDefault = await solve({
+      ...baseInput(bin, 'asym', 'asymmetric_signgd'),
+      kernelTrainTestFlipped: undefined,
+      params: { gamma: e.gamma },
+    });
+    expect(maxRelErr(byDefault.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    const input = { ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined };
+    const sel = await selectOnDev({
+      ...input,
+      kernelTrainDev: input.kernelTrainTest,
+      devLabels: testLabels,
+      grid: [{ gamma: e.gamma }],
+    });
+    const accuracy = e.predictions.filter((v: number, i: number) => (v > 0 ? 1 : 0) === testLabels[i]).length / testLabels.length;
+    expect(sel.scores).toEqual([accuracy]);
+  });
+
+  it('asym with lambda != 1 and no flipped kernel is rejected, naming the kernel and lambda', async () => {
+    const input = { ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined };
+    await expect(solve({ ...input, params: { lambda: 0.5 } })).rejects.toThrow(/kernelTrainTestFlipped.*lambda 0\.5/);
+    await expect(
+      selectOnDev({
+        ...input,
+        kernelTrainDev: input.kernelTrainTest,
+        devLabels: testLabels,
+        grid: [{ lambda: 1 }, { lambda: 0.5 }],
+      }),
+    ).rejects.toThrow(/kernelTrainTestFlipped.*lambda 0\.5/);
   });
 
   it('an aborted signal rejects with AbortError', async () => {

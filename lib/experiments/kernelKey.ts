@@ -33,7 +33,20 @@ export function kernelKeyMaterial(
     eval: hashJson([...e.dev, ...e.test]),
     // exact kernels keep the keys they had before precision modes existed
     ...(run.precision === 'fast' ? { precision: 'fast' } : {}),
+    // with the asymmetric kernel's flip ⟨g(train), sign g(x)⟩ (asym with a λ ≠ 1); absent without it
+    ...(run.flipped ? { flipped: true } : {}),
   };
+}
+
+/**
+ * The key materials whose entries may serve a seed's kernels, the seed's own first: an entry with the
+ * asymmetric kernel's flip also serves a request without it, and a request with the flip may take an entry
+ * keyed without it that has it (those written before the flip was optional); the caller checks that.
+ */
+export function kernelKeyCandidates(material: Record<string, unknown>): Record<string, unknown>[] {
+  if (material.formula !== 'asymmetric_signgd') return [material];
+  const { flipped, ...plain } = material;
+  return flipped ? [material, plain] : [material, { ...material, flipped: true }];
 }
 
 /**
