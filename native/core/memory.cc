@@ -29,7 +29,8 @@ namespace {
 // (a, δ) of the linear weight sites (forward.cc's tape): per token, the distinct layer inputs a (q, k, v
 // and their LoRA A share one input) and Co output gradients per recorded output; per example the MLM
 // head's dense layer (prompt mode: applied at the mask only).
-void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, KernelMemoryEstimate& e) {
+// tokenMatches: the word embeddings' δ [L, Co, H] kept per example too (the ghost contraction's token matches)
+void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, bool tokenMatches, KernelMemoryEstimate& e) {
   auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
   auto rank = [](const Linear& l) { return l.loraA.defined() ? l.loraA.size(0) : int64_t(0); };
   // (GPT-2's q, k, v hold only LoRA matrices: their sizes come from those)
@@ -59,6 +60,7 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
     for (const Linear* l : {&L.o, &L.inter, &L.out, &L.qkv}) perToken += (usesInput(*l) ? din(*l) : 0) + outputs(*l);
     perToken += outputs(L.gate);  // Llama's gate_proj shares up_proj's input
   }
+  if (tokenMatches && want(m.pWord)) perToken += Co * m.cfg.hidden;
   int64_t perExample = 0;
   if (prompt) perExample += (usesInput(m.headDense) ? din(m.headDense) : 0) + outputs(m.headDense);
   e.activationsPerToken = perToken * e.elementSize;
@@ -180,21 +182,22 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   // (a decoder's final norm, headLn, is on the path in both settings)
   if (!prompt && !m.cfg.isDecoder()) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
   linear.insert(m.headDense.pw);
+  // the ghost contraction takes the word embeddings as token matches, kept with the (a, δ) (no stored rows)
+  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
   for (size_t i = 0; i < m.params.size() && i < wanted.size(); i++) {
     if (!wanted[i]) continue;
     const int idx = static_cast<int>(i);
     if (none.count(idx) || linear.count(idx)) continue;
-    if (idx == m.pWord) e.width += static_cast<int64_t>(uni.size()) * H;
+    if (idx == m.pWord) e.width += joint ? static_cast<int64_t>(uni.size()) * H : 0;
     else if (idx == m.pDecoderW) e.width += prompt && !m.tied ? Cu * H : 0;
     else if (idx == m.pDecoderBias) e.width += prompt ? Cu : 0;
     else if (idx == m.pClsW || idx == m.pClsB) e.width += prompt ? 0 : m.params[i].numel;
     else e.width += m.params[i].numel;  // positions and types: whole tables; LayerNorms and biases
   }
   e.rows = static_cast<int64_t>(train.size()) * numOutputs;
-  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
   e.store = (opts.sgd || opts.asymmetricSigngd ? e.rows * e.width : 0) * e.elementSize;
   e.signStore = (opts.signgd || opts.asymmetricSigngd) ? e.rows * e.width * e.elementSize : 0;
-  ActivationSizes(m, wanted, prompt, numOutputs, e);
+  ActivationSizes(m, wanted, prompt, numOutputs, !joint, e);
   e.trainActivations = activationBytes(e, train, opts.batchSize);
   if (joint) {
     e.groupExamples =

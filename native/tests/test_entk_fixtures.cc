@@ -2,6 +2,7 @@
 // the sgd / signgd / asymmetric_signgd kernels of every RoBERTa and BERT case, LoRA included.
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "core/entk.h"
 #include "core/memory.h"
@@ -183,6 +184,19 @@ void CheckGhostChoice(const Model& model, const ExampleSet& train, KernelOptions
   so.ghost = -1;
   so.signgd = true;
   LMK_CHECK(!sgdByGhost(model, gb.wanted(), ex(4), ex(4), so, 2), "sign kernels need the joint pass");
+  // the ghost contraction takes the word embeddings as token matches: no stored rows, the store is
+  // N·C·U·H elements smaller (U: the training set's distinct tokens) and each token keeps its δ [C, H]
+  so.signgd = false;
+  std::set<int64_t> uni;
+  for (const auto& x : train) uni.insert(x.ids.begin(), x.ids.end());
+  const int64_t C = gb.numOutputs(), H = model.cfg.hidden, N = static_cast<int64_t>(train.size()), U = static_cast<int64_t>(uni.size());
+  so.ghost = 0;
+  const KernelMemoryEstimate joint = estimateKernelMemory(model, gb.wanted(), train, train, so, C);
+  so.ghost = 1;
+  const KernelMemoryEstimate ghost = estimateKernelMemory(model, gb.wanted(), train, train, so, C);
+  LMK_CHECK(joint.store - ghost.store == N * C * U * H * 8, "ghost store %lld vs joint %lld (U = %lld)", (long long)ghost.store,
+            (long long)joint.store, (long long)U);
+  LMK_CHECK(ghost.activationsPerToken - joint.activationsPerToken == C * H * 8, "ghost activations per token");
 }
 
 // The ghost SGD kernel, tiled and sharded; an impossible shard refused.
