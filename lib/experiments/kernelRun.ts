@@ -21,8 +21,8 @@ import { loadModel, type LmModel } from '../model.js';
 import { SOLVERS, gridOf, type SolverName } from '../solvers/index.js';
 import { FORMULAS, PRECISIONS, SUBSETS, type Kernel } from '../types.js';
 import { checkInt, checkNumber, oneOf } from '../validate.js';
-import { entryPath, hashJson, kernelCacheKey, readEntry, writeEntry, type CacheEntry } from './cache.js';
-import { kernelKeyCandidates, kernelKeyMaterial, legacyKernelEntry } from './kernelKey.js';
+import { entryPath, hashJson, kernelCacheKey, writeEntry } from './cache.js';
+import { findKernelEntry, kernelKeyMaterial } from './kernelKey.js';
 import { resolveGrid } from './grids.js';
 import { abortError, resolveExperiment, secs, type Experiment } from './options.js';
 import {
@@ -198,19 +198,9 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
   const material = kernelKeyMaterial(run, e, head, seed);
   const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', kernelCacheKey(material)) : undefined;
   // the entry that serves (its key goes into the results line): the seed's own, or one with the flip
-  let entry: CacheEntry | undefined;
-  let key = kernelCacheKey(material);
-  for (const m of run.cacheDir ? kernelKeyCandidates(material) : []) {
-    const k = kernelCacheKey(m);
-    const p = entryPath(run.cacheDir!, 'kernels', k);
-    const got = readEntry(p, k, legacyKernelEntry(run.cacheDir!, m));
-    if (got && 'error' in got) run.log(`seed ${seed}: ignoring unreadable cache file ${p} (${got.error})`);
-    else if (got && (!run.flipped || got.arrays.trainEvalFlipped)) {
-      if (got.migratedFrom) run.log(`seed ${seed}: cache entry ${got.migratedFrom} rewritten as ${p}`);
-      [entry, key] = [got, k];
-      break;
-    }
-  }
+  const { entry, key } = run.cacheDir
+    ? findKernelEntry(run.cacheDir, material, (msg) => run.log(`seed ${seed}: ${msg}`))
+    : { entry: undefined, key: kernelCacheKey(material) };
   let cache: CacheState = path ? 'miss' : 'off';
   let got: { gradDim: number; numOutputs: number; arrays: Record<string, Float64Array> };
   if (entry) {
