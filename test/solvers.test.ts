@@ -231,6 +231,19 @@ describe('solvers: fixtures through the CLI', () => {
     });
   }
 
+  it('asym on a kernel file without the flipped kernel: lambda 1 solves, another lambda names the missing kernel', async () => {
+    const { train_test_flipped: _f, ...asym } = bin.kernels.asymmetric_signgd;
+    const input = join(dir, 'no-flip.json');
+    const doc = JSON.parse(readFileSync(files.bin, 'utf8'));
+    writeFileSync(input, JSON.stringify({ ...doc, kernels: { asymmetric_signgd: asym } }));
+    const e = bin.solvers.asym.find((x: { lambda: number }) => x.lambda === 1);
+    const out = join(dir, 'no-flip-out.json');
+    const args = ['--input', input, '--out', out, '--solver', 'asym', '--gamma', String(e.gamma), '--binary'];
+    expect(await run([...args, '--lambda', '1'])).toBe(0);
+    expect(maxRelErr(JSON.parse(readFileSync(out, 'utf8')).predictions, e.predictions)).toBeLessThanOrEqual(1e-9);
+    await expect(run([...args, '--lambda', '0.5'])).rejects.toThrow(/train_test_flipped.*lambda 0\.5.*--flipped/);
+  });
+
   it('rejects an unknown solver, a bad formula, --binary on a 2-logit kernel and a missing f0', async () => {
     const out = join(dir, 'bad.json');
     await expect(run(['--input', files.bin, '--out', out, '--solver', 'ridge'])).rejects.toThrow(
