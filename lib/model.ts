@@ -54,6 +54,12 @@ export interface KernelOptions {
   /** One output, logit1 − logit0 (2-class tasks). */
   binary?: boolean;
   formulas?: Formula[];
+  /**
+   * With `asymmetric_signgd`: also compute its flipped train × test kernel ⟨g(train), sign g(x)⟩
+   * (`trainTestFlipped`), read only by the asymmetric LS-SVM with λ ≠ 1 (default false: the paper's λ = 1
+   * needs only ⟨sign g(train), g(x)⟩, and the flip costs as many products as the train × test kernel).
+   */
+  asymmetricFlipped?: boolean;
   subset?: Subset;
   batchSize?: number;
   /**
@@ -87,6 +93,7 @@ export interface KernelResult {
   paramNames: string[];
   f0Train: number[][];
   f0Test: number[][];
+  /** `trainTestFlipped`: asymmetric_signgd's flipped kernel, present only when `asymmetricFlipped` was asked. */
   kernels: Partial<Record<Formula, { trainTrain: Kernel; trainTest: Kernel; trainTestFlipped?: Kernel }>>;
   /** Tiling of the training rows and the tiles this result holds (all unless sharded). */
   tiling: { tileSize: number; numTiles: number; tiles: number[]; shard: { index: number; count: number } };
@@ -142,6 +149,14 @@ function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
   const formulas = opts.formulas ?? ['sgd'];
   if (!Array.isArray(formulas) || formulas.length === 0 || !formulas.every((f) => FORMULAS.includes(f)))
     throw new OptionError('formulas', `a non-empty array of ${FORMULAS.join(', ')}`, formulas);
+  const asymmetricFlipped = opts.asymmetricFlipped ?? false;
+  if (typeof asymmetricFlipped !== 'boolean') throw new OptionError('asymmetricFlipped', 'a boolean', asymmetricFlipped);
+  if (asymmetricFlipped && !formulas.includes('asymmetric_signgd'))
+    throw new OptionError(
+      'asymmetricFlipped',
+      "the formula 'asymmetric_signgd' in formulas (the flip is its kernel)",
+      asymmetricFlipped,
+    );
   const subset = oneOf(opts.subset, 'subset', SUBSETS, 'all');
   const batchSize = checkInt(opts.batchSize ?? 8, 'batchSize', 1);
   if (opts.binary !== undefined && typeof opts.binary !== 'boolean') throw new OptionError('binary', 'a boolean', opts.binary);
@@ -174,6 +189,7 @@ function kernelArgs(opts: KernelOptions, hasClassifier: boolean, dir: string) {
     binary: !!opts.binary,
     labelWordIds,
     formulas,
+    asymmetricFlipped,
     subset,
     batchSize,
     trainTile,

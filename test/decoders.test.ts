@@ -74,6 +74,7 @@ describe('lmkernel kernel on the decoder fixtures (float64)', () => {
         args.push(
           '--formula',
           'sgd,signgd,asymmetric_signgd',
+          '--flipped',
           '--mode',
           cs.model_mode,
           '--subset',

@@ -49,6 +49,26 @@ for (const arch of ['roberta', 'bert'] as const) {
   });
 }
 
+describe('asymmetric_signgd without its flip on the GPU plan and 3 pseudo-devices', () => {
+  const A = fixtures().roberta;
+  A.cases.forEach((cs: { model_mode: string; subset: string; binary: boolean }, idx: number) => {
+    it(`#${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''}: the fixture's kernels, no flipped one`, async () => {
+      const model = await caseModel('roberta', cs, 'float64');
+      const res = await fixtureCaseKernels(A, model, cs, ['asymmetric_signgd'], {
+        asymmetricFlipped: false,
+        plan: 'gpu',
+        devices: ['cpu', 'cpu', 'cpu'],
+      });
+      const k = res.kernels.asymmetric_signgd!;
+      expect(k.trainTestFlipped).toBeUndefined();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const want = (cs as any).kernels.asymmetric_signgd;
+      expect(maxRelErr(k.trainTrain.data, flat(want.train_train))).toBeLessThanOrEqual(1e-13);
+      expect(maxRelErr(k.trainTest.data, flat(want.train_test))).toBeLessThanOrEqual(1e-13);
+    });
+  });
+});
+
 describe('precision, plan and devices are checked', () => {
   const A = fixtures().roberta;
   const P = A.inputs.prompt;
@@ -77,7 +97,7 @@ describe('lmkernel kernel --device LIST --precision --plan', () => {
   it('3 CPU pseudo-devices, fast, the GPU plan: the fixture kernels', async () => {
     expect(cs.model_mode).toBe('prompt');
     const out = join(tmp, 'out.json');
-    const args = [...base, '--out', out, '--formula', 'sgd,signgd,asymmetric_signgd', '--subset', cs.subset];
+    const args = [...base, '--out', out, '--formula', 'sgd,signgd,asymmetric_signgd', '--flipped', '--subset', cs.subset];
     expect(await kernelCli([...args, '--device', 'cpu,cpu,cpu', '--precision', 'fast', '--plan', 'gpu'])).toBe(0);
     const o = JSON.parse(readFileSync(out, 'utf8'));
     for (const f of Object.keys(cs.kernels))

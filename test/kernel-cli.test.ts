@@ -37,6 +37,7 @@ describe('lmkernel kernel', () => {
           out,
           '--formula',
           'sgd,signgd,asymmetric_signgd',
+          '--flipped',
           '--mode',
           cs.model_mode,
           '--subset',
@@ -75,6 +76,7 @@ describe('lmkernel kernel', () => {
         out,
         '--formula',
         'sgd,signgd,asymmetric_signgd',
+        '--flipped',
         '--subset',
         'lora',
         '--lora',
@@ -146,6 +148,16 @@ describe('lmkernel kernel', () => {
     expect(await mergeCli(['--out', merged, ...parts])).toBe(0);
     const a = readJson(single);
     const b = readJson(merged);
+    // without --flipped: the asymmetric kernel's two parts, the fixture's, and no flipped one
+    const cs = fixtures().roberta.cases.find(
+      (c: { model_mode: string; subset: string; binary: boolean; tied_word_embeddings?: boolean; lora?: unknown }) =>
+        c.model_mode === 'prompt' && c.subset === 'all' && !c.binary && !c.tied_word_embeddings && !c.lora,
+    );
+    for (const o of [a, b]) {
+      expect(Object.keys(o.kernels.asymmetric_signgd).sort()).toEqual(['train_test', 'train_train']);
+      for (const k of ['train_train', 'train_test'])
+        expect(maxRelErr(flat(o.kernels.asymmetric_signgd[k]), flat(cs.kernels.asymmetric_signgd[k])), k).toBeLessThan(F64_TOL);
+    }
     for (const f of Object.keys(a.kernels))
       for (const k of Object.keys(a.kernels[f]))
         expect(maxRelErr(flat(b.kernels[f][k]), flat(a.kernels[f][k])), `${f}/${k}`).toBeLessThan(1e-12);
@@ -157,6 +169,12 @@ describe('lmkernel kernel', () => {
     expect(await kernelCli([...base, '--train-tile', '4', '--shard', '1/2', '--out', other])).toBe(0);
     await expect(mergeCli(['--out', merged, parts[0], other])).rejects.toThrow(
       /tiling.tile_size is 4 but .* has 3: shards of different runs/,
+    );
+    // a shard with the flip does not merge with one without it
+    const flippedPart = join(tmp, 'shard-1-flipped.json');
+    expect(await kernelCli([...base, '--flipped', '--train-tile', '3', '--shard', '1/2', '--out', flippedPart])).toBe(0);
+    await expect(mergeCli(['--out', merged, parts[0], flippedPart])).rejects.toThrow(
+      /kernels is .*train_test_flipped.*shards of different runs/,
     );
     const noTiling = join(tmp, 'no-tiling.json');
     const { tiling: _t, ...rest } = a;
@@ -172,6 +190,7 @@ describe('lmkernel kernel', () => {
       /--formula: 'ntk' is not one of sgd, signgd, asymmetric_signgd/,
     );
     await expect(kernelCli([...base, '--shard', '2/2'])).rejects.toThrow(/--shard: '2\/2' is not of the form i\/n/);
+    await expect(kernelCli([...base, '--formula', 'sgd', '--flipped'])).rejects.toThrow(/--flipped.*asymmetric_signgd/);
     await expect(kernelCli([...base, '--mode', 'cls'])).rejects.toThrow(/--mode: 'cls'/);
     await expect(kernelCli([...base, '--bogus'])).rejects.toThrow(/unknown option '--bogus'/);
     await expect(kernelCli(base.slice(2))).rejects.toThrow(/option '--model' is required/);

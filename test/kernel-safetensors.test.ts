@@ -54,6 +54,7 @@ const base = () => [
   inPath,
   '--formula',
   'sgd,signgd,asymmetric_signgd',
+  '--flipped',
   '--dtype',
   'float64',
 ];

@@ -4,7 +4,7 @@ import { loadModel } from '../lib/model.js';
 import type { Formula } from '../lib/types.js';
 import { fixtures, fixtureModelDir, maxRelErr, flat } from './helpers/fixtures.js';
 import { GHOST_CASES, ghostIsCheaper, kernelRows } from './helpers/ghost.js';
-import { caseKernels, caseModel, KERNEL_KEYS } from './helpers/fixture-cases.js';
+import { caseKernels, caseModel, fixtureCaseKernels, KERNEL_KEYS } from './helpers/fixture-cases.js';
 
 const FORMULAS: Formula[] = ['sgd', 'signgd', 'asymmetric_signgd'];
 for (const arch of ['roberta', 'bert'] as const) {
@@ -34,6 +34,39 @@ for (const arch of ['roberta', 'bert'] as const) {
     }
   });
 }
+
+describe('asymmetric_signgd without its flip (the default) matches the fixtures and has no flipped kernel', () => {
+  for (const arch of ['roberta', 'bert'] as const) {
+    const A = fixtures()[arch];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    A.cases.forEach((cs: any, idx: number) => {
+      it(`${arch} #${idx} ${cs.model_mode}/${cs.subset}${cs.binary ? '/binary' : ''} float64`, async () => {
+        const model = await caseModel(arch, cs);
+        const res = await fixtureCaseKernels(A, model, cs, ['asymmetric_signgd'], { asymmetricFlipped: false });
+        const k = res.kernels.asymmetric_signgd!;
+        expect(Object.keys(k).sort()).toEqual(['trainTest', 'trainTrain']);
+        const want = cs.kernels.asymmetric_signgd;
+        expect(maxRelErr(k.trainTrain.data, flat(want.train_train))).toBeLessThanOrEqual(1e-13);
+        expect(maxRelErr(k.trainTest.data, flat(want.train_test))).toBeLessThanOrEqual(1e-13);
+        // asked for: the fixture's flipped kernel
+        const withFlip = await fixtureCaseKernels(A, model, cs, ['asymmetric_signgd'], { asymmetricFlipped: true });
+        const flipped = withFlip.kernels.asymmetric_signgd!.trainTestFlipped!;
+        expect(maxRelErr(flipped.data, flat(want.train_test_flipped))).toBeLessThanOrEqual(1e-13);
+      });
+    });
+  }
+  it('asymmetricFlipped needs the formula asymmetric_signgd and a boolean', async () => {
+    const A = fixtures().roberta;
+    const model = await caseModel('roberta', A.cases[0]);
+    await expect(fixtureCaseKernels(A, model, A.cases[0], ['sgd', 'signgd'], { asymmetricFlipped: true })).rejects.toThrow(
+      /asymmetricFlipped.*asymmetric_signgd/,
+    );
+    await expect(
+      // @ts-expect-error not a boolean
+      fixtureCaseKernels(A, model, A.cases[0], ['asymmetric_signgd'], { asymmetricFlipped: 'yes' }),
+    ).rejects.toThrow(/asymmetricFlipped.*a boolean/);
+  });
+});
 
 describe('the SGD kernel alone by the ghost contraction (short training examples) matches the fixtures', () => {
   for (const { arch, caseIndex, trainRows } of GHOST_CASES) {

@@ -2,6 +2,7 @@
 // fixture and the SST-2 16-shot split (seed 42), through the CLI: the LoRA kernel against one computed
 // here through the model API (and its alpha^2 scaling, by hand), the asym lambda setting, kernel logistic
 // regression with f0, and the report's columns for them.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
@@ -133,11 +134,24 @@ needsData.describe('run with the A.3 solvers', () => {
 
     const asym = ['--formula', 'asymmetric_signgd', '--solver', 'asym', '--f0-scaling', '0,10', '--gamma', '1'];
     const paper = last(await runLines(dir, 'r.jsonl', asym)); // two outputs per example: the flattened problem
-    expect(paper).toMatchObject({ binary: false, num_outputs: 2, grid: { lambda: [1] }, grid_size: 2 });
+    expect(paper).toMatchObject({ binary: false, num_outputs: 2, grid: { lambda: [1] }, grid_size: 2, kernel_cache: 'miss' });
+    // lambda = 1 reads no flipped kernel: none computed
+    const plain = cached(dir, paper);
+    expect(plain.trainEvalFlipped).toBeUndefined();
+    // a lambda != 1 needs the flip: computed (the solver refuses lambda != 1 without it) and cached apart
     const search = last(await runLines(dir, 'r.jsonl', [...asym, '--asym-lambda', 'search']));
-    expect(search).toMatchObject({ grid: { lambda: [0, 0.25, 0.5, 0.75, 1] }, grid_size: 10, kernel_cache: 'hit' });
+    expect(search).toMatchObject({ grid: { lambda: [0, 0.25, 0.5, 0.75, 1] }, grid_size: 10, kernel_cache: 'miss' });
+    expect(search.kernel_key).not.toBe(paper.kernel_key);
+    const withFlip = cached(dir, search);
+    expect(withFlip.trainEvalFlipped).toHaveLength(plain.trainEval.length);
+    expect(withFlip.trainEval).toEqual(plain.trainEval); // the same products, the flip only added
     const alias = last(await runLines(dir, 'r.jsonl', [...asym, '--lambda', '0,1']));
     expect(alias.grid.lambda).toEqual([0, 1]);
+    expect(alias).toMatchObject({ kernel_cache: 'hit', kernel_key: search.kernel_key });
+    // an entry with the flip serves a request without it
+    rmSync(entryPath(join(dir, 'cache'), 'kernels', paper.kernel_key));
+    const again = last(await runLines(dir, 'again.jsonl', asym));
+    expect(again).toMatchObject({ kernel_cache: 'hit', kernel_key: search.kernel_key, params: paper.params, test: paper.test });
     expect(reportTable(readJsonLines(join(dir, 'r.jsonl'))).columns.map((c) => c.label)).toEqual([
       'prompt/sgd/logistic',
       'prompt/sgd/logistic-rows',

@@ -231,6 +231,19 @@ describe('solvers: fixtures through the CLI', () => {
     });
   }
 
+  it('asym on a kernel file without the flipped kernel: lambda 1 solves, another lambda names the missing kernel', async () => {
+    const { train_test_flipped: _f, ...asym } = bin.kernels.asymmetric_signgd;
+    const input = join(dir, 'no-flip.json');
+    const doc = JSON.parse(readFileSync(files.bin, 'utf8'));
+    writeFileSync(input, JSON.stringify({ ...doc, kernels: { asymmetric_signgd: asym } }));
+    const e = bin.solvers.asym.find((x: { lambda: number }) => x.lambda === 1);
+    const out = join(dir, 'no-flip-out.json');
+    const args = ['--input', input, '--out', out, '--solver', 'asym', '--gamma', String(e.gamma), '--binary'];
+    expect(await run([...args, '--lambda', '1'])).toBe(0);
+    expect(maxRelErr(JSON.parse(readFileSync(out, 'utf8')).predictions, e.predictions)).toBeLessThanOrEqual(1e-9);
+    await expect(run([...args, '--lambda', '0.5'])).rejects.toThrow(/train_test_flipped.*lambda 0\.5.*--flipped/);
+  });
+
   it('rejects an unknown solver, a bad formula, --binary on a 2-logit kernel and a missing f0', async () => {
     const out = join(dir, 'bad.json');
     await expect(run(['--input', files.bin, '--out', out, '--solver', 'ridge'])).rejects.toThrow(
@@ -291,10 +304,49 @@ describe('solvers: bad inputs', () => {
     );
   });
 
-  it('asym without the flipped kernel is rejected', async () => {
-    await expect(solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined })).rejects.toThrow(
-      /kernelTrainTestFlipped/,
+  it('asym at lambda = 1 needs no flipped kernel: the fixture predictions, whatever Kflip is', async () => {
+    const e = bin.solvers.asym.find((x: { lambda: number }) => x.lambda === 1);
+    const params = { gamma: e.gamma, lambda: 1 };
+    const none = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined, params });
+    expect(maxRelErr(none.predictions, e.predictions)).toBeLessThanOrEqual(1e-9);
+    // any other flipped kernel (here: the fixture's negated plus 1000 on every entry) leaves them unchanged
+    const other = (bin.kernels.asymmetric_signgd.train_test_flipped as K4).map((a) =>
+      a.map((b) => b.map((c) => c.map((v) => 1000 - v))),
     );
+    const changed = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: other, params });
+    const given = await solve({ ...baseInput(bin, 'asym', 'asymmetric_signgd'), params });
+    // (each call solves the system again: multi-threaded BLAS may differ in the last bits between calls)
+    expect(maxRelErr(changed.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    expect(maxRelErr(given.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    // the default lambda is 1, in a fit and in dev selection
+    const byDefault = await solve({
+      ...baseInput(bin, 'asym', 'asymmetric_signgd'),
+      kernelTrainTestFlipped: undefined,
+      params: { gamma: e.gamma },
+    });
+    expect(maxRelErr(byDefault.predictions, none.predictions)).toBeLessThanOrEqual(1e-12);
+    const input = { ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined };
+    const sel = await selectOnDev({
+      ...input,
+      kernelTrainDev: input.kernelTrainTest,
+      devLabels: testLabels,
+      grid: [{ gamma: e.gamma }],
+    });
+    const accuracy = e.predictions.filter((v: number, i: number) => (v > 0 ? 1 : 0) === testLabels[i]).length / testLabels.length;
+    expect(sel.scores).toEqual([accuracy]);
+  });
+
+  it('asym with lambda != 1 and no flipped kernel is rejected, naming the kernel and lambda', async () => {
+    const input = { ...baseInput(bin, 'asym', 'asymmetric_signgd'), kernelTrainTestFlipped: undefined };
+    await expect(solve({ ...input, params: { lambda: 0.5 } })).rejects.toThrow(/kernelTrainTestFlipped.*lambda 0\.5/);
+    await expect(
+      selectOnDev({
+        ...input,
+        kernelTrainDev: input.kernelTrainTest,
+        devLabels: testLabels,
+        grid: [{ lambda: 1 }, { lambda: 0.5 }],
+      }),
+    ).rejects.toThrow(/kernelTrainTestFlipped.*lambda 0\.5/);
   });
 
   it('an aborted signal rejects with AbortError', async () => {

@@ -40,6 +40,8 @@ export interface AddonKernelOptions extends AddonOutputSpec {
   test?: EncodedExample[];
   /** Empty or absent: sgd only. */
   formulas?: Formula[];
+  /** With asymmetric_signgd: also its flipped train × test kernel ⟨g(train), sign g(x)⟩ (default false). */
+  asymmetricFlipped?: boolean;
   subset?: Subset;
   batchSize?: number;
   trainTile?: number;
@@ -64,7 +66,8 @@ export interface AddonKernelResult {
   f0Train: Float64Array;
   /** [nTest, numOutputs] */
   f0Test: Float64Array;
-  /** `${formula}/train_train`, `${formula}/train_test`, `asymmetric_signgd/train_test_flipped`: [Na, C, Nb, C]. */
+  /** `${formula}/train_train`, `${formula}/train_test`, and `asymmetric_signgd/train_test_flipped` when
+   *  asymmetricFlipped was set: [Na, C, Nb, C]. */
   kernels: Record<string, Float64Array>;
 }
 
@@ -271,7 +274,8 @@ export interface AddonLstsqGridResult {
 
 export interface AddonAsymOptions extends AddonDenseProblem {
   targets: Float64Array;
-  kernelTestFlipped: Float64Array;
+  /** <g(train), sign g(test)> [n*m]; needed only for a lambda != 1 (lambda = 1 predicts with kernelTest alone). */
+  kernelTestFlipped?: Float64Array;
   gamma?: number;
   lambdas: number[];
   scale?: number;

@@ -75,6 +75,10 @@ export const command = defineCommand({
     },
     out: { type: 'string', help: 'OUT.json or OUT.safetensors (format by extension; written atomically)', required: true },
     formula: { type: 'list', help: FORMULAS.join(','), default: ['sgd'] },
+    flipped: {
+      type: 'boolean',
+      help: "with asymmetric_signgd: also its flipped train x test kernel <g(train), sign g(x)> (the asym solver's lambda != 1)",
+    },
     output: { type: 'string', help: OUTPUT_KINDS.join(' | '), default: 'prompt', aliases: ['mode'] },
     binary: { type: 'boolean', help: 'one output: logit1 - logit0' },
     subset: { type: 'string', help: SUBSETS.join(' | '), default: 'all' },
@@ -100,6 +104,8 @@ export const command = defineCommand({
     for (const f of args.formula)
       if (!(FORMULAS as readonly string[]).includes(f))
         throw new InputError('--formula', `'${f}' is not one of ${FORMULAS.join(', ')}`);
+    if (args.flipped && !args.formula.includes('asymmetric_signgd'))
+      throw new InputError('--flipped', 'the flipped kernel is part of --formula asymmetric_signgd: add that formula');
     const output = checkChoice(args, 'output', OUTPUT_KINDS);
     const input = readEncodedInput<KernelInput>(args.input, 'kernel input', output, '"test", "label_word_ids"');
     const shard = parseShard(args.shard);
@@ -121,6 +127,7 @@ export const command = defineCommand({
         labelWordIds: output === 'prompt' ? input.label_word_ids : undefined,
         binary: !!args.binary,
         formulas: args.formula as Formula[],
+        asymmetricFlipped: !!args.flipped,
         subset: args.subset as Subset,
         batchSize: args['batch-size'],
         trainTile: args['train-tile'],

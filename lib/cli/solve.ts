@@ -94,6 +94,11 @@ function problemOf(
       inPath,
       `--binary needs a kernel computed with one output (${field} 1), received ${field} ${numOutputs}`,
     );
+  if (solver === 'asym' && (params.lambda ?? 1) !== 1 && !k.train_test_flipped)
+    throw new InputError(
+      inPath,
+      `no "kernels.${formula}.train_test_flipped": lambda ${params.lambda} needs the flipped kernel (lmkernel kernel --flipped); lambda 1 does not`,
+    );
   const usesF0 = (params.f0Scaling ?? 0) > 0;
   return {
     kernelTrainTrain: k.train_train,

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../addon/load.js';
-import { entryPath, fileSha256, hashJson } from './cache.js';
+import { entryPath, fileSha256, hashJson, kernelCacheKey, readEntry, type CacheEntry } from './cache.js';
 import type { KernelRun } from './kernelSpec.js';
 import { RUNNER_VERSION, type EncodedSplits, type SeedHead } from './prepare.js';
 
@@ -33,7 +33,20 @@ export function kernelKeyMaterial(
     eval: hashJson([...e.dev, ...e.test]),
     // exact kernels keep the keys they had before precision modes existed
     ...(run.precision === 'fast' ? { precision: 'fast' } : {}),
+    // with the asymmetric kernel's flip ⟨g(train), sign g(x)⟩ (asym with a λ ≠ 1); absent without it
+    ...(run.flipped ? { flipped: true } : {}),
   };
+}
+
+/**
+ * The key materials whose entries may serve a seed's kernels, the seed's own first: an entry with the
+ * asymmetric kernel's flip also serves a request without it, and a request with the flip may take an entry
+ * keyed without it that has it (those written before the flip was optional); the caller checks that.
+ */
+export function kernelKeyCandidates(material: Record<string, unknown>): Record<string, unknown>[] {
+  if (material.formula !== 'asymmetric_signgd') return [material];
+  const { flipped, ...plain } = material;
+  return flipped ? [material, plain] : [material, { ...material, flipped: true }];
 }
 
 /**
@@ -59,4 +72,26 @@ export function legacyKernelEntry(dir: string, material: Record<string, unknown>
     const key = hashJson({ ...material, kind: 'kernels', engine: legacyEngine });
     return { path: entryPath(dir, 'kernels', key, 'lmkc'), key };
   };
+}
+
+/**
+ * The cache entry that serves a seed's kernels and its key: the first of kernelKeyCandidates whose entry
+ * is readable and, when the flip is asked for, has it. Unreadable files are logged and skipped.
+ */
+export function findKernelEntry(
+  dir: string,
+  material: Record<string, unknown>,
+  log: (msg: string) => void,
+): { entry?: CacheEntry; key: string } {
+  for (const m of kernelKeyCandidates(material)) {
+    const key = kernelCacheKey(m);
+    const path = entryPath(dir, 'kernels', key);
+    const got = readEntry(path, key, legacyKernelEntry(dir, m));
+    if (got && 'error' in got) log(`ignoring unreadable cache file ${path} (${got.error})`);
+    else if (got && (!material.flipped || got.arrays.trainEvalFlipped)) {
+      if (got.migratedFrom) log(`cache entry ${got.migratedFrom} rewritten as ${path}`);
+      return { entry: got, key };
+    }
+  }
+  return { key: kernelCacheKey(material) };
 }

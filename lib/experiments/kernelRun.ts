@@ -21,8 +21,8 @@ import { loadModel, type LmModel } from '../model.js';
 import { SOLVERS, gridOf, type SolverName } from '../solvers/index.js';
 import { FORMULAS, PRECISIONS, SUBSETS, type Kernel } from '../types.js';
 import { checkInt, checkNumber, oneOf } from '../validate.js';
-import { entryPath, hashJson, kernelCacheKey, readEntry, writeEntry } from './cache.js';
-import { kernelKeyMaterial, legacyKernelEntry } from './kernelKey.js';
+import { entryPath, hashJson, kernelCacheKey, writeEntry } from './cache.js';
+import { findKernelEntry, kernelKeyMaterial } from './kernelKey.js';
 import { resolveGrid } from './grids.js';
 import { abortError, resolveExperiment, secs, type Experiment } from './options.js';
 import {
@@ -65,7 +65,7 @@ function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   if (binary && x.spec.labels.length !== 2)
     throw new OptionError('binary', `false: ${x.task} has ${x.spec.labels.length} labels, binary mode needs 2`, binary);
   if (solver === 'asym' && formula !== 'asymmetric_signgd')
-    throw new OptionError('solver', 'asym only with --formula asymmetric_signgd (it needs the flipped kernel)', solver);
+    throw new OptionError('solver', 'asym only with --formula asymmetric_signgd (the asymmetric kernel)', solver);
   if (solver === 'logistic' && formula === 'asymmetric_signgd')
     throw new OptionError(
       'solver',
@@ -80,8 +80,23 @@ function resolveKernelOptions(opts: RunOptions, x: Experiment) {
   if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string' && d.trim() !== ''))
     throw new OptionError('devices', "an array of device names ('cpu', 'cuda', 'cuda:N')", devices);
   const gridAxes = resolveGrid(solver, opts.grid);
+  // λ = 1 (A.3, the default) predicts with ⟨sign g(train), g(x)⟩ alone: the flip only for a λ ≠ 1
+  const flipped = solver === 'asym' && (gridAxes.lambda ?? []).some((l) => l !== 1);
   const cacheDir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(dirname(resolve(opts.out)), '.lmkernel-cache'));
-  return { formula, solver, binary, subset, lora, batchSize, precision, devices, gridAxes, grid: gridOf(gridAxes), cacheDir };
+  return {
+    formula,
+    solver,
+    flipped,
+    binary,
+    subset,
+    lora,
+    batchSize,
+    precision,
+    devices,
+    gridAxes,
+    grid: gridOf(gridAxes),
+    cacheDir,
+  };
 }
 
 /** Validates everything, clears an earlier killed run's temporary files, and prepares the model's inputs. */
@@ -143,6 +158,7 @@ async function computeKernels(run: KernelRun, e: EncodedSplits, head: SeedHead |
       labelWordIds: run.prepared.labelWordIds ?? undefined,
       binary: run.binary,
       formulas: [run.formula],
+      asymmetricFlipped: run.flipped,
       subset: run.subset,
       batchSize: run.batchSize,
       precision: run.precision,
@@ -180,14 +196,11 @@ function entryShapes(arrays: Record<string, Float64Array>, N: number, C: number)
 async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | null, seed: number): Promise<SeedKernels> {
   const evalInputs = [...e.dev, ...e.test];
   const material = kernelKeyMaterial(run, e, head, seed);
-  const key = kernelCacheKey(material);
-  const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', key) : undefined;
-  let entry = path ? readEntry(path, key, legacyKernelEntry(run.cacheDir!, material)) : undefined;
-  if (entry && 'error' in entry) {
-    run.log(`seed ${seed}: ignoring unreadable cache file ${path} (${entry.error})`);
-    entry = undefined;
-  }
-  if (entry?.migratedFrom) run.log(`seed ${seed}: cache entry ${entry.migratedFrom} rewritten as ${path}`);
+  const path = run.cacheDir ? entryPath(run.cacheDir, 'kernels', kernelCacheKey(material)) : undefined;
+  // the entry that serves (its key goes into the results line): the seed's own, or one with the flip
+  const { entry, key } = run.cacheDir
+    ? findKernelEntry(run.cacheDir, material, (msg) => run.log(`seed ${seed}: ${msg}`))
+    : { entry: undefined, key: kernelCacheKey(material) };
   let cache: CacheState = path ? 'miss' : 'off';
   let got: { gradDim: number; numOutputs: number; arrays: Record<string, Float64Array> };
   if (entry) {
@@ -219,7 +232,8 @@ async function seedKernels(run: KernelRun, e: EncodedSplits, head: SeedHead | nu
   const [N, C, nDev, nEval] = [e.train.length, got.numOutputs, e.dev.length, evalInputs.length];
   const a = got.arrays;
   const [trainDev, trainTest] = splitColumns({ shape: [N, C, nEval, C], data: a.trainEval }, nDev);
-  const flipped = a.trainEvalFlipped ? splitColumns({ shape: [N, C, nEval, C], data: a.trainEvalFlipped }, nDev) : undefined;
+  const flipped =
+    run.flipped && a.trainEvalFlipped ? splitColumns({ shape: [N, C, nEval, C], data: a.trainEvalFlipped }, nDev) : undefined;
   const trainTrain: Kernel = { shape: [N, C, N, C], data: a.trainTrain };
   return {
     trainTrain,

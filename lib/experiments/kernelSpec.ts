@@ -90,6 +90,8 @@ export interface KernelRun extends Experiment {
   opts: RunOptions;
   formula: Formula;
   solver: SolverName;
+  /** The asymmetric kernel's flip ⟨g(train), sign g(x)⟩ is computed: only for solver asym with a λ ≠ 1. */
+  flipped: boolean;
   binary: boolean;
   subset: Subset;
   lora: { r: number; alpha: number; seed: number | null } | null;

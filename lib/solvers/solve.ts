@@ -53,7 +53,7 @@ export interface SolverParams {
 export interface SolveInput {
   kernelTrainTrain: KernelInput;
   kernelTrainTest: KernelInput;
-  /** asym only: <g(train), sign g(test)> with shape [N][C][M][C]. */
+  /** asym only, and only for a lambda != 1: <g(train), sign g(test)> with shape [N][C][M][C]. */
   kernelTrainTestFlipped?: KernelInput;
   f0Train?: LogitsInput;
   f0Test?: LogitsInput;
@@ -140,9 +140,8 @@ export function prepareProblem(input: Omit<SolveInput, 'params' | 'signal' | 'on
       `${input.testLabels.length} labels do not match kernelTrainTest of shape ${shapeString(tx.shape)} (${M} test examples)`,
     );
   let Kflip: Float64Array | undefined;
-  if (solver === 'asym') {
-    if (input.kernelTrainTestFlipped === undefined)
-      throw new OptionError('kernelTrainTestFlipped', "a kernel [N][C][M][C] for solver 'asym'", undefined);
+  // asym: the flipped kernel is optional (read only for λ ≠ 1, asymLambdas checks)
+  if (solver === 'asym' && input.kernelTrainTestFlipped !== undefined) {
     const fl = flattenKernel(input.kernelTrainTestFlipped, 'kernelTrainTestFlipped');
     if (fl.shape.some((d, i) => d !== tx.shape[i]))
       throw new InputError(
@@ -270,9 +269,15 @@ export async function asymLambdas(
   opts: { signal?: AbortSignal; onProgress?: ProgressFn } = {},
 ): Promise<{ predictions: Float64Array[]; rank: number }> {
   const flipped = prob.Kflip;
-  if (!flipped) throw new OptionError('kernelTrainTestFlipped', "a kernel [N][C][M][C] for solver 'asym'", undefined);
   const p = checkParams('asym', params, prob);
   lambdas.forEach((l) => checkParams('asym', { lambda: l }, prob));
+  const mixed = lambdas.find((l) => l !== 1);
+  if (!flipped && mixed !== undefined)
+    throw new OptionError(
+      'kernelTrainTestFlipped',
+      `a kernel [N][C][M][C] for solver 'asym' with lambda ${mixed} (only lambda = 1 predicts without the flipped kernel)`,
+      undefined,
+    );
   const r = await withCancel(opts.signal, (token) =>
     native().solveAsym(
       {

@@ -143,6 +143,9 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
       else throw Napi::TypeError::New(info.Env(), "unknown formula '" + f + "' (sgd, signgd, asymmetric_signgd)");
     }
     if (formulas.Length() == 0) ko.sgd = true;
+    ko.asymmetricFlipped = GetBool(o, "asymmetricFlipped", false);
+    if (ko.asymmetricFlipped && !ko.asymmetricSigngd)
+      throw Napi::TypeError::New(info.Env(), "option 'asymmetricFlipped': the flipped kernel needs the formula 'asymmetric_signgd'");
     auto train = std::make_shared<std::vector<Example>>(ReadExamples(o, "train", true));
     auto test = std::make_shared<std::vector<Example>>(ReadExamples(o, "test", false));
     auto model = model_;

@@ -52,9 +52,9 @@ Dense readDense(const Napi::Object& o, const char* targetsKey, bool flipped) {
        "option 'kernelTest': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kx.size()));
   need(env, d.y.size() == n,
        std::string("option '") + targetsKey + "': expected " + std::to_string(n) + " values, received " + std::to_string(d.y.size()));
-  if (flipped) {
-    d.Kflip = GetFloat64Array(o, "kernelTestFlipped", true);
-    need(env, d.Kflip.size() == n * m,
+  if (flipped) {  // optional: the asymmetric LS-SVM needs it only for lambda != 1 (the core says so)
+    d.Kflip = GetFloat64Array(o, "kernelTestFlipped", false);
+    need(env, d.Kflip.empty() || d.Kflip.size() == n * m,
          "option 'kernelTestFlipped': expected " + std::to_string(n * m) + " values (n*m), received " + std::to_string(d.Kflip.size()));
   }
   d.f0 = GetFloat64Array(o, "f0", false);
@@ -107,7 +107,7 @@ Napi::Value AsymLsSvm(const Napi::CallbackInfo& info) {
       info, 1, 2,
       [d, in, res](const Progress& p) {
         d->bind(*in);
-        in->Kflip = d->Kflip.data();
+        in->Kflip = d->Kflip.empty() ? nullptr : d->Kflip.data();
         *res = asymLsSvmSolve(*in, p);
       },
       [res](Napi::Env env) -> Napi::Value {

@@ -6,8 +6,11 @@
 // Also checks the engine against the naive kernel (max relative error). Prints one JSON object.
 //   bench_kernel [--train N] [--test M] [--min-len 20] [--max-len 40] [--labels 2] [--threads T]
 //                [--batch B] [--layers L] [--hidden H] [--no-naive] [--device cpu|cuda] [--repeat N]
-//                [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2] [--modes exact,fast] [--plan auto|cpu|gpu]
-//                [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]
+//                [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]
+//                [--plan auto|cpu|gpu] [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]
+// The asymmetric SignGD kernel is timed as the engine computes it by default, without its flipped train x test
+// kernel <g(train), sign g(x)> (only the asym solver's lambda != 1 reads it); --asym-flipped times it with
+// the flip too ("asymmetric_signgd_flipped_seconds"; not in the --modes and SST-5 timings).
 // With --modes, every formula is timed in every precision mode, with its peak memory and its max relative
 // error against the exact mode; --reference-test times them again at N x M2 (the reference scheme's size);
 // --sst5-train times the three formulas in one pass at N5 x 5 logits x M5 (fast mode), the 64-shot SST-5
@@ -57,8 +60,9 @@ static void Sync(const at::Device& d) {
 struct BenchArgs {
   int64_t nTrain = 8, nTest = 16, minLen = 20, maxLen = 40, labels = 2, threads = 0, batch = 8, layers = 12, hidden = 768;
   bool naive = true;
-  int64_t repeat = 1;  // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
-  std::string only;    // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
+  bool asymFlipped = false;  // also time the asymmetric kernel with its flipped train x test kernel
+  int64_t repeat = 1;        // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
+  std::string only;          // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
   std::string device = "cpu";
   std::string arch = "roberta";    // or gpt2
   std::vector<std::string> modes;  // precision modes timed per formula (empty: exact, the former output only)
@@ -70,7 +74,8 @@ struct BenchArgs {
 static const char* kUsage =
     "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
     "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
-    "             [--only sgd|signgd|asymmetric_signgd] [--arch roberta|gpt2] [--modes exact,fast] [--plan auto|cpu|gpu]\n"
+    "             [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]\n"
+    "             [--plan auto|cpu|gpu]\n"
     "             [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]\n"
     "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
     "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
@@ -91,6 +96,7 @@ static int ParseArgs(int argc, char** argv, BenchArgs* a) {
     else if (s == "--layers") a->layers = next();
     else if (s == "--hidden") a->hidden = next();
     else if (s == "--no-naive") a->naive = false;
+    else if (s == "--asym-flipped") a->asymFlipped = true;
     else if (s == "--repeat") a->repeat = std::max<int64_t>(1, next());
     else if (s == "--only" && i + 1 < argc) a->only = argv[++i];
     else if (s == "--device" && i + 1 < argc) a->device = argv[++i];
@@ -192,10 +198,12 @@ struct Bench {
     return best;
   }
 
-  double TimeKernels(bool sgd, bool sign, bool asym, KernelResult* out, double* cpuOfBest) {
+  // asym: the asymmetric kernel, with its flipped train x test kernel when `flipped` (not the default)
+  double TimeKernels(bool sgd, bool sign, bool asym, KernelResult* out, double* cpuOfBest, bool flipped = false) {
     ko.sgd = sgd;
     ko.signgd = sign;
     ko.asymmetricSigngd = asym;
+    ko.asymmetricFlipped = asym && flipped;
     return BestOf(
         [&]() {
           KernelResult r = computeKernels(*model, train, test, ko, Progress{});
@@ -346,8 +354,8 @@ static void PrintModes(const std::vector<ModeResult>& rs, double floor, double s
 }
 
 struct Timings {
-  double sgd = -1, signgd = -1, asym = -1, floor = -1, naive = -1, naiveErr = -1;
-  double cSgd = -1, cSign = -1, cAsym = -1, cFloor = -1, cNaive = -1;
+  double sgd = -1, signgd = -1, asym = -1, asymFlipped = -1, floor = -1, naive = -1, naiveErr = -1;
+  double cSgd = -1, cSign = -1, cAsym = -1, cAsymFlipped = -1, cFloor = -1, cNaive = -1;
 };
 
 static void PrintJson(const Bench& b, int nthreads, int64_t gradDim, const Timings& t) {
@@ -355,17 +363,20 @@ static void PrintJson(const Bench& b, int nthreads, int64_t gradDim, const Timin
   std::printf(
       "{\"machine_threads\": %d, \"device\": \"%s\", \"model\": \"%s-shaped (random, %lld layers, hidden %lld)\", "
       "\"train\": %lld, \"test\": %lld, \"min_len\": %lld, \"max_len\": %lld, \"labels\": %lld, \"batch\": %lld, \"grad_dim\": %lld, "
-      "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, \"floor_seconds\": %.3f, "
+      "\"sgd_seconds\": %.3f, \"signgd_seconds\": %.3f, \"asymmetric_signgd_seconds\": %.3f, "
+      "\"asymmetric_signgd_flipped_seconds\": %.3f, \"floor_seconds\": %.3f, "
       "\"naive_seconds\": %.3f, \"sgd_over_floor\": %.2f, \"signgd_over_floor\": %.2f, \"naive_over_sgd\": %.2f, "
       "\"sgd_max_rel_err_vs_naive\": %.3g, \"repeat\": %lld, \"naive_repeat\": %lld, \"cpu_seconds\": {\"sgd\": %.2f, "
-      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"floor\": %.2f, \"naive\": %.2f}, \"dispatch\": {\"popcount\": \"%s\", "
+      "\"signgd\": %.2f, \"asymmetric_signgd\": %.2f, \"asymmetric_signgd_flipped\": %.2f, \"floor\": %.2f, \"naive\": %.2f}, "
+      "\"dispatch\": {\"popcount\": \"%s\", "
       "\"sign_products\": \"%s\", \"skinny_kernel\": %s, \"skinny_max_rows\": %lld}",
       nthreads, b.dev.str().c_str(), a.arch == "gpt2" ? "gpt2-small" : "roberta-base", (long long)a.layers, (long long)a.hidden,
       (long long)a.nTrain, (long long)a.nTest, (long long)a.minLen, (long long)a.maxLen, (long long)a.labels, (long long)a.batch,
-      (long long)gradDim, t.sgd, t.signgd, t.asym, t.floor, t.naive, t.sgd / t.floor, t.signgd / t.floor,
+      (long long)gradDim, t.sgd, t.signgd, t.asym, t.asymFlipped, t.floor, t.naive, t.sgd / t.floor, t.signgd / t.floor,
       t.naive > 0 ? t.naive / t.sgd : -1.0, t.naiveErr, (long long)a.repeat, (long long)(a.naive ? a.repeat : 0), t.cSgd, t.cSign, t.cAsym,
-      t.cFloor, t.cNaive, popcountKernelName(popcountKernel()), signProductName(resolvePlan(KernelOptions{}, b.dev, 4, -1).signProduct),
-      skinnyKernelAvailable() ? "true" : "false", (long long)skinnyMaxRows());
+      t.cAsymFlipped, t.cFloor, t.cNaive, popcountKernelName(popcountKernel()),
+      signProductName(resolvePlan(KernelOptions{}, b.dev, 4, -1).signProduct), skinnyKernelAvailable() ? "true" : "false",
+      (long long)skinnyMaxRows());
 }
 
 int main(int argc, char** argv) {
@@ -404,6 +415,7 @@ int main(int argc, char** argv) {
     if (wanted("sgd") || args.naive) t.sgd = b.TimeKernels(true, false, false, &rs, &t.cSgd);
     if (wanted("signgd")) t.signgd = b.TimeKernels(false, true, false, nullptr, &t.cSign);
     if (wanted("asymmetric_signgd")) t.asym = b.TimeKernels(false, false, true, nullptr, &t.cAsym);
+    if (wanted("asymmetric_signgd") && args.asymFlipped) t.asymFlipped = b.TimeKernels(false, false, true, nullptr, &t.cAsymFlipped, true);
   }
   if (rs.gradDim == 0) {
     for (auto& p : parameterTensors(*b.model)) rs.gradDim += p.numel();

@@ -25,6 +25,8 @@ void CheckKernelOptions(const std::vector<Example>& train, const KernelOptions& 
   if (opts.batchSize < 1) throw std::runtime_error("batch size must be >= 1, got " + std::to_string(opts.batchSize));
   if (opts.groupSize < 0) throw std::runtime_error("group size must be >= 0 (0 = automatic), got " + std::to_string(opts.groupSize));
   if (!opts.sgd && !opts.signs()) throw std::runtime_error("no kernel formula requested");
+  if (opts.asymmetricFlipped && !opts.asymmetricSigngd)
+    throw std::runtime_error("the flipped kernel <g(train), sign g(x)> is part of asymmetric_signgd: ask for that formula too");
   if (opts.ghost == 1 && opts.signs())
     throw std::runtime_error("the ghost contraction gives the SGD kernel only; sign kernels need explicit blocks");
 }
@@ -88,6 +90,7 @@ KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const st
   plan_ = resolvePlan(opts, dev_, static_cast<int64_t>(c10::elementSize(m.dtype)), availableMemory(dev_).bytes);
   keepStore_ = opts.sgd || opts.asymmetricSigngd;  // the small blocks' values (the sign kernels alone need only their signs)
   useGhost_ = sgdByGhost(m, gb_.wanted(), train, test, opts, Co_);
+  gb_.setTokenMatches(useGhost_);  // the word embeddings by token matches too
   // fail before allocating, or tile the training set automatically when its stores do not fit
   const int64_t chosen = chooseTrainTile(m, gb_.wanted(), train, test, opts, Co_, &plan_);
   r_.tileSize = chosen > 0 ? std::min<int64_t>(chosen, r_.nTrain) : r_.nTrain;
@@ -102,8 +105,8 @@ KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const st
   auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev_);
   if (opts.sgd) k_.Ksgd = at::zeros({Rtr, Rtr}, f64), k_.Tsgd = at::zeros({Rtr, Rte}, f64);
   if (opts.signgd) k_.Ksign = at::zeros({Rtr, Rtr}, f64), k_.Tsign = at::zeros({Rtr, Rte}, f64);
-  if (opts.asymmetricSigngd)
-    k_.Kasymmetric = at::zeros({Rtr, Rtr}, f64), k_.Tasymmetric = at::zeros({Rtr, Rte}, f64), k_.Tflip = at::zeros({Rtr, Rte}, f64);
+  if (opts.asymmetricSigngd) k_.Kasymmetric = at::zeros({Rtr, Rtr}, f64), k_.Tasymmetric = at::zeros({Rtr, Rte}, f64);
+  if (opts.asymmetricFlipped) k_.Tflip = at::zeros({Rtr, Rte}, f64);
   // the outputs stay on the device until the end: no copy (and no synchronisation) per batch
   f0Train_ = at::zeros({r_.nTrain, Co_}, f64);
   f0Test_ = at::zeros({r_.nTest, Co_}, f64);
@@ -204,17 +207,18 @@ void KernelRun::multiplyStreamed(const Tile& tile, size_t k, const at::Tensor& t
     at::Tensor v = cols(into.Tsgd);
     addProductTransposed(v, tile.store[k], t);
   }
-  if (!into.Tsign.defined() && !into.Tasymmetric.defined()) return;
+  if (into.Tasymmetric.defined()) {
+    at::Tensor v = cols(into.Tasymmetric);
+    addProductTransposed(v, tile.signStore[k], t);  // <sign g(train), g(x)>
+  }
+  // the streamed block's signs: only for SignGD and the flipped kernel
+  if (!into.Tsign.defined() && !into.Tflip.defined()) return;
   if (signWs_.numel() < t.numel()) signWs_ = at::empty({t.numel()}, t.options());
   at::Tensor st = signWs_.narrow(0, 0, t.numel()).view(t.sizes());
   at::sign_out(st, t);
   if (into.Tsign.defined()) {
     at::Tensor v = cols(into.Tsign);
     addSignProduct(v, tile.signStore[k], st, plan_.signProduct);
-  }
-  if (into.Tasymmetric.defined()) {
-    at::Tensor v = cols(into.Tasymmetric);
-    addProductTransposed(v, tile.signStore[k], t);  // <sign g(train), g(x)>
   }
   if (into.Tflip.defined()) {
     at::Tensor v = cols(into.Tflip);
@@ -298,7 +302,7 @@ KernelResult KernelRun::run() {
   if (opts_.asymmetricSigngd) {
     addKernel("asymmetric_signgd/train_train", k_.Kasymmetric, na, na);
     addKernel("asymmetric_signgd/train_test", k_.Tasymmetric, na, nb);
-    addKernel("asymmetric_signgd/train_test_flipped", k_.Tflip, na, nb);
+    if (opts_.asymmetricFlipped) addKernel("asymmetric_signgd/train_test_flipped", k_.Tflip, na, nb);
   }
   return std::move(r_);
 }

@@ -43,6 +43,8 @@ struct BlockContext;  // the row spaces shared by both sides (word-embedding uni
 using BlockConsumer = std::function<void(size_t k, const at::Tensor& block)>;
 // A linear weight block k: its per-example gradient is Σ_t δ_t a_tᵀ, given as the layer input a [B, L, din]
 // and δ [B, L, C, dout] without forming it (the ghost contraction and the joint pass take it from there).
+// With token matches (setTokenMatches) the word embeddings come this way too, as the union row of each
+// position, an int64 a [B, L'] (−1: padding or a token outside the union), and δ [B, L', C, H].
 using GhostConsumer = std::function<void(size_t k, const at::Tensor& a, const at::Tensor& delta)>;
 class GradientBlocks {
  public:
@@ -52,6 +54,9 @@ class GradientBlocks {
   at::Tensor compute(const Batch& b, const Progress& progress, const BlockConsumer& consume, const GhostConsumer& linear) const;
   int64_t numOutputs() const;
   const std::vector<bool>& wanted() const;
+  // Word embeddings as token matches for the ghost contraction (Σ over positions with equal token ids:
+  // an example touches at most L of the union's rows) instead of a dense [B·C, U·H] block. SGD kernel only.
+  void setTokenMatches(bool on);
 
  private:
   std::unique_ptr<BlockContext> ctx_;

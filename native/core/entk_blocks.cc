@@ -27,6 +27,7 @@ struct BlockContext {
   at::Tensor labelRow;  // [C] -> row in 0..Cu-1
   int64_t Cu = 0;
   std::vector<int> unionLabelRows;  // tied: union row of each label
+  bool tokenMatches = false;        // word embeddings to the GhostConsumer as token matches
 };
 
 namespace {
@@ -141,7 +142,23 @@ void EmitEmbeddings(const BlockContext& c, const Batch& b, const at::Tensor& d, 
   const Model& m = c.m;
   const int64_t B = b.size(), L = d.size(1), Co = c.Cout, H = m.cfg.hidden;
   at::Tensor dd = d.reshape({B, L, Co * H});
-  if (Wants(c, m.pWord)) {
+  if (Wants(c, m.pWord) && c.tokenMatches) {
+    // the union row of each position (−1: padding, or outside the union) and, tied, one more position per
+    // label (its row, δ = g[o, c] · z): the ghost contraction sums over equal rows
+    at::Tensor idx = c.unionMap.index_select(0, b.ids.reshape({-1})).view(b.ids.sizes());
+    idx = at::where(b.attention, idx, at::full({}, -1, idx.options()));
+    at::Tensor dl = d;
+    if (!c.unionLabelRows.empty()) {
+      std::vector<at::Tensor> rows, adds;
+      for (int64_t l = 0; l < static_cast<int64_t>(c.unionLabelRows.size()); l++) {
+        rows.push_back(at::full({B, 1}, c.unionLabelRows[l], idx.options()));
+        adds.push_back((c.g.select(1, l).view({1, Co, 1}) * zd.view({B, 1, H})).unsqueeze(1));  // [B, 1, Co, H]
+      }
+      idx = at::cat({idx, at::cat(rows, 1)}, 1);
+      dl = at::cat({d, at::cat(adds, 1)}, 1);
+    }
+    emit.ghost(idx, dl);
+  } else if (Wants(c, m.pWord)) {
     at::Tensor idx = c.unionMap.index_select(0, b.ids.reshape({-1})).view(b.ids.sizes());
     at::Tensor rows = ScatterRows(dd, idx, b.attention, c.U).view({B, c.U, Co, H});
     for (int64_t l = 0; l < static_cast<int64_t>(c.unionLabelRows.size()); l++) {
@@ -195,6 +212,7 @@ GradientBlocks::GradientBlocks(const Model& m, const OutputSpec& out, Subset sub
 GradientBlocks::~GradientBlocks() = default;
 int64_t GradientBlocks::numOutputs() const { return ctx_->Cout; }
 const std::vector<bool>& GradientBlocks::wanted() const { return ctx_->wanted; }
+void GradientBlocks::setTokenMatches(bool on) { ctx_->tokenMatches = on; }
 
 at::Tensor GradientBlocks::compute(const Batch& b, const Progress& progress, const BlockConsumer& consume,
                                    const GhostConsumer& linear) const {

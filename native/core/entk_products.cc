@@ -13,6 +13,10 @@
 namespace lmk {
 
 GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d) {
+  if (a.scalar_type() == at::kLong) {  // token matches: every position kept, unmatched ones (−1) never pair
+    const int64_t B = a.size(0), L = a.size(1), H = d.size(3);
+    return GhostSide{at::Tensor(), d.reshape({-1, H}), at::arange(B, a.options()).repeat_interleave(L), a.reshape({B * L}), B, L};
+  }
   const int64_t B = a.size(0), L = a.size(1), din = a.size(2), Co = d.size(2), dout = d.size(3);
   auto found = sb.ghostIndex.find(L);
   if (found == sb.ghostIndex.end()) {
@@ -32,7 +36,7 @@ GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d) {
     found = sb.ghostIndex.emplace(L, gi).first;
   }
   const GhostIndex& gi = found->second;
-  GhostSide g{a.reshape({B * L, din}), d.reshape({B * L * Co, dout}), at::Tensor(), B, L};
+  GhostSide g{a.reshape({B * L, din}), d.reshape({B * L * Co, dout}), at::Tensor(), at::Tensor(), B, L};
   if (gi.full) return g;
   g.a = g.a.index_select(0, gi.rows);
   g.d = d.reshape({B * L, Co * dout}).index_select(0, gi.rows).view({-1, dout});
@@ -40,11 +44,30 @@ GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d) {
   return g;
 }
 
+namespace {
+
+// The word embeddings' token matches on the CPU: Σ over the pairs of positions with equal union rows of
+// δ1_t·δ2_s, only for those pairs (an example touches at most L of the U rows a dense block spans).
+at::Tensor TokenMatchProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
+  const int64_t T1 = x.ids.size(0), T2 = y.ids.size(0), H = x.d.size(1);
+  const at::Tensor pairs = (x.ids.unsqueeze(1).eq(y.ids.unsqueeze(0)) & x.ids.ge(0).unsqueeze(1)).nonzero();
+  const at::Tensor I = pairs.select(1, 0), J = pairs.select(1, 1);
+  const at::Tensor D1 = x.d.view({T1, Co, H}).index_select(0, I), D2 = y.d.view({T2, Co, H}).index_select(0, J);
+  const at::Tensor cell = x.ex.index_select(0, I) * y.B + y.ex.index_select(0, J);  // (example 1, example 2)
+  at::Tensor P = at::zeros({x.B * y.B, Co, Co}, x.d.options()).index_add_(0, cell, at::bmm(D1, D2.transpose(1, 2)));
+  return P.view({x.B, y.B, Co, Co}).permute({0, 2, 1, 3}).to(at::kDouble).reshape({x.B * Co, y.B * Co});
+}
+
+}  // namespace
+
 // ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
-// outputs: [B1·C, B2·C] in float64.
+// outputs: [B1·C, B2·C] in float64. Token matches: a1_t·a2_s = [row_t == row_s] (on a GPU as a dense
+// mask, so that the host never waits for the number of matches).
 at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
-  const int64_t T1 = x.a.size(0), T2 = y.a.size(0);
-  at::Tensor A = at::mm(x.a, y.a.t());
+  if (x.ids.defined() && !x.d.is_cuda()) return TokenMatchProduct(x, y, Co);
+  const int64_t T1 = x.ids.defined() ? x.ids.size(0) : x.a.size(0), T2 = y.ids.defined() ? y.ids.size(0) : y.a.size(0);
+  at::Tensor A =
+      x.ids.defined() ? (x.ids.unsqueeze(1).eq(y.ids.unsqueeze(0)) & x.ids.ge(0).unsqueeze(1)).to(x.d.scalar_type()) : at::mm(x.a, y.a.t());
   at::Tensor D = at::mm(x.d, y.d.t());
   at::Tensor P = D.view({T1, Co, T2, Co}) * A.view({T1, 1, T2, 1});
   // token sums within each example, first side then second
@@ -167,15 +190,19 @@ void JointProducts(size_t k, const std::vector<SiteBatch>& tile, int64_t Rn, con
         s = g;
         g.sign_();
       } else {
+        // ⟨sign g(train), g(x)⟩ reads the tile's signs only; the group's rows are signed for the flipped
+        // kernel and for sign × sign products in floats
+        const int64_t signRows = T.Tflip.defined() || (signTerms && !planes) ? R : Rn;
         s = ws.get(ws.s, n, a0.options()).narrow(0, 0, R * w).view({R, w});
-        at::sign_out(s, g);
+        at::Tensor sr = s.narrow(0, 0, signRows);
+        at::sign_out(sr, g.narrow(0, 0, signRows));
       }
     }
     pt = timer(4);
     if (values) {
       Accumulate(g, g, T.Ksgd, T.Tsgd, Rn, Rg);
       Accumulate(s, g, T.Kasymmetric, T.Tasymmetric, Rn, Rg);  // ⟨sign g(train), g(x)⟩
-      Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩
+      Accumulate(g, s, at::Tensor(), T.Tflip, Rn, Rg);         // ⟨g(train), sign g(x)⟩, when asked
     }
     if (signTerms && planes) {
       AccumulatePlanes(ws.planes, g, T.Ksign, T.Tsign, Rn, Rg);

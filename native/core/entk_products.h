@@ -17,8 +17,10 @@ namespace lmk {
 
 // One side of a ghost product: the rows of a [T, din] and δ [T·Co, dout] of the real tokens only (padding
 // has δ = 0 and only costs), with the example of each token (`ex` undefined: no padding, T = B·L).
+// Token matches (the word embeddings): `ids` [T] the union row of each position (−1: none) instead of a,
+// `ex` always defined.
 struct GhostSide {
-  at::Tensor a, d, ex;
+  at::Tensor a, d, ex, ids;
   int64_t B = 0, L = 0;
 };
 

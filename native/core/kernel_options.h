@@ -27,8 +27,11 @@ std::vector<bool> subsetMask(const Model& m, Subset s);
 struct KernelOptions {
   OutputSpec output;
   // the formulas (the paper's names): SGD <g, g'>, SignGD <sign g, sign g'>, and asymmetric SignGD
-  // <sign g(train), g(x)> with its flipped train x test kernel <g(train), sign g(x)>
+  // <sign g(train), g(x)>
   bool sgd = true, signgd = false, asymmetricSigngd = false;
+  // with asymmetric SignGD, also its flipped train x test kernel <g(train), sign g(x)>: read only by the
+  // asymmetric LS-SVM's predictor with lambda != 1 (paper A.3 uses lambda = 1), so computed only when asked
+  bool asymmetricFlipped = false;
   Subset subset = Subset::All;
   int64_t batchSize = 8;
   // Training examples whose (a, δ) and small gradient blocks are stored at once (0 = all, or as many as

@@ -29,7 +29,8 @@ namespace {
 // (a, δ) of the linear weight sites (forward.cc's tape): per token, the distinct layer inputs a (q, k, v
 // and their LoRA A share one input) and Co output gradients per recorded output; per example the MLM
 // head's dense layer (prompt mode: applied at the mask only).
-void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, KernelMemoryEstimate& e) {
+// tokenMatches: the word embeddings' δ [L, Co, H] kept per example too (the ghost contraction's token matches)
+void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool prompt, int64_t Co, bool tokenMatches, KernelMemoryEstimate& e) {
   auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
   auto rank = [](const Linear& l) { return l.loraA.defined() ? l.loraA.size(0) : int64_t(0); };
   // (GPT-2's q, k, v hold only LoRA matrices: their sizes come from those)
@@ -59,6 +60,7 @@ void ActivationSizes(const Model& m, const std::vector<bool>& wanted, bool promp
     for (const Linear* l : {&L.o, &L.inter, &L.out, &L.qkv}) perToken += (usesInput(*l) ? din(*l) : 0) + outputs(*l);
     perToken += outputs(L.gate);  // Llama's gate_proj shares up_proj's input
   }
+  if (tokenMatches && want(m.pWord)) perToken += Co * m.cfg.hidden;
   int64_t perExample = 0;
   if (prompt) perExample += (usesInput(m.headDense) ? din(m.headDense) : 0) + outputs(m.headDense);
   e.activationsPerToken = perToken * e.elementSize;
@@ -144,7 +146,7 @@ void Overheads(KernelMemoryEstimate& e, const Model& m, const KernelOptions& opt
                                   WorkspacePerRow(e, opts, plan, tileRows) * static_cast<double>(R));
     e.jointWorkspace = static_cast<int64_t>(static_cast<double>(W) * chunk);
     const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
-    const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+    const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
     if (W > 1) e.workerTargets = W * 8 * (nTT * tileRows * tileRows + nTe * tileRows * rowsGroup);
   }
   // one batch's forward graph and δ beyond the (a, δ) kept (the graph saves the same layer inputs the tape
@@ -180,21 +182,22 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   // (a decoder's final norm, headLn, is on the path in both settings)
   if (!prompt && !m.cfg.isDecoder()) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
   linear.insert(m.headDense.pw);
+  // the ghost contraction takes the word embeddings as token matches, kept with the (a, δ) (no stored rows)
+  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
   for (size_t i = 0; i < m.params.size() && i < wanted.size(); i++) {
     if (!wanted[i]) continue;
     const int idx = static_cast<int>(i);
     if (none.count(idx) || linear.count(idx)) continue;
-    if (idx == m.pWord) e.width += static_cast<int64_t>(uni.size()) * H;
+    if (idx == m.pWord) e.width += joint ? static_cast<int64_t>(uni.size()) * H : 0;
     else if (idx == m.pDecoderW) e.width += prompt && !m.tied ? Cu * H : 0;
     else if (idx == m.pDecoderBias) e.width += prompt ? Cu : 0;
     else if (idx == m.pClsW || idx == m.pClsB) e.width += prompt ? 0 : m.params[i].numel;
     else e.width += m.params[i].numel;  // positions and types: whole tables; LayerNorms and biases
   }
   e.rows = static_cast<int64_t>(train.size()) * numOutputs;
-  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
   e.store = (opts.sgd || opts.asymmetricSigngd ? e.rows * e.width : 0) * e.elementSize;
   e.signStore = (opts.signgd || opts.asymmetricSigngd) ? e.rows * e.width * e.elementSize : 0;
-  ActivationSizes(m, wanted, prompt, numOutputs, e);
+  ActivationSizes(m, wanted, prompt, numOutputs, !joint, e);
   e.trainActivations = activationBytes(e, train, opts.batchSize);
   if (joint) {
     e.groupExamples =
@@ -203,7 +206,7 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   }
   const int64_t rte = static_cast<int64_t>(test.size()) * numOutputs;
   const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
-  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+  const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
   const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), e.elementSize, -1);
   const int64_t tile = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, static_cast<int64_t>(train.size())) : train.size();
@@ -231,7 +234,7 @@ int64_t chooseGroupSize(const Model& m, const std::vector<bool>& wanted, const s
   // joint pass's workspace rows and per-worker target columns that grow with it
   const double left = 0.5 * (0.9 * static_cast<double>(avail.bytes) - static_cast<double>(e.kernels + e.batchTransients) - tileBytes);
   const int64_t tileRows = tile * numOutputs, W = std::max(1, p.workers);
-  const double nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 2 : 0);
+  const double nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
   const double perRow = static_cast<double>(W) * WorkspacePerRow(e, opts, p, tileRows) + (W > 1 ? W * 8.0 * nTe * tileRows : 0.0);
   const double perExample =
       static_cast<double>(MaxLength(streamed) * e.activationsPerToken + e.activationsPerExample) + static_cast<double>(numOutputs) * perRow;

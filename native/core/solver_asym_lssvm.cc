@@ -1,6 +1,7 @@
 #include "core/solver_asym_lssvm.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include "core/linalg.h"
@@ -10,7 +11,15 @@ namespace lmk {
 AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progress) {
   const int64_t n = in.n, m = in.m;
   if (n <= 0 || !in.K || !in.y) throw std::invalid_argument("asymmetric LS-SVM: missing kernel or targets");
-  if (m > 0 && (!in.Kx || !in.Kflip)) throw std::invalid_argument("asymmetric LS-SVM: missing train x test or flipped kernel");
+  if (m > 0 && !in.Kx) throw std::invalid_argument("asymmetric LS-SVM: missing train x test kernel");
+  // lambda = 1 (the paper's, A.3) predicts with <sign g(train), g(test)> alone: the flipped kernel is optional
+  for (double lam : in.lambdas)
+    if (m > 0 && lam != 1.0 && !in.Kflip) {
+      std::ostringstream msg;
+      msg << "asymmetric LS-SVM: lambda = " << lam
+          << " needs the flipped kernel <g(train), sign g(test)>, which is missing (only lambda = 1 predicts without it)";
+      throw std::invalid_argument(msg.str());
+    }
   if (!(in.gamma > 0) || !std::isfinite(in.gamma)) throw std::invalid_argument("asymmetric LS-SVM: gamma must be finite and > 0");
   if (in.scale < 0 || (in.scale > 0 && (!in.f0 || (m > 0 && !in.f0x))))
     throw std::invalid_argument("asymmetric LS-SVM: f0 scaling > 0 needs f0 for train and test");
@@ -47,12 +56,12 @@ AsymLsSvmResult asymLsSvmSolve(const AsymLsSvmInput& in, const Progress& progres
     by[i] = out.beta[i] * y[i];
   }
   std::vector<double> omega = m > 0 ? linalg::matmul(in.Kx, m, n, ay.data(), 1, true) : std::vector<double>();
-  std::vector<double> nu = m > 0 ? linalg::matmul(in.Kflip, m, n, by.data(), 1, true) : std::vector<double>();
+  std::vector<double> nu = m > 0 && in.Kflip ? linalg::matmul(in.Kflip, m, n, by.data(), 1, true) : std::vector<double>();
   out.predictions.assign(in.lambdas.size() * m, 0.0);
   for (size_t li = 0; li < in.lambdas.size(); li++) {
     const double lam = in.lambdas[li];
     for (int64_t j = 0; j < m; j++) {
-      double p = lam * omega[j] + (1.0 - lam) * nu[j];
+      double p = lam == 1.0 ? omega[j] : lam * omega[j] + (1.0 - lam) * nu[j];
       if (in.scale > 0) p += in.f0x[j] / in.scale;
       out.predictions[li * m + j] = p;
     }

@@ -15,7 +15,7 @@ namespace lmk {
 struct AsymLsSvmInput {
   const double* K = nullptr;      // n x n: <sign g(train), g(train)> (part [0] of the train stack)
   const double* Kx = nullptr;     // n x m: <sign g(train), g(test)>
-  const double* Kflip = nullptr;  // n x m: <g(train), sign g(test)>
+  const double* Kflip = nullptr;  // n x m: <g(train), sign g(test)>; needed only when some lambda != 1
   const double* y = nullptr;      // n targets (+-1)
   const double* f0 = nullptr;     // optional, n
   const double* f0x = nullptr;    // optional, m

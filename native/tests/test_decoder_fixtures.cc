@@ -31,7 +31,7 @@ KernelOptions CaseOptions(const json::Value& cs, const test::FixtureFiles& files
   ko.output.mode = mode == "prompt" ? OutputMode::Prompt : OutputMode::Standard;
   ko.output.binary = cs.find("binary")->b;
   if (mode == "prompt") ko.output.labelWordIds = files.labelIds;
-  ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+  ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
   ko.subset = parseSubset(cs.find("subset")->str);
   ko.batchSize = 3;  // 5 training examples of different lengths: right padding within a batch
   return ko;
@@ -58,7 +58,7 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   LMK_CHECK(e0 <= tol && e1 <= tol, "%s f0 rel err %.3g %.3g", name.c_str(), e0, e1);
   if (f64) std::printf("%-36s %-38s max rel err %.2e\n", name.c_str(), "f0", std::max(e0, e1));
   KernelOptions kg = ko;
-  kg.signgd = kg.asymmetricSigngd = false;
+  kg.signgd = kg.asymmetricSigngd = kg.asymmetricFlipped = false;
   kg.ghost = 1;
   KernelResult g = computeKernels(*model, train, test, kg, Progress{});
   const json::Value& sk = *cs.find("kernels")->find("sgd");
@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
     const json::Value& inputs = *A.find("inputs")->find("prompt");
     KernelOptions ko;
     ko.output.labelWordIds = files.labelIds;
-    ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+    ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
     ko.batchSize = 2;
     CheckTilesShardsGroups(*m, Examples(*inputs.find("train")), Examples(*inputs.find("test")), ko);
     if (std::string(arch) == "gpt2") CheckGpt2Prefix(files, tmp, *m, Examples(*inputs.find("train")));

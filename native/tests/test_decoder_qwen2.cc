@@ -178,7 +178,7 @@ void CheckLora(const Ref& base, const std::vector<Example>& train, const std::ve
   LMK_CHECK(m->hasLora() && m->params.back().name == "model.layers.1.mlp.down_proj.lora_B", "LoRA parameter names");
   KernelOptions ko;
   ko.output.labelWordIds = labels;
-  ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+  ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
   ko.subset = Subset::Lora;
   ko.batchSize = 2;
   KernelResult r = computeKernels(*m, train, test, ko, Progress{});
@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   out.labelWordIds = labels;
   KernelOptions ko;
   ko.output = out;
-  ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+  ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
   ko.batchSize = 3;
   // lmkernel's f0 and kernels of a Qwen2 checkpoint against the reference on the same tensors
   auto check = [&](const char* what, const Files& f) {

@@ -2,6 +2,7 @@
 // the sgd / signgd / asymmetric_signgd kernels of every RoBERTa and BERT case, LoRA included.
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "core/entk.h"
 #include "core/memory.h"
@@ -18,6 +19,23 @@ namespace {
 
 using ExampleSet = std::vector<Example>;
 
+// The asymmetric kernel alone without its flip (the default): no flipped entry, its two kernels equal to the
+// fixture's and bit for bit to those of the run with the flip (the same products in the same order; the
+// group's rows are then never signed).
+void CheckWithoutFlip(const std::string& name, const Model& model, const ExampleSet& train, const ExampleSet& test, KernelOptions ko,
+                      const KernelResult& withFlip, const json::Value& want, double tol) {
+  ko.sgd = ko.signgd = ko.asymmetricFlipped = false;
+  KernelResult r = computeKernels(model, train, test, ko, Progress{});
+  LMK_CHECK(r.kernels.size() == 2 && !r.kernels.count("asymmetric_signgd/train_test_flipped"), "%s without the flip: %zu kernels",
+            name.c_str(), r.kernels.size());
+  for (const char* part : {"train_train", "train_test"}) {
+    const std::string key = std::string("asymmetric_signgd/") + part;
+    const double err = MaxRelErr(r.kernels.at(key), ToTensor(*want.find(part)));
+    LMK_CHECK(err <= tol, "%s %s without the flip rel err %.3g", name.c_str(), key.c_str(), err);
+    LMK_CHECK(at::equal(r.kernels.at(key), withFlip.kernels.at(key)), "%s %s: with and without the flip differ", name.c_str(), key.c_str());
+  }
+}
+
 // One fixture case in one dtype: grad_dim, f0 and every kernel; the SGD kernel also by the ghost contraction.
 void CheckCase(const std::string& arch, const json::Value& A, const test::FixtureFiles& files, const json::Value& cs, at::ScalarType dtype,
                const at::Device& device, Precision precision) {
@@ -30,7 +48,7 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   ko.output.mode = mode == "prompt" ? OutputMode::Prompt : OutputMode::Standard;
   ko.output.binary = binary;
   if (mode == "prompt") ko.output.labelWordIds = files.labelIds;
-  ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+  ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
   ko.subset = parseSubset(subset);
   ko.batchSize = 3;  // not a divisor of 8 or 6: exercises padding across batches
   ko.precision = precision;
@@ -49,7 +67,7 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), "f0", std::max(e0, e1));
   // the SGD kernel alone takes the ghost contraction for linear layers: same values
   KernelOptions kg = ko;
-  kg.signgd = kg.asymmetricSigngd = false;
+  kg.signgd = kg.asymmetricSigngd = kg.asymmetricFlipped = false;
   kg.ghost = 1;
   kg.batchSize = 2;  // several train batches: the mirrored (q, p) blocks of train x train are checked too
   KernelResult g = computeKernels(*model, train, test, kg, Progress{});
@@ -67,6 +85,7 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
       std::printf("%-40s %-28s max rel err %.2e\n", name.c_str(), (fk.first + "/" + kk.first).c_str(), err);
     }
   }
+  CheckWithoutFlip(name, *model, train, test, ko, r, *cs.find("kernels")->find("asymmetric_signgd"), tol);
 }
 
 // Tiles of 3 training examples (8 = 3 + 3 + 2) and 3 shards give the same kernels as one pass (rows of a
@@ -106,16 +125,31 @@ void CheckJointPasses(const Model& model, const ExampleSet& train, const Example
         LMK_CHECK(e <= 1e-12, "tile %lld group %lld: %s rel err %.3g", (long long)tileSize, (long long)g, kv.first.c_str(), e);
       }
     }
+  // the asymmetric kernel without its flip (the streamed rows unsigned), tiled and in groups
+  KernelOptions ao = ko;
+  ao.sgd = ao.signgd = ao.asymmetricFlipped = false;
+  for (int64_t tileSize : {0, 3})
+    for (int64_t g : {1, 3}) {
+      ao.trainTile = tileSize;
+      ao.groupSize = g;
+      KernelResult a = computeKernels(model, train, test, ao, Progress{});
+      LMK_CHECK(a.kernels.size() == 2 && !a.kernels.count("asymmetric_signgd/train_test_flipped"), "no flip: %zu kernels",
+                a.kernels.size());
+      for (const char* key : {"asymmetric_signgd/train_train", "asymmetric_signgd/train_test"}) {
+        double e = MaxRelErr(a.kernels.at(key), full.kernels.at(key));
+        LMK_CHECK(e <= 1e-12, "no flip, tile %lld group %lld: %s rel err %.3g", (long long)tileSize, (long long)g, key, e);
+      }
+    }
   ko.trainTile = 0;
   ko.groupSize = 0;
   KernelOptions so = ko;
-  so.sgd = so.asymmetricSigngd = false;
+  so.sgd = so.asymmetricSigngd = so.asymmetricFlipped = false;
   KernelResult s = computeKernels(model, train, test, so, Progress{});
   LMK_CHECK(s.kernels.size() == 2 && MaxRelErr(s.kernels.at("signgd/train_test"), full.kernels.at("signgd/train_test")) == 0 &&
                 MaxRelErr(s.kernels.at("signgd/train_train"), full.kernels.at("signgd/train_train")) == 0,
             "signgd alone differs");
   KernelOptions jo = ko;
-  jo.signgd = jo.asymmetricSigngd = false;
+  jo.signgd = jo.asymmetricSigngd = jo.asymmetricFlipped = false;
   jo.ghost = 0;
   KernelResult j = computeKernels(model, train, test, jo, Progress{});
   LMK_CHECK(MaxRelErr(j.kernels.at("sgd/train_test"), full.kernels.at("sgd/train_test")) <= 1e-12 &&
@@ -133,7 +167,7 @@ void CheckJointPasses(const Model& model, const ExampleSet& train, const Example
 // 1088·T·2T vs joint 8192·(2·2T + 4·2): the ghost wins for T = 4 (34,816 vs 98,304) and loses for
 // T = 60 (7.8 M vs 1.05 M).
 void CheckGhostChoice(const Model& model, const ExampleSet& train, KernelOptions so) {
-  so.signgd = so.asymmetricSigngd = false;
+  so.signgd = so.asymmetricSigngd = so.asymmetricFlipped = false;
   GradientBlocks gb(model, so.output, so.subset, train);
   auto ex = [&](int64_t T) {
     Example x;
@@ -150,11 +184,24 @@ void CheckGhostChoice(const Model& model, const ExampleSet& train, KernelOptions
   so.ghost = -1;
   so.signgd = true;
   LMK_CHECK(!sgdByGhost(model, gb.wanted(), ex(4), ex(4), so, 2), "sign kernels need the joint pass");
+  // the ghost contraction takes the word embeddings as token matches: no stored rows, the store is
+  // N·C·U·H elements smaller (U: the training set's distinct tokens) and each token keeps its δ [C, H]
+  so.signgd = false;
+  std::set<int64_t> uni;
+  for (const auto& x : train) uni.insert(x.ids.begin(), x.ids.end());
+  const int64_t C = gb.numOutputs(), H = model.cfg.hidden, N = static_cast<int64_t>(train.size()), U = static_cast<int64_t>(uni.size());
+  so.ghost = 0;
+  const KernelMemoryEstimate joint = estimateKernelMemory(model, gb.wanted(), train, train, so, C);
+  so.ghost = 1;
+  const KernelMemoryEstimate ghost = estimateKernelMemory(model, gb.wanted(), train, train, so, C);
+  LMK_CHECK(joint.store - ghost.store == N * C * U * H * 8, "ghost store %lld vs joint %lld (U = %lld)", (long long)ghost.store,
+            (long long)joint.store, (long long)U);
+  LMK_CHECK(ghost.activationsPerToken - joint.activationsPerToken == C * H * 8, "ghost activations per token");
 }
 
 // The ghost SGD kernel, tiled and sharded; an impossible shard refused.
 void CheckGhostShards(const Model& model, const ExampleSet& train, const ExampleSet& test, KernelOptions ko, const KernelResult& full) {
-  ko.signgd = ko.asymmetricSigngd = false;
+  ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = false;
   ko.ghost = 1;
   at::Tensor gsum;
   for (int64_t sh = 0; sh < 2; sh++) {
@@ -204,7 +251,7 @@ int main(int argc, char** argv) {
   const ExampleSet train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
   KernelOptions ko;
   ko.output.labelWordIds = files.labelIds;
-  ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+  ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
   ko.batchSize = 2;
   ko.precision = precision;
   const KernelResult full = computeKernels(*model, train, test, ko, Progress{});

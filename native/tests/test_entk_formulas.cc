@@ -1,9 +1,10 @@
 // Every formula alone and in every combination (the 7 non-empty subsets of sgd, signgd,
-// asymmetric_signgd) on every fixture case of fixtures-a.json, in float64, against the fixture values:
-// the SignGD kernel exactly, the others to 1e-13. Each subset takes its own branch of the joint pass
-// (signs only, signs in place; values only; signs and values); the cases with exact zeros in their
-// per-example gradients (LoRA: B = 0, so every gradient of A is exactly 0; subsets; tied decoder; BERT)
-// are those where sign(0) = 0 matters.
+// asymmetric_signgd, the last with and without its flipped kernel) on every fixture case of
+// fixtures-a.json, in float64, against the fixture values: the SignGD kernel exactly, the others to
+// 1e-13. Each subset takes its own branch of the joint pass (signs only, signs in place; values only;
+// signs and values; the tile's signs only); the cases with exact zeros in their per-example gradients
+// (LoRA: B = 0, so every gradient of A is exactly 0; subsets; tied decoder; BERT) are those where
+// sign(0) = 0 matters.
 #include <cstdio>
 #include <string>
 
@@ -30,7 +31,9 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
   const json::Value& inputs = *A.find("inputs")->find(mode);
   const std::vector<Example> train = Examples(*inputs.find("train")), test = Examples(*inputs.find("test"));
   const char* formulas[] = {"sgd", "signgd", "asymmetric_signgd"};
-  for (int mask = 1; mask < 8; mask++) {
+  // bit 8: the asymmetric kernel's flip (only with bit 4)
+  for (int mask = 1; mask < 16; mask++) {
+    if ((mask & 8) && !(mask & 4)) continue;
     KernelOptions ko;
     ko.output.mode = mode == "prompt" ? OutputMode::Prompt : OutputMode::Standard;
     ko.output.binary = binary;
@@ -38,17 +41,20 @@ void CheckCase(const std::string& arch, const json::Value& A, const test::Fixtur
     ko.sgd = mask & 1;
     ko.signgd = mask & 2;
     ko.asymmetricSigngd = mask & 4;
+    ko.asymmetricFlipped = mask & 8;
     ko.subset = parseSubset(subset);
     ko.batchSize = 3;
     std::string combo;
     for (int f = 0; f < 3; f++)
       if (mask & (1 << f)) combo += (combo.empty() ? "" : "+") + std::string(formulas[f]);
+    if (mask & 8) combo += " (flipped)";
     KernelResult r = computeKernels(*model, train, test, ko, Progress{});
     size_t expected = 0;
     for (int f = 0; f < 3; f++) {
       if (!(mask & (1 << f))) continue;
       const json::Value& fk = *cs.find("kernels")->find(formulas[f]);
       for (auto& kk : fk.obj) {
+        if (kk.first == "train_test_flipped" && !(mask & 8)) continue;  // computed only when asked
         const std::string key = std::string(formulas[f]) + "/" + kk.first;
         expected++;
         if (!r.kernels.count(key)) {

@@ -116,7 +116,7 @@ void CheckModesAndDevices(const test::Fixtures& fx) {
     auto model = test::CaseModel(files, cs, dtype);
     KernelOptions ko;
     ko.output.labelWordIds = files.labelIds;
-    ko.sgd = ko.signgd = ko.asymmetricSigngd = true;
+    ko.sgd = ko.signgd = ko.asymmetricSigngd = ko.asymmetricFlipped = true;
     ko.batchSize = 3;
     ko.precision = Precision::Fast;
     ko.plan = PlanKind::Gpu;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -253,6 +254,49 @@ void testRegularization(const Case& bin, const std::vector<double>& labels01) {
   expect("case1 asym, regularization 0.1", asym(bin.Ka, lambda), asym(Kar, 0), 1e-9);
 }
 
+// The asymmetric LS-SVM at lambda = 1 (the paper's, A.3) reads no flipped kernel: without one it gives the
+// fixture's predictions, and the same predictions as with the fixture's Kflip or any other; lambda = 0.5
+// without Kflip is refused, naming the missing kernel.
+void TestAsymWithoutFlip(const Case& bin, const Value& entries) {
+  int checked = 0;
+  for (const auto& e : entries.arr) {
+    if (at(e, "lambda").num != 1.0) continue;
+    auto in = Bind<lmk::AsymLsSvmInput>(bin.Ka, bin.Kax, bin.n, bin.m);
+    in.y = bin.y.data();
+    in.gamma = at(e, "gamma").num;
+    in.lambdas = {1.0};
+    const std::vector<double> none = lmk::asymLsSvmSolve(in, lmk::Progress{}).predictions;
+    expect("case1 asym lambda=1 without Kflip", none, flat(at(e, "predictions")), 1e-9);
+    in.Kflip = bin.Kflip.data();
+    const std::vector<double> with = lmk::asymLsSvmSolve(in, lmk::Progress{}).predictions;
+    std::vector<double> other(bin.Kflip.size());
+    for (size_t i = 0; i < other.size(); i++) other[i] = 1e3 * static_cast<double>(i % 7) - bin.Kflip[i];
+    in.Kflip = other.data();
+    const std::vector<double> changed = lmk::asymLsSvmSolve(in, lmk::Progress{}).predictions;
+    // each call solves the system again (a multi-threaded BLAS may differ in the last bits between calls)
+    expect("case1 asym lambda=1, the fixture's Kflip", with, none, 1e-12);
+    expect("case1 asym lambda=1, another Kflip", changed, none, 1e-12);
+    checked++;
+  }
+  if (checked == 0) {
+    std::printf("FAIL: no asym fixture entry with lambda = 1\n");
+    failures++;
+  }
+  auto in = Bind<lmk::AsymLsSvmInput>(bin.Ka, bin.Kax, bin.n, bin.m);
+  in.y = bin.y.data();
+  in.lambdas = {1.0, 0.5};
+  std::string msg;
+  try {
+    lmk::asymLsSvmSolve(in, lmk::Progress{});
+  } catch (const std::invalid_argument& ex) {
+    msg = ex.what();
+  }
+  if (msg.find("lambda = 0.5") == std::string::npos || msg.find("flipped kernel") == std::string::npos) {
+    std::printf("FAIL asym lambda=0.5 without Kflip: '%s'\n", msg.c_str());
+    failures++;
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: test_solvers FIXTURES_DIR\n");
@@ -303,6 +347,7 @@ int main(int argc, char** argv) {
       auto r = lmk::asymLsSvmSolve(in, lmk::Progress{});
       expect("case1 asym lambda=" + std::to_string(in.lambdas[0]), r.predictions, flat(at(e, "predictions")), 1e-9);
     }
+    TestAsymWithoutFlip(bin, at(sv, "asym"));
     testRegularization(bin, labels01);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FAIL: %s\n", e.what());

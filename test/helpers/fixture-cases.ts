@@ -35,7 +35,8 @@ export function caseKernels(
 
 /**
  * Case `cs` of the fixture model entry `A` (of fixtures-a.json or decoders/fixtures-c.json): its kernels
- * for `formulas` on the fixture's inputs with the case's options and batch size 3, then `extra`.
+ * for `formulas` on the fixture's inputs with the case's options and batch size 3, then `extra`. With
+ * asymmetric_signgd its flipped kernel too (the fixtures have it), unless `extra` says otherwise.
  */
 export function fixtureCaseKernels(
   A: FixtureCase,
@@ -52,6 +53,7 @@ export function fixtureCaseKernels(
     labelWordIds: cs.model_mode === 'prompt' ? A.label_word_ids : undefined,
     binary: cs.binary,
     formulas,
+    asymmetricFlipped: formulas.includes('asymmetric_signgd'),
     subset: cs.subset,
     batchSize: 3,
     ...extra,
