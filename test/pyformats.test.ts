@@ -191,6 +191,19 @@ describe('pandas read_csv: missing values and numbers', () => {
     // two blank lines before a record; a last record of two lines without a final newline
     expect(parseCsvRecords('a,1\n\n\nb,2\n', 'r.csv').map((r) => r.line)).toEqual([1, 4]);
     expect(parseCsvRecords('a,1\nb,"x\ny"', 'r.csv').map((r) => r.line)).toEqual([1, 2]);
+    // \r\n inside a quoted field is one line break, as outside (csv-parse's own count has it twice): the
+    // start lines by hand, the same as Python's csv.reader line_num of the record before, plus one and the
+    // blank lines between
+    const crlf = '\r\n\r\na,1\r\n"x\r\ny",2\r\n\r\nb,"p\r\n\r\nq"\r\nc,"r\ns"\r\nd,4\r\n';
+    expect(parseCsvRecords(crlf, 'r.csv')).toEqual([
+      { fields: ['a', '1'], line: 3 },
+      { fields: ['x\r\ny', '2'], line: 4 },
+      { fields: ['b', 'p\r\n\r\nq'], line: 7 },
+      { fields: ['c', 'r\ns'], line: 10 },
+      { fields: ['d', '4'], line: 12 },
+    ]);
+    // the same file with \n line ends has the same lines
+    expect(parseCsvRecords(crlf.replace(/\r\n/g, '\n'), 'r.csv').map((r) => r.line)).toEqual([3, 4, 7, 10, 12]);
     expect(readCsvLikePandas('', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
     expect(readCsvLikePandas('\n\n', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
   });
@@ -198,6 +211,18 @@ describe('pandas read_csv: missing values and numbers', () => {
   it('a quote never closed is a malformed csv, named by file', () => {
     // the line where the open quote is
     expect(() => parseCsvRecords('a,1\nb,"2\n', 'q.csv')).toThrow(/^q\.csv:2: malformed csv: Quote Not Closed/);
+    // the quote runs to the end of the text: the line is the text's last one (5), whatever the line ends,
+    // a \r\n inside the earlier quoted field and the open one included; a BOM is not a line
+    const open = 'a,"1\nx"\nb,"2\ny\nz\n';
+    for (const t of [
+      open,
+      open.replace(/\n/g, '\r\n'),
+      open.replace(/\n/g, '\r'),
+      '\uFEFF' + open.replace(/\n/g, '\r\n').slice(0, -2),
+    ])
+      expect(() => parseCsvRecords(t, 'q.csv'), JSON.stringify(t)).toThrow(
+        /^q\.csv:5: malformed csv: Quote Not Closed: the parsing is finished with an opening quote at line 5$/,
+      );
   });
 });
 
