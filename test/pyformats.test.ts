@@ -243,6 +243,19 @@ describe('pandas DataFrame(rows).to_csv', () => {
     expect(toCsvLikePandas(frameFromRows([[NaN]]))).toBe('""\n');
     expect(toCsvLikePandas(frameFromRows([['', '']]))).toBe(',\n');
     expect(toCsvLikePandas(frameFromRows([['a,b', 'say "x"', 'c\nd']]))).toBe('"a,b","say ""x""","c\nd"\n');
+    // a lone \r is quoted as CPython >= 3.11.9 / 3.12.3 does (gh-67044: \r and \n always quoted; older
+    // Pythons, 3.11.7 included, write it bare with lineterminator '\n'): read back, the row is the same,
+    // where a bare \r would end the record in pandas' tokenizer and csv-parse alike
+    const cr = frameFromRows([
+      ['a\rb', 'c'],
+      ['\r', 'd'],
+    ]);
+    expect(toCsvLikePandas(cr)).toBe('"a\rb",c\n"\r",d\n');
+    expect(readCsvLikePandas(toCsvLikePandas(cr), 'cr.csv').rows).toEqual([
+      ['a\rb', 'c'],
+      ['\r', 'd'],
+    ]);
+    expect(parseCsvRecords('a\rb,c\n', 'bare.csv').map((r) => r.fields)).toEqual([['a'], ['b', 'c']]);
   });
 
   it("Python's repr(float) for each form: 0, -0, the fixed / exponent switch at 1e-4 and 1e16, subnormals", () => {

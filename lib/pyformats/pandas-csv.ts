@@ -9,7 +9,9 @@
 //   cell is numeric (also when an int column has a missing cell, and when every cell is missing), else
 //   object (strings kept verbatim). Missing = empty field or one of pandas' default NA strings.
 //   Not reproduced: bool columns ("True"/"False"), dates, thousands separators; none occur in the task files.
-// - Writing: QUOTE_MINIMAL (a field is quoted when it holds `,`, `"`, `\n` or `\r`; `"` is doubled),
+// - Writing: QUOTE_MINIMAL (a field is quoted when it holds `,`, `"`, `\n` or `\r`; `"` is doubled; a lone
+//   `\r` is quoted as CPython >= 3.11.9 / 3.12.3 does (gh-67044), older Pythons leave it bare with pandas'
+//   `\n` line ends, which reads back as two records; no task file holds a `\r`),
 //   `\n` line ends, NaN as an empty field, int64 as integers, float64 and Python floats as Python's `repr`
 //   (`1.0`, `0.0001`, `1e-05`, `1e+16`).
 import { parse } from 'csv-parse/sync';
