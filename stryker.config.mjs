@@ -30,6 +30,8 @@ const unitTests = [
   'test/lmbff-data.test.ts',
   'test/solvers-mutation.test.ts',
   'test/report-edges.test.ts',
+  'test/task-encoder.test.ts',
+  'test/grids.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
