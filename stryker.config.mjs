@@ -32,6 +32,7 @@ const unitTests = [
   'test/report-edges.test.ts',
   'test/task-encoder.test.ts',
   'test/grids.test.ts',
+  'test/download-synthetic.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
