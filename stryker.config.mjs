@@ -33,6 +33,7 @@ const unitTests = [
   'test/task-encoder.test.ts',
   'test/grids.test.ts',
   'test/download-synthetic.test.ts',
+  'test/solve-params.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
