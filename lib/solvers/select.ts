@@ -96,7 +96,7 @@ export async function selectOnDev(
       const r = await asymLambdas(
         prob,
         { ...grid[idx[0]], lambda: undefined },
-        idx.map((i) => grid[i].lambda ?? 1), // checkParams' default: omega alone (A.3)
+        idx.map((i) => grid[i].lambda ?? 1), // checkParams' default: omega only (A.3)
         opts,
       );
       idx.forEach((i, k) => (scores[i] = score(r.predictions[k])));
