@@ -34,6 +34,7 @@ const unitTests = [
   'test/grids.test.ts',
   'test/download-synthetic.test.ts',
   'test/solve-params.test.ts',
+  'test/linear-probe.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
