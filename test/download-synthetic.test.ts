@@ -34,6 +34,7 @@ const extras: TarInput[] = [
   { path: 'original/GLUE-SST-2/train.tsv', content: 'glue\n' },
   { path: 'original/cr/readme.txt', content: 'no process.py here' },
   { path: 'other/ignored.txt', content: 'outside original/' },
+  { path: 'original/README.txt', content: 'a file, not a task folder' },
 ];
 
 // the checksum list: mr's 15 generated files, and a task the archive does not hold
@@ -88,6 +89,13 @@ describe('downloadData with an archive on disk', () => {
     expect(existsSync(archive)).toBe(true);
     expect(beside(out)).toEqual([]);
     expect(phases.includes('extract') && phases.includes('verify') && !phases.includes('download')).toBe(true);
+    // verify: one call per task found (mr, index 0 of the 2 in the list), then the total
+    const calls: [string, number, number][] = [];
+    await downloadData({ out: fresh(), archive, checksums: sums, onProgress: (p, d, t) => calls.push([p, d, t!]) });
+    expect(calls.filter(([p]) => p === 'verify')).toEqual([
+      ['verify', 0, 2],
+      ['verify', 2, 2],
+    ]);
     // an empty output folder is accepted
     const empty = fresh();
     mkdirSync(empty, { recursive: true });
@@ -144,6 +152,8 @@ describe('downloadData with an archive on disk', () => {
     mkdirSync(join(parent, '.other.partial-4194305'));
     await downloadData({ out, archive: archiveFile(mrEntries), checksums: sums });
     expect(beside(out).sort()).toEqual([`.data.partial-${process.ppid}`, '.data.partial-x', '.other.partial-4194305'].sort());
+    // this process's own stale folder was removed before its new one was made: no junk in the output
+    expect(readdirSync(out)).toEqual(['original']);
   });
 
   it('an aborted signal: nothing installed, the temporary folder removed', async () => {
@@ -202,6 +212,47 @@ describe('downloadData from a loopback server', () => {
     const again = await downloadData({ out: kept, url: `${base}/nothing-here.tar`, checksums: sums });
     expect([again.downloaded, again.verified]).toEqual([0, ['mr']]);
     expect(beside(kept)).toEqual([]);
+  });
+
+  it("progress of the download phase; CR's python: python3 by default, else $LMKERNEL_PYTHON, else the option", async () => {
+    const py = `open('train.csv', 'w').write('1000')\nopen('test.csv', 'w').write('x')\n`;
+    const tar = makeTar([...mrEntries, { path: 'original/cr/process.py', content: py }]);
+    const out = fresh();
+    const seen: [string, number, number | undefined][] = [];
+    const saved = process.env.LMKERNEL_PYTHON;
+    delete process.env.LMKERNEL_PYTHON;
+    try {
+      const r = await downloadData({ out, url: serve(tar), checksums: sums, onProgress: (p, d, t) => seen.push([p, d, t]) });
+      expect(r.cr).toBe('rebalanced');
+      expect(readFileSync(join(out, 'original', 'cr', 'train.csv'), 'utf8')).toBe('250');
+      expect(seen.filter(([p]) => p === 'download').at(-1)).toEqual(['download', tar.length, tar.length]);
+      process.env.LMKERNEL_PYTHON = join(work, 'env-python');
+      const e = await downloadData({ out: fresh(), url: serve(tar), checksums: sums });
+      expect(e.notes.join('\n')).toMatch(/^cr is left out: .*env-python was not found/m);
+      const o = await downloadData({ out: fresh(), url: serve(tar), checksums: sums, python: join(work, 'opt-python') });
+      expect(o.notes.join('\n')).toMatch(/^cr is left out: .*opt-python was not found/m);
+    } finally {
+      if (saved === undefined) delete process.env.LMKERNEL_PYTHON;
+      else process.env.LMKERNEL_PYTHON = saved;
+    }
+  });
+
+  it('a failing cr/process.py is an error after a good download: the download is kept for the next run', async () => {
+    const tar = makeTar([...mrEntries, { path: 'original/cr/process.py', content: 'import sys  # 1000\nsys.exit(3)\n' }]);
+    const out = fresh();
+    await expect(downloadData({ out, url: serve(tar), checksums: sums, python: 'python3' })).rejects.toThrow(
+      /cr\/process\.py failed under python3 \(exit 3\)/,
+    );
+    expect(beside(out)).toEqual(['.data.datasets.tar']);
+    // a changed line: a checksum mismatch while verifying deletes the download
+    const bad = makeTar(
+      mrEntries.map((e) =>
+        e.path === 'original/mr/train.csv' ? { ...e, content: MR_TRAIN.replace('review 0', 'review zero') } : e,
+      ),
+    );
+    const out2 = fresh();
+    await expect(downloadData({ out: out2, url: serve(bad), checksums: sums })).rejects.toThrow(/mr\/16-\d+\/\w+\.csv: md5/);
+    expect(beside(out2)).toEqual([]);
   });
 
   it('a bad download (foreign, truncated) is deleted so that the next run fetches it again; an HTTP error names the URL', async () => {
