@@ -202,6 +202,11 @@ describe('pandas read_csv: missing values and numbers', () => {
       { fields: ['c', 'r\ns'], line: 10 },
       { fields: ['d', '4'], line: 12 },
     ]);
+    // a quote inside an unquoted field is kept (pandas' C tokenizer), not an error
+    expect(parseCsvRecords('a"b,1\nc,d"e"\n', 'r.csv').map((r) => r.fields)).toEqual([
+      ['a"b', '1'],
+      ['c', 'd"e"'],
+    ]);
     // the same file with \n line ends has the same lines
     expect(parseCsvRecords(crlf.replace(/\r\n/g, '\n'), 'r.csv').map((r) => r.line)).toEqual([3, 4, 7, 10, 12]);
     expect(readCsvLikePandas('', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
@@ -223,6 +228,11 @@ describe('pandas read_csv: missing values and numbers', () => {
       expect(() => parseCsvRecords(t, 'q.csv'), JSON.stringify(t)).toThrow(
         /^q\.csv:5: malformed csv: Quote Not Closed: the parsing is finished with an opening quote at line 5$/,
       );
+    // two-digit lines: 12, where csv-parse counts 13 (the \r\n inside the open quote twice)
+    const long = 'a,1\r\n'.repeat(10) + 'b,"2\r\nz\r\n';
+    expect(() => parseCsvRecords(long, 'q.csv')).toThrow(
+      /^q\.csv:12: malformed csv: Quote Not Closed: the parsing is finished with an opening quote at line 12$/,
+    );
   });
 });
 

@@ -88,8 +88,7 @@ export function parseCsvRecords(text: string, file: string): { fields: string[];
     let line = err.lines;
     let message = err.message;
     if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
-      const t = text.replace(/^\uFEFF/, '');
-      line = (t.match(LINE_BREAK)?.length ?? 0) + (/(?:\r\n|\n|\r)$/.test(t) ? 0 : 1);
+      line = (text.match(LINE_BREAK)?.length ?? 0) + (/(?:\r\n|\n|\r)$/.test(text) ? 0 : 1);
       message = message.replace(/at line \d+/, `at line ${line}`);
     }
     throw new InputError(`${file}${line ? `:${line}` : ''}`, `malformed csv: ${message}`);
