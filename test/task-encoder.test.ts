@@ -4,6 +4,8 @@
 // tokenizers of test/fixtures/tokenizers.
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../lib/errors.js';
+import { CAUSAL_TEMPLATES } from '../lib/prompts/causal.js';
+import { taskPrompt } from '../lib/prompts/tasks.js';
 import { encodeExamples, taskEncoder } from '../lib/prompts/taskEncoder.js';
 import type { Example } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
@@ -29,6 +31,18 @@ describe('encodeExamples', () => {
     );
     // the standard encoding has no mask position
     expect(encodeExamples(enc, 'standard', examples(cs), 'train')).toEqual(cs.map((c) => ({ input_ids: c.standard.input_ids })));
+  });
+
+  it("the template: the task's, its causal one for a causal LM, or the one given (causal or not)", () => {
+    const tok = loadTokenizer(tokenizerDirs.roberta);
+    const own = taskPrompt('SST-2').template;
+    expect(CAUSAL_TEMPLATES['SST-2']).not.toBe(own);
+    expect(taskEncoder(tok, 'SST-2').prompt.template).toBe(own);
+    expect(taskEncoder(tok, 'SST-2', { causal: false }).prompt.template).toBe(own);
+    expect(taskEncoder(tok, 'SST-2', { causal: true }).prompt.template).toBe(CAUSAL_TEMPLATES['SST-2']);
+    const given = '*cls**sent_0*_So_it_was*mask*.*sep+*';
+    expect(taskEncoder(tok, 'SST-2', { causal: true, template: given }).prompt.template).toBe(given);
+    expect(taskEncoder(tok, 'SST-2', { template: given }).template.source).toBe(given);
   });
 
   it('an empty list gives no inputs', () => {
