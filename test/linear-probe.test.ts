@@ -52,7 +52,7 @@ describe('linearProbe', () => {
   });
 
   it('cross-validation: each score is the mean test-fold accuracy of a fit on the other folds; the first best C wins', () => {
-    const Cs = [1e-4, 0.05, 1, 100];
+    const Cs = [100, 1]; // the best is not the first (0.6 and 29/45)
     const r = linearProbe(X3, y3, 3, { Cs, folds: 3 });
     const folds = stratifiedFolds(y3, 3);
     const want = Cs.map((C) => {
@@ -71,8 +71,10 @@ describe('linearProbe', () => {
       return sum / 3;
     });
     expect(r.cvScores).toEqual(want);
+    want.forEach((v, i) => expect(v * 45, String(i)).toBeCloseTo([27, 29][i], 9));
     expect(new Set(want).size).toBeGreaterThan(1);
     const best = want.indexOf(Math.max(...want));
+    expect(best).toBeGreaterThan(0);
     expect([r.C, r.Cs]).toEqual([Cs[best], Cs]);
     // the final fit on all data at that C is stationary, and its train accuracy is the head's
     for (const v of gradient(X3, y3, r.weight, r.bias, r.C)) expect(Math.abs(v)).toBeLessThan(1e-3);
@@ -104,6 +106,12 @@ describe('linearProbe', () => {
     expect(r.cvScores).toEqual([]);
   });
 
+  it('stratified folds use the sorted classes, whatever order they first appear in', () => {
+    // by hand, as sklearn 0.24: classes [0, 1], sorted codes [0, 1, 1, 1]; fold 0 takes codes 0 and 2 (one
+    // of each class), fold 1 codes 1 and 3 (two of class 1): class 0 -> fold 0; class 1 -> folds 0, 1, 1
+    expect(Array.from(stratifiedFolds([1, 1, 1, 0], 2))).toEqual([0, 1, 1, 0]);
+  });
+
   it('L-BFGS speed on an ill-conditioned problem (feature scales 1 and 30): few iterations, stationary', () => {
     const X = X3.map(([a, b]) => [a, 30 * b]);
     const r = linearProbe(X, y3, 3, { C: 10, tol: 1e-6 });
@@ -121,6 +129,8 @@ describe('linearProbe', () => {
     expect([none.iterations, none.converged, none.weight.flat().every((v) => v === 0)]).toEqual([0, false, true]);
     const done = linearProbe(X3, y3, 3, { C: 1, tol: 1e6 });
     expect([done.iterations, done.converged, done.bias]).toEqual([0, true, [0, 0, 0]]);
+    // all logits 0: ties go to the first class (2 of the 3 examples here)
+    expect(linearProbe([[1], [2], [3]], [0, 0, 1], 2, { C: 1, tol: 1e6 }).trainAccuracy).toBe(2 / 3);
     // the default tolerance: max |gradient| <= 1e-4 or a relative decrease <= 2.2e-9
     const def = linearProbe(X3, y3, 3, { C: 1 });
     expect(def.converged).toBe(true);
@@ -178,6 +188,6 @@ describe('linearProbe', () => {
       'linear probe: 4-fold cross-validation needs at least 4 training examples, got 3',
     );
     // exactly as many examples as folds is allowed
-    expect(linearProbe([[1], [2], [3], [4]], [0, 1, 0, 1], 2, { folds: 2, Cs: [1] }).cvScores).toHaveLength(1);
+    expect(linearProbe([[1], [2], [3], [4]], [0, 1, 0, 1], 2, { folds: 4, Cs: [1] }).cvScores).toHaveLength(1);
   });
 });
