@@ -12,6 +12,27 @@ const bin = rob.cases[1];
 const labels: number[] = rob.inputs.prompt.test_labels;
 
 describe('selectOnDev defaults', () => {
+  it('refuses an empty or missing grid and a bad setting before fitting anything', async () => {
+    const k = bin.kernels.sgd;
+    const input = {
+      kernelTrainTrain: k.train_train,
+      kernelTrainDev: k.train_test,
+      trainLabels: rob.inputs.prompt.train_labels,
+      devLabels: labels,
+      numClasses: 2,
+      binary: true,
+      solver: 'lstsq' as const,
+    };
+    await expect(selectOnDev({ ...input, grid: [] })).rejects.toThrow(
+      "option 'grid': expected a non-empty array of settings, received an array of length 0",
+    );
+    await expect(selectOnDev({ ...input, grid: 'x' as never })).rejects.toThrow(
+      `option 'grid': expected a non-empty array of settings, received "x"`,
+    );
+    // lstsq's grid call checks lambdas and scales only: the other keys are checked per setting first
+    await expect(selectOnDev({ ...input, grid: [{}, { foo: 1 } as never] })).rejects.toThrow(/^option 'params\.foo'/);
+  });
+
   it("asym: a setting without lambda is scored at lambda 1, the fixture's predictions", async () => {
     const k = bin.kernels.asymmetric_signgd;
     const seen: number[][] = [];

@@ -92,6 +92,8 @@ describe('checkParams', () => {
       `option 'params.foo': expected one of kernelRegularization, f0Scaling, C, epsilon, gamma, lambda, tol, maxIter, method, received "foo"`,
     );
     expect(message(() => checkParams('lstsq', 3 as never, {}))).toBe("option 'params': expected an object, received 3");
+    // null is absent, as undefined (params ?? {})
+    expect(checkParams('lstsq', null as never, {})).toEqual(defaults.lstsq);
     // the bounds: 0 is allowed where >= 0, the smallest positive where > 0
     expect(checkParams('svr', { kernelRegularization: 0, epsilon: 0, C: 5e-324, tol: 5e-324, maxIter: 1 }, {})).toMatchObject({
       kernelRegularization: 0,
@@ -180,6 +182,12 @@ describe('prepareProblem', () => {
     expect(message(() => prepareProblem({ ...base, kernelTrainTest: kernel(3, 2, 3) }), InputError)).toBe(
       'kernelTrainTest: shape [3, 2, 3, 2] does not match the train x train kernel [2, 2, 2, 2]: expected [2, 2, 3, 2]',
     );
+    // each input is named in its own errors
+    expect(message(() => prepareProblem({ ...base, numClasses: 1 }))).toMatch(/^option 'numClasses': /);
+    expect(message(() => prepareProblem({ ...base, kernelTrainTrain: 'k' as never }), InputError)).toMatch(/^kernelTrainTrain: /);
+    expect(message(() => prepareProblem({ ...base, kernelTrainTest: 'k' as never }), InputError)).toMatch(/^kernelTrainTest: /);
+    expect(message(() => prepareProblem({ ...base, f0Train: [[1]] }), InputError)).toMatch(/^f0Train: /);
+    expect(message(() => prepareProblem({ ...base, f0Test: [[1]] }), InputError)).toMatch(/^f0Test: /);
     expect(message(() => prepareProblem({ ...base, testLabels: [0, 1] }), InputError)).toBe(
       'testLabels: 2 labels do not match kernelTrainTest of shape [2, 2, 3, 2] (3 test examples)',
     );
