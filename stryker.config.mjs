@@ -30,6 +30,11 @@ const unitTests = [
   'test/lmbff-data.test.ts',
   'test/solvers-mutation.test.ts',
   'test/report-edges.test.ts',
+  'test/task-encoder.test.ts',
+  'test/grids.test.ts',
+  'test/download-synthetic.test.ts',
+  'test/solve-params.test.ts',
+  'test/linear-probe.test.ts',
 ];
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

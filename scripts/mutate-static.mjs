@@ -7,7 +7,11 @@
 // runs the unit test files there (`vitest run --bail 1`), and records killed / survived. The checkout is
 // only read.
 //
-//   node scripts/mutate-static.mjs [REPORT (reports/mutation/mutation.json)] [OUT (reports/mutation/static.json)]
+//   node scripts/mutate-static.mjs [--alive] [REPORT (reports/mutation/mutation.json)] [OUT (reports/mutation/static.json)]
+//
+// --alive: every Survived / NoCoverage mutant of the report, static or not (a re-check after new tests:
+// each was type-checked by Stryker already, so this is faster than a Stryker re-run). A test run past
+// $LMK_MUTATE_TIMEOUT_S seconds (default 120) counts as killed (a timeout, as in Stryker).
 //
 // Test files: those of the default unit list of stryker.config.mjs that import the mutated module. Exit
 // status 0 when no static mutant survived.
@@ -17,8 +21,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const reportPath = resolve(process.argv[2] ?? join(root, 'reports/mutation/mutation.json'));
-const outPath = resolve(process.argv[3] ?? join(root, 'reports/mutation/static.json'));
+const argv = process.argv.slice(2);
+const alive = argv[0] === '--alive';
+if (alive) argv.shift();
+const reportPath = resolve(argv[0] ?? join(root, 'reports/mutation/mutation.json'));
+const outPath = resolve(argv[1] ?? join(root, 'reports/mutation/static.json'));
+const timeoutMs = 1000 * Number(process.env.LMK_MUTATE_TIMEOUT_S ?? 120);
 const work = join(process.env.LMK_MUTATE_DIR ?? '/tmp/lmk-mutate', 'static');
 if (work === root || work.startsWith(root + '/')) throw new Error('mutate-static: LMK_MUTATE_DIR must be outside the checkout');
 
@@ -52,17 +60,24 @@ for (const [file, entry] of Object.entries(report.files)) {
   // line and column are 1-based, the end column exclusive
   const offset = (l, c) => lines.slice(0, l - 1).reduce((n, s) => n + s.length + 1, 0) + c - 1;
   for (const m of entry.mutants) {
-    if (!m.static || !['Survived', 'NoCoverage', 'Ignored'].includes(m.status)) continue;
+    if (
+      alive
+        ? !['Survived', 'NoCoverage'].includes(m.status)
+        : !m.static || !['Survived', 'NoCoverage', 'Ignored'].includes(m.status)
+    )
+      continue;
     const a = offset(m.location.start.line, m.location.start.column);
     const b = offset(m.location.end.line, m.location.end.column);
     writeFileSync(target, original.slice(0, a) + m.replacement + original.slice(b));
-    const r = spawnSync('npx', ['vitest', 'run', '--bail', '1', ...testsOf(file)], {
+    const r = spawnSync(join(work, 'node_modules', '.bin', 'vitest'), ['run', '--bail', '1', ...testsOf(file)], {
       cwd: work,
       encoding: 'utf8',
       env: { ...process.env, NO_COLOR: '1' },
+      timeout: timeoutMs,
+      killSignal: 'SIGTERM',
     });
-    const status = r.status === 0 ? 'Survived' : 'Killed';
-    if (status === 'Killed') killed++;
+    const status = r.status === 0 ? 'Survived' : r.error || r.signal ? 'Timeout' : 'Killed';
+    if (status !== 'Survived') killed++;
     else survived++;
     results.push({ file, id: m.id, location: m.location, mutatorName: m.mutatorName, replacement: m.replacement, status });
     console.log(`${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${status}`);
@@ -74,5 +89,7 @@ writeFileSync(
   outPath,
   JSON.stringify({ date: new Date().toISOString(), report: reportPath, testFiles, results }, null, 1) + '\n',
 );
-console.log(`mutate-static: ${killed + survived} static mutants: ${killed} killed, ${survived} survived (${outPath})`);
+console.log(
+  `mutate-static: ${killed + survived} ${alive ? 'alive' : 'static'} mutants: ${killed} killed, ${survived} survived (${outPath})`,
+);
 process.exit(survived === 0 ? 0 : 1);

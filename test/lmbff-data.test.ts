@@ -18,6 +18,7 @@ import {
 } from '../lib/data/lmbff-check.js';
 import { swapInGlueSst2, sedThousandTo250, rebalanceCr, agNewsNote } from '../lib/data/lmbff-fixups.js';
 import { generateForSeed, loadKShotSource } from '../lib/data/kshot.js';
+import type { LmkError } from '../lib/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lmk-lmbff-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -270,6 +271,45 @@ describe('fixups', () => {
     expect(() => rebalanceCr(o, py)).toThrow(
       'cr/process.py ran but wrote no cr/test.csv (not the script download_dataset.sh expects)',
     );
+  });
+
+  it('rebalanceCr: the environment, an unquoted module name, error codes, train.csv missing, a spawn error', () => {
+    const o = folder();
+    const py = join(tmp, 'fake-python-env');
+    writeFileSync(py, '#!/bin/sh\nsh "$1"\n', { mode: 0o755 });
+    // the script sees the caller's environment and PYTHONDONTWRITEBYTECODE=1
+    process.env.LMK_TEST_MARK = 'seen';
+    write(join(o, 'cr', 'process.py'), 'echo "$PYTHONDONTWRITEBYTECODE $LMK_TEST_MARK 1000" > train.csv; : > test.csv\n');
+    expect(rebalanceCr(o, py)).toEqual({ status: 'rebalanced' });
+    delete process.env.LMK_TEST_MARK;
+    expect(readFileSync(join(o, 'cr', 'train.csv'), 'utf8')).toBe('1 seen 250\n');
+    // Python 2's message has no quotes around the name
+    write(join(o, 'cr', 'process.py'), 'echo 1000; echo "ImportError: No module named pandas" >&2; exit 1\n');
+    expect(rebalanceCr(o, py).note).toMatch(/^cr is left out: cr\/process\.py needs the Python module 'pandas', which /);
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as LmkError).code, (e as Error).message];
+      }
+      return ['no error'];
+    };
+    write(join(o, 'cr', 'process.py'), 'echo 1000; echo oops >&2; exit 2\n');
+    expect(code(() => rebalanceCr(o, py))).toEqual(['LMK_BAD_INPUT', `cr/process.py failed under ${py} (exit 2):\noops`]);
+    write(join(o, 'cr', 'process.py'), 'echo 1000 > test.csv\n');
+    expect(code(() => rebalanceCr(o, py))).toEqual([
+      'LMK_BAD_INPUT',
+      'cr/process.py ran but wrote no cr/train.csv (not the script download_dataset.sh expects)',
+    ]);
+    // an interpreter that cannot be run (not executable): an error, not a note; cr is kept
+    const notExec = join(tmp, 'not-executable-python');
+    writeFileSync(notExec, '#!/bin/sh\n', { mode: 0o644 });
+    write(join(o, 'cr', 'process.py'), 'n = 1000\n');
+    expect(code(() => rebalanceCr(o, notExec))).toEqual([
+      'LMK_BAD_INPUT',
+      `cr/process.py could not be run with ${notExec}: spawnSync ${notExec} EACCES`,
+    ]);
+    expect(existsSync(join(o, 'cr', 'process.py'))).toBe(true);
   });
 
   it('agNewsNote names both files', () => {

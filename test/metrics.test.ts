@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { accuracy, f1Binary, matthewsCorrcoef, computeMetrics, selectionMetric } from '../lib/metrics.js';
+import type { LmkError } from '../lib/errors.js';
 
 describe('accuracy / F1 / MCC', () => {
   it('accuracy is the fraction of equal indices', () => {
@@ -53,5 +54,19 @@ describe('computeMetrics / selectionMetric', () => {
     expect(() => computeMetrics('RTE', [0, 2], [0, 1])).toThrow('metrics: prediction 1 is 2, not a label index in [0, 1]');
     expect(() => computeMetrics('sst-5', [0], [0.5])).toThrow('metrics: label 0 is 0.5, not a label index in [0, 4]');
     expect(() => computeMetrics('nope', [0], [0])).toThrow("unknown task 'nope'");
+    // without a task there is no label count: any integer >= 0; a bad value at index 0; the error codes
+    const codeOf = (f: () => unknown): string[] => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as LmkError).code, (e as Error).message];
+      }
+      return ['no error'];
+    };
+    expect(accuracy([7], [7])).toBe(1);
+    expect(codeOf(() => accuracy([-1, 0], [0, 0]))).toEqual(['LMK_BAD_INPUT', 'metrics: prediction 0 is -1, not a label index']);
+    expect(codeOf(() => f1Binary([0, 0], [0, -2]))).toEqual(['LMK_BAD_INPUT', 'metrics: label 1 is -2, not a label index']);
+    expect(codeOf(() => matthewsCorrcoef([0], [0, 1]))).toEqual(['LMK_BAD_INPUT', 'metrics: 1 predictions but 2 labels']);
+    expect(codeOf(() => accuracy([], []))).toEqual(['LMK_BAD_INPUT', 'metrics: no examples (empty predictions and labels)']);
   });
 });

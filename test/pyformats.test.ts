@@ -191,6 +191,24 @@ describe('pandas read_csv: missing values and numbers', () => {
     // two blank lines before a record; a last record of two lines without a final newline
     expect(parseCsvRecords('a,1\n\n\nb,2\n', 'r.csv').map((r) => r.line)).toEqual([1, 4]);
     expect(parseCsvRecords('a,1\nb,"x\ny"', 'r.csv').map((r) => r.line)).toEqual([1, 2]);
+    // \r\n inside a quoted field is one line break, as outside (csv-parse's own count has it twice): the
+    // start lines by hand, the same as Python's csv.reader line_num of the record before, plus one and the
+    // blank lines between
+    const crlf = '\r\n\r\na,1\r\n"x\r\ny",2\r\n\r\nb,"p\r\n\r\nq"\r\nc,"r\ns"\r\nd,4\r\n';
+    expect(parseCsvRecords(crlf, 'r.csv')).toEqual([
+      { fields: ['a', '1'], line: 3 },
+      { fields: ['x\r\ny', '2'], line: 4 },
+      { fields: ['b', 'p\r\n\r\nq'], line: 7 },
+      { fields: ['c', 'r\ns'], line: 10 },
+      { fields: ['d', '4'], line: 12 },
+    ]);
+    // a quote inside an unquoted field is kept (pandas' C tokenizer), not an error
+    expect(parseCsvRecords('a"b,1\nc,d"e"\n', 'r.csv').map((r) => r.fields)).toEqual([
+      ['a"b', '1'],
+      ['c', 'd"e"'],
+    ]);
+    // the same file with \n line ends has the same lines
+    expect(parseCsvRecords(crlf.replace(/\r\n/g, '\n'), 'r.csv').map((r) => r.line)).toEqual([3, 4, 7, 10, 12]);
     expect(readCsvLikePandas('', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
     expect(readCsvLikePandas('\n\n', 'e.csv')).toEqual({ dtypes: [], rows: [], lines: [] });
   });
@@ -198,6 +216,23 @@ describe('pandas read_csv: missing values and numbers', () => {
   it('a quote never closed is a malformed csv, named by file', () => {
     // the line where the open quote is
     expect(() => parseCsvRecords('a,1\nb,"2\n', 'q.csv')).toThrow(/^q\.csv:2: malformed csv: Quote Not Closed/);
+    // the quote runs to the end of the text: the line is the text's last one (5), whatever the line ends,
+    // a \r\n inside the earlier quoted field and the open one included; a BOM is not a line
+    const open = 'a,"1\nx"\nb,"2\ny\nz\n';
+    for (const t of [
+      open,
+      open.replace(/\n/g, '\r\n'),
+      open.replace(/\n/g, '\r'),
+      '\uFEFF' + open.replace(/\n/g, '\r\n').slice(0, -2),
+    ])
+      expect(() => parseCsvRecords(t, 'q.csv'), JSON.stringify(t)).toThrow(
+        /^q\.csv:5: malformed csv: Quote Not Closed: the parsing is finished with an opening quote at line 5$/,
+      );
+    // two-digit lines: 12, where csv-parse counts 13 (the \r\n inside the open quote twice)
+    const long = 'a,1\r\n'.repeat(10) + 'b,"2\r\nz\r\n';
+    expect(() => parseCsvRecords(long, 'q.csv')).toThrow(
+      /^q\.csv:12: malformed csv: Quote Not Closed: the parsing is finished with an opening quote at line 12$/,
+    );
   });
 });
 
@@ -218,6 +253,19 @@ describe('pandas DataFrame(rows).to_csv', () => {
     expect(toCsvLikePandas(frameFromRows([[NaN]]))).toBe('""\n');
     expect(toCsvLikePandas(frameFromRows([['', '']]))).toBe(',\n');
     expect(toCsvLikePandas(frameFromRows([['a,b', 'say "x"', 'c\nd']]))).toBe('"a,b","say ""x""","c\nd"\n');
+    // a lone \r is quoted as CPython >= 3.11.9 / 3.12.3 does (gh-67044: \r and \n always quoted; older
+    // Pythons, 3.11.7 included, write it bare with lineterminator '\n'): read back, the row is the same,
+    // where a bare \r would end the record in pandas' tokenizer and csv-parse alike
+    const cr = frameFromRows([
+      ['a\rb', 'c'],
+      ['\r', 'd'],
+    ]);
+    expect(toCsvLikePandas(cr)).toBe('"a\rb",c\n"\r",d\n');
+    expect(readCsvLikePandas(toCsvLikePandas(cr), 'cr.csv').rows).toEqual([
+      ['a\rb', 'c'],
+      ['\r', 'd'],
+    ]);
+    expect(parseCsvRecords('a\rb,c\n', 'bare.csv').map((r) => r.fields)).toEqual([['a'], ['b', 'c']]);
   });
 
   it("Python's repr(float) for each form: 0, -0, the fixed / exponent switch at 1e-4 and 1e16, subnormals", () => {

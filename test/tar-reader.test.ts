@@ -220,8 +220,13 @@ describe('extractTar', () => {
       return 'no error';
     };
     expect(msg(Buffer.alloc(0))).toBe('not a tar archive (the file is empty)');
-    // shorter than one header: not a tar archive (the message says "empty" for any file under 512 bytes)
-    expect(msg(Buffer.alloc(100))).toMatch(/^not a tar archive/);
+    // shorter than one header: not a tar archive, and not empty either
+    expect(msg(Buffer.alloc(100))).toBe('not a tar archive (the file has 100 bytes, less than one 512-byte tar header)');
+    expect(msg(Buffer.alloc(511, 0x41))).toBe('not a tar archive (the file has 511 bytes, less than one 512-byte tar header)');
+    // a partial header after a first entry: truncated
+    expect(msg(Buffer.concat([header('f', 1, '0'), body('x'), Buffer.alloc(100)]))).toBe(
+      'the archive is truncated: no end-of-archive marker after 1 entries (download it again)',
+    );
     const bad = header('f', 1, '0');
     bad[0] ^= 1;
     expect(msg(Buffer.concat([bad, body('x'), end]))).toBe('not a tar archive (its first header has a bad checksum)');
@@ -282,11 +287,119 @@ describe('extractTar', () => {
   });
 });
 
+describe('extractTar: fields and records at their edges', () => {
+  const names = (bytes: Buffer) => {
+    const d = dest();
+    const seen: string[] = [];
+    extractTar(archive(bytes), d, { filter: (e) => (seen.push(`${e.type}:${e.path}:${e.size}`), true) });
+    return { d, seen };
+  };
+
+  it('a GNU base-256 size of two non-zero bytes; octal sizes padded with spaces; junk before the digits', () => {
+    const big = Buffer.alloc(12);
+    big[0] = 0x80;
+    big[10] = 1;
+    big[11] = 2; // 1 * 256 + 2 = 258
+    const { d, seen } = names(Buffer.concat([header('b.txt', big, '0'), body('y'.repeat(258)), end]));
+    expect(seen).toEqual(['file:b.txt:258']);
+    expect(readFileSync(join(d, 'b.txt'), 'utf8')).toBe('y'.repeat(258));
+    // "    12 " (old tars pad with spaces): 10 bytes
+    const spaced = Buffer.from('    12 \0\0\0\0\0');
+    expect(names(Buffer.concat([header('s.txt', spaced, '0'), body('0123456789'), end])).seen).toEqual(['file:s.txt:10']);
+    // "18 1": not an octal number, even though it ends in one
+    expect(() => extractTar(archive(Buffer.concat([header('j', Buffer.from('18 1\0'), '0'), end])), dest())).toThrow(
+      'a tar header at byte 0 has a bad size field',
+    );
+  });
+
+  it('a name filling its 100 bytes (no NUL); a v7 header (no ustar magic) ignores the prefix field', () => {
+    const long = 'n'.repeat(96) + '.txt';
+    expect(names(Buffer.concat([header(long, 1, '0'), body('1'), end])).seen).toEqual([`file:${long}:1`]);
+    const v7 = header('v7.txt', 1, '0', 'some/prefix');
+    v7.fill(0, 257, 265);
+    const { d, seen } = names(Buffer.concat([sign(v7), body('7'), end]));
+    expect(seen).toEqual(['file:v7.txt:1']);
+    expect(readFileSync(join(d, 'v7.txt'), 'utf8')).toBe('7');
+  });
+
+  it("a global pax record stays after an 'x' one; a global size; a pax record without '=' is ignored", () => {
+    const g = pax([['path', 'global.txt']]);
+    const x = pax([['path', 'own.txt']]);
+    const { d, seen } = names(
+      Buffer.concat([
+        header('pax/g', g.length, 'g'),
+        body(g),
+        header('a', 1, '0'),
+        body('1'),
+        header('pax/x', x.length, 'x'),
+        body(x),
+        header('b', 1, '0'),
+        body('2'),
+        header('c', 1, '0'),
+        body('3'),
+        end,
+      ]),
+    );
+    expect(seen).toEqual(['file:global.txt:1', 'file:own.txt:1', 'file:global.txt:1']);
+    expect(readFileSync(join(d, 'global.txt'), 'utf8')).toBe('3');
+    expect(readFileSync(join(d, 'own.txt'), 'utf8')).toBe('2');
+    // a global size applies to the entries after it
+    const gs = pax([['size', '3']]);
+    const r = names(Buffer.concat([header('pax/g', gs.length, 'g'), body(gs), header('s', 0, '0'), body('abc'), end]));
+    expect(r.seen).toEqual(['file:s:3']);
+    expect(readFileSync(join(r.d, 's'), 'utf8')).toBe('abc');
+    // "pathX" has no '=': no record, the header's name stays; "=v" has an empty key: ignored as well
+    const odd = '8 pathX\n' + '7 =v.t\n';
+    expect(names(Buffer.concat([header('pax/x', odd.length, 'x'), body(odd), header('plain', 0, '0'), end])).seen).toEqual([
+      'file:plain:0',
+    ]);
+  });
+
+  it("folders: not made when filtered out, made with their parents; a folder's size field is read past", () => {
+    const { d, seen } = names(
+      Buffer.concat([header('deep/er/dir', 0, '5'), header('sized', 5, '5'), body('12345'), header('f', 1, '0'), body('z'), end]),
+    );
+    expect(seen).toEqual(['directory:deep/er/dir:0', 'directory:sized:0', 'file:f:1']);
+    expect(existsSync(join(d, 'deep/er/dir'))).toBe(true);
+    expect(readFileSync(join(d, 'f'), 'utf8')).toBe('z');
+    const e = dest();
+    expect(extractTar(archive(Buffer.concat([header('skip', 0, '5'), end])), e, { filter: () => false })).toEqual({
+      files: 0,
+      directories: 0,
+      bytes: 0,
+    });
+    expect(readdirSync(e)).toEqual([]);
+  });
+
+  it('the message names what the archive ends in: a pax header, a folder; a 1 MiB long name is still read', () => {
+    const msg = (bytes: Buffer) => {
+      try {
+        extractTar(archive(bytes), dest());
+      } catch (e) {
+        return (e as Error).message.replace(/^.*?\.tar: /, '');
+      }
+      return 'no error';
+    };
+    expect(msg(Buffer.concat([header('p', 600, 'x'), Buffer.alloc(512)]))).toBe(
+      'the archive is truncated: it ends inside the pax header at byte 0 (download it again)',
+    );
+    expect(msg(Buffer.concat([header('d', 600, '5'), Buffer.alloc(512)]))).toBe(
+      "the archive is truncated: it ends inside the entry 'd' (download it again)",
+    );
+    // exactly 1 MiB is not "implausibly large": the archive ends inside it
+    expect(msg(Buffer.concat([header('L', 2 ** 20, 'L'), end]))).toBe(
+      'the archive is truncated: it ends inside the GNU long name at byte 0 (download it again)',
+    );
+  });
+});
+
 describe('safeTarPath', () => {
   it('drops ./, empty and trailing parts; refuses absolute, drive, backslash and .. paths', () => {
     expect(safeTarPath('./a//b/./c/', 'x.tar')).toBe('a/b/c');
     expect(safeTarPath('./', 'x.tar')).toBe('');
     expect(safeTarPath('a..b/c', 'x.tar')).toBe('a..b/c');
+    // a drive letter only at the start
+    expect(safeTarPath('dir/c:x', 'x.tar')).toBe('dir/c:x');
     for (const p of ['/etc/x', 'C:/x', 'c:x', 'a\\b'])
       expect(() => safeTarPath(p, 'x.tar'), p).toThrow(
         `x.tar: refusing the entry '${p}': an absolute path (or a backslash) in the archive`,

@@ -182,7 +182,13 @@ export function extractTar(archive: string, dest: string, opts: ExtractOptions =
       const at = rd.offset;
       const h = rd.read(BLOCK);
       if (h.length < BLOCK) {
-        if (entries === 0 && at === 0) throw new InputError(archive, 'not a tar archive (the file is empty)');
+        if (at === 0)
+          throw new InputError(
+            archive,
+            h.length === 0
+              ? 'not a tar archive (the file is empty)'
+              : `not a tar archive (the file has ${h.length} bytes, less than one 512-byte tar header)`,
+          );
         throw new InputError(
           archive,
           `the archive is truncated: no end-of-archive marker after ${entries} entries (download it again)`,

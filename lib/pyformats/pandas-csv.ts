@@ -9,7 +9,9 @@
 //   cell is numeric (also when an int column has a missing cell, and when every cell is missing), else
 //   object (strings kept verbatim). Missing = empty field or one of pandas' default NA strings.
 //   Not reproduced: bool columns ("True"/"False"), dates, thousands separators; none occur in the task files.
-// - Writing: QUOTE_MINIMAL (a field is quoted when it holds `,`, `"`, `\n` or `\r`; `"` is doubled),
+// - Writing: QUOTE_MINIMAL (a field is quoted when it holds `,`, `"`, `\n` or `\r`; `"` is doubled; a lone
+//   `\r` is quoted as CPython >= 3.11.9 / 3.12.3 does (gh-67044), older Pythons leave it bare with pandas'
+//   `\n` line ends, which reads back as two records; no task file holds a `\r`),
 //   `\n` line ends, NaN as an empty field, int64 as integers, float64 and Python floats as Python's `repr`
 //   (`1.0`, `0.0001`, `1e-05`, `1e+16`).
 import { parse } from 'csv-parse/sync';
@@ -64,6 +66,8 @@ function parseFloatLikePandas(s: string): number {
   return Number(t);
 }
 
+const LINE_BREAK = /\r\n|\n|\r/g;
+
 /** Splits a csv text into records the way pandas' C tokenizer does (see the file comment). */
 export function parseCsvRecords(text: string, file: string): { fields: string[]; line: number }[] {
   let records: { record: string[]; info: { lines: number }; raw: string }[];
@@ -78,13 +82,25 @@ export function parseCsvRecords(text: string, file: string): { fields: string[];
       raw: true,
     });
   } catch (e) {
-    const err = e as Error & { lines?: number };
-    throw new InputError(`${file}${err.lines ? `:${err.lines}` : ''}`, `malformed csv: ${err.message}`);
+    const err = e as Error & { lines?: number; code?: string };
+    // csv-parse counts a \r\n inside a quoted field as two lines; an unclosed quote runs to the end of the
+    // text, so the line it reports is the text's last one: counted here with \r\n as one line break
+    let line = err.lines;
+    let message = err.message;
+    if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+      line = (text.match(LINE_BREAK)?.length ?? 0) + (/(?:\r\n|\n|\r)$/.test(text) ? 0 : 1);
+      message = message.replace(/at line \d+/, `at line ${line}`);
+    }
+    throw new InputError(`${file}${line ? `:${line}` : ''}`, `malformed csv: ${message}`);
   }
+  // csv-parse's line count at a record's end counts each \r\n inside a quoted field twice: the start line
+  // is that count less the record's inner line breaks and every \r\n inside quotes so far
+  let crlfInQuotes = 0;
   return records.map((r) => {
     const body = r.raw.replace(/^(?:\r\n|\n|\r)+/, '').replace(/(?:\r\n|\n|\r)$/, '');
-    const inner = body.match(/\r\n|\n|\r/g)?.length ?? 0;
-    return { fields: r.record, line: r.info.lines - inner };
+    const inner = body.match(LINE_BREAK)?.length ?? 0;
+    crlfInQuotes += body.match(/\r\n/g)?.length ?? 0;
+    return { fields: r.record, line: r.info.lines - inner - crlfInQuotes };
   });
 }
 
