@@ -7,33 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../lib/prompts/index.js';
 import { getTask } from '../lib/tasks/index.js';
-import { loadEncodedSplits, runFinetuneExperiment, type FinetuneRunOptions } from '../lib/experiments/index.js';
+import { loadEncodedSplits, runFinetuneExperiment } from '../lib/experiments/index.js';
 import { chiFromLogits, chiStats, loraKernel, loraVsFull, relativeDifference } from '../lib/behaviour/measures.js';
 import { run as behaviourCli } from '../lib/cli/behaviour.js';
 import { fixtureModelDir, maxRelErr, needsData, tokenizerDirs } from './helpers/fixtures.js';
-import { dataDir, tokenizerDir } from './helpers/runner.js';
+import { dataDir, tokenizerDir, ftBase } from './helpers/runner.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-beh-'));
-
-function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
-  return {
-    task: 'SST-2',
-    k: 16,
-    seeds: [42],
-    dataDir,
-    modelDir: fixtureModelDir('roberta'),
-    tokenizerDir,
-    output: 'prompt',
-    optimizer: 'sgd',
-    lrs: [1e-2],
-    batchSizes: [8],
-    steps: 4,
-    evalEvery: 2,
-    maxTest: 16,
-    dtype: 'float64',
-    out: join(dir, 'results.jsonl'),
-    ...over,
-  };
-}
 
 describe('chi (natural-task test)', () => {
   needsData.it('mean |χ| is in [0, 1] and matches a direct computation from outputs', async () => {
@@ -207,7 +186,7 @@ needsData.describe('LoRA vs full kernel', () => {
 needsData.describe('behaviour tables CLI', () => {
   it('renders the Linearization and Fixed-Features tables; no behaviour lines is an error', async () => {
     const dir = tmp();
-    await runFinetuneExperiment(base(dir, { behaviour: true, seeds: [42, 13] }));
+    await runFinetuneExperiment(ftBase(dir, { behaviour: true, seeds: [42, 13] }));
     const md = join(dir, 't.md');
     const csv = join(dir, 't.csv');
     expect(await behaviourCli(['tables', join(dir, 'results.jsonl'), '--out-md', md, '--out-csv', csv])).toBe(0);
@@ -217,7 +196,7 @@ needsData.describe('behaviour tables CLI', () => {
     expect(text).toMatch(/\| SST-2 \(acc\) \| 16 \| prompt\/sgd\/ft \|/);
     expect(readFileSync(csv, 'utf8').split('\n')[0]).toMatch(/^task,k,method,metric,seeds,pre_mean/);
     const plain = join(dir, 'plain.jsonl');
-    await runFinetuneExperiment(base(dir, { out: plain }));
+    await runFinetuneExperiment(ftBase(dir, { out: plain }));
     await expect(behaviourCli(['tables', plain])).rejects.toThrow(/no finished fine-tuning lines with behaviour/);
   });
 });

@@ -25,35 +25,14 @@ import { behaviourTable } from '../lib/behaviour/tables.js';
 import { reportTable } from '../lib/experiments/report.js';
 import { run as ftRunCli } from '../lib/cli/finetune-run.js';
 import { fixtureModelDir, maxRelErr, needsData } from './helpers/fixtures.js';
-import { dataDir, readJsonLines, sst2Flags, tokenizerDir } from './helpers/runner.js';
+import { dataDir, readJsonLines, sst2Flags, tokenizerDir, ftBase } from './helpers/runner.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'lmk-beh-'));
 const readLines = (p: string) => readJsonLines<FtResultLine>(p);
-
-function base(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
-  return {
-    task: 'SST-2',
-    k: 16,
-    seeds: [42],
-    dataDir,
-    modelDir: fixtureModelDir('roberta'),
-    tokenizerDir,
-    output: 'prompt',
-    optimizer: 'sgd',
-    lrs: [1e-2],
-    batchSizes: [8],
-    steps: 4,
-    evalEvery: 2,
-    maxTest: 16,
-    dtype: 'float64',
-    out: join(dir, 'results.jsonl'),
-    ...over,
-  };
-}
 
 describe('finetune-run', () => {
   needsData.it("writes one line per seed with the behaviour fields; the linearized logits equal the finetune API's", async () => {
     const dir = tmp();
-    const stats = await runFinetuneExperiment(base(dir, { behaviour: true }));
+    const stats = await runFinetuneExperiment(ftBase(dir, { behaviour: true }));
     const lines = readLines(join(dir, 'results.jsonl'));
     expect(lines).toHaveLength(1);
     const l = lines[0];
@@ -132,14 +111,14 @@ describe('finetune-run', () => {
     // the report puts the FT line in a column of its own; rerunning skips the seed
     const t = reportTable(lines);
     expect(t.columns.map((c) => c.label)).toEqual(['prompt/sgd/ft']);
-    const again = await runFinetuneExperiment(base(dir, { behaviour: true }));
+    const again = await runFinetuneExperiment(ftBase(dir, { behaviour: true }));
     expect(again.skipped).toBe(1);
     expect(readLines(join(dir, 'results.jsonl'))).toHaveLength(1);
   });
 
   needsData.it('a grid selects on dev, and the behaviour re-run reproduces the selected run', async () => {
     const dir = tmp();
-    const stats = await runFinetuneExperiment(base(dir, { lrs: [1e-3, 5e-2], batchSizes: [4, 100], behaviour: true }));
+    const stats = await runFinetuneExperiment(ftBase(dir, { lrs: [1e-3, 5e-2], batchSizes: [4, 100], behaviour: true }));
     const l = stats.lines[0];
     expect(l.grid).toEqual({ lr: [1e-3, 5e-2], batch_size: [4, 32] }); // 100 >= 32 examples = full batch
     expect(l.grid_runs).toHaveLength(4);
@@ -154,8 +133,8 @@ describe('finetune-run', () => {
     'LoRA runs train LoRA + heads and are reported as <mode>/<optimizer>/ft/lora; standard mode fits the head first',
     async () => {
       const dir = tmp();
-      await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
-      await runFinetuneExperiment(base(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
+      await runFinetuneExperiment(ftBase(dir, { optimizer: 'adam', lrs: [1e-3], lora: { r: 4, alpha: 8 } }));
+      await runFinetuneExperiment(ftBase(dir, { output: 'standard', linearProbe: { C: 1 }, behaviour: true }));
       const lines = readLines(join(dir, 'results.jsonl'));
       expect(lines.map((l) => [l.subset, l.lora])).toEqual([
         ['lora', { r: 4, alpha: 8 }],
@@ -179,7 +158,7 @@ describe('finetune-run', () => {
   });
 
   needsData.it('resolves the defaults for a task; explicit options win; bad ones are named', () => {
-    const o = { ...base('/tmp'), steps: undefined, evalEvery: undefined, lrs: undefined };
+    const o = { ...ftBase('/tmp'), steps: undefined, evalEvery: undefined, lrs: undefined };
     const r = resolveFtOptions({ ...o, optimizer: 'adam' });
     expect([r.steps, r.evalEvery, r.dropout, r.kernelDistanceFormula, r.lrs]).toEqual([
       1024,
@@ -204,7 +183,7 @@ describe('finetune-run', () => {
 
   needsData.it("after Adam the kernel distance uses the SignGD eNTK by default, as the API's", async () => {
     const dir = tmp();
-    await runFinetuneExperiment(base(dir, { optimizer: 'adam', lrs: [1e-3], steps: 2, behaviour: true }));
+    await runFinetuneExperiment(ftBase(dir, { optimizer: 'adam', lrs: [1e-3], steps: 2, behaviour: true }));
     const b = readLines(join(dir, 'results.jsonl'))[0].behaviour!;
     expect(b.kernel_distance_formula).toBe('signgd');
     const enc = taskEncoder(loadTokenizer(tokenizerDir), 'SST-2');
@@ -261,7 +240,7 @@ describe('finetune-run', () => {
 
 describe('finetune-run: bad inputs, divergence, abort', () => {
   needsData.it('a checkpoint of another model (BERT) with the RoBERTa tokenizer is a clear error', async () => {
-    const err = await runFinetuneExperiment(base(tmp(), { modelDir: fixtureModelDir('bert') })).then(
+    const err = await runFinetuneExperiment(ftBase(tmp(), { modelDir: fixtureModelDir('bert') })).then(
       () => undefined,
       (e) => e,
     );
@@ -277,7 +256,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
       [{ batchSizes: [0] }, 'batchSizes[0]'],
       [{ steps: 0 }, 'steps'],
     ] as const) {
-      const err = await runFinetuneExperiment(base(tmp(), over as Partial<FinetuneRunOptions>)).then(
+      const err = await runFinetuneExperiment(ftBase(tmp(), over as Partial<FinetuneRunOptions>)).then(
         () => undefined,
         (e) => e,
       );
@@ -292,13 +271,13 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     copyFileSync(join(dataDir, 'SST-2', '16-42', 'train.tsv'), join(d, 'SST-2', '16-42', 'train.tsv'));
     copyFileSync(join(dataDir, 'SST-2', 'test.tsv'), join(d, 'SST-2', 'test.tsv'));
     writeFileSync(join(d, 'SST-2', '16-42', 'dev.tsv'), 'sentence\tlabel\n');
-    await expect(runFinetuneExperiment(base(tmp(), { dataDir: d }))).rejects.toThrow(/the dev split is empty/);
+    await expect(runFinetuneExperiment(ftBase(tmp(), { dataDir: d }))).rejects.toThrow(/the dev split is empty/);
   });
 
   needsData.it('a NaN loss fails with a clear error; the last good state is evaluated and written as "diverged"', async () => {
     const dir = tmp();
     const err = await runFinetuneExperiment(
-      base(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 }),
+      ftBase(dir, { lrs: [1e30], maxGradNorm: 0, dtype: 'float32', steps: 6, evalEvery: 3 }),
     ).then(
       () => undefined,
       (e) => e,
@@ -319,7 +298,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     const dir = tmp();
     const ac = new AbortController();
     const stats = await runFinetuneExperiment(
-      base(dir, {
+      ftBase(dir, {
         seeds: [42, 13],
         steps: 40,
         evalEvery: 10,
@@ -338,7 +317,7 @@ describe('finetune-run: bad inputs, divergence, abort', () => {
     expect(lines[0].partial!.step).toBeGreaterThanOrEqual(3);
     expect(lines[0].partial!.step).toBeLessThan(40);
     expect(lines[0].partial!.test!.acc).toBeGreaterThanOrEqual(0);
-    const again = await runFinetuneExperiment(base(dir, { seeds: [42], steps: 40, evalEvery: 10, behaviour: true }));
+    const again = await runFinetuneExperiment(ftBase(dir, { seeds: [42], steps: 40, evalEvery: 10, behaviour: true }));
     expect(again.seeds[0].status).toBe('done');
     expect(again.seeds[0].line.config_id).toBe(lines[0].config_id);
   });

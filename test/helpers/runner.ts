@@ -9,7 +9,7 @@ import { loadModel } from '../../lib/model.js';
 import { loadTokenizer, taskEncoder } from '../../lib/prompts/index.js';
 import { gridOf, solve } from '../../lib/solvers/index.js';
 import { readSplit } from '../../lib/tasks/index.js';
-import type { ResultLine, RunOptions } from '../../lib/experiments/index.js';
+import type { FinetuneRunOptions, ResultLine, RunOptions } from '../../lib/experiments/index.js';
 import { fixtureModelDir, kshotDataDir, tokenizerDirs } from './fixtures.js';
 
 /** The paper's k-shot splits (task data: tests that read it go through `needsData`). */
@@ -24,13 +24,13 @@ export const readJsonLines = <T = ResultLine>(p: string): T[] =>
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
 
-/** SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, sgd + lstsq on a 2 x 2 grid, float64, 48 test examples. */
 /** The flags every experiment-command test starts with: SST-2, k = 16, seed 42, the tiny RoBERTa and its tokenizer. */
 export const sst2Flags = (): string[] => [
   ...['--task', 'SST-2', '--k', '16', '--seeds', '42', '--data-dir', dataDir],
   ...['--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir],
 ];
 
+/** SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, sgd + lstsq on a 2 x 2 grid, float64, 48 test examples. */
 export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
   return {
     task: 'SST-2',
@@ -47,6 +47,28 @@ export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
     maxTest: 48,
     out: join(dir, 'results.jsonl'),
     cacheDir: join(dir, 'cache'),
+    ...over,
+  };
+}
+
+/** finetune-run's small run: SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, SGD at lr 1e-2, 4 steps, 16 test examples. */
+export function ftBase(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
+  return {
+    task: 'SST-2',
+    k: 16,
+    seeds: [42],
+    dataDir,
+    modelDir: fixtureModelDir('roberta'),
+    tokenizerDir,
+    output: 'prompt',
+    optimizer: 'sgd',
+    lrs: [1e-2],
+    batchSizes: [8],
+    steps: 4,
+    evalEvery: 2,
+    maxTest: 16,
+    dtype: 'float64',
+    out: join(dir, 'results.jsonl'),
     ...over,
   };
 }
