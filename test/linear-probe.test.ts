@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LP_CS, linearProbe, stratifiedFolds } from '../lib/experiments/linearProbe.js';
 import { InputError, OptionError } from '../lib/errors.js';
+import { thrownMessage } from './helpers/thrown.js';
 
 // 3 overlapping classes in 2-D (not separable: the CV accuracies differ between C's)
 const X3: number[][] = [];
@@ -138,15 +139,7 @@ describe('linearProbe', () => {
   });
 
   it('refuses bad features, labels, class counts, C values and fold counts, naming them', () => {
-    const msg = (f: () => unknown, type: typeof InputError | typeof OptionError) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(type);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
+    const msg = thrownMessage;
     expect(msg(() => linearProbe([], [], 2), InputError)).toBe('linear probe: no training features');
     expect(msg(() => linearProbe([[1], [2]], [0], 2), InputError)).toBe('linear probe: 2 feature rows but 1 labels');
     expect(msg(() => linearProbe([[1], [2]], [0, 1], 1), OptionError)).toBe(

@@ -4,6 +4,7 @@
 // (The asymmetric solver's flipped kernel is left to test/solvers.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { InputError, OptionError } from '../lib/errors.js';
+import { thrownMessage } from './helpers/thrown.js';
 import { checkParams, prepareProblem, SOLVERS, type SolverName, type SolverParams } from '../lib/solvers/solve.js';
 
 const f0 = { f0: new Float64Array(2), f0x: new Float64Array(2) };
@@ -17,15 +18,7 @@ const defaults: Record<SolverName, object> = {
   asym: { ...common, kernelRegularization: 0, tol: 1e-3, maxIter: 10_000_000 },
 };
 
-const message = (f: () => unknown, type: typeof OptionError | typeof InputError = OptionError): string => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(type);
-    return (e as Error).message;
-  }
-  return 'no error';
-};
+const message = (f: () => unknown, type: typeof OptionError | typeof InputError = OptionError): string => thrownMessage(f, type);
 
 describe('checkParams', () => {
   it('the defaults of every solver', () => {
