@@ -175,7 +175,7 @@ void KernelRun::trainTrainFromStore(Tile& tile) {
       for (const auto& kv : p.ghost) {
         const GhostSide& x = kv.second;
         const GhostSide& y = q.ghost.at(kv.first);
-        const at::Tensor P = GhostProduct(x, y, Co_);
+        const at::Tensor P = GhostProduct(x, y, Co_, Co_ >= plan_.ghostSegmentsFrom, jointWs_);
         k_.Ksgd.narrow(0, p.row0, x.B * Co_).narrow(1, q.row0, y.B * Co_).add_(P);
         if (j != i) k_.Ksgd.narrow(0, q.row0, y.B * Co_).narrow(1, p.row0, x.B * Co_).add_(P.t());
       }
@@ -243,7 +243,9 @@ void KernelRun::stream(Tile& tile, const std::vector<Example>& xs, const char* p
       const GhostSide y = PackGhost(here, a, d);
       for (const auto& tb : tile.sites) {
         const GhostSide& x = tb.ghost.at(k);
-        into.Tsgd.narrow(0, tile.R0 + tb.row0, x.B * Co_).slice(1, c0, c1).add_(GhostProduct(x, y, Co_));
+        into.Tsgd.narrow(0, tile.R0 + tb.row0, x.B * Co_)
+            .slice(1, c0, c1)
+            .add_(GhostProduct(x, y, Co_, Co_ >= plan_.ghostSegmentsFrom, jointWs_));
       }
     };
     if (!useGhost_) group.push_back(std::move(here));

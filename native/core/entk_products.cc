@@ -58,13 +58,75 @@ at::Tensor TokenMatchProduct(const GhostSide& x, const GhostSide& y, int64_t Co)
   return P.view({x.B, y.B, Co, Co}).permute({0, 2, 1, 3}).to(at::kDouble).reshape({x.B * Co, y.B * Co});
 }
 
+// Row offsets of each example's real tokens in a ghost side (its rows are packed in example order).
+std::vector<int64_t> ExampleOffsets(const GhostSide& g) {
+  std::vector<int64_t> off(static_cast<size_t>(g.B) + 1, 0);
+  if (!g.ex.defined()) {
+    for (int64_t e = 0; e <= g.B; e++) off[e] = e * g.L;
+    return off;
+  }
+  const at::Tensor counts = at::bincount(g.ex.cpu(), {}, g.B);
+  const int64_t* c = counts.data_ptr<int64_t>();
+  for (int64_t e = 0; e < g.B; e++) off[e + 1] = off[e] + c[e];
+  return off;
+}
+
+// The ghost contraction with the second side's token sums taken first (GhostProduct, `bySegments`): per
+// example e2 and output c', M[e2, c'] = Σ_{s∈e2} (a1·a2_s) δ2_{s,c'} ([T1, dout], one product), then
+// P[(e1, c), (e2, c')] = Σ_{t∈e1} δ1_{t,c}·M[e2, c', t] (one product per e1 over its L1·dout values).
+// T1·T2·C·dout + T1·B2·C²·dout multiply-adds instead of the pairs' T1·T2·C²·dout: fewer from C = 3.
+// The products are small (K = one example's tokens), so the dout columns are cut into chunks whose M stays
+// in cache (kGhostSegmentElements), spread over the joint pass's workers with single-threaded BLAS (as
+// the joint pass, workers.h); each worker sums its chunks into its own P, added in worker order.
+
+at::Tensor GhostProductBySegments(const GhostSide& x, const GhostSide& y, int64_t Co, std::vector<JointWorkspace>& wss) {
+  const int64_t T1 = x.a.size(0), T2 = y.a.size(0), dout = x.d.size(1);
+  const std::vector<int64_t> o1 = ExampleOffsets(x), o2 = ExampleOffsets(y);
+  const at::Tensor A = at::mm(x.a, y.a.t());
+  const at::Tensor d1 = x.d.view({T1, Co, dout}), d2 = y.d.view({T2, Co, dout});
+  const int64_t rows = std::max<int64_t>(1, y.B * Co * T1);  // M's rows (e2, c', t) of one column
+  const int W = static_cast<int>(std::max<size_t>(1, wss.size()));
+  int64_t dc = std::max<int64_t>(16, kGhostSegmentElements / rows / 16 * 16);
+  dc = std::min(dc, std::max<int64_t>(1, (dout + W - 1) / W));  // every worker gets a chunk
+  const int64_t chunks = (dout + dc - 1) / dc;
+  const int workers = static_cast<int>(std::min<int64_t>(W, chunks));
+  std::vector<at::Tensor> parts(workers);
+  for (auto& p : parts) p = at::zeros({x.B, Co, y.B * Co}, x.d.options());
+  SingleThreadedBlas single;
+  forEachOnWorkers(chunks, workers, [&](int w, int64_t c) {
+    JointWorkspace& ws = wss[w];
+    const int64_t d0 = c * dc, n = std::min(dc, dout - d0);
+    at::Tensor M = ws.get(ws.g, rows * n, x.d.options()).view({y.B * Co, T1, n});
+    at::Tensor left = ws.get(ws.d, Co * T1 * n, x.d.options()).view({Co, T1, n});
+    left.copy_(d1.narrow(2, d0, n).permute({1, 0, 2}));
+    for (int64_t e2 = 0; e2 < y.B; e2++) {
+      const int64_t s0 = o2[e2], ns = o2[e2 + 1] - s0;
+      for (int64_t k = 0; k < Co; k++) {
+        at::Tensor out = M.select(0, e2 * Co + k);
+        if (ns == 0) out.zero_();
+        else at::mm_out(out, A.narrow(1, s0, ns), d2.narrow(0, s0, ns).select(1, k).narrow(1, d0, n));
+      }
+    }
+    for (int64_t e1 = 0; e1 < x.B; e1++) {
+      const int64_t t0 = o1[e1], nt = o1[e1 + 1] - t0;
+      if (nt == 0) continue;
+      at::Tensor out = parts[w].select(0, e1);
+      out.addmm_(left.narrow(1, t0, nt).reshape({Co, nt * n}), M.narrow(1, t0, nt).reshape({y.B * Co, nt * n}).t());
+    }
+  });
+  at::Tensor P = parts[0];
+  for (int w = 1; w < workers; w++) P.add_(parts[w]);
+  return P.to(at::kDouble).reshape({x.B * Co, y.B * Co});
+}
+
 }  // namespace
 
 // ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and
 // outputs: [B1·C, B2·C] in float64. Token matches: a1_t·a2_s = [row_t == row_s] (on a GPU as a dense
 // mask, so that the host never waits for the number of matches).
-at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co) {
+at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co, bool bySegments, std::vector<JointWorkspace>& wss) {
   if (x.ids.defined() && !x.d.is_cuda()) return TokenMatchProduct(x, y, Co);
+  if (bySegments && !x.ids.defined() && !x.d.is_cuda()) return GhostProductBySegments(x, y, Co, wss);  // CPU workers
   const int64_t T1 = x.ids.defined() ? x.ids.size(0) : x.a.size(0), T2 = y.ids.defined() ? y.ids.size(0) : y.a.size(0);
   at::Tensor A =
       x.ids.defined() ? (x.ids.unsqueeze(1).eq(y.ids.unsqueeze(0)) & x.ids.ge(0).unsqueeze(1)).to(x.d.scalar_type()) : at::mm(x.a, y.a.t());

@@ -62,8 +62,12 @@ struct JointWorkspace {
 // Packs one site of batch sb into a ghost side (the batch's GhostIndex for the site's L made on its first call).
 GhostSide PackGhost(SiteBatch& sb, const at::Tensor& a, const at::Tensor& d);
 // ⟨Σ_t δ1_t a1_tᵀ, Σ_s δ2_s a2_sᵀ⟩ = Σ_{t,s} (δ1_t·δ2_s)(a1_t·a2_s) for every pair of examples and outputs:
-// [B1·C, B2·C] in float64.
-at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co);
+// [B1·C, B2·C] in float64. `bySegments` (the plan's choice from C outputs on, ExecutionPlan): each example's
+// tokens on the second side are summed first, T1·T2·C·dout + T1·B2·C²·dout multiply-adds instead of
+// T1·T2·C²·dout, spread over the workspaces' workers (token matches and the pairs' order use none).
+at::Tensor GhostProduct(const GhostSide& x, const GhostSide& y, int64_t Co, bool bySegments, std::vector<JointWorkspace>& wss);
+// Elements of the segments order's M per worker: a chunk of dout columns that stays in cache (at least 16).
+constexpr int64_t kGhostSegmentElements = int64_t(1) << 20;
 
 // The batch xs[i, j) starting at row row0, with its examples' lengths.
 SiteBatch MakeSiteBatch(int64_t row0, const std::vector<Example>& xs, size_t i, size_t j);

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/entk_products.h"
+
 namespace lmk {
 
 int64_t KernelMemoryEstimate::total(int64_t tile, int64_t n) const {
@@ -80,10 +82,19 @@ bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vect
   if (opts.ghost >= 0) return opts.ghost == 1;
   if (!opts.sgd || opts.signs()) return false;
   auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
-  double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites (din + C²·dout) and Σ_sites din·dout
+  auto tokens = [](const std::vector<Example>& xs) {
+    double t = 0;
+    for (const auto& x : xs) t += static_cast<double>(x.ids.size());
+    return t;
+  };
+  const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
+  // per pair of tokens: din + C²·dout, or by segments (GhostProduct) din + C·dout + C²·dout / (tokens per example)
   const double C = static_cast<double>(numOutputs);
+  const bool segments = numOutputs >= resolvePlan(opts, m.device(), 4, -1).ghostSegmentsFrom;
+  const double perExample = (ttr + tte) / std::max(1.0, ntr + nte);
+  double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites of the ghost's cost per token pair and din·dout
   auto site = [&](double din, double dout) {
-    ghostPerToken += din + C * C * dout;
+    ghostPerToken += din + (segments ? C * dout + C * C * dout / std::max(1.0, perExample) : C * C * dout);
     jointPerRow += din * dout;
   };
   auto linear = [&](const Linear& l) {
@@ -97,12 +108,6 @@ bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vect
   };
   for (const auto& L : m.layers)
     for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.inter, &L.out, &L.qkv, &L.gate}) linear(*l);
-  auto tokens = [](const std::vector<Example>& xs) {
-    double t = 0;
-    for (const auto& x : xs) t += static_cast<double>(x.ids.size());
-    return t;
-  };
-  const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
   const double ghost = ghostPerToken * ttr * (ttr + tte);
   const double joint = jointPerRow * (C * (ttr + tte) + C * C * ntr * (ntr + nte));
   return ghost <= joint;
@@ -148,6 +153,10 @@ void Overheads(KernelMemoryEstimate& e, const Model& m, const KernelOptions& opt
     const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
     const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
     if (W > 1) e.workerTargets = W * 8 * (nTT * tileRows * tileRows + nTe * tileRows * rowsGroup);
+  } else if (numOutputs >= plan.ghostSegmentsFrom) {
+    // the ghost contraction's segments order: per worker M ([B·C·B·L, columns]) and the δ columns it reads
+    const int64_t rows = opts.batchSize * numOutputs * opts.batchSize * maxLen;
+    e.jointWorkspace = W * 2 * std::max(kGhostSegmentElements, 16 * rows) * e.elementSize;
   }
   // one batch's forward graph and δ beyond the (a, δ) kept (the graph saves the same layer inputs the tape
   // keeps; the δ of each output are stacked once more): about one more (a, δ) of the batch, and the

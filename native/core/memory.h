@@ -85,10 +85,11 @@ struct KernelMemoryEstimate {
 
 // Whether computeKernels takes the ghost contraction for the linear layers: opts.ghost = 1, or automatic
 // (-1) when only the SGD kernel is asked for and the ghost contraction costs fewer multiply-adds than the
-// joint pass: ghost ≈ Σ_sites (din + C²·dout) · T_train · (T_train + T_test) with T the real tokens, joint ≈
-// Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short sequences, few outputs
-// and wide layers favour the ghost; long sequences and many labels (SST-5 on a small model) the joint pass.
-// The memory estimate follows the same choice.
+// joint pass: ghost ≈ Σ_sites (din + C²·dout) · T_train · (T_train + T_test) with T the real tokens (by
+// segments, from the plan's ghostSegmentsFrom outputs on: din + C·dout + C²·dout / L̄, L̄ the mean tokens per
+// example), joint ≈ Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short
+// sequences, few outputs and wide layers favour the ghost; long sequences and many labels on a small model
+// the joint pass. The memory estimate follows the same choice (docs/benchmarks.md compares it with timings).
 bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
                 const KernelOptions& opts, int64_t numOutputs);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -77,6 +78,7 @@ ExecutionPlan resolvePlan(const KernelOptions& opts, const at::Device& device, i
   // the CPU's products of signs are exact and fastest as bit planes (sign_planes.h), in both modes
   p.signProduct = p.gpu ? (fast ? FastSignProduct() : SignProduct::Float) : CpuSignProduct();
   p.tf32 = fast && device.is_cuda();
+  p.ghostSegmentsFrom = EnvInt("LMKERNEL_GHOST_SEGMENTS_FROM", p.gpu ? std::numeric_limits<int64_t>::max() : 3);
   return p;
 }
 

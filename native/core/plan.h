@@ -21,12 +21,16 @@ struct ExecutionPlan {
   bool batchedForm = false;   // one batched call per batch instead of per-example calls skipping padding
   SignProduct signProduct = SignProduct::Float;
   bool tf32 = false;  // TF32 for float32 products (CUDA, fast)
+  // outputs C from which the ghost contraction sums each example's tokens on one side first
+  // (GhostProduct's segments: T1·T2·C·dout + T1·B2·C²·dout multiply-adds instead of T1·T2·C²·dout); the
+  // CPU's plan from C = 3 (measured by bench_products --ghost), the GPU's never (one large product wins)
+  int64_t ghostSegmentsFrom = 3;
 };
 
 // The plan for `opts` on `device`. `deviceBytes`: the memory a computation may use there (-1: unknown).
 // Environment: LMKERNEL_PLAN (cpu | gpu, when opts.plan is auto), LMKERNEL_CHUNK_ELEMENTS,
 // LMKERNEL_MIN_CHUNK_ROWS, LMKERNEL_WORKERS (when opts.workers is 0), LMKERNEL_SIGN_PRODUCT (float | int8
-// | fp8: the sign product of `fast`, for benchmarks).
+// | fp8: the sign product of `fast`, for benchmarks), LMKERNEL_GHOST_SEGMENTS_FROM (C; tests and benchmarks).
 ExecutionPlan resolvePlan(const KernelOptions& opts, const at::Device& device, int64_t elementSize, int64_t deviceBytes);
 
 // While alive, float32 products on CUDA may use TF32 (when `on`); restores the previous setting.
