@@ -2,7 +2,10 @@
 // forms them (R rows × K columns with R·K ≈ 2^19): the skinny AVX2 kernel against BLAS for values, and
 // the float32 sign product against bit planes (packing included) for signs, for R from a few rows to
 // hundreds. Each timing is the fastest of --repeat runs. Prints one JSON line per R and the choices.
-//   bench_products [--repeat 5] [--chunk 524288] [--rows 4,8,16,...]
+// --ghost C1,C2,... times instead the ghost contraction's two orders (GhostProduct: pairs, or segments) for
+// a pair of batches of 8 examples × --len tokens at RoBERTa-base's site shapes, per number of outputs C:
+// the measurement behind the CPU plan's ghostSegmentsFrom.
+//   bench_products [--repeat 5] [--chunk 524288] [--rows 4,8,16,...] [--ghost 1,2,3,5 [--len 30] [--workers 2]]
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/entk_products.h"
 #include "core/sign_planes.h"
 #include "core/skinny_gemm.h"
 
@@ -31,8 +35,39 @@ static double Best(int repeat, const std::function<void()>& f) {
   return best;
 }
 
+static std::vector<int64_t> ParseList(const std::string& v) {
+  std::vector<int64_t> out;
+  std::stringstream ss(v);
+  for (std::string t; std::getline(ss, t, ',');) out.push_back(std::max<int64_t>(1, std::atoll(t.c_str())));
+  return out;
+}
+
+// Both orders of the ghost contraction for one pair of 8-example batches (no padding) per C and site shape.
+static void BenchGhost(const std::vector<int64_t>& outputs, int64_t L, int repeat, int64_t workers) {
+  const int64_t B = 8;
+  std::vector<JointWorkspace> ws(static_cast<size_t>(std::max<int64_t>(1, workers)));
+  for (int64_t C : outputs)
+    for (auto [din, dout] : {std::pair<int64_t, int64_t>{768, 768}, {768, 3072}, {3072, 768}}) {
+      auto side = [&] { return GhostSide{at::randn({B * L, din}), at::randn({B * L * C, dout}), at::Tensor(), at::Tensor(), B, L}; };
+      const GhostSide x = side(), y = side();
+      at::Tensor pairs, segments;
+      const double tp = Best(repeat, [&] { pairs = GhostProduct(x, y, C, false, ws); });
+      const double ts = Best(repeat, [&] { segments = GhostProduct(x, y, C, true, ws); });
+      const double T = static_cast<double>(B * L), Cd = static_cast<double>(C);
+      std::printf(
+          "{\"ghost_outputs\": %lld, \"din\": %lld, \"dout\": %lld, \"tokens\": %lld, \"pairs_s\": %.6f, \"segments_s\": %.6f, "
+          "\"pairs_gfma\": %.3f, \"segments_gfma\": %.3f, \"max_rel_diff\": %.2e, \"faster\": \"%s\"}\n",
+          (long long)C, (long long)din, (long long)dout, (long long)(B * L), tp, ts, 1e-9 * T * T * (din + Cd * Cd * dout),
+          1e-9 * T * (T * (din + Cd * dout) + B * Cd * Cd * dout), ((pairs - segments).abs().max() / pairs.abs().max()).item<double>(),
+          ts < tp ? "segments" : "pairs");
+      std::fflush(stdout);
+    }
+}
+
 int main(int argc, char** argv) {
   int repeat = 5;
+  int64_t ghostLen = 30, ghostWorkers = 2;
+  std::vector<int64_t> ghost;
   int64_t chunk = int64_t(1) << 19;
   std::vector<int64_t> rows = {4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512};
   for (int i = 1; i < argc; i++) {
@@ -49,13 +84,22 @@ int main(int argc, char** argv) {
     } else if (a == "--chunk") {
       chunk = std::max<int64_t>(1024, std::atoll(next().c_str()));
     } else if (a == "--rows") {
-      rows.clear();
-      std::stringstream ss(next());
-      for (std::string t; std::getline(ss, t, ',');) rows.push_back(std::max<int64_t>(1, std::atoll(t.c_str())));
+      rows = ParseList(next());
+    } else if (a == "--ghost") {
+      ghost = ParseList(next());
+    } else if (a == "--workers") {
+      ghostWorkers = std::max<int64_t>(1, std::atoll(next().c_str()));
+    } else if (a == "--len") {
+      ghostLen = std::max<int64_t>(1, std::atoll(next().c_str()));
     } else {
-      std::fprintf(stderr, "bench_products [--repeat 5] [--chunk 524288] [--rows 4,8,...]\n");
+      std::fprintf(stderr, "bench_products [--repeat 5] [--chunk 524288] [--rows 4,8,...] [--ghost 1,2,3,5 [--len 30] [--workers 2]]\n");
       return 2;
     }
+  }
+  if (!ghost.empty()) {
+    at::manual_seed(1);
+    BenchGhost(ghost, ghostLen, repeat, ghostWorkers);
+    return 0;
   }
   std::printf("{\"popcount_kernel\": \"%s\", \"skinny_kernel\": %s, \"skinny_max_rows\": %lld, \"chunk\": %lld, \"repeat\": %d}\n",
               popcountKernelName(popcountKernel()), skinnyKernelAvailable() ? "true" : "false", (long long)skinnyMaxRows(),
