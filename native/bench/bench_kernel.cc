@@ -57,6 +57,19 @@ static void Sync(const at::Device& d) {
   if (d.is_cuda()) at::zeros({1}, at::TensorOptions().device(d)).cpu();  // waits for the stream
 }
 
+static Progress ProgressOnStderr() {
+  Progress p;
+  const char* e = std::getenv("LMKERNEL_BENCH_PROGRESS");
+  if (!e || std::strcmp(e, "1") != 0) return p;
+  auto last = std::make_shared<Clock::time_point>(Clock::now());
+  p.report = [last](const std::string& phase, int64_t done, int64_t total) {
+    if (Seconds(*last) < 60 && done < total) return;
+    *last = Clock::now();
+    std::fprintf(stderr, "bench: %s %lld/%lld\n", phase.c_str(), (long long)done, (long long)total);
+  };
+  return p;
+}
+
 struct BenchArgs {
   int64_t nTrain = 8, nTest = 16, minLen = 20, maxLen = 40, labels = 2, threads = 0, batch = 8, layers = 12, hidden = 768;
   bool naive = true;
@@ -198,6 +211,9 @@ struct Bench {
     return best;
   }
 
+  // LMKERNEL_BENCH_PROGRESS=1: the engine's progress on stderr, at most once a minute (long shapes)
+  Progress progress = ProgressOnStderr();
+
   // asym: the asymmetric kernel, with its flipped train x test kernel when `flipped` (not the default)
   double TimeKernels(bool sgd, bool sign, bool asym, KernelResult* out, double* cpuOfBest, bool flipped = false) {
     ko.sgd = sgd;
@@ -206,7 +222,7 @@ struct Bench {
     ko.asymmetricFlipped = asym && flipped;
     return BestOf(
         [&]() {
-          KernelResult r = computeKernels(*model, train, test, ko, Progress{});
+          KernelResult r = computeKernels(*model, train, test, ko, progress);
           if (out) *out = std::move(r);
         },
         cpuOfBest);
@@ -399,7 +415,12 @@ int main(int argc, char** argv) {
 
   auto wanted = [&](const char* f) { return args.only.empty() || args.only == f; };
   b.ko.sgd = true, b.ko.signgd = false, b.ko.asymmetricSigngd = false;
-  computeKernels(*b.model, b.train, b.test, b.ko, Progress{});  // warm-up (allocator, thread pools), not timed
+  {  // warm-up (allocator, thread pools), not timed: one batch of each set (the whole sets would cost as much as a timing)
+    const size_t w = static_cast<size_t>(std::max<int64_t>(1, args.batch));
+    const std::vector<Example> tr(b.train.begin(), b.train.begin() + std::min(w, b.train.size()));
+    const std::vector<Example> te(b.test.begin(), b.test.begin() + std::min(w, b.test.size()));
+    computeKernels(*b.model, tr, te, b.ko, Progress{});
+  }
   KernelResult rs;
   Timings t;
   std::vector<ModeResult> modes;
