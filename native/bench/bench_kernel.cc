@@ -8,6 +8,10 @@
 //                [--batch B] [--layers L] [--hidden H] [--no-naive] [--device cpu|cuda] [--repeat N]
 //                [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]
 //                [--plan auto|cpu|gpu] [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]
+//                [--shard I/N] [--no-floor]
+// --shard computes only the kernels' tiles t with t % N == I (as `lmkernel kernel --shard`): one piece of a
+// job too long for one sitting, timed whole; --no-floor skips the floor (time it in a run of its own).
+// LMKERNEL_BENCH_PROGRESS=1 prints the engine's progress on stderr once a minute.
 // The asymmetric SignGD kernel is timed as the engine computes it by default, without its flipped train x test
 // kernel <g(train), sign g(x)> (only the asym solver's lambda != 1 reads it); --asym-flipped times it with
 // the flip too ("asymmetric_signgd_flipped_seconds"; not in the --modes and SST-5 timings).
@@ -32,6 +36,7 @@
 #include <random>
 #include <string>
 
+#include "bench/bench_kernel_args.h"
 #include "core/entk.h"
 #include "core/forward.h"
 #include "core/memory.h"
@@ -68,74 +73,6 @@ static Progress ProgressOnStderr() {
     std::fprintf(stderr, "bench: %s %lld/%lld\n", phase.c_str(), (long long)done, (long long)total);
   };
   return p;
-}
-
-struct BenchArgs {
-  int64_t nTrain = 8, nTest = 16, minLen = 20, maxLen = 40, labels = 2, threads = 0, batch = 8, layers = 12, hidden = 768;
-  bool naive = true;
-  bool asymFlipped = false;  // also time the asymmetric kernel with its flipped train x test kernel
-  int64_t repeat = 1;        // each timing is the fastest of `repeat` runs (a shared machine's noise only adds time)
-  std::string only;          // one formula only (sgd, signgd or asymmetric_signgd), for quick experiments
-  std::string device = "cpu";
-  std::string arch = "roberta";    // or gpt2
-  std::vector<std::string> modes;  // precision modes timed per formula (empty: exact, the former output only)
-  std::string plan = "auto";
-  int64_t referenceTest = 0;                               // 0: not timed at the reference's size
-  int64_t sst5Train = 0, sst5Test = 1000, sst5Labels = 5;  // 0: no SST-5 shape
-};
-
-static const char* kUsage =
-    "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
-    "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
-    "             [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]\n"
-    "             [--plan auto|cpu|gpu]\n"
-    "             [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]\n"
-    "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
-    "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
-    "Prints one JSON object (scripts/bench-kernel summarises it).\n";
-
-// Returns -1 when the arguments are good, else the exit status (0 after --help, 2 for a bad argument).
-static int ParseArgs(int argc, char** argv, BenchArgs* a) {
-  for (int i = 1; i < argc; i++) {
-    std::string s = argv[i];
-    auto next = [&]() { return i + 1 < argc ? std::atoll(argv[++i]) : 0; };
-    if (s == "--train") a->nTrain = next();
-    else if (s == "--test") a->nTest = next();
-    else if (s == "--min-len") a->minLen = next();
-    else if (s == "--max-len") a->maxLen = next();
-    else if (s == "--labels") a->labels = next();
-    else if (s == "--threads") a->threads = next();
-    else if (s == "--batch") a->batch = next();
-    else if (s == "--layers") a->layers = next();
-    else if (s == "--hidden") a->hidden = next();
-    else if (s == "--no-naive") a->naive = false;
-    else if (s == "--asym-flipped") a->asymFlipped = true;
-    else if (s == "--repeat") a->repeat = std::max<int64_t>(1, next());
-    else if (s == "--only" && i + 1 < argc) a->only = argv[++i];
-    else if (s == "--device" && i + 1 < argc) a->device = argv[++i];
-    else if (s == "--arch" && i + 1 < argc) a->arch = argv[++i];
-    else if (s == "--plan" && i + 1 < argc) a->plan = argv[++i];
-    else if (s == "--reference-test") a->referenceTest = next();
-    else if (s == "--sst5-train") a->sst5Train = next();
-    else if (s == "--sst5-test") a->sst5Test = next();
-    else if (s == "--sst5-labels") a->sst5Labels = next();
-    else if (s == "--modes" && i + 1 < argc) {
-      std::string v = argv[++i];
-      for (size_t p = 0; p <= v.size();) {
-        size_t q = v.find(',', p);
-        if (q == std::string::npos) q = v.size();
-        a->modes.push_back(v.substr(p, q - p));
-        p = q + 1;
-      }
-    } else if (s == "--help" || s == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    } else {
-      std::fprintf(stderr, "unknown argument %s\n", s.c_str());
-      return 2;
-    }
-  }
-  return -1;
 }
 
 // RoBERTa-base shapes (vocabulary, positions) at the asked width and depth, random weights.
@@ -409,14 +346,18 @@ int main(int argc, char** argv) {
   b.ko.output.mode = OutputMode::Prompt;
   b.ko.output.labelWordIds = b.labelIds;
   b.ko.batchSize = args.batch;
+  b.ko.shardIndex = args.shardIndex, b.ko.shardCount = args.shardCount;
   b.ko.plan = parsePlan(args.plan);
   for (const auto& m : args.modes) parsePrecision(m);  // a bad mode named before any work
   b.lab = labelIdTensor(*b.model, b.ko.output);
 
   auto wanted = [&](const char* f) { return args.only.empty() || args.only == f; };
   b.ko.sgd = true, b.ko.signgd = false, b.ko.asymmetricSigngd = false;
-  {  // warm-up (allocator, thread pools), not timed: one batch of each set (the whole sets would cost as much as a timing)
-    const size_t w = static_cast<size_t>(std::max<int64_t>(1, args.batch));
+  {  // warm-up, not timed: the allocator's heap and thresholds (the ghost contraction's many mid-sized
+     // tensors are page-faulted fresh in a cold process: 64 x 64 took 20 % longer) and the thread pools.
+     // At most 64 examples of each set: every benchmark shape up to 64 x 64 warms on its whole sets, and
+     // the 64-shot SST-5 shape in minutes rather than the hours of its whole SGD kernel.
+    const size_t w = 64;
     const std::vector<Example> tr(b.train.begin(), b.train.begin() + std::min(w, b.train.size()));
     const std::vector<Example> te(b.test.begin(), b.test.begin() + std::min(w, b.test.size()));
     computeKernels(*b.model, tr, te, b.ko, Progress{});
@@ -446,7 +387,7 @@ int main(int argc, char** argv) {
   const double sst5 = args.sst5Train > 0 ? TimeSst5(b, rng, &sst5Mode) : -1;
   b.params = parameterTensors(*b.model);
   for (auto& p : b.params) p.requires_grad_(true);
-  t.floor = b.TimeFloor(&t.cFloor);
+  t.floor = args.floor ? b.TimeFloor(&t.cFloor) : -1;
   if (args.naive) {
     at::Tensor K;
     t.naive = b.TimeNaive(&K, &t.cNaive);
