@@ -8,9 +8,10 @@
 //                [--batch B] [--layers L] [--hidden H] [--no-naive] [--device cpu|cuda] [--repeat N]
 //                [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]
 //                [--plan auto|cpu|gpu] [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]
-//                [--shard I/N] [--no-floor]
+//                [--shard I/N] [--no-floor] [--ghost -1|0|1]
 // --shard computes only the kernels' tiles t with t % N == I (as `lmkernel kernel --shard`): one piece of a
-// job too long for one sitting, timed whole; --no-floor skips the floor (time it in a run of its own).
+// job too long for one sitting, timed whole; --no-floor skips the floor (time it in a run of its own);
+// --ghost 0 times the SGD kernel by the joint pass (1: the ghost contraction; default: the engine's choice).
 // LMKERNEL_BENCH_PROGRESS=1 prints the engine's progress on stderr once a minute.
 // The asymmetric SignGD kernel is timed as the engine computes it by default, without its flipped train x test
 // kernel <g(train), sign g(x)> (only the asym solver's lambda != 1 reads it); --asym-flipped times it with
@@ -347,6 +348,7 @@ int main(int argc, char** argv) {
   b.ko.output.labelWordIds = b.labelIds;
   b.ko.batchSize = args.batch;
   b.ko.shardIndex = args.shardIndex, b.ko.shardCount = args.shardCount;
+  b.ko.ghost = args.ghost;
   b.ko.plan = parsePlan(args.plan);
   for (const auto& m : args.modes) parsePrecision(m);  // a bad mode named before any work
   b.lab = labelIdTensor(*b.model, b.ko.output);

@@ -21,13 +21,14 @@ struct BenchArgs {
   int64_t sst5Train = 0, sst5Test = 1000, sst5Labels = 5;  // 0: no SST-5 shape
   int64_t shardIndex = 0, shardCount = 1;                  // the kernels' tiles t with t % count == index
   bool floor = true;                                       // time the floor (--no-floor: the kernels only)
+  int ghost = -1;  // the SGD kernel's linear layers: -1 the engine's choice, 0 the joint pass, 1 the ghost contraction
 };
 
 static const char* kUsage =
     "bench_kernel [--train 8] [--test 16] [--min-len 20] [--max-len 40] [--labels 2] [--threads T] [--batch 8]\n"
     "             [--layers 12] [--hidden 768] [--no-naive] [--device cpu|cuda] [--repeat 1]\n"
     "             [--only sgd|signgd|asymmetric_signgd] [--asym-flipped] [--arch roberta|gpt2] [--modes exact,fast]\n"
-    "             [--plan auto|cpu|gpu] [--shard I/N] [--no-floor]\n"
+    "             [--plan auto|cpu|gpu] [--shard I/N] [--no-floor] [--ghost -1|0|1]\n"
     "             [--reference-test M2] [--sst5-train N5 --sst5-test M5 --sst5-labels 5]\n"
     "eNTK kernels, the floor (C x batched forward+backward) and a naive per-example autograd loop on a\n"
     "RoBERTa-base-shaped model with random weights; each timing is the fastest of --repeat runs.\n"
@@ -50,6 +51,7 @@ static int ParseArgs(int argc, char** argv, BenchArgs* a) {
     else if (s == "--no-naive") a->naive = false;
     else if (s == "--asym-flipped") a->asymFlipped = true;
     else if (s == "--no-floor") a->floor = false;
+    else if (s == "--ghost") a->ghost = static_cast<int>(std::max<int64_t>(-1, std::min<int64_t>(1, next())));
     else if (s == "--shard" && i + 1 < argc) {
       const std::string v = argv[++i];
       const size_t q = v.find('/');
