@@ -89,7 +89,7 @@ KernelRun::KernelRun(const Model& m, const std::vector<Example>& train, const st
   signs_ = opts.signs();
   plan_ = resolvePlan(opts, dev_, static_cast<int64_t>(c10::elementSize(m.dtype)), availableMemory(dev_).bytes);
   keepStore_ = opts.sgd || opts.asymmetricSigngd;  // the small blocks' values (the sign kernels alone need only their signs)
-  useGhost_ = sgdByGhost(m, gb_.wanted(), train, test, opts, Co_);
+  useGhost_ = sgdByGhost(m, gb_.wanted(), train, test, opts, Co_, &plan_);
   gb_.setTokenMatches(useGhost_);  // the word embeddings by token matches too
   // fail before allocating, or tile the training set automatically when its stores do not fit
   const int64_t chosen = chooseTrainTile(m, gb_.wanted(), train, test, opts, Co_, &plan_);

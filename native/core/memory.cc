@@ -78,7 +78,7 @@ int64_t MaxLength(const std::vector<Example>& xs) {
 }  // namespace
 
 bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
-                const KernelOptions& opts, int64_t numOutputs) {
+                const KernelOptions& opts, int64_t numOutputs, const ExecutionPlan* plan) {
   if (opts.ghost >= 0) return opts.ghost == 1;
   if (!opts.sgd || opts.signs()) return false;
   auto want = [&](int p) { return p >= 0 && static_cast<size_t>(p) < wanted.size() && wanted[p]; };
@@ -90,7 +90,7 @@ bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vect
   const double ttr = tokens(train), tte = tokens(test), ntr = static_cast<double>(train.size()), nte = static_cast<double>(test.size());
   // per pair of tokens: din + C²·dout, or by segments (GhostProduct) din + C·dout + C²·dout / (tokens per example)
   const double C = static_cast<double>(numOutputs);
-  const bool segments = numOutputs >= resolvePlan(opts, m.device(), 4, -1).ghostSegmentsFrom;
+  const bool segments = numOutputs >= (plan ? *plan : resolvePlan(opts, m.device(), 4, -1)).ghostSegmentsFrom;
   const double perExample = (ttr + tte) / std::max(1.0, ntr + nte);
   double ghostPerToken = 0, jointPerRow = 0;  // Σ_sites of the ghost's cost per token pair and din·dout
   auto site = [&](double din, double dout) {
@@ -192,7 +192,8 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   if (!prompt && !m.cfg.isDecoder()) none.insert({m.headDense.pw, m.headDense.pb, m.headLn.pw, m.headLn.pb});
   linear.insert(m.headDense.pw);
   // the ghost contraction takes the word embeddings as token matches, kept with the (a, δ) (no stored rows)
-  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs);
+  const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), e.elementSize, -1);
+  const bool joint = !sgdByGhost(m, wanted, train, test, opts, numOutputs, &p);
   for (size_t i = 0; i < m.params.size() && i < wanted.size(); i++) {
     if (!wanted[i]) continue;
     const int idx = static_cast<int>(i);
@@ -217,7 +218,6 @@ KernelMemoryEstimate estimateKernelMemory(const Model& m, const std::vector<bool
   const int64_t nTT = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0);
   const int64_t nTe = (opts.sgd ? 1 : 0) + (opts.signgd ? 1 : 0) + (opts.asymmetricSigngd ? 1 : 0) + (opts.asymmetricFlipped ? 1 : 0);
   e.kernels = 8 * (e.rows * e.rows * (nTT + 1) + e.rows * rte * nTe);
-  const ExecutionPlan p = plan ? *plan : resolvePlan(opts, m.device(), e.elementSize, -1);
   const int64_t tile = opts.trainTile > 0 ? std::min<int64_t>(opts.trainTile, static_cast<int64_t>(train.size())) : train.size();
   Overheads(e, m, opts, p, std::max(MaxLength(train), MaxLength(test)), numOutputs, tile * numOutputs, joint);
   return e;

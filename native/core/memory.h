@@ -90,8 +90,9 @@ struct KernelMemoryEstimate {
 // example), joint ≈ Σ_sites din·dout · (C·(T_train + T_test) + C²·N_train·(N_train + N_test)). Short
 // sequences, few outputs and wide layers favour the ghost; long sequences and many labels on a small model
 // the joint pass. The memory estimate follows the same choice (docs/benchmarks.md compares it with timings).
+// `plan`: the execution plan (nullptr: the one resolvePlan gives for the model's device).
 bool sgdByGhost(const Model& m, const std::vector<bool>& wanted, const std::vector<Example>& train, const std::vector<Example>& test,
-                const KernelOptions& opts, int64_t numOutputs);
+                const KernelOptions& opts, int64_t numOutputs, const ExecutionPlan* plan = nullptr);
 
 // Bytes of (a, δ) the linear weight sites of examples xs[begin, end) take when batched by batchSize.
 int64_t activationBytes(const KernelMemoryEstimate& e, const std::vector<Example>& xs, int64_t batchSize);
