@@ -15,7 +15,7 @@ import { runKernelExperiment, type RunOptions } from '../lib/experiments/index.j
 import { solve } from '../lib/solvers/index.js';
 import { readTaskFile } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
-import { fixtureModelDir, fixtures, kshotDataDir as dataDir, needsData, tokenizerDirs } from './helpers/fixtures.js';
+import { fixtureModelDir, fixtures, needsData, tokenizerDirs } from './helpers/fixtures.js';
 import {
   expectCudaRefusedOrWorking,
   fixtureWeights,
@@ -23,6 +23,7 @@ import {
   readSafetensors as readSt,
   safetensorsBytes as stBytes,
 } from './helpers/model-files.js';
+import { sst2Source } from './helpers/runner.js';
 
 const A = fixtures().roberta;
 const P = A.inputs.prompt;
@@ -57,12 +58,7 @@ function unwritableDir(): string {
 
 function runOpts(dir: string, over: Partial<RunOptions> = {}): RunOptions {
   return {
-    task: 'SST-2',
-    k: 16,
-    seeds: [42],
-    dataDir,
-    modelDir: fixtureModelDir('roberta'),
-    tokenizerDir: tokenizerDirs.roberta,
+    ...sst2Source(),
     grid: { kernelRegularization: [0], f0Scaling: [0] },
     dtype: 'float32',
     maxTest: 8,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OptionError } from '../lib/errors.js';
 import { ASYM_LAMBDA_SEARCH, DEFAULT_GRIDS, SOLVER_AXES, resolveGrid } from '../lib/experiments/grids.js';
 import { SOLVERS } from '../lib/solvers/index.js';
+import { thrownMessage } from './helpers/thrown.js';
 
 const documented = {
   lstsq: { kernelRegularization: [0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], f0Scaling: [0, 1, 10, 100, 1000] },
@@ -15,15 +16,7 @@ const documented = {
   asym: { kernelRegularization: [0], f0Scaling: [0, 1, 10, 100], gamma: [0.1, 1, 10], lambda: [1] },
 };
 
-const message = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OptionError);
-    return (e as Error).message;
-  }
-  return 'no error';
-};
+const message = (f: () => unknown): string => thrownMessage(f, OptionError);
 
 describe('grids', () => {
   it('each solver takes its axes, in grid order', () => {

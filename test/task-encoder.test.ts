@@ -10,6 +10,7 @@ import { encodeExamples, taskEncoder } from '../lib/prompts/taskEncoder.js';
 import type { Example } from '../lib/tasks/index.js';
 import { loadTokenizer } from '../lib/tokenizer.js';
 import { tokenizationCases, tokenizerDirs, type TokenizationCase } from './helpers/fixtures.js';
+import { thrownMessage } from './helpers/thrown.js';
 
 const groups = new Map<string, TokenizationCase[]>();
 for (const c of tokenizationCases()) {
@@ -57,15 +58,7 @@ describe('encodeExamples', () => {
       { texts: ['a premise', 'a hypothesis'], label: 'entailment', labelIndex: 0 },
       { texts: ['only a premise'], label: 'neutral', labelIndex: 1 },
     ];
-    const fail = (f: () => unknown): string => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(InputError);
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
+    const fail = (f: () => unknown): string => thrownMessage(f, InputError);
     expect(fail(() => encodeExamples(enc, 'prompt', xs, 'dev'))).toMatch(
       /^dev example 1: template .* uses sentence 1, but the example has 1 text\(s\)$/,
     );

@@ -30,15 +30,20 @@ export const sst2Flags = (): string[] => [
   ...['--model', fixtureModelDir('roberta'), '--tokenizer', tokenizerDir],
 ];
 
+/** The run's source: SST-2's 16-shot split of seed 42 and the tiny RoBERTa with its tokenizer. */
+export const sst2Source = () => ({
+  task: 'SST-2',
+  k: 16,
+  seeds: [42],
+  dataDir,
+  modelDir: fixtureModelDir('roberta'),
+  tokenizerDir,
+});
+
 /** SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, sgd + lstsq on a 2 x 2 grid, float64, 48 test examples. */
 export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
   return {
-    task: 'SST-2',
-    k: 16,
-    seeds: [42],
-    dataDir,
-    modelDir: fixtureModelDir('roberta'),
-    tokenizerDir,
+    ...sst2Source(),
     output: 'prompt',
     formula: 'sgd',
     solver: 'lstsq',
@@ -54,12 +59,7 @@ export function base(dir: string, over: Partial<RunOptions> = {}): RunOptions {
 /** finetune-run's small run: SST-2, k 16, seed 42, tiny RoBERTa, prompt mode, SGD at lr 1e-2, 4 steps, 16 test examples. */
 export function ftBase(dir: string, over: Partial<FinetuneRunOptions> = {}): FinetuneRunOptions {
   return {
-    task: 'SST-2',
-    k: 16,
-    seeds: [42],
-    dataDir,
-    modelDir: fixtureModelDir('roberta'),
-    tokenizerDir,
+    ...sst2Source(),
     output: 'prompt',
     optimizer: 'sgd',
     lrs: [1e-2],
